@@ -1,0 +1,309 @@
+//! Starting the backend: spawn it, wait for it in two phases, retry with backoff.
+//!
+//! Phase one polls a TCP connect every few milliseconds, so the port opening is seen
+//! at once; phase two polls `GET {health_path}` until the answer is ready. Either phase
+//! ends the attempt at once when the child exits, and the attempt as a whole is bounded
+//! by `startup_timeout`. Every failed attempt's process group is gone before the next
+//! one starts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep};
+
+use crate::config::Config;
+use crate::health::{self, HealthClient, HealthReport, Probe, Readiness};
+use crate::process::{self, ProcessSpec, Running};
+use crate::runlog::{Origin, RunLog};
+use crate::signals::Shutdown;
+
+/// How often phase one tries to connect.
+const CONNECT_POLL: Duration = Duration::from_millis(3);
+/// How often phase two asks for health at first, and later.
+const HEALTH_POLL_FAST: Duration = Duration::from_millis(10);
+const HEALTH_POLL_SLOW: Duration = Duration::from_millis(100);
+/// How long phase two polls fast before slowing down.
+const FAST_PHASE: Duration = Duration::from_secs(2);
+
+/// Everything needed to start the backend, resolved from the config.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub spec: ProcessSpec,
+    pub port: u16,
+    pub health_url: String,
+    pub connect_addr: SocketAddr,
+    pub startup_timeout: Duration,
+    pub attempts: u32,
+    pub retry_delay: Duration,
+    pub accept_degraded: bool,
+    pub grace: Duration,
+}
+
+impl Plan {
+    /// `argv` is the backend command with `python` already resolved; `env` is what the
+    /// backend gets on top of the coordinator's environment.
+    pub fn new(config: &Config, argv: Vec<String>, env: Vec<(String, String)>) -> Plan {
+        let backend = &config.backend;
+        let host = health::probe_host(&backend.host);
+        let ip = host
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        Plan {
+            spec: ProcessSpec {
+                origin: Origin::Backend,
+                argv,
+                cwd: config.root.clone(),
+                env,
+            },
+            port: backend.port,
+            health_url: format!("{}{}", config.backend_url(), backend.health_path),
+            connect_addr: SocketAddr::new(ip, backend.port),
+            startup_timeout: backend.startup_timeout,
+            attempts: backend.attempts,
+            retry_delay: backend.retry_delay,
+            accept_degraded: backend.accept_degraded,
+            grace: config.dev.shutdown_grace,
+        }
+    }
+}
+
+/// Why one attempt failed, with its evidence.
+#[derive(Debug, Clone)]
+pub struct AttemptFailure {
+    pub attempt: u32,
+    pub kind: FailureKind,
+    pub stderr_tail: Vec<String>,
+    /// The last health answer (or why there was none).
+    pub last_probe: Option<Probe>,
+    /// Whether the port ever opened.
+    pub listening: bool,
+    pub bind_conflict: bool,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailureKind {
+    /// The command could not be started at all.
+    Spawn { program: String, error: String },
+    /// The backend exited before it was ready.
+    Exited(String),
+    /// `startup_timeout` passed.
+    TimedOut(Duration),
+}
+
+/// How starting the backend ended.
+#[derive(Debug)]
+pub enum StartOutcome {
+    Ready {
+        running: Running,
+        report: HealthReport,
+        /// From spawn to ready.
+        elapsed: Duration,
+    },
+    Failed(Vec<AttemptFailure>),
+    /// A shutdown was requested meanwhile; nothing is left running.
+    Interrupted,
+}
+
+/// The wait before try `k + 1` (k from 1): `retry_delay * 2^(k-1)`.
+pub fn backoff(retry_delay: Duration, k: u32) -> Duration {
+    retry_delay.saturating_mul(1u32 << (k.saturating_sub(1)).min(16))
+}
+
+/// Starts the backend, up to `plan.attempts` times.
+pub async fn start(
+    plan: &Plan,
+    client: &HealthClient,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> StartOutcome {
+    let mut failures = Vec::new();
+    for attempt in 1..=plan.attempts {
+        if attempt > 1 {
+            let delay = backoff(plan.retry_delay, attempt - 1);
+            log.info(&format!(
+                "retrying in {} (attempt {attempt} of {})",
+                crate::config::duration::format(delay),
+                plan.attempts
+            ));
+            tokio::select! {
+                () = sleep(delay) => {}
+                _ = shutdown.next() => return StartOutcome::Interrupted,
+            }
+        }
+        match try_once(plan, attempt, client, log, shutdown).await {
+            Ok(Some((running, report, elapsed))) => {
+                return StartOutcome::Ready {
+                    running,
+                    report,
+                    elapsed,
+                };
+            }
+            Ok(None) => return StartOutcome::Interrupted,
+            Err(failure) => {
+                log.warn(&format!(
+                    "attempt {attempt} of {} failed: {}",
+                    plan.attempts,
+                    crate::report::summarize(&failure)
+                ));
+                failures.push(failure);
+            }
+        }
+    }
+    StartOutcome::Failed(failures)
+}
+
+type Started = (Running, HealthReport, Duration);
+
+/// One attempt. `Ok(None)` when a shutdown was requested.
+async fn try_once(
+    plan: &Plan,
+    attempt: u32,
+    client: &HealthClient,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> Result<Option<Started>, AttemptFailure> {
+    let started = Instant::now();
+    let mut failure = AttemptFailure {
+        attempt,
+        kind: FailureKind::TimedOut(plan.startup_timeout),
+        stderr_tail: Vec::new(),
+        last_probe: None,
+        listening: false,
+        bind_conflict: false,
+        elapsed: Duration::ZERO,
+    };
+    let mut running = match process::spawn(&plan.spec, log) {
+        Ok(running) => running,
+        Err(err) => {
+            failure.kind = FailureKind::Spawn {
+                program: plan.spec.argv.first().cloned().unwrap_or_default(),
+                error: err.to_string(),
+            };
+            return Err(failure);
+        }
+    };
+    log.info(&format!(
+        "started backend pid {} (attempt {attempt} of {}): {}",
+        running.pid(),
+        plan.attempts,
+        plan.spec.argv.join(" ")
+    ));
+    let deadline = started + plan.startup_timeout;
+    let mut state = WaitState::default();
+    let outcome = tokio::select! {
+        report = wait_ready(plan, client, log, &mut state) => Outcome::Ready(report),
+        status = running.wait() => Outcome::Exited(process::describe_status(status)),
+        () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
+        _ = shutdown.next() => Outcome::Interrupted,
+    };
+    let elapsed = started.elapsed();
+    match outcome {
+        Outcome::Ready(report) => {
+            log.info(&format!(
+                "backend ready in {} ms (port open after {} ms), pid {}",
+                elapsed.as_millis(),
+                state.listening_after.unwrap_or_default().as_millis(),
+                running.pid()
+            ));
+            return Ok(Some((running, report, elapsed)));
+        }
+        Outcome::Interrupted => {
+            stop_quietly(&mut running, plan.grace, log).await;
+            return Ok(None);
+        }
+        Outcome::Exited(status) => failure.kind = FailureKind::Exited(status),
+        Outcome::TimedOut => {}
+    }
+    // Whatever the failure, the attempt's whole group goes before the evidence is read,
+    // so that output still in flight is in the tail and nothing survives into the next
+    // attempt.
+    stop_quietly(&mut running, plan.grace, log).await;
+    failure.stderr_tail = running.stderr_tail();
+    failure.bind_conflict = running.saw_bind_conflict();
+    failure.listening = state.listening_after.is_some();
+    failure.last_probe = state.last_probe;
+    failure.elapsed = elapsed;
+    Err(failure)
+}
+
+enum Outcome {
+    Ready(HealthReport),
+    Exited(String),
+    TimedOut,
+    Interrupted,
+}
+
+#[derive(Debug, Default)]
+struct WaitState {
+    listening_after: Option<Duration>,
+    last_probe: Option<Probe>,
+}
+
+/// Phase one, then phase two. Runs until ready; the caller bounds it.
+async fn wait_ready(
+    plan: &Plan,
+    client: &HealthClient,
+    log: &RunLog,
+    state: &mut WaitState,
+) -> HealthReport {
+    let started = Instant::now();
+    while TcpStream::connect(plan.connect_addr).await.is_err() {
+        sleep(CONNECT_POLL).await;
+    }
+    state.listening_after = Some(started.elapsed());
+    log.file_only(&format!(
+        "port {} open after {} ms",
+        plan.port,
+        started.elapsed().as_millis()
+    ));
+    let health_started = Instant::now();
+    let mut last_reason = String::new();
+    loop {
+        let probe = client.probe(&plan.health_url, log.correlation_id()).await;
+        let readiness = health::readiness(&probe, plan.accept_degraded);
+        if let (Readiness::Ready, Probe::Answered { report: Ok(r), .. }) = (&readiness, &probe) {
+            return r.clone();
+        }
+        let reason = match &readiness {
+            Readiness::Degraded(failing) => {
+                format!("degraded: {}", crate::report::services(failing))
+            }
+            Readiness::NotReady(why) => why.clone(),
+            Readiness::Ready => String::new(),
+        };
+        if reason != last_reason {
+            log.file_only(&format!("health not ready yet: {reason}"));
+            last_reason = reason;
+        }
+        state.last_probe = Some(probe);
+        let pause = if health_started.elapsed() < FAST_PHASE {
+            HEALTH_POLL_FAST
+        } else {
+            HEALTH_POLL_SLOW
+        };
+        sleep(pause).await;
+    }
+}
+
+/// Stops a group and logs anything that had to be killed.
+pub async fn stop_quietly(running: &mut Running, grace: Duration, log: &RunLog) {
+    let report = running.stop(grace, std::future::pending()).await;
+    crate::report::log_killed(&report, log);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_retry_delay() {
+        let base = Duration::from_secs(2);
+        assert_eq!(backoff(base, 1), Duration::from_secs(2));
+        assert_eq!(backoff(base, 2), Duration::from_secs(4));
+        assert_eq!(backoff(base, 3), Duration::from_secs(8));
+        assert_eq!(backoff(Duration::ZERO, 5), Duration::ZERO);
+        assert!(backoff(base, 40) >= backoff(base, 16));
+    }
+}

@@ -1,0 +1,423 @@
+//! The coordinator's configuration: built-in defaults < `dev.toml` < environment < flags.
+//!
+//! Every effective value remembers where it came from ([`Source`]), so that
+//! `dev --print-config` can answer "why is the port 8001?", and every error points at
+//! the file, line and column, or the variable, that set a bad value. All problems in a
+//! file are reported at once rather than one per run.
+
+pub mod duration;
+mod setting;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use setting::{Kind, SETTINGS, Setting, Value};
+use toml::de::{DeTable, DeValue};
+
+/// The name of the config file, looked for from the current directory upwards.
+pub const FILE_NAME: &str = "dev.toml";
+
+/// The effective configuration of one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The checkout: the folder holding `dev.toml`; relative paths are resolved against it.
+    pub root: PathBuf,
+    /// The `dev.toml` that was read, if there was one.
+    pub file: Option<PathBuf>,
+    pub backend: BackendConfig,
+    pub frontend: FrontendConfig,
+    pub dev: DevConfig,
+    sources: BTreeMap<&'static str, Source>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    pub command: Vec<String>,
+    pub service: String,
+    pub host: String,
+    pub port: u16,
+    pub health_path: String,
+    pub startup_timeout: Duration,
+    pub health_timeout: Duration,
+    pub attempts: u32,
+    pub retry_delay: Duration,
+    pub accept_degraded: bool,
+    pub requirements: PathBuf,
+    pub venv: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct FrontendConfig {
+    pub command: Vec<String>,
+    pub config_file: PathBuf,
+    pub port_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    /// How long stopped processes get between SIGTERM and SIGKILL.
+    pub shutdown_grace: Duration,
+    /// Where each run's log file goes.
+    pub log_dir: PathBuf,
+}
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File { path: PathBuf, line: usize },
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// A value given on the command line, applied last.
+#[derive(Debug, Clone)]
+pub struct FlagValue {
+    pub key: &'static str,
+    pub flag: &'static str,
+    pub value: Value,
+}
+
+/// One thing wrong with the configuration, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// `dev.toml:4:8`, or `BACKEND_PORT`.
+    pub location: String,
+    pub message: String,
+    pub fix: String,
+}
+
+/// The configuration could not be loaded: every problem found, each actionable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(
+                f,
+                "{}: {}\n  fix: {}",
+                problem.location, problem.message, problem.fix
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Built-in defaults for a checkout at `root`: the reference app's layout.
+    pub fn defaults(root: &Path) -> Config {
+        let mut config = Config {
+            root: root.to_path_buf(),
+            file: None,
+            backend: BackendConfig {
+                command: vec!["python".into(), "backend/main.py".into()],
+                service: "demo-backend".into(),
+                host: "127.0.0.1".into(),
+                port: 8000,
+                health_path: "/health".into(),
+                startup_timeout: Duration::from_secs(30),
+                health_timeout: Duration::from_secs(5),
+                attempts: 3,
+                retry_delay: Duration::from_secs(2),
+                accept_degraded: false,
+                requirements: root.join("backend/requirements.txt"),
+                venv: root.join("backend/.venv"),
+            },
+            frontend: FrontendConfig {
+                command: vec!["node".into(), "frontend/server.js".into()],
+                config_file: root.join("frontend/config.json"),
+                port_key: "backend.port".into(),
+            },
+            dev: DevConfig {
+                shutdown_grace: Duration::from_secs(5),
+                log_dir: root.join(".dev/logs"),
+            },
+            sources: BTreeMap::new(),
+        };
+        for setting in SETTINGS {
+            config.sources.insert(setting.key, Source::Default);
+        }
+        config
+    }
+
+    /// Finds `dev.toml` from `start` upwards and loads every layer. Without a `dev.toml`
+    /// the checkout is `start` and the defaults apply.
+    pub fn load(
+        start: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &[FlagValue],
+    ) -> Result<Config, ConfigError> {
+        let file = start
+            .ancestors()
+            .map(|dir| dir.join(FILE_NAME))
+            .find(|candidate| candidate.is_file());
+        let root = file
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(start)
+            .to_path_buf();
+        let mut config = Config::defaults(&root);
+        let mut problems = Vec::new();
+        if let Some(file) = &file {
+            config.apply_file(file, &mut problems);
+            config.file = Some(file.clone());
+        }
+        config.apply_env(env, &mut problems);
+        for flag in flags {
+            config.apply(flag.key, flag.value.clone(), Source::Flag(flag.flag.into()));
+        }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// Where the effective value of `key` came from.
+    pub fn source(&self, key: &str) -> &Source {
+        self.sources.get(key).unwrap_or(&Source::Default)
+    }
+
+    /// The backend's base URL, on loopback even when the backend binds a wildcard.
+    pub fn backend_url(&self) -> String {
+        let host = crate::health::probe_host(&self.backend.host);
+        if host.contains(':') {
+            format!("http://[{host}]:{}", self.backend.port)
+        } else {
+            format!("http://{host}:{}", self.backend.port)
+        }
+    }
+
+    /// `--print-config`: each setting, its effective value and where it came from.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for setting in SETTINGS {
+            let value = self.display_value(setting.key);
+            let source = self.source(setting.key);
+            out.push_str(&format!(
+                "{:<26} = {:<40} # {source} (env {})\n",
+                setting.key, value, setting.env
+            ));
+        }
+        out
+    }
+
+    fn apply_file(&mut self, file: &Path, problems: &mut Vec<Problem>) {
+        let shown = display_path(file, &self.root);
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(err) => {
+                problems.push(Problem {
+                    location: shown,
+                    message: format!("cannot read the config file: {err}"),
+                    fix: "make the file readable, or remove it to use the defaults".into(),
+                });
+                return;
+            }
+        };
+        let table = match DeTable::parse(&text) {
+            Ok(table) => table,
+            Err(err) => {
+                let at = err.span().map_or(0, |span| span.start);
+                problems.push(Problem {
+                    location: location(&shown, &text, at),
+                    message: format!("invalid TOML: {}", err.message().trim()),
+                    fix: format!("correct the syntax of {shown} at that position"),
+                });
+                return;
+            }
+        };
+        for (section, body) in table.get_ref() {
+            let section_name = section.get_ref().as_ref();
+            let keys: Vec<&str> = SETTINGS
+                .iter()
+                .filter_map(|s| s.key.strip_prefix(section_name)?.strip_prefix('.'))
+                .collect();
+            let DeValue::Table(entries) = body.get_ref() else {
+                let message = if keys.is_empty() {
+                    format!("unknown key `{section_name}`")
+                } else {
+                    format!("`{section_name}` must be a table ([{section_name}])")
+                };
+                problems.push(Problem {
+                    location: location(&shown, &text, section.span().start),
+                    message,
+                    fix: "the sections are [backend], [frontend] and [dev]".into(),
+                });
+                continue;
+            };
+            if keys.is_empty() {
+                problems.push(Problem {
+                    location: location(&shown, &text, section.span().start),
+                    message: format!("unknown section [{section_name}]"),
+                    fix: "the sections are [backend], [frontend] and [dev]".into(),
+                });
+                continue;
+            }
+            for (key, value) in entries {
+                let dotted = format!("{section_name}.{}", key.get_ref());
+                let Some(setting) = setting::find(&dotted) else {
+                    problems.push(Problem {
+                        location: location(&shown, &text, key.span().start),
+                        message: format!("unknown key `{dotted}`"),
+                        fix: format!("[{section_name}] accepts: {}", keys.join(", ")),
+                    });
+                    continue;
+                };
+                let at = value.span().start;
+                match setting.kind.from_toml(value.get_ref()) {
+                    Some(parsed) => {
+                        let line = line_col(&text, at).0;
+                        let source = Source::File {
+                            path: PathBuf::from(&shown),
+                            line,
+                        };
+                        self.apply(setting.key, parsed, source);
+                    }
+                    None => problems.push(Problem {
+                        location: location(&shown, &text, at),
+                        message: format!(
+                            "invalid value {} for `{dotted}`: expected {}",
+                            text[value.span()].trim(),
+                            setting.kind.expected()
+                        ),
+                        fix: format!("set `{dotted}` to {}", setting.kind.expected()),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) {
+        for setting in SETTINGS {
+            let Some(text) = env(setting.env) else {
+                continue;
+            };
+            match setting.kind.from_text(&text) {
+                Some(value) => self.apply(setting.key, value, Source::Env(setting.env.into())),
+                None => problems.push(Problem {
+                    location: format!("environment variable {}", setting.env),
+                    message: format!(
+                        "invalid value {text:?} for `{}`: expected {}",
+                        setting.key,
+                        setting.kind.expected()
+                    ),
+                    fix: format!(
+                        "unset {} or set it to {}",
+                        setting.env,
+                        setting.kind.expected()
+                    ),
+                }),
+            }
+        }
+    }
+
+    /// Sets one validated value. Values were validated against the setting's [`Kind`],
+    /// so a mismatch here is a bug in [`SETTINGS`], and is ignored rather than panicking.
+    fn apply(&mut self, key: &'static str, value: Value, source: Source) {
+        let root = self.root.clone();
+        let path = |text: String| root.join(text);
+        let b = &mut self.backend;
+        let applied = match (key, value) {
+            ("backend.command", Value::Argv(v)) => b.command = v,
+            ("backend.service", Value::Text(v)) => b.service = v,
+            ("backend.host", Value::Text(v)) => b.host = v,
+            ("backend.port", Value::Port(v)) => b.port = v,
+            ("backend.health_path", Value::Text(v)) => b.health_path = v,
+            ("backend.startup_timeout", Value::Duration(v)) => b.startup_timeout = v,
+            ("backend.health_timeout", Value::Duration(v)) => b.health_timeout = v,
+            ("backend.attempts", Value::Count(v)) => b.attempts = v,
+            ("backend.retry_delay", Value::Duration(v)) => b.retry_delay = v,
+            ("backend.accept_degraded", Value::Bool(v)) => b.accept_degraded = v,
+            ("backend.requirements", Value::Text(v)) => b.requirements = path(v),
+            ("backend.venv", Value::Text(v)) => b.venv = path(v),
+            ("frontend.command", Value::Argv(v)) => self.frontend.command = v,
+            ("frontend.config_file", Value::Text(v)) => self.frontend.config_file = path(v),
+            ("frontend.port_key", Value::Text(v)) => self.frontend.port_key = v,
+            ("dev.shutdown_grace", Value::Duration(v)) => self.dev.shutdown_grace = v,
+            ("dev.log_dir", Value::Text(v)) => self.dev.log_dir = path(v),
+            _ => return,
+        };
+        let () = applied;
+        self.sources.insert(key, source);
+    }
+
+    fn display_value(&self, key: &str) -> String {
+        let b = &self.backend;
+        let shown = |p: &Path| format!("{:?}", display_path(p, &self.root));
+        let argv = |v: &[String]| format!("{v:?}");
+        match key {
+            "backend.command" => argv(&b.command),
+            "backend.service" => format!("{:?}", b.service),
+            "backend.host" => format!("{:?}", b.host),
+            "backend.port" => b.port.to_string(),
+            "backend.health_path" => format!("{:?}", b.health_path),
+            "backend.startup_timeout" => format!("{:?}", duration::format(b.startup_timeout)),
+            "backend.health_timeout" => format!("{:?}", duration::format(b.health_timeout)),
+            "backend.attempts" => b.attempts.to_string(),
+            "backend.retry_delay" => format!("{:?}", duration::format(b.retry_delay)),
+            "backend.accept_degraded" => b.accept_degraded.to_string(),
+            "backend.requirements" => shown(&b.requirements),
+            "backend.venv" => shown(&b.venv),
+            "frontend.command" => argv(&self.frontend.command),
+            "frontend.config_file" => shown(&self.frontend.config_file),
+            "frontend.port_key" => format!("{:?}", self.frontend.port_key),
+            "dev.shutdown_grace" => format!("{:?}", duration::format(self.dev.shutdown_grace)),
+            "dev.log_dir" => shown(&self.dev.log_dir),
+            _ => String::new(),
+        }
+    }
+}
+
+/// A path relative to the checkout when it is inside it, for shorter messages.
+pub fn display_path(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn location(shown: &str, text: &str, offset: usize) -> String {
+    let (line, col) = line_col(text, offset);
+    format!("{shown}:{line}:{col}")
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        let text = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 6), (2, 1));
+        assert_eq!(line_col(text, 11), (2, 6));
+    }
+}

@@ -1,0 +1,423 @@
+//! `dev`: the whole run. Sync, check the port, start the backend (or reuse it), start
+//! the frontend, supervise both, and stop everything it started on the way out.
+//!
+//! The supervisor's states are explicit in [`supervise`]: the frontend and (unless
+//! reused) the backend are running; a backend crash moves to restarting with backoff;
+//! a signal or the frontend's exit moves to terminating. Only processes in
+//! [`Owned`] are ever stopped, so a reused backend survives every exit path.
+
+use std::pin::pin;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::backend::{self, Plan, StartOutcome};
+use crate::config::{Config, display_path};
+use crate::health::HealthClient;
+use crate::port::{self, PortState};
+use crate::process::{self, ProcessSpec, Running};
+use crate::python;
+use crate::report::{self, Cause, Context, FailureReport};
+use crate::runlog::{Origin, RunLog};
+use crate::signals::Shutdown;
+use crate::venv;
+
+/// A backend that stays up this long has its restart backoff reset.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct DevOptions {
+    pub no_sync: bool,
+    pub no_frontend: bool,
+    /// `dev -- <cmd>`: run this in place of the configured frontend.
+    pub frontend_command: Option<Vec<String>>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum DevOutcome {
+    /// Ctrl-C or SIGTERM, everything stopped.
+    Stopped,
+    /// The frontend (or `dev -- <cmd>`) exited with this code.
+    FrontendExited(i32),
+    Failed(Box<FailureReport>),
+}
+
+impl DevOutcome {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DevOutcome::Stopped => 0,
+            DevOutcome::FrontendExited(code) => *code,
+            DevOutcome::Failed(_) => 1,
+        }
+    }
+}
+
+/// Runs `dev` to the end on a single-threaded runtime.
+pub fn run(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run_async(config, options, log)),
+        Err(err) => fail(
+            log,
+            &format!("cannot start the async runtime: {err}"),
+            vec![],
+        ),
+    }
+}
+
+async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
+    log.info(&format!(
+        "run {} in {}",
+        log.correlation_id(),
+        config.root.display()
+    ));
+    if let Some(path) = log.path() {
+        log.info(&format!("log file: {}", display_path(path, &config.root)));
+    }
+    if options.no_sync {
+        log.info("--no-sync: not syncing the Python environment");
+    } else if let Err(err) = venv::sync(&config.backend, &config.root, &lock_dir(config), log) {
+        return fail(
+            log,
+            "the Python environment could not be synced",
+            vec![err.to_string()],
+        );
+    }
+    let mut shutdown = match Shutdown::install() {
+        Ok(shutdown) => shutdown,
+        Err(err) => return fail(log, &format!("cannot handle signals: {err}"), vec![]),
+    };
+    let client = HealthClient::new(config.backend.health_timeout);
+    let health_url = format!("{}{}", config.backend_url(), config.backend.health_path);
+    let backend = &config.backend;
+    let state = port::classify(
+        &client,
+        &health_url,
+        log.correlation_id(),
+        &backend.service,
+        &config.root,
+        backend.port,
+    )
+    .await;
+    let address = format!("{}:{}", backend.host, backend.port);
+    let mut owned = Owned::default();
+    let reused = matches!(state, PortState::Reusable(_));
+    match state {
+        PortState::Free => {}
+        PortState::Reusable(report) => {
+            let pid = report.pid.map_or("unknown".into(), |p| p.to_string());
+            log.info(&format!(
+                "reusing backend pid {pid} on {address} (started outside dev)"
+            ));
+        }
+        other => return port_refused(log, &address, &other),
+    }
+    let env = child_env(config, log);
+    let plan = match backend_plan(config, env.clone()) {
+        Ok(plan) => plan,
+        Err(report) => return DevOutcome::Failed(Box::new(report.with(log))),
+    };
+    if !reused {
+        match backend::start(&plan, &client, log, &mut shutdown).await {
+            StartOutcome::Ready { running, .. } => owned.backend = Some(running),
+            StartOutcome::Interrupted => {
+                log.info("stopped before the backend was ready");
+                return DevOutcome::Stopped;
+            }
+            StartOutcome::Failed(failures) => {
+                let context = context(config, &plan);
+                return DevOutcome::Failed(Box::new(FailureReport::backend(
+                    log, &failures, &context,
+                )));
+            }
+        }
+    }
+    if !options.no_frontend {
+        let argv = options
+            .frontend_command
+            .clone()
+            .unwrap_or_else(|| config.frontend.command.clone());
+        let spec = ProcessSpec {
+            origin: Origin::Frontend,
+            argv: argv.clone(),
+            cwd: config.root.clone(),
+            env,
+        };
+        match process::spawn(&spec, log) {
+            Ok(running) => {
+                log.info(&format!(
+                    "started frontend pid {}: {}",
+                    running.pid(),
+                    argv.join(" ")
+                ));
+                owned.frontend = Some(running);
+            }
+            Err(err) => {
+                let outcome = fail_with(
+                    log,
+                    &format!("could not start the frontend `{}`: {err}", argv.join(" ")),
+                    vec![],
+                    vec![Cause {
+                        cause: format!("`{}` is not installed or not on PATH", argv[0]),
+                        fix: "install it, or correct `frontend.command` in dev.toml".into(),
+                    }],
+                );
+                owned.stop_all(config, log, &mut shutdown).await;
+                return outcome;
+            }
+        }
+    }
+    let outcome = supervise(config, &plan, &client, log, &mut shutdown, &mut owned).await;
+    owned.stop_all(config, log, &mut shutdown).await;
+    if let DevOutcome::Failed(report) = &outcome {
+        log.file_only(&report.to_string());
+    }
+    outcome
+}
+
+/// The processes this run started, and so must stop.
+#[derive(Debug, Default)]
+struct Owned {
+    backend: Option<Running>,
+    frontend: Option<Running>,
+}
+
+impl Owned {
+    /// Stops the frontend and the backend together; a second signal kills at once.
+    async fn stop_all(&mut self, config: &Config, log: &RunLog, shutdown: &mut Shutdown) {
+        let grace = config.dev.shutdown_grace;
+        let hurry = Notify::new();
+        let mut frontend = self.frontend.take();
+        let mut backend = self.backend.take();
+        let both = async {
+            tokio::join!(
+                stop_one(frontend.as_mut(), grace, &hurry, log),
+                stop_one(backend.as_mut(), grace, &hurry, log)
+            )
+        };
+        let mut both = pin!(both);
+        let (front, back) = loop {
+            tokio::select! {
+                reports = &mut both => break reports,
+                name = shutdown.next() => {
+                    log.warn(&format!("{name} again: killing everything now"));
+                    hurry.notify_waiters();
+                }
+            }
+        };
+        for stop in [front, back].into_iter().flatten() {
+            report::log_killed(&stop, log);
+        }
+    }
+}
+
+async fn stop_one(
+    running: Option<&mut Running>,
+    grace: Duration,
+    hurry: &Notify,
+    log: &RunLog,
+) -> Option<process::StopReport> {
+    let running = running?;
+    log.info(&format!(
+        "stopping {} pid {}",
+        origin_name(running.origin()),
+        running.pid()
+    ));
+    Some(running.stop(grace, hurry.notified()).await)
+}
+
+/// Runs until a signal, the frontend's exit, or a backend that cannot be restarted.
+async fn supervise(
+    config: &Config,
+    plan: &Plan,
+    client: &HealthClient,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+    owned: &mut Owned,
+) -> DevOutcome {
+    let mut restarts = 0u32;
+    let mut backend_since = Instant::now();
+    loop {
+        tokio::select! {
+            name = shutdown.next() => {
+                log.info(&format!("{name} received: stopping what dev started"));
+                return DevOutcome::Stopped;
+            }
+            status = wait_for(owned.frontend.as_mut()) => {
+                let code = process::exit_code(status);
+                log.info(&format!("frontend exited ({}): stopping", process::describe_status(status)));
+                return DevOutcome::FrontendExited(code);
+            }
+            status = wait_for(owned.backend.as_mut()) => {
+                if backend_since.elapsed() >= STABLE_AFTER {
+                    restarts = 0;
+                }
+                restarts += 1;
+                let Some(mut crashed) = owned.backend.take() else { continue };
+                backend::stop_quietly(&mut crashed, config.dev.shutdown_grace, log).await;
+                log.error(&format!(
+                    "backend pid {} exited while running ({}); correlation id {}",
+                    crashed.pid(),
+                    process::describe_status(status),
+                    log.correlation_id()
+                ));
+                for line in crashed.stderr_tail() {
+                    log.error(&format!("  | {line}"));
+                }
+                let delay = backend::backoff(plan.retry_delay, restarts);
+                log.info(&format!(
+                    "restarting the backend on port {} in {} (restart {restarts})",
+                    plan.port,
+                    crate::config::duration::format(delay)
+                ));
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    name = shutdown.next() => {
+                        log.info(&format!("{name} received: stopping what dev started"));
+                        return DevOutcome::Stopped;
+                    }
+                }
+                match backend::start(plan, client, log, shutdown).await {
+                    StartOutcome::Ready { running, .. } => {
+                        owned.backend = Some(running);
+                        backend_since = Instant::now();
+                    }
+                    StartOutcome::Interrupted => return DevOutcome::Stopped,
+                    StartOutcome::Failed(failures) => {
+                        let context = context(config, plan);
+                        return DevOutcome::Failed(Box::new(FailureReport::backend(
+                            log, &failures, &context,
+                        )));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a process if there is one; forever otherwise (a disabled `select!` arm).
+async fn wait_for(running: Option<&mut Running>) -> ExitStatus {
+    match running {
+        Some(running) => running.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn origin_name(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Backend => "backend",
+        Origin::Frontend => "frontend",
+        Origin::Dev => "dev",
+    }
+}
+
+/// The environment of DESIGN section 4, for both children.
+fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
+    let backend = &config.backend;
+    vec![
+        ("BACKEND_HOST".into(), backend.host.clone()),
+        ("BACKEND_PORT".into(), backend.port.to_string()),
+        ("BACKEND_URL".into(), config.backend_url()),
+        ("CORRELATION_ID".into(), log.correlation_id().to_owned()),
+        ("PYTHONUNBUFFERED".into(), "1".into()),
+    ]
+}
+
+/// A report that is still missing the run's ID and log file.
+struct PendingReport {
+    what: String,
+    evidence: Vec<String>,
+    causes: Vec<Cause>,
+}
+
+impl PendingReport {
+    fn with(self, log: &RunLog) -> FailureReport {
+        FailureReport::simple(log, &self.what, self.evidence, self.causes)
+    }
+}
+
+/// Resolves `python` in the backend command: the venv's interpreter, else a system one.
+fn backend_plan(config: &Config, env: Vec<(String, String)>) -> Result<Plan, PendingReport> {
+    let mut argv = config.backend.command.clone();
+    if argv.first().map(String::as_str) == Some("python") {
+        let in_venv = python::venv_python(&config.backend.venv);
+        let resolved = if in_venv.exists() {
+            in_venv
+        } else {
+            python::discover()
+                .map_err(|err| PendingReport {
+                    what: format!("cannot run the backend command `{}`", argv.join(" ")),
+                    evidence: vec![err.to_string()],
+                    causes: vec![Cause {
+                        cause: "no suitable Python interpreter is installed".into(),
+                        fix: err.fix(),
+                    }],
+                })?
+                .executable
+        };
+        argv[0] = resolved.display().to_string();
+    }
+    Ok(Plan::new(config, argv, env))
+}
+
+fn context(config: &Config, plan: &Plan) -> Context {
+    Context {
+        command: config.backend.command.clone(),
+        port: plan.port,
+        startup_timeout_key: "backend.startup_timeout",
+    }
+}
+
+fn port_refused(log: &RunLog, address: &str, state: &PortState) -> DevOutcome {
+    let (what, fix) = match state {
+        PortState::Stale { report, why } => (
+            format!(
+                "our backend (pid {}) already holds {address} but is not ready: {why}",
+                report.pid.unwrap_or_default()
+            ),
+            "stop that backend, or choose another port with BACKEND_PORT".to_owned(),
+        ),
+        PortState::OtherCheckout { report } => (
+            format!(
+                "{address} is held by a {} backend from another checkout: {}",
+                report.service.as_deref().unwrap_or("?"),
+                report.workspace.as_deref().unwrap_or("?")
+            ),
+            "stop it, or choose another port with BACKEND_PORT".to_owned(),
+        ),
+        PortState::Foreign { detail } => (
+            format!("{address} is held by a process that is not our backend: {detail}"),
+            "stop that process, or choose another port with BACKEND_PORT".to_owned(),
+        ),
+        PortState::Free | PortState::Reusable(_) => (String::new(), String::new()),
+    };
+    fail_with(
+        log,
+        &what,
+        vec![],
+        vec![Cause {
+            cause: "the port is taken".into(),
+            fix,
+        }],
+    )
+}
+
+fn lock_dir(config: &Config) -> std::path::PathBuf {
+    config.root.join(".dev")
+}
+
+fn fail(log: &RunLog, what: &str, evidence: Vec<String>) -> DevOutcome {
+    fail_with(log, what, evidence, vec![])
+}
+
+fn fail_with(log: &RunLog, what: &str, evidence: Vec<String>, causes: Vec<Cause>) -> DevOutcome {
+    let report = FailureReport::simple(log, what, evidence, causes);
+    log.file_only(&report.to_string());
+    DevOutcome::Failed(Box::new(report))
+}

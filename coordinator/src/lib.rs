@@ -1,0 +1,18 @@
+//! The dev-process coordinator: everything `cargo xtask` does, as a library.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the map and its invariants.
+
+pub mod atomic;
+pub mod backend;
+pub mod config;
+pub mod dev;
+pub mod health;
+pub mod port;
+pub mod process;
+pub mod progress;
+pub mod python;
+pub mod report;
+pub mod runlog;
+pub mod signals;
+pub mod venv;
+pub mod which;

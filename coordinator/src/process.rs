@@ -1,0 +1,276 @@
+//! Starting and stopping the processes `dev` owns. The only module that spawns.
+//!
+//! Each child runs in its own process group (via `process-wrap`), so that stopping it
+//! reaches every grandchild too (uvicorn workers, `npm` children); on Linux it also gets
+//! a parent-death signal, so that it dies even if the coordinator is killed outright.
+//! Because children no longer share the terminal's process group, a Ctrl-C reaches only
+//! the coordinator, which forwards it by stopping each group ([`Running::stop`]).
+//!
+//! Frank note on pid reuse: a group is addressed by its leader's pid. The kernel does
+//! not hand out a pid that is still in use as a process-group id, so signalling the
+//! group is safe while any member lives; once all are gone `killpg` fails with `ESRCH`,
+//! which is how [`Running::stop`] knows the tree is gone.
+
+#[cfg(unix)]
+#[path = "process/unix.rs"]
+mod os;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessGroup};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::time::{Instant, sleep};
+
+pub use os::ProcessInfo;
+
+use crate::runlog::{Origin, RunLog};
+
+/// How many lines of stderr are kept as evidence.
+pub const TAIL_LINES: usize = 20;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub origin: Origin,
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    /// Added to (and overriding) the coordinator's own environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// A process group that `dev` started and therefore must stop.
+#[derive(Debug)]
+pub struct Running {
+    origin: Origin,
+    pid: u32,
+    child: Box<dyn ChildWrapper>,
+    status: Option<ExitStatus>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    bind_conflict: Arc<AtomicBool>,
+    stopped: bool,
+}
+
+/// How a stop went.
+#[derive(Debug, Clone)]
+pub struct StopReport {
+    pub origin: Origin,
+    pub pid: u32,
+    /// Processes still alive after the grace period, which were then killed.
+    pub killed: Vec<ProcessInfo>,
+}
+
+/// Spawns `spec` in a new process group, streaming its output into `log`.
+pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
+    let (program, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty command"))?;
+    let mut wrap = CommandWrap::with_new(program, |cmd| {
+        cmd.args(args)
+            .current_dir(&spec.cwd)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        os::die_with_parent(cmd);
+    });
+    wrap.wrap(ProcessGroup::leader());
+    let mut child = wrap.spawn()?;
+    let pid = child
+        .id()
+        .ok_or_else(|| std::io::Error::other("the child was reaped before its pid was read"))?;
+    let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let bind_conflict = Arc::new(AtomicBool::new(false));
+    if let Some(stdout) = child.stdout().take() {
+        tokio::spawn(pump(stdout, spec.origin, false, log.clone(), None));
+    }
+    if let Some(stderr) = child.stderr().take() {
+        let evidence = Evidence {
+            tail: Arc::clone(&stderr_tail),
+            bind_conflict: Arc::clone(&bind_conflict),
+        };
+        tokio::spawn(pump(stderr, spec.origin, true, log.clone(), Some(evidence)));
+    }
+    Ok(Running {
+        origin: spec.origin,
+        pid,
+        child,
+        status: None,
+        stderr_tail,
+        bind_conflict,
+        stopped: false,
+    })
+}
+
+struct Evidence {
+    tail: Arc<Mutex<VecDeque<String>>>,
+    bind_conflict: Arc<AtomicBool>,
+}
+
+/// Copies a child's output, line by line, to the terminal and the log file.
+async fn pump(
+    stream: impl AsyncRead + Unpin,
+    origin: Origin,
+    is_stderr: bool,
+    log: RunLog,
+    evidence: Option<Evidence>,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        log.child_line(origin, line, is_stderr);
+        if let Some(evidence) = &evidence {
+            if is_bind_conflict(line) {
+                evidence.bind_conflict.store(true, Ordering::Relaxed);
+            }
+            if let Ok(mut tail) = evidence.tail.lock() {
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line.to_owned());
+            }
+        }
+    }
+}
+
+/// The wording of `EADDRINUSE` in Python, Node and Rust servers.
+pub fn is_bind_conflict(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("address already in use") || lower.contains("eaddrinuse")
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Waits for the group's leader to exit. Cancel-safe: it can lose a `select!`.
+    pub async fn wait(&mut self) -> ExitStatus {
+        if let Some(status) = self.status {
+            return status;
+        }
+        let status = match self.child.wait().await {
+            Ok(status) => status,
+            // Waiting only fails when the child was already reaped elsewhere, which this
+            // module never does; report it as a failure rather than hang.
+            Err(_) => os::failed_status(),
+        };
+        self.status = Some(status);
+        status
+    }
+
+    /// The leader's exit status, if it has exited (without waiting).
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// The last [`TAIL_LINES`] lines of stderr.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.stderr_tail
+            .lock()
+            .map(|tail| tail.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the child said "address already in use".
+    pub fn saw_bind_conflict(&self) -> bool {
+        self.bind_conflict.load(Ordering::Relaxed)
+    }
+
+    /// Stops the whole group: SIGTERM, up to `grace` for every member to exit (or until
+    /// `hurry` resolves: a second Ctrl-C), then SIGKILL for whatever is left, naming it.
+    pub async fn stop(&mut self, grace: Duration, hurry: impl Future<Output = ()>) -> StopReport {
+        self.stopped = true;
+        let mut report = StopReport {
+            origin: self.origin,
+            pid: self.pid,
+            killed: Vec::new(),
+        };
+        os::signal_group(self.pid, os::Signal::Terminate);
+        let deadline = Instant::now() + grace;
+        tokio::pin!(hurry);
+        loop {
+            self.try_status();
+            if os::group_gone(self.pid) {
+                return report;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::select! {
+                () = sleep(Duration::from_millis(10)) => {}
+                () = &mut hurry => break,
+            }
+        }
+        report.killed = os::group_members(self.pid);
+        os::signal_group(self.pid, os::Signal::Kill);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            self.try_status();
+            if os::group_gone(self.pid) {
+                break;
+            }
+            sleep(Duration::from_millis(5)).await;
+        }
+        report
+    }
+}
+
+impl Drop for Running {
+    /// A last line of defence for early returns and panics: whatever was not stopped
+    /// politely is killed, group and all.
+    fn drop(&mut self) {
+        if !self.stopped {
+            os::signal_group(self.pid, os::Signal::Kill);
+        }
+    }
+}
+
+/// A process's exit as people read it: `exit code 3` or `signal 9 (SIGKILL)`.
+pub fn describe_status(status: ExitStatus) -> String {
+    os::describe_status(status)
+}
+
+/// The code `dev` exits with when it passes a child's status through: the code, or
+/// 128 + the signal number as shells do.
+pub fn exit_code(status: ExitStatus) -> i32 {
+    os::exit_code(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_conflict_wording() {
+        assert!(is_bind_conflict(
+            "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use"
+        ));
+        assert!(is_bind_conflict(
+            "Error: listen EADDRINUSE: address already in use :::3000"
+        ));
+        assert!(!is_bind_conflict(
+            "INFO: Uvicorn running on http://127.0.0.1:8000"
+        ));
+    }
+}

@@ -1,0 +1,133 @@
+//! Unix process-group plumbing: signals to groups, the parent-death signal, and (on
+//! Linux) naming the members of a group from `/proc`.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal as NixSignal, killpg};
+use nix::unistd::Pid;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Signal {
+    Terminate,
+    Kill,
+}
+
+/// A process that blocked a shutdown, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub name: String,
+    pub cmdline: String,
+}
+
+pub fn signal_group(pgid: u32, signal: Signal) {
+    let signal = match signal {
+        Signal::Terminate => NixSignal::SIGTERM,
+        Signal::Kill => NixSignal::SIGKILL,
+    };
+    // ESRCH (the group is already gone) is the outcome we want, not an error.
+    let _ = killpg(Pid::from_raw(pgid as i32), signal);
+}
+
+/// True when no process (zombies included) is left in the group.
+pub fn group_gone(pgid: u32) -> bool {
+    killpg(Pid::from_raw(pgid as i32), None) == Err(Errno::ESRCH)
+}
+
+/// Makes the child receive SIGKILL when the coordinator dies, however it dies.
+#[cfg(target_os = "linux")]
+pub fn die_with_parent(cmd: &mut tokio::process::Command) {
+    let parent = std::process::id();
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec runs between fork and exec; the closure only makes async-signal-safe calls (prctl, getppid)"
+    )]
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(NixSignal::SIGKILL)?;
+            // The parent may have died between fork and prctl: then no signal will come.
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                return Err(std::io::Error::other("the coordinator exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn die_with_parent(_cmd: &mut tokio::process::Command) {}
+
+/// The members of a process group, read from `/proc` (Linux); elsewhere only the
+/// leader is named.
+#[cfg(target_os = "linux")]
+pub fn group_members(pgid: u32) -> Vec<ProcessInfo> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut members: Vec<ProcessInfo> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The name is in parentheses and may itself contain spaces and parentheses:
+            // the fields after the last ')' are state, ppid, pgrp.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_owned();
+            let pgrp: u32 = rest.split_whitespace().nth(2)?.parse().ok()?;
+            (pgrp == pgid).then(|| ProcessInfo {
+                pid,
+                name,
+                cmdline: cmdline(pid),
+            })
+        })
+        .collect();
+    members.sort_by_key(|info| info.pid);
+    members
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn group_members(pgid: u32) -> Vec<ProcessInfo> {
+    vec![ProcessInfo {
+        pid: pgid,
+        name: String::new(),
+        cmdline: String::new(),
+    }]
+}
+
+#[cfg(target_os = "linux")]
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|b| *b == 0)
+                .filter(|part| !part.is_empty())
+                .map(|part| String::from_utf8_lossy(part).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+pub fn failed_status() -> ExitStatus {
+    ExitStatus::from_raw(1 << 8)
+}
+
+pub fn describe_status(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => {
+            let name = NixSignal::try_from(signal).map_or("unknown", NixSignal::as_str);
+            format!("signal {signal} ({name})")
+        }
+        _ => status.to_string(),
+    }
+}
+
+pub fn exit_code(status: ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        _ => 1,
+    }
+}

@@ -1,0 +1,134 @@
+//! Finding a Python interpreter: `python3`, `python`, then `py -3`, version 3.10 or newer.
+//!
+//! Shared by the venv sync (which creates the venv from it), by `dev` (which runs a
+//! `python` backend command with the venv's interpreter, or this one when there is no
+//! venv) and by `doctor`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The oldest Python the reference backend supports.
+pub const MINIMUM: (u32, u32) = (3, 10);
+
+/// The candidates tried, in order.
+pub const CANDIDATES: &[&[&str]] = &[&["python3"], &["python"], &["py", "-3"]];
+
+/// A usable interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// How it was invoked: `["py", "-3"]`.
+    pub argv: Vec<String>,
+    /// `sys.executable`.
+    pub executable: PathBuf,
+    pub version: (u32, u32, u32),
+}
+
+impl Interpreter {
+    pub fn version_text(&self) -> String {
+        let (a, b, c) = self.version;
+        format!("{a}.{b}.{c}")
+    }
+}
+
+/// No usable interpreter: what was tried and what each attempt gave.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no Python {}.{}+ found; tried: {}", MINIMUM.0, MINIMUM.1, .tried.iter().map(|(c, r)| format!("`{c}` ({r})")).collect::<Vec<_>>().join(", "))]
+pub struct PythonError {
+    pub tried: Vec<(String, String)>,
+}
+
+impl PythonError {
+    pub fn fix(&self) -> String {
+        format!(
+            "install Python {}.{} or newer (https://www.python.org/downloads/) and make sure `python3` is on PATH",
+            MINIMUM.0, MINIMUM.1
+        )
+    }
+}
+
+/// Tries [`CANDIDATES`] in order.
+pub fn discover() -> Result<Interpreter, PythonError> {
+    discover_from(CANDIDATES)
+}
+
+/// Tries the given candidates in order; the first one that runs and is new enough wins.
+pub fn discover_from(candidates: &[&[&str]]) -> Result<Interpreter, PythonError> {
+    let mut tried = Vec::new();
+    for argv in candidates {
+        let shown = argv.join(" ");
+        match probe(argv) {
+            Ok(found) if (found.version.0, found.version.1) >= MINIMUM => return Ok(found),
+            Ok(found) => tried.push((shown, format!("{} is too old", found.version_text()))),
+            Err(why) => tried.push((shown, why)),
+        }
+    }
+    Err(PythonError { tried })
+}
+
+/// Asks one interpreter for its version and executable.
+pub fn probe<S: AsRef<str>>(argv: &[S]) -> Result<Interpreter, String> {
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    let output = Command::new(program.as_ref())
+        .args(args.iter().map(AsRef::as_ref))
+        .args([
+            "-c",
+            "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => "not found".to_owned(),
+            _ => err.to_string(),
+        })?;
+    if !output.status.success() {
+        return Err(format!("exited with {}", output.status));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let version = lines
+        .next()
+        .and_then(parse_version)
+        .ok_or_else(|| format!("unexpected output {text:?}"))?;
+    let executable = PathBuf::from(lines.next().unwrap_or_default().trim());
+    Ok(Interpreter {
+        argv: argv.iter().map(|a| a.as_ref().to_owned()).collect(),
+        executable,
+        version,
+    })
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// The interpreter inside a venv (`bin/python`, or `Scripts\python.exe` on Windows).
+pub fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("3.11.7\n"), Some((3, 11, 7)));
+        assert_eq!(parse_version("3.11"), None);
+        assert_eq!(parse_version("x"), None);
+    }
+
+    #[test]
+    fn missing_interpreters_are_named_in_the_error() {
+        let err = discover_from(&[&["no-such-python-3a9f"], &["no-such-py-7c1e", "-3"]])
+            .expect_err("nothing to find");
+        let text = err.to_string();
+        assert!(text.contains("`no-such-python-3a9f` (not found)"), "{text}");
+        assert!(text.contains("`no-such-py-7c1e -3` (not found)"), "{text}");
+        assert!(text.starts_with("no Python 3.10+ found"), "{text}");
+    }
+}

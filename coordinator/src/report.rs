@@ -1,0 +1,318 @@
+//! Failure reports: what failed, the evidence, the likely causes ranked by that
+//! evidence with their fixes, the correlation ID and the log file.
+//!
+//! Ranking is a pure function of the evidence ([`likely_causes`]), tested by tables.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::backend::{AttemptFailure, FailureKind};
+use crate::health::{self, Probe};
+use crate::process::StopReport;
+use crate::runlog::RunLog;
+
+/// One likely cause and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub cause: String,
+    pub fix: String,
+}
+
+/// The final report of a failed run.
+#[derive(Debug, Clone)]
+pub struct FailureReport {
+    pub what: String,
+    pub evidence: Vec<String>,
+    pub causes: Vec<Cause>,
+    pub correlation_id: String,
+    pub log_file: Option<PathBuf>,
+}
+
+impl FailureReport {
+    /// A report with no attempt evidence (a failed sync, a refused port).
+    pub fn simple(log: &RunLog, what: &str, evidence: Vec<String>, causes: Vec<Cause>) -> Self {
+        FailureReport {
+            what: what.to_owned(),
+            evidence,
+            causes,
+            correlation_id: log.correlation_id().to_owned(),
+            log_file: log.path().map(PathBuf::from),
+        }
+    }
+
+    /// The report after the backend's last failed attempt.
+    pub fn backend(log: &RunLog, failures: &[AttemptFailure], context: &Context) -> Self {
+        let what = format!(
+            "the backend did not become ready after {} attempt{}",
+            failures.len(),
+            if failures.len() == 1 { "" } else { "s" }
+        );
+        let mut evidence = Vec::new();
+        for failure in failures {
+            evidence.push(format!(
+                "attempt {}: {} after {} ms",
+                failure.attempt,
+                summarize(failure),
+                failure.elapsed.as_millis()
+            ));
+        }
+        if let Some(last) = failures.last() {
+            if let Some(probe) = &last.last_probe {
+                evidence.push(format!("last health response: {}", describe_probe(probe)));
+            }
+            if !last.stderr_tail.is_empty() {
+                evidence.push(format!(
+                    "last {} lines of stderr (attempt {}):",
+                    last.stderr_tail.len(),
+                    last.attempt
+                ));
+                evidence.extend(last.stderr_tail.iter().map(|line| format!("  | {line}")));
+            }
+        }
+        FailureReport::simple(log, &what, evidence, likely_causes(failures, context))
+    }
+}
+
+impl fmt::Display for FailureReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.what)?;
+        if !self.evidence.is_empty() {
+            writeln!(f, "evidence:")?;
+            for line in &self.evidence {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        if !self.causes.is_empty() {
+            writeln!(f, "likely causes, most likely first:")?;
+            for (i, cause) in self.causes.iter().enumerate() {
+                writeln!(f, "  {}. {}", i + 1, cause.cause)?;
+                writeln!(f, "     fix: {}", cause.fix)?;
+            }
+        }
+        write!(f, "correlation id: {}", self.correlation_id)?;
+        if let Some(path) = &self.log_file {
+            write!(f, "\nlog file: {}", path.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// What the cause ranking needs to know besides the attempts.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub command: Vec<String>,
+    pub port: u16,
+    pub startup_timeout_key: &'static str,
+}
+
+/// One line for one failed attempt.
+pub fn summarize(failure: &AttemptFailure) -> String {
+    match &failure.kind {
+        FailureKind::Spawn { program, error } => format!("could not start `{program}`: {error}"),
+        FailureKind::Exited(status) => format!("the backend exited ({status}) before it was ready"),
+        FailureKind::TimedOut(limit) => {
+            let phase = if failure.listening {
+                "the port opened but health never reported ready"
+            } else {
+                "the port never opened"
+            };
+            format!(
+                "not ready within {} ({phase})",
+                crate::config::duration::format(*limit)
+            )
+        }
+    }
+}
+
+/// `database (disk I/O error), cache (miss)`.
+pub fn services(failing: &[(String, String)]) -> String {
+    failing
+        .iter()
+        .map(|(name, error)| format!("{name} ({error})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_probe(probe: &Probe) -> String {
+    match probe {
+        Probe::Unreachable(why) => format!("no answer ({why})"),
+        Probe::Answered { code, report, body } => match report {
+            Ok(report) => {
+                let failing = health::failing_services(report);
+                let mut text = format!("HTTP {code}, status {:?}", report.status);
+                if !failing.is_empty() {
+                    text.push_str(&format!(", failing services: {}", services(&failing)));
+                }
+                text
+            }
+            Err(_) => format!("HTTP {code}, body {body:?}"),
+        },
+    }
+}
+
+/// Ranks the likely causes of a failed start by the evidence of its attempts.
+pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let tail: Vec<&str> = failures
+        .iter()
+        .flat_map(|f| f.stderr_tail.iter().map(String::as_str))
+        .collect();
+    let mentions = |needle: &str| tail.iter().any(|line| line.contains(needle));
+    let program = context.command.first().cloned().unwrap_or_default();
+    if let Some(FailureKind::Spawn { program, error }) = failures
+        .iter()
+        .map(|f| &f.kind)
+        .find(|k| matches!(k, FailureKind::Spawn { .. }))
+    {
+        causes.push(Cause {
+            cause: format!("the backend command `{program}` cannot be run ({error})"),
+            fix: "install it or correct `backend.command` in dev.toml; for `python`, run without --no-sync so that the venv is created".into(),
+        });
+    }
+    if mentions("ModuleNotFoundError") || mentions("No module named") {
+        causes.push(Cause {
+            cause: "a Python package is missing from the backend's environment".into(),
+            fix: "run `cargo xtask dev` without --no-sync (it installs the requirements), or `cargo xtask doctor` to see which".into(),
+        });
+    }
+    if failures.iter().any(|f| f.bind_conflict) {
+        causes.push(Cause {
+            cause: format!("port {} was taken by another process", context.port),
+            fix: "rerun with `--port auto` to use a free port, or stop the process holding it (`cargo xtask doctor` names it)".into(),
+        });
+    }
+    let degraded = failures.iter().rev().find_map(|f| match &f.last_probe {
+        Some(Probe::Answered {
+            report: Ok(report), ..
+        }) if report.status == "degraded" => Some(health::failing_services(report)),
+        _ => None,
+    });
+    if let Some(failing) = degraded {
+        causes.push(Cause {
+            cause: format!(
+                "the backend runs but reports degraded: {}",
+                services(&failing)
+            ),
+            fix: "fix the failing services (see the backend's output above), or set `backend.accept_degraded = true` to accept a degraded backend".into(),
+        });
+    }
+    let exited = failures
+        .iter()
+        .any(|f| matches!(f.kind, FailureKind::Exited(_)));
+    if exited && causes.is_empty() {
+        causes.push(Cause {
+            cause: format!("the backend (`{program}`) crashed during start-up"),
+            fix: "read the stderr lines above; run the backend command by hand to reproduce".into(),
+        });
+    }
+    let timed_out_closed = failures
+        .iter()
+        .any(|f| matches!(f.kind, FailureKind::TimedOut(_)) && !f.listening);
+    if timed_out_closed {
+        causes.push(Cause {
+            cause: format!(
+                "the backend never opened port {}: too slow to start, or listening on another host or port",
+                context.port
+            ),
+            fix: format!(
+                "make the backend bind BACKEND_HOST:BACKEND_PORT, or raise `{}` in dev.toml",
+                context.startup_timeout_key
+            ),
+        });
+    }
+    let timed_out_open = failures
+        .iter()
+        .any(|f| matches!(f.kind, FailureKind::TimedOut(_)) && f.listening);
+    if timed_out_open && !causes.iter().any(|c| c.cause.contains("degraded")) {
+        causes.push(Cause {
+            cause: "the backend listens but its health endpoint never reported healthy".into(),
+            fix: format!(
+                "check `backend.health_path` and the last health response above, or raise `{}`",
+                context.startup_timeout_key
+            ),
+        });
+    }
+    causes
+}
+
+/// Logs the processes a stop had to kill, by pid and command line.
+pub fn log_killed(report: &StopReport, log: &RunLog) {
+    for info in &report.killed {
+        log.warn(&format!(
+            "pid {} ({}) was still running after the grace period and was killed: {}",
+            info.pid, info.name, info.cmdline
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn failure(kind: FailureKind, tail: &[&str], listening: bool) -> AttemptFailure {
+        AttemptFailure {
+            attempt: 1,
+            kind,
+            stderr_tail: tail.iter().map(|s| (*s).to_owned()).collect(),
+            last_probe: None,
+            listening,
+            bind_conflict: tail.iter().any(|l| crate::process::is_bind_conflict(l)),
+            elapsed: Duration::from_millis(5),
+        }
+    }
+
+    fn first_cause(failure: AttemptFailure) -> String {
+        let context = Context {
+            command: vec!["python".into(), "main.py".into()],
+            port: 8000,
+            startup_timeout_key: "backend.startup_timeout",
+        };
+        likely_causes(&[failure], &context)
+            .first()
+            .map(|c| c.cause.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn causes_follow_the_evidence() {
+        let exited = || FailureKind::Exited("exit code 1".into());
+        let timed_out = || FailureKind::TimedOut(Duration::from_secs(30));
+        let cases = [
+            (
+                failure(
+                    exited(),
+                    &["ModuleNotFoundError: No module named 'fastapi'"],
+                    false,
+                ),
+                "a Python package is missing",
+            ),
+            (
+                failure(exited(), &["[Errno 98] ... address already in use"], false),
+                "port 8000 was taken",
+            ),
+            (
+                failure(exited(), &["Traceback"], false),
+                "crashed during start-up",
+            ),
+            (failure(timed_out(), &[], false), "never opened port 8000"),
+            (failure(timed_out(), &[], true), "never reported healthy"),
+            (
+                failure(
+                    FailureKind::Spawn {
+                        program: "python".into(),
+                        error: "No such file or directory".into(),
+                    },
+                    &[],
+                    false,
+                ),
+                "cannot be run",
+            ),
+        ];
+        for (failure, expected) in cases {
+            let cause = first_cause(failure.clone());
+            assert!(cause.contains(expected), "{failure:?} gave {cause:?}");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `cargo xtask dev`.
+
+use clap::Args;
+use coordinator::config::{FlagValue, Kind, Value};
+use coordinator::dev::{DevOptions, DevOutcome};
+use coordinator::runlog::{RunLog, new_correlation_id};
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Backend port: a number, or `auto` to accept the next free port without asking.
+    #[arg(long, value_name = "N|auto")]
+    port: Option<String>,
+    /// Accept every offer (a free port, stopping our own stale backend) without asking.
+    #[arg(long)]
+    yes: bool,
+    /// Start only the backend.
+    #[arg(long)]
+    no_frontend: bool,
+    /// Do not create or update the backend's virtualenv.
+    #[arg(long)]
+    no_sync: bool,
+    /// Print each setting's effective value and where it came from, then exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Run this command in place of the configured frontend; `dev` exits with its code.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+pub fn run(args: &DevArgs) -> u8 {
+    let mut flags = Vec::new();
+    if let Some(port) = args.port.as_deref().filter(|p| *p != "auto") {
+        match Kind::Port.from_text(port) {
+            Some(value @ Value::Port(_)) => flags.push(FlagValue {
+                key: "backend.port",
+                flag: "--port",
+                value,
+            }),
+            _ => {
+                eprintln!(
+                    "error: invalid value {port:?} for --port: expected {} or `auto`",
+                    Kind::Port.expected()
+                );
+                return crate::exit::USAGE;
+            }
+        }
+    }
+    let config = match crate::load_config(&flags) {
+        Ok(config) => config,
+        Err(err) => return crate::config_error(&err),
+    };
+    if args.print_config {
+        match &config.file {
+            Some(file) => println!("# config file: {}", file.display()),
+            None => println!("# no dev.toml found: built-in defaults"),
+        }
+        print!("{}", config.describe());
+        return crate::exit::OK;
+    }
+    let options = DevOptions {
+        no_sync: args.no_sync,
+        no_frontend: args.no_frontend,
+        frontend_command: (!args.command.is_empty()).then(|| args.command.clone()),
+    };
+    let log = RunLog::create(&config.dev.log_dir, &new_correlation_id());
+    let outcome = coordinator::dev::run(&config, &options, &log);
+    if let DevOutcome::Failed(report) = &outcome {
+        eprintln!("\n{report}");
+    }
+    u8::try_from(outcome.exit_code()).unwrap_or(crate::exit::FAILED)
+}

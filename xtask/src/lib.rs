@@ -1,0 +1,66 @@
+//! The `cargo xtask` command line: parse flags, call the `coordinator` library, print,
+//! and choose the exit code. No logic of its own lives here.
+//!
+//! It is a library (with a two-line `main.rs`) so that the end-to-end tests can build
+//! the very same CLI as a fixture binary.
+
+mod dev;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use coordinator::config::{Config, ConfigError, FlagValue};
+
+/// Exit codes of DESIGN section 3, decided here and nowhere else.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Developer tooling for the Electron + FastAPI app"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start (or reuse) the backend, then the frontend, and supervise both until Ctrl-C.
+    Dev(dev::DevArgs),
+}
+
+/// Runs the CLI with the process's arguments and environment.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let code = match cli.command {
+        Command::Dev(args) => dev::run(&args),
+    };
+    ExitCode::from(code)
+}
+
+/// Loads the configuration for the current directory, with flag overrides.
+fn load_config(flags: &[FlagValue]) -> Result<Config, ConfigError> {
+    let start = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    Config::load(&start, &|name| std::env::var(name).ok(), flags)
+}
+
+/// Prints a configuration error and gives the usage exit code.
+fn config_error(err: &ConfigError) -> u8 {
+    eprintln!("error: invalid configuration\n{err}");
+    exit::USAGE
+}

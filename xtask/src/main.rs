@@ -1,0 +1,5 @@
+//! `cargo xtask`: see `xtask::main`.
+
+fn main() -> std::process::ExitCode {
+    xtask::main()
+}

@@ -246,6 +246,7 @@ impl Config {
                 return;
             }
         };
+        let first_new = problems.len();
         for (section, body) in table.get_ref() {
             let section_name = section.get_ref().as_ref();
             let keys: Vec<&str> = SETTINGS
@@ -284,7 +285,7 @@ impl Config {
                     continue;
                 };
                 let at = value.span().start;
-                match setting.kind.from_toml(value.get_ref()) {
+                match setting.kind.parse_toml(value.get_ref()) {
                     Some(parsed) => {
                         let line = line_col(&text, at).0;
                         let source = Source::File {
@@ -305,6 +306,8 @@ impl Config {
                 }
             }
         }
+        // The parsed table is not in file order: report top to bottom.
+        problems[first_new..].sort_by_key(|p| position(&p.location));
     }
 
     fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) {
@@ -312,7 +315,7 @@ impl Config {
             let Some(text) = env(setting.env) else {
                 continue;
             };
-            match setting.kind.from_text(&text) {
+            match setting.kind.parse_text(&text) {
                 Some(value) => self.apply(setting.key, value, Source::Env(setting.env.into())),
                 None => problems.push(Problem {
                     location: format!("environment variable {}", setting.env),
@@ -337,7 +340,7 @@ impl Config {
         let root = self.root.clone();
         let path = |text: String| root.join(text);
         let b = &mut self.backend;
-        let applied = match (key, value) {
+        match (key, value) {
             ("backend.command", Value::Argv(v)) => b.command = v,
             ("backend.service", Value::Text(v)) => b.service = v,
             ("backend.host", Value::Text(v)) => b.host = v,
@@ -356,8 +359,7 @@ impl Config {
             ("dev.shutdown_grace", Value::Duration(v)) => self.dev.shutdown_grace = v,
             ("dev.log_dir", Value::Text(v)) => self.dev.log_dir = path(v),
             _ => return,
-        };
-        let () = applied;
+        }
         self.sources.insert(key, source);
     }
 
@@ -399,6 +401,14 @@ pub fn display_path(path: &Path, root: &Path) -> String {
 fn location(shown: &str, text: &str, offset: usize) -> String {
     let (line, col) = line_col(text, offset);
     format!("{shown}:{line}:{col}")
+}
+
+/// `(line, column)` of a `file:line:col` location, for sorting.
+fn position(location: &str) -> (usize, usize) {
+    let mut parts = location.rsplitn(3, ':');
+    let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let line = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+    (line, col)
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -30,7 +30,7 @@ pub struct DevArgs {
 pub fn run(args: &DevArgs) -> u8 {
     let mut flags = Vec::new();
     if let Some(port) = args.port.as_deref().filter(|p| *p != "auto") {
-        match Kind::Port.from_text(port) {
+        match Kind::Port.parse_text(port) {
             Some(value @ Value::Port(_)) => flags.push(FlagValue {
                 key: "backend.port",
                 flag: "--port",

@@ -17,7 +17,7 @@ pub fn parse(text: &str) -> Option<Duration> {
         "m" | "min" => number * 60_000.0,
         _ => return None,
     };
-    if !millis.is_finite() || millis < 0.0 || millis > 24.0 * 3_600_000.0 {
+    if !millis.is_finite() || !(0.0..=24.0 * 3_600_000.0).contains(&millis) {
         return None;
     }
     Some(Duration::from_micros((millis * 1_000.0).round() as u64))
@@ -26,7 +26,7 @@ pub fn parse(text: &str) -> Option<Duration> {
 /// The inverse of [`parse`] for display: whole seconds as `2s`, the rest as `500ms`.
 pub fn format(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1_000 == 0 {
+    if millis.is_multiple_of(1_000) {
         format!("{}s", millis / 1_000)
     } else {
         format!("{millis}ms")

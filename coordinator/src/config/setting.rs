@@ -130,7 +130,7 @@ impl Kind {
     }
 
     /// Validates a value from `dev.toml`.
-    pub fn from_toml(self, value: &DeValue<'_>) -> Option<Value> {
+    pub fn parse_toml(self, value: &DeValue<'_>) -> Option<Value> {
         match (self, value) {
             (Kind::Argv, DeValue::Array(items)) => {
                 let argv: Option<Vec<String>> = items
@@ -141,17 +141,17 @@ impl Kind {
             }
             (Kind::Port | Kind::Attempts, DeValue::Integer(int)) => {
                 let number = i64::from_str_radix(int.as_str(), int.radix()).ok()?;
-                self.from_number(number)
+                self.parse_number(number)
             }
             (Kind::Bool, DeValue::Boolean(flag)) => Some(Value::Bool(*flag)),
             (Kind::Argv | Kind::Port | Kind::Attempts | Kind::Bool, _) => None,
-            (_, DeValue::String(text)) => self.from_text(text),
+            (_, DeValue::String(text)) => self.parse_text(text),
             _ => None,
         }
     }
 
     /// Validates a value from the environment or a flag, where everything is text.
-    pub fn from_text(self, text: &str) -> Option<Value> {
+    pub fn parse_text(self, text: &str) -> Option<Value> {
         match self {
             Kind::Argv => argv_value(parse_argv(text)?),
             Kind::Text | Kind::Path => {
@@ -159,7 +159,7 @@ impl Kind {
             }
             Kind::Host => is_loopback(text).then(|| Value::Text(text.to_owned())),
             Kind::HttpPath => text.starts_with('/').then(|| Value::Text(text.to_owned())),
-            Kind::Port | Kind::Attempts => self.from_number(text.trim().parse().ok()?),
+            Kind::Port | Kind::Attempts => self.parse_number(text.trim().parse().ok()?),
             Kind::Timeout => duration::parse(text)
                 .filter(|d| !d.is_zero())
                 .map(Value::Duration),
@@ -172,7 +172,7 @@ impl Kind {
         }
     }
 
-    fn from_number(self, number: i64) -> Option<Value> {
+    fn parse_number(self, number: i64) -> Option<Value> {
         match self {
             Kind::Port => u16::try_from(number)
                 .ok()
@@ -255,7 +255,7 @@ mod tests {
             (Kind::Argv, "  ", None),
         ];
         for (kind, text, expected) in cases {
-            assert_eq!(&kind.from_text(text), expected, "{kind:?} from {text:?}");
+            assert_eq!(&kind.parse_text(text), expected, "{kind:?} from {text:?}");
         }
     }
 

@@ -1,0 +1,247 @@
+//! Config layering and every config error, with the exact messages people see.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use coordinator::config::{Config, FlagValue, Source, Value};
+
+use crate::support::Checkout;
+
+fn load(checkout: &Checkout, env: &[(&str, &str)], flags: &[FlagValue]) -> Result<Config, String> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::load(checkout.path(), &|name| env.get(name).cloned(), flags)
+        .map_err(|err| err.to_string())
+}
+
+fn error_for(toml: &str) -> String {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", toml);
+    load(&checkout, &[], &[]).expect_err("the config is invalid")
+}
+
+#[test]
+fn layers_apply_in_order_and_remember_their_source() {
+    let checkout = Checkout::new();
+    checkout.write(
+        "dev.toml",
+        "[backend]\nport = 8100\nhost = \"127.0.0.1\"\nstartup_timeout = \"10s\"\n",
+    );
+    let config = load(&checkout, &[], &[]).unwrap();
+    assert_eq!(config.backend.port, 8100);
+    assert_eq!(
+        config.backend.attempts, 3,
+        "untouched keys keep their default"
+    );
+    assert_eq!(config.backend.startup_timeout, Duration::from_secs(10));
+    assert_eq!(
+        config.source("backend.port"),
+        &Source::File {
+            path: "dev.toml".into(),
+            line: 2
+        }
+    );
+    assert_eq!(config.source("backend.attempts"), &Source::Default);
+
+    let env = [
+        ("BACKEND_PORT", "8200"),
+        ("DEV_BACKEND_ATTEMPTS", "5"),
+        ("DEV_FRONTEND_COMMAND", r#"["npm", "run", "dev"]"#),
+    ];
+    let config = load(&checkout, &env, &[]).unwrap();
+    assert_eq!(config.backend.port, 8200, "environment beats the file");
+    assert_eq!(config.backend.attempts, 5);
+    assert_eq!(config.frontend.command, ["npm", "run", "dev"]);
+    assert_eq!(
+        config.source("backend.port"),
+        &Source::Env("BACKEND_PORT".into())
+    );
+
+    let flag = FlagValue {
+        key: "backend.port",
+        flag: "--port",
+        value: Value::Port(8300),
+    };
+    let config = load(&checkout, &env, &[flag]).unwrap();
+    assert_eq!(config.backend.port, 8300, "a flag beats the environment");
+    assert_eq!(
+        config.source("backend.port"),
+        &Source::Flag("--port".into())
+    );
+    assert_eq!(config.root, checkout.path());
+    assert_eq!(config.backend.venv, checkout.path().join("backend/.venv"));
+}
+
+#[test]
+fn the_config_file_is_found_from_a_subfolder() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 8123\n");
+    checkout.write("frontend/src/.keep", "");
+    let env = HashMap::<String, String>::new();
+    let config = Config::load(
+        &checkout.file("frontend/src"),
+        &|n| env.get(n).cloned(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.backend.port, 8123);
+    assert_eq!(config.root, checkout.path());
+}
+
+#[test]
+fn without_a_config_file_the_defaults_apply() {
+    let checkout = Checkout::new();
+    let config = load(&checkout, &[], &[]).unwrap();
+    assert_eq!(config.backend.port, 8000);
+    assert_eq!(config.backend.command, ["python", "backend/main.py"]);
+    assert!(config.file.is_none());
+}
+
+#[test]
+fn unknown_key_names_file_line_column_and_the_valid_keys() {
+    assert_eq!(
+        error_for("[backend]\nport = 8000\n  prot = 8001\n"),
+        "dev.toml:3:3: unknown key `backend.prot`\n  fix: [backend] accepts: command, service, \
+         host, port, health_path, startup_timeout, health_timeout, attempts, retry_delay, \
+         accept_degraded, requirements, venv"
+    );
+}
+
+#[test]
+fn unknown_section_is_an_error() {
+    assert_eq!(
+        error_for("[backnd]\nport = 1\n"),
+        "dev.toml:1:2: unknown section [backnd]\n  fix: the sections are [backend], [frontend] and [dev]"
+    );
+}
+
+#[test]
+fn wrong_type_names_the_expected_form() {
+    assert_eq!(
+        error_for("[backend]\nport = \"8000\"\n"),
+        "dev.toml:2:8: invalid value \"8000\" for `backend.port`: expected a port number from 1 \
+         to 65535\n  fix: set `backend.port` to a port number from 1 to 65535"
+    );
+    assert_eq!(
+        error_for("[frontend]\ncommand = \"node server.js\"\n"),
+        "dev.toml:2:11: invalid value \"node server.js\" for `frontend.command`: expected a \
+         non-empty array of strings, e.g. [\"python\", \"backend/main.py\"]\n  fix: set \
+         `frontend.command` to a non-empty array of strings, e.g. [\"python\", \"backend/main.py\"]"
+    );
+}
+
+#[test]
+fn out_of_range_ports_are_errors() {
+    for bad in ["70000", "0", "-1"] {
+        let message = error_for(&format!("[backend]\nport = {bad}\n"));
+        assert!(
+            message.starts_with(&format!(
+                "dev.toml:2:8: invalid value {bad} for `backend.port`: expected a port number from 1 to 65535"
+            )),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn unparsable_durations_are_errors() {
+    assert_eq!(
+        error_for("[backend]\nstartup_timeout = 30\nretry_delay = \"2 seconds\"\n"),
+        "dev.toml:2:19: invalid value 30 for `backend.startup_timeout`: expected a duration \
+         above zero such as \"500ms\", \"30s\" or \"1m\"\n  fix: set `backend.startup_timeout` \
+         to a duration above zero such as \"500ms\", \"30s\" or \"1m\"\n\
+         dev.toml:3:15: invalid value \"2 seconds\" for `backend.retry_delay`: expected a \
+         duration such as \"0s\", \"500ms\" or \"2s\"\n  fix: set `backend.retry_delay` to a \
+         duration such as \"0s\", \"500ms\" or \"2s\""
+    );
+}
+
+#[test]
+fn toml_syntax_errors_point_at_the_position() {
+    let message = error_for("[backend]\nport = = 8000\n");
+    assert!(message.starts_with("dev.toml:2:"), "{message}");
+    assert!(message.contains("invalid TOML"), "{message}");
+}
+
+#[test]
+fn invalid_environment_overrides_name_the_variable() {
+    let checkout = Checkout::new();
+    for (var, value, expected) in [
+        ("BACKEND_PORT", "abc", "a port number from 1 to 65535"),
+        ("BACKEND_PORT", "0", "a port number from 1 to 65535"),
+        ("BACKEND_PORT", "70000", "a port number from 1 to 65535"),
+        ("BACKEND_HOST", "10.0.0.8", "a loopback address"),
+        (
+            "DEV_BACKEND_STARTUP_TIMEOUT",
+            "soon",
+            "a duration above zero",
+        ),
+    ] {
+        let message = load(&checkout, &[(var, value)], &[]).expect_err("invalid env");
+        assert!(
+            message.starts_with(&format!(
+                "environment variable {var}: invalid value {value:?}"
+            )),
+            "{message}"
+        );
+        assert!(message.contains(expected), "{message}");
+        assert!(
+            message.contains(&format!("fix: unset {var} or set it to")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn the_cli_exits_2_on_a_config_error_and_names_the_place() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 70000\n");
+    let (status, output) = checkout.run(&["dev", "--no-sync"], Duration::from_secs(20));
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("dev.toml:2:8: invalid value 70000"),
+        "{output}"
+    );
+
+    let checkout = Checkout::new();
+    let mut command = checkout.command(&["dev", "--print-config"]);
+    command.env("BACKEND_PORT", "abc");
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("environment variable BACKEND_PORT"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn print_config_shows_values_and_sources() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nattempts = 4\n");
+    let mut command = checkout.command(&["dev", "--print-config", "--port", "8555"]);
+    command.env("DEV_BACKEND_RETRY_DELAY", "1s");
+    let output = command.output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("backend.attempts").contains("= 4"), "{stdout}");
+    assert!(
+        line("backend.attempts").contains("# dev.toml:2"),
+        "{stdout}"
+    );
+    assert!(line("backend.port").contains("# flag --port"), "{stdout}");
+    assert!(
+        line("backend.retry_delay").contains("# env DEV_BACKEND_RETRY_DELAY"),
+        "{stdout}"
+    );
+    assert!(line("backend.host").contains("# default"), "{stdout}");
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: one binary, one module per feature. They spawn real processes,
+//! bind real loopback ports and speak real HTTP.
+
+#![expect(clippy::unwrap_used, reason = "tests: a failed step should panic")]
+
+mod config;
+
+mod reference_app;
+mod support;
+mod venv;

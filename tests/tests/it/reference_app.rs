@@ -1,0 +1,128 @@
+//! The reference backend (real FastAPI + uvicorn in the repository's venv) and frontend.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use coordinator::config::Config;
+use coordinator::python::venv_python;
+use coordinator::runlog::RunLog;
+
+use crate::support::{Running, free_port, http_get, repo_root, wait_until};
+
+/// The repository's `backend/.venv`, synced once per test run (the sync takes a lock, so
+/// concurrent test binaries and a `dev` run are safe).
+pub fn reference_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let env = HashMap::<String, String>::new();
+            let config = Config::load(&repo_root(), &|n| env.get(n).cloned(), &[]).unwrap();
+            let log = RunLog::create(&repo_root().join(".dev/logs"), "dev-0-tests");
+            coordinator::venv::sync(
+                &config.backend,
+                &config.root,
+                &config.root.join(".dev"),
+                &log,
+            )
+            .unwrap_or_else(|err| panic!("syncing the reference venv: {err}"));
+            venv_python(&config.backend.venv)
+        })
+        .clone()
+}
+
+fn start_backend(port: u16, extra_env: &[(&str, &str)]) -> Running {
+    let mut command = Command::new(reference_python());
+    command
+        .arg("backend/main.py")
+        .current_dir(repo_root())
+        .env("BACKEND_HOST", "127.0.0.1")
+        .env("BACKEND_PORT", port.to_string())
+        .env("CORRELATION_ID", "dev-42-tests")
+        .envs(extra_env.iter().copied());
+    Running::spawn(command)
+}
+
+fn health(port: u16, correlation_id: &str) -> Option<(u16, serde_json::Value)> {
+    let (code, body) = http_get(port, "/health", correlation_id)?;
+    Some((code, serde_json::from_str(&body).ok()?))
+}
+
+#[test]
+fn reference_backend_reports_healthy_with_real_checks() {
+    let port = free_port();
+    let backend = start_backend(port, &[]);
+    let mut answer = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            answer = health(port, "dev-7-healthcheck");
+            answer.is_some()
+        }),
+        "no health answer:\n{}",
+        backend.output()
+    );
+    let (code, body) = answer.unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["service"], "demo-backend");
+    assert_eq!(body["pid"], backend.pid());
+    let workspace = PathBuf::from(body["workspace"].as_str().unwrap());
+    assert_eq!(workspace, repo_root().canonicalize().unwrap());
+    for service in ["cache", "database", "websocket"] {
+        assert_eq!(body["services"][service]["status"], "ok", "{body}");
+    }
+    backend.expect_line("correlation_id=dev-7-healthcheck", Duration::from_secs(5));
+    backend.expect_line("dev-42-tests", Duration::from_secs(5));
+}
+
+#[test]
+fn reference_backend_is_degraded_when_its_database_fails() {
+    let port = free_port();
+    let backend = start_backend(port, &[("DEMO_DB_PATH", "/nonexistent-dir-7f3a/demo.db")]);
+    let mut answer = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            answer = health(port, "dev-8-degraded");
+            answer.is_some()
+        }),
+        "no health answer:\n{}",
+        backend.output()
+    );
+    let (code, body) = answer.unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["services"]["database"]["status"], "error");
+    assert!(
+        body["services"]["database"]["error"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 3
+    );
+    assert_eq!(body["services"]["cache"]["status"], "ok");
+    assert_eq!(body["services"]["websocket"]["status"], "ok");
+}
+
+#[test]
+fn reference_frontend_serves_the_page_and_its_config() {
+    let port = free_port();
+    let mut command = Command::new("node");
+    command
+        .arg("frontend/server.js")
+        .current_dir(repo_root())
+        .env("FRONTEND_PORT", port.to_string());
+    let frontend = Running::spawn(command);
+    frontend.expect_line(
+        "frontend: serving http://127.0.0.1:",
+        Duration::from_secs(20),
+    );
+    let (code, page) = http_get(port, "/", "dev-9").unwrap();
+    assert_eq!(code, 200);
+    assert!(page.contains("/health"), "the page polls health");
+    let (code, config) = http_get(port, "/config.json", "dev-9").unwrap();
+    assert_eq!(code, 200);
+    let on_disk = std::fs::read_to_string(repo_root().join("frontend/config.json")).unwrap();
+    assert_eq!(config, on_disk);
+}

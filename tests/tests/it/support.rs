@@ -1,0 +1,276 @@
+//! The test harness: temporary checkouts, free ports, the fake backend, and a handle on
+//! a running `dev` whose output can be waited on.
+//!
+//! Rules it enforces: no fixed ports ([`free_port`]), no sleeping as synchronisation
+//! ([`wait_until`] polls with a deadline), and every process it starts is killed when
+//! its handle is dropped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The fake backend program (Python, stdlib only).
+pub fn fake_backend() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake_backend.py")
+}
+
+/// The repository root (for tests of the reference app).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A port that is free on both loopback families right now.
+pub fn free_port() -> u16 {
+    loop {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+        if v6.is_ok() || v6.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable) {
+            return port;
+        }
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True when `pid` exists and is not a zombie.
+pub fn pid_alive(pid: u32) -> bool {
+    if kill(Pid::from_raw(pid as i32), None).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Reads a pid written by the fake backend (`--pid-file`, `--spawn-grandchild`).
+pub fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// A temporary checkout: a folder with a `dev.toml`.
+#[derive(Debug)]
+pub struct Checkout {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Default for Checkout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Checkout {
+    pub fn new() -> Checkout {
+        Checkout {
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, content: &str) {
+        let path = self.file(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// A `dev.toml` whose backend is the fake backend with `fake_args`, on this
+    /// checkout's port, with short timings; `extra` is appended to `[backend]`, and
+    /// `rest` after it (more sections).
+    pub fn fake_config(&self, fake_args: &[&str], extra: &str, rest: &str) {
+        let mut command = vec!["python3".to_owned(), fake_backend().display().to_string()];
+        command.extend(fake_args.iter().map(|a| (*a).to_owned()));
+        let command = serde_json::to_string(&command).unwrap();
+        self.write(
+            "dev.toml",
+            &format!(
+                "[backend]\ncommand = {command}\nport = {}\nstartup_timeout = \"10s\"\n\
+                 retry_delay = \"100ms\"\n{extra}\n\n[frontend]\n\
+                 command = [\"sleep\", \"3600\"]\n\n[dev]\nshutdown_grace = \"2s\"\n{rest}",
+                self.port
+            ),
+        );
+    }
+
+    /// `dev-xtask` with `args`, run in this checkout with a clean environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dev-xtask"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1");
+        for (name, _) in std::env::vars() {
+            if name.starts_with("BACKEND_") || name.starts_with("DEV_") || name == "CI" {
+                command.env_remove(name);
+            }
+        }
+        command
+    }
+
+    /// Starts `dev-xtask <args>` and collects its output.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        Running::spawn(self.command(args))
+    }
+
+    /// Runs to completion and returns (status, combined output).
+    pub fn run(&self, args: &[&str], timeout: Duration) -> (ExitStatus, String) {
+        let mut running = self.spawn(args);
+        let status = running.wait(timeout);
+        (status, running.output())
+    }
+}
+
+/// A running process whose stdout and stderr are collected line by line.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command) -> Running {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        collect(stdout, Arc::clone(&lines));
+        collect(stderr, Arc::clone(&lines));
+        Running { child, lines }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything printed so far, one line each.
+    pub fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits until some line contains `needle`; panics with the output otherwise.
+    pub fn expect_line(&self, needle: &str, timeout: Duration) -> String {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+                .cloned();
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", self.output()))
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), signal).unwrap();
+    }
+
+    /// Waits for the exit; panics (after killing it) with the output on timeout.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let mut status = None;
+        wait_until(timeout, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        match status {
+            Some(status) => {
+                // Let the reader threads drain what the process wrote last.
+                wait_until(Duration::from_secs(2), || {
+                    Arc::strong_count(&self.lines) == 1
+                });
+                status
+            }
+            None => {
+                let _ = self.child.kill();
+                panic!(
+                    "still running after {timeout:?}; output:\n{}",
+                    self.output()
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SIGTERM lets `dev` stop its own children; a plain kill would orphan them.
+            let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
+            if !wait_until(Duration::from_secs(10), || {
+                matches!(self.child.try_wait(), Ok(Some(_)))
+            }) {
+                let _ = self.child.kill();
+            }
+        }
+    }
+}
+
+fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            lines.lock().unwrap().push(line);
+        }
+    });
+}
+
+/// A minimal blocking `GET` on 127.0.0.1:`port`. HTTP/1.0, so that no server answers
+/// with chunked encoding and the body is everything after the head.
+/// Returns `(status code, body)`, or `None` when nothing answers.
+pub fn http_get(port: u16, path: &str, correlation_id: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nX-Correlation-ID: {correlation_id}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_owned()))
+}

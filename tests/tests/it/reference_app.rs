@@ -10,7 +10,7 @@ use coordinator::config::Config;
 use coordinator::python::venv_python;
 use coordinator::runlog::RunLog;
 
-use crate::support::{Running, free_port, http_get, repo_root, wait_until};
+use crate::support::{Running, free_port, http_get, repo_root, wait_until, xtask_command};
 
 /// The repository's `backend/.venv`, synced once per test run (the sync takes a lock, so
 /// concurrent test binaries and a `dev` run are safe).
@@ -125,4 +125,30 @@ fn reference_frontend_serves_the_page_and_its_config() {
     assert_eq!(code, 200);
     let on_disk = std::fs::read_to_string(repo_root().join("frontend/config.json")).unwrap();
     assert_eq!(config, on_disk);
+}
+
+#[test]
+fn dev_brings_up_the_real_reference_backend_end_to_end() {
+    reference_python();
+    let port = free_port();
+    let port_text = port.to_string();
+    let probe = "fetch(process.env.BACKEND_URL + '/health').then(r => r.json()).then(j => { \
+                 console.log('health says', j.status, j.service); process.exit(j.status === 'healthy' ? 0 : 5) })";
+    let command = xtask_command(
+        &repo_root(),
+        &["dev", "--port", &port_text, "--", "node", "-e", probe],
+    );
+    let mut dev = Running::spawn(command);
+    let status = dev.wait(Duration::from_secs(120));
+    let output = dev.output();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains("health says healthy demo-backend"),
+        "{output}"
+    );
+    assert!(
+        output.contains("[backend] INFO correlation_id=dev-"),
+        "{output}"
+    );
+    assert!(output.contains("stopping backend pid"), "{output}");
 }

@@ -109,19 +109,29 @@ impl Checkout {
     }
 
     /// A `dev.toml` whose backend is the fake backend with `fake_args`, on this
-    /// checkout's port, with short timings; `extra` is appended to `[backend]`, and
-    /// `rest` after it (more sections).
+    /// checkout's port, with short timings; `extra` lines go into `[backend]` (and
+    /// replace the defaults here for the keys they set), `rest` after everything.
     pub fn fake_config(&self, fake_args: &[&str], extra: &str, rest: &str) {
         let mut command = vec!["python3".to_owned(), fake_backend().display().to_string()];
         command.extend(fake_args.iter().map(|a| (*a).to_owned()));
         let command = serde_json::to_string(&command).unwrap();
+        let mut backend = vec![
+            format!("command = {command}"),
+            format!("port = {}", self.port),
+        ];
+        for default in ["startup_timeout = \"10s\"", "retry_delay = \"100ms\""] {
+            let key = default.split(' ').next().unwrap();
+            if !extra.lines().any(|line| line.starts_with(key)) {
+                backend.push(default.to_owned());
+            }
+        }
+        backend.extend(extra.lines().map(str::to_owned));
         self.write(
             "dev.toml",
             &format!(
-                "[backend]\ncommand = {command}\nport = {}\nstartup_timeout = \"10s\"\n\
-                 retry_delay = \"100ms\"\n{extra}\n\n[frontend]\n\
-                 command = [\"sleep\", \"3600\"]\n\n[dev]\nshutdown_grace = \"2s\"\n{rest}",
-                self.port
+                "[backend]\n{}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\n\n\
+                 [dev]\nshutdown_grace = \"2s\"\n{rest}",
+                backend.join("\n")
             ),
         );
     }
@@ -152,6 +162,19 @@ impl Checkout {
         let status = running.wait(timeout);
         (status, running.output())
     }
+}
+
+/// `dev-xtask` (the real CLI) with `args` in `dir`, without the caller's `BACKEND_*`,
+/// `DEV_*` and `CI` variables, and without colour.
+pub fn xtask_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dev-xtask"));
+    command.args(args).current_dir(dir).env("NO_COLOR", "1");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("BACKEND_") || name.starts_with("DEV_") || name == "CI" {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// A running process whose stdout and stderr are collected line by line.

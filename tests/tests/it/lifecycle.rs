@@ -1,0 +1,445 @@
+//! `dev`'s backend lifecycle against the fake backend: reuse, retries, the two-phase
+//! wait, failure reports, supervision and shutdown. Every check of "nothing left
+//! running" is by pid.
+
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::support::{Checkout, Running, fake_backend, pid_alive, read_pid, wait_until};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A frontend that reports its pid and the backend URL it was given, then waits.
+const FRONTEND: &str = r#"["python3", "-c", "import os, time; print('frontend-up pid', os.getpid(), 'url', os.environ['BACKEND_URL'], flush=True); time.sleep(3600)"]"#;
+
+fn with_frontend(checkout: &Checkout, fake_args: &[&str], extra: &str) {
+    checkout.fake_config(fake_args, extra, "");
+    let config = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    let config = config.replace(
+        r#"command = ["sleep", "3600"]"#,
+        &format!("command = {FRONTEND}"),
+    );
+    checkout.write("dev.toml", &config);
+}
+
+fn pid_file(checkout: &Checkout, name: &str) -> String {
+    checkout.file(name).display().to_string()
+}
+
+/// Starts the fake backend outside `dev`, as someone else (or an earlier run) would.
+fn outside_backend(checkout: &Checkout, args: &[&str]) -> Running {
+    let mut command = Command::new("python3");
+    command
+        .arg(fake_backend())
+        .args(args)
+        .current_dir(checkout.path())
+        .env("BACKEND_PORT", checkout.port.to_string());
+    let backend = Running::spawn(command);
+    backend.expect_line("fake: listening", LONG);
+    backend
+}
+
+#[test]
+fn happy_path_starts_backend_then_frontend_and_stops_both_on_sigint() {
+    let checkout = Checkout::new();
+    let backend_pid = pid_file(&checkout, "backend.pid");
+    with_frontend(&checkout, &["--pid-file", &backend_pid], "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let frontend_line = dev.expect_line("[frontend] frontend-up pid", LONG);
+    let ready = dev.expect_line("backend ready in", LONG);
+    let output = dev.output();
+    assert!(
+        output.find("backend ready in") < output.find("started frontend pid"),
+        "the frontend starts only after the backend is ready:\n{output}"
+    );
+    assert!(
+        frontend_line.contains(&format!("url http://127.0.0.1:{}", checkout.port)),
+        "{frontend_line}"
+    );
+    assert!(ready.starts_with("[dev] "), "{ready}");
+    // The correlation ID reaches the backend in the X-Correlation-ID header.
+    let id_line = dev.expect_line("[dev] run dev-", LONG);
+    let id = id_line.split_whitespace().nth(2).unwrap().to_owned();
+    dev.expect_line(
+        &format!("[backend] fake: GET /health correlation_id={id}"),
+        LONG,
+    );
+    // ...and every line of the log file named after it carries it.
+    let log = std::fs::read_to_string(checkout.file(&format!(".dev/logs/{id}.log"))).unwrap();
+    assert!(log.lines().count() > 3);
+    assert!(log.lines().all(|line| line.contains(&id)), "{log}");
+    assert!(log.contains("[backend] fake: listening"), "{log}");
+
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let frontend: u32 = frontend_line
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(backend) && pid_alive(frontend));
+    dev.signal(Signal::SIGINT);
+    let status = dev.wait(LONG);
+    assert_eq!(status.code(), Some(0), "{}", dev.output());
+    assert!(!pid_alive(backend), "backend {backend} survived");
+    assert!(!pid_alive(frontend), "frontend {frontend} survived");
+}
+
+#[test]
+fn dev_cmd_gets_the_environment_and_its_exit_code_is_passed_through() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&["--print-env"], "", "");
+    let (status, output) = checkout.run(
+        &[
+            "dev",
+            "--no-sync",
+            "--",
+            "sh",
+            "-c",
+            "echo \"got $BACKEND_HOST $BACKEND_PORT $BACKEND_URL $CORRELATION_ID\"; exit 7",
+        ],
+        LONG,
+    );
+    assert_eq!(status.code(), Some(7), "{output}");
+    let port = checkout.port;
+    assert!(
+        output.contains(&format!(
+            "got 127.0.0.1 {port} http://127.0.0.1:{port} dev-"
+        )),
+        "{output}"
+    );
+    // The backend got the same environment, plus PYTHONUNBUFFERED.
+    assert!(
+        output.contains(&format!("BACKEND_PORT={port}")) && output.contains("PYTHONUNBUFFERED=1"),
+        "{output}"
+    );
+}
+
+#[test]
+fn reuses_our_healthy_backend_and_never_stops_it() {
+    let checkout = Checkout::new();
+    let outside = outside_backend(&checkout, &[]);
+    with_frontend(&checkout, &[], "");
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains(&format!(
+            "reusing backend pid {} on 127.0.0.1:{} (started outside dev)",
+            outside.pid(),
+            checkout.port
+        )),
+        "{output}"
+    );
+    assert!(
+        !output.contains("started backend"),
+        "no second backend: {output}"
+    );
+    assert!(
+        pid_alive(outside.pid()),
+        "a reused backend is never stopped"
+    );
+
+    // Not on Ctrl-C either.
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("[frontend] frontend-up pid", LONG);
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0));
+    assert!(pid_alive(outside.pid()), "a reused backend survives Ctrl-C");
+}
+
+#[test]
+fn a_healthy_backend_of_another_service_is_not_reused() {
+    let checkout = Checkout::new();
+    let outside = outside_backend(&checkout, &["--service", "someone-else"]);
+    checkout.fake_config(&[], "", "");
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(output.contains("not our backend"), "{output}");
+    assert!(output.contains("someone-else"), "{output}");
+    assert!(!output.contains("started backend"), "{output}");
+    assert!(
+        pid_alive(outside.pid()),
+        "what dev did not start, it does not stop"
+    );
+}
+
+#[test]
+fn crashes_twice_then_succeeds_on_the_third_try_with_backoff() {
+    let checkout = Checkout::new();
+    let state = pid_file(&checkout, "runs");
+    checkout.fake_config(
+        &["--crash-times", "2", "--state-file", &state],
+        "retry_delay = \"300ms\"",
+        "",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains("attempt 1 of 3 failed: the backend exited (exit code 3)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("retrying in 300ms (attempt 2 of 3)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("retrying in 600ms (attempt 3 of 3)"),
+        "{output}"
+    );
+    assert!(output.contains("backend ready in"), "{output}");
+
+    // The delays really happened: the log file's timestamps of each start.
+    let log_path = std::fs::read_dir(checkout.file(".dev/logs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let log = std::fs::read_to_string(log_path).unwrap();
+    let at = |needle: &str| -> Vec<f64> {
+        log.lines()
+            .filter(|l| l.contains(needle))
+            .map(|l| seconds_of_day(l.split_whitespace().next().unwrap()))
+            .collect()
+    };
+    let failed = at("failed: the backend exited");
+    let started = at("started backend pid");
+    assert_eq!((failed.len(), started.len()), (2, 3), "{log}");
+    assert!(
+        started[1] - failed[0] >= 0.3,
+        "first backoff too short:\n{log}"
+    );
+    assert!(
+        started[2] - failed[1] >= 0.6,
+        "second backoff too short:\n{log}"
+    );
+}
+
+/// `2026-11-27T21:39:38.123Z` -> seconds since midnight.
+fn seconds_of_day(stamp: &str) -> f64 {
+    let time = stamp.split('T').nth(1).unwrap().trim_end_matches('Z');
+    let mut parts = time.split(':').map(|p| p.parse::<f64>().unwrap());
+    parts.next().unwrap() * 3600.0 + parts.next().unwrap() * 60.0 + parts.next().unwrap()
+}
+
+#[test]
+fn never_healthy_fails_with_the_full_report_and_leaves_nothing_running() {
+    let checkout = Checkout::new();
+    let grandchild = pid_file(&checkout, "grandchild.pid");
+    let backend = pid_file(&checkout, "backend.pid");
+    checkout.fake_config(
+        &[
+            "--never-healthy",
+            "--spawn-grandchild",
+            &grandchild,
+            "--pid-file",
+            &backend,
+        ],
+        "attempts = 2\nstartup_timeout = \"1s\"",
+        "",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    for expected in [
+        "error: the backend did not become ready after 2 attempts",
+        "evidence:",
+        "attempt 1: not ready within 1s (the port opened but health never reported ready)",
+        "last health response: HTTP 503, status \"starting\"",
+        "likely causes, most likely first:",
+        "its health endpoint never reported healthy",
+        "fix: ",
+        "correlation id: dev-",
+        "log file: ",
+    ] {
+        assert!(
+            output.contains(expected),
+            "missing {expected:?} in:\n{output}"
+        );
+    }
+    assert!(!output.contains("started frontend"), "{output}");
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let grandchild = read_pid(&checkout.file("grandchild.pid")).unwrap();
+    assert!(!pid_alive(backend), "backend {backend} survived");
+    assert!(!pid_alive(grandchild), "grandchild {grandchild} survived");
+}
+
+#[test]
+fn an_early_exit_fails_the_attempt_without_waiting_for_the_timeout() {
+    let checkout = Checkout::new();
+    let state = pid_file(&checkout, "runs");
+    checkout.fake_config(
+        &["--crash-times", "5", "--state-file", &state],
+        "attempts = 1\nstartup_timeout = \"1m\"",
+        "",
+    );
+    // The whole run must end long before the one-minute startup timeout.
+    let (status, output) =
+        checkout.run(&["dev", "--no-sync", "--", "true"], Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("attempt 1: the backend exited (exit code 3) before it was ready"),
+        "{output}"
+    );
+    assert!(
+        output.contains("  | fake: simulated crash 1 of 5"),
+        "stderr tail: {output}"
+    );
+    assert!(output.contains("crashed during start-up"), "{output}");
+}
+
+#[test]
+fn degraded_is_not_ready_unless_accepted() {
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &["--degraded", "database"],
+        "attempts = 1\nstartup_timeout = \"1s\"",
+        "",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("the backend runs but reports degraded: database (simulated failure)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("accept_degraded"),
+        "the fix names the setting: {output}"
+    );
+
+    checkout.fake_config(
+        &["--degraded", "database"],
+        "attempts = 1\nstartup_timeout = \"1s\"\naccept_degraded = true",
+        "",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+}
+
+fn shutdown_leaves_no_process(signal: Signal) {
+    let checkout = Checkout::new();
+    let grandchild = pid_file(&checkout, "grandchild.pid");
+    let backend = pid_file(&checkout, "backend.pid");
+    let frontend_child = pid_file(&checkout, "frontend-child.pid");
+    checkout.fake_config(
+        &["--spawn-grandchild", &grandchild, "--pid-file", &backend],
+        "",
+        "",
+    );
+    let mut dev = checkout.spawn(&[
+        "dev",
+        "--no-sync",
+        "--",
+        "sh",
+        "-c",
+        &format!("sleep 3600 & echo $! > {frontend_child}; echo frontend up; wait"),
+    ]);
+    dev.expect_line("frontend up", LONG);
+    let pids: Vec<u32> = ["backend.pid", "grandchild.pid", "frontend-child.pid"]
+        .iter()
+        .map(|name| read_pid(&checkout.file(name)).unwrap())
+        .collect();
+    assert!(pids.iter().all(|pid| pid_alive(*pid)));
+    dev.signal(signal);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    for pid in pids {
+        assert!(
+            !pid_alive(pid),
+            "pid {pid} survived {signal}:\n{}",
+            dev.output()
+        );
+    }
+}
+
+#[test]
+fn sigint_leaves_no_process_of_the_tree_alive() {
+    shutdown_leaves_no_process(Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_leaves_no_process_of_the_tree_alive() {
+    shutdown_leaves_no_process(Signal::SIGTERM);
+}
+
+#[test]
+fn a_backend_ignoring_sigterm_is_killed_after_the_grace_and_named() {
+    let checkout = Checkout::new();
+    let backend = pid_file(&checkout, "backend.pid");
+    checkout.fake_config(&["--ignore-sigterm", "--pid-file", &backend], "", "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("started frontend", LONG);
+    let pid = read_pid(&checkout.file("backend.pid")).unwrap();
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    let output = dev.output();
+    assert!(output.contains("fake: ignoring SIGTERM"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "pid {pid} (python3) was still running after the grace period and was killed"
+        )),
+        "{output}"
+    );
+    assert!(!pid_alive(pid));
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once() {
+    let checkout = Checkout::new();
+    let backend = pid_file(&checkout, "backend.pid");
+    checkout.fake_config(&["--ignore-sigterm", "--pid-file", &backend], "", "");
+    // A grace period far longer than the test's patience.
+    let config = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    checkout.write(
+        "dev.toml",
+        &config.replace("shutdown_grace = \"2s\"", "shutdown_grace = \"5m\""),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("started frontend", LONG);
+    let pid = read_pid(&checkout.file("backend.pid")).unwrap();
+    dev.signal(Signal::SIGINT);
+    dev.expect_line("fake: ignoring SIGTERM", LONG);
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(
+        dev.output()
+            .contains("SIGINT again: killing everything now")
+    );
+    assert!(!pid_alive(pid));
+}
+
+#[test]
+fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_running() {
+    let checkout = Checkout::new();
+    let state = pid_file(&checkout, "runs");
+    with_frontend(
+        &checkout,
+        &["--die-after-ms", "300", "--state-file", &state],
+        "retry_delay = \"100ms\"",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let frontend_line = dev.expect_line("[frontend] frontend-up pid", LONG);
+    let frontend: u32 = frontend_line
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    dev.expect_line(
+        "exited while running (exit code 4); correlation id dev-",
+        LONG,
+    );
+    dev.expect_line("  | fake: dying mid-run", LONG);
+    dev.expect_line("restarting the backend on port", LONG);
+    assert!(
+        wait_until(LONG, || dev.output().matches("backend ready in").count()
+            == 2),
+        "{}",
+        dev.output()
+    );
+    assert!(pid_alive(frontend), "the frontend keeps running");
+    assert_eq!(dev.output().matches("started frontend").count(), 1);
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0));
+    assert!(!pid_alive(frontend));
+}

@@ -443,3 +443,20 @@ fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_ru
     assert_eq!(dev.wait(LONG).code(), Some(0));
     assert!(!pid_alive(frontend));
 }
+
+#[test]
+fn the_backend_dies_with_dev_when_dev_is_killed_outright() {
+    let checkout = Checkout::new();
+    let backend = pid_file(&checkout, "backend.pid");
+    checkout.fake_config(&["--pid-file", &backend], "", "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    dev.expect_line("backend ready in", LONG);
+    let pid = read_pid(&checkout.file("backend.pid")).unwrap();
+    // SIGKILL gives dev no chance to stop anything: only the parent-death signal can.
+    dev.signal(Signal::SIGKILL);
+    dev.wait(LONG);
+    assert!(
+        wait_until(Duration::from_secs(10), || !pid_alive(pid)),
+        "backend {pid} outlived a killed dev"
+    );
+}

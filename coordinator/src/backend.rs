@@ -102,6 +102,13 @@ pub enum StartOutcome {
         elapsed: Duration,
     },
     Failed(Vec<AttemptFailure>),
+    /// The backend could not bind its port ("address already in use"): the port was
+    /// taken after it was chosen. The caller chooses again and resumes at `next_attempt`
+    /// rather than failing the same way until the attempts run out.
+    PortTaken {
+        failures: Vec<AttemptFailure>,
+        next_attempt: u32,
+    },
     /// A shutdown was requested meanwhile; nothing is left running.
     Interrupted,
 }
@@ -111,16 +118,17 @@ pub fn backoff(retry_delay: Duration, k: u32) -> Duration {
     retry_delay.saturating_mul(1u32 << (k.saturating_sub(1)).min(16))
 }
 
-/// Starts the backend, up to `plan.attempts` times.
+/// Starts the backend: tries `first_attempt` to `plan.attempts`.
 pub async fn start(
     plan: &Plan,
+    first_attempt: u32,
     client: &HealthClient,
     log: &RunLog,
     shutdown: &mut Shutdown,
 ) -> StartOutcome {
     let mut failures = Vec::new();
-    for attempt in 1..=plan.attempts {
-        if attempt > 1 {
+    for attempt in first_attempt..=plan.attempts {
+        if attempt > first_attempt {
             let delay = backoff(plan.retry_delay, attempt - 1);
             log.info(&format!(
                 "retrying in {} (attempt {attempt} of {})",
@@ -147,7 +155,14 @@ pub async fn start(
                     plan.attempts,
                     crate::report::summarize(&failure)
                 ));
+                let port_taken = failure.bind_conflict;
                 failures.push(failure);
+                if port_taken && attempt < plan.attempts {
+                    return StartOutcome::PortTaken {
+                        failures,
+                        next_attempt: attempt + 1,
+                    };
+                }
             }
         }
     }

@@ -15,9 +15,11 @@ use tokio::time::Instant;
 
 use crate::backend::{self, Plan, StartOutcome};
 use crate::config::{Config, display_path};
+use crate::frontend_config;
 use crate::health::HealthClient;
 use crate::port::{self, PortState};
 use crate::process::{self, ProcessSpec, Running};
+use crate::prompt;
 use crate::python;
 use crate::report::{self, Cause, Context, FailureReport};
 use crate::runlog::{Origin, RunLog};
@@ -34,6 +36,10 @@ pub struct DevOptions {
     pub no_frontend: bool,
     /// `dev -- <cmd>`: run this in place of the configured frontend.
     pub frontend_command: Option<Vec<String>>,
+    /// `--port auto`: take the offered free port without asking.
+    pub port_auto: bool,
+    /// `--yes`: accept every offer without asking.
+    pub yes: bool,
 }
 
 /// How a run ended.
@@ -44,6 +50,8 @@ pub enum DevOutcome {
     /// The frontend (or `dev -- <cmd>`) exited with this code.
     FrontendExited(i32),
     Failed(Box<FailureReport>),
+    /// A configuration problem found while running (the frontend config file).
+    Misconfigured(String),
 }
 
 impl DevOutcome {
@@ -52,6 +60,7 @@ impl DevOutcome {
             DevOutcome::Stopped => 0,
             DevOutcome::FrontendExited(code) => *code,
             DevOutcome::Failed(_) => 1,
+            DevOutcome::Misconfigured(_) => 2,
         }
     }
 }
@@ -93,48 +102,67 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         Ok(shutdown) => shutdown,
         Err(err) => return fail(log, &format!("cannot handle signals: {err}"), vec![]),
     };
+    let policy = port::Policy {
+        auto: options.port_auto,
+        yes: options.yes,
+        interactive: prompt::interactive(),
+    };
+    let mut config = config.clone();
     let client = HealthClient::new(config.backend.health_timeout);
-    let health_url = format!("{}{}", config.backend_url(), config.backend.health_path);
-    let backend = &config.backend;
-    let state = port::classify(
-        &client,
-        &health_url,
-        log.correlation_id(),
-        &backend.service,
-        &config.root,
-        backend.port,
-    )
-    .await;
-    let address = format!("{}:{}", backend.host, backend.port);
-    let mut owned = Owned::default();
-    let reused = matches!(state, PortState::Reusable(_));
-    match state {
-        PortState::Free => {}
-        PortState::Reusable(report) => {
-            let pid = report.pid.map_or("unknown".into(), |p| p.to_string());
-            log.info(&format!(
-                "reusing backend pid {pid} on {address} (started outside dev)"
-            ));
-        }
-        other => return port_refused(log, &address, &other),
+    let reused = match resolve_port(&mut config, policy, log).await {
+        Ok(reused) => reused,
+        Err(outcome) => return outcome,
+    };
+    let mut frontend_config = FrontendConfigGuard::new(log);
+    if let Err(err) = frontend_config.point(&config) {
+        return DevOutcome::Misconfigured(err.to_string());
     }
-    let env = child_env(config, log);
-    let plan = match backend_plan(config, env.clone()) {
-        Ok(plan) => plan,
+    let mut owned = Owned::default();
+    let argv = match backend_argv(&config) {
+        Ok(argv) => argv,
         Err(report) => return DevOutcome::Failed(Box::new(report.with(log))),
     };
+    let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
     if !reused {
-        match backend::start(&plan, &client, log, &mut shutdown).await {
-            StartOutcome::Ready { running, .. } => owned.backend = Some(running),
-            StartOutcome::Interrupted => {
-                log.info("stopped before the backend was ready");
-                return DevOutcome::Stopped;
-            }
-            StartOutcome::Failed(failures) => {
-                let context = context(config, &plan);
-                return DevOutcome::Failed(Box::new(FailureReport::backend(
-                    log, &failures, &context,
-                )));
+        let mut failures = Vec::new();
+        let mut next_attempt = 1;
+        loop {
+            match backend::start(&plan, next_attempt, &client, log, &mut shutdown).await {
+                StartOutcome::Ready { running, .. } => {
+                    owned.backend = Some(running);
+                    break;
+                }
+                StartOutcome::Interrupted => {
+                    log.info("stopped before the backend was ready");
+                    return DevOutcome::Stopped;
+                }
+                StartOutcome::Failed(more) => {
+                    failures.extend(more);
+                    let context = context(&config, &plan);
+                    return DevOutcome::Failed(Box::new(FailureReport::backend(
+                        log, &failures, &context,
+                    )));
+                }
+                StartOutcome::PortTaken {
+                    failures: more,
+                    next_attempt: next,
+                } => {
+                    failures.extend(more);
+                    next_attempt = next;
+                    log.warn(&format!(
+                        "port {} was taken after it was chosen: choosing again",
+                        config.backend.port
+                    ));
+                    match resolve_port(&mut config, policy, log).await {
+                        Ok(false) => {}
+                        Ok(true) => break,
+                        Err(outcome) => return outcome,
+                    }
+                    if let Err(err) = frontend_config.point(&config) {
+                        return DevOutcome::Misconfigured(err.to_string());
+                    }
+                    plan = Plan::new(&config, argv.clone(), child_env(&config, log));
+                }
             }
         }
     }
@@ -147,7 +175,7 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
             origin: Origin::Frontend,
             argv: argv.clone(),
             cwd: config.root.clone(),
-            env,
+            env: child_env(&config, log),
         };
         match process::spawn(&spec, log) {
             Ok(running) => {
@@ -168,17 +196,226 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
                         fix: "install it, or correct `frontend.command` in dev.toml".into(),
                     }],
                 );
-                owned.stop_all(config, log, &mut shutdown).await;
+                owned.stop_all(&config, log, &mut shutdown).await;
                 return outcome;
             }
         }
     }
-    let outcome = supervise(config, &plan, &client, log, &mut shutdown, &mut owned).await;
-    owned.stop_all(config, log, &mut shutdown).await;
+    let outcome = supervise(&config, &plan, &client, log, &mut shutdown, &mut owned).await;
+    owned.stop_all(&config, log, &mut shutdown).await;
     if let DevOutcome::Failed(report) = &outcome {
         log.file_only(&report.to_string());
     }
     outcome
+}
+
+/// Settles the backend port: free (returns `false`: start one), ours and ready
+/// (returns `true`: reuse it), or taken, when the offer of DESIGN section 7 is made and
+/// `config.backend.port` may change. Refusals end the run.
+async fn resolve_port(
+    config: &mut Config,
+    policy: port::Policy,
+    log: &RunLog,
+) -> Result<bool, DevOutcome> {
+    // Classification must not hang on a process that accepts and never answers.
+    let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
+    // Each round either settles the port or changes something (a new port, a stopped
+    // backend); the bound only guards against a port that keeps being stolen.
+    for _ in 0..5 {
+        let port = config.backend.port;
+        let url = format!("{}{}", config.backend_url(), config.backend.health_path);
+        let state = port::classify(
+            &client,
+            &url,
+            log.correlation_id(),
+            &config.backend.service,
+            &config.root,
+            port,
+        )
+        .await;
+        let address = format!("{}:{port}", config.backend.host);
+        match &state {
+            PortState::Free => return Ok(false),
+            PortState::Reusable(report) => {
+                let pid = report.pid.map_or("unknown".into(), |p| p.to_string());
+                log.info(&format!(
+                    "reusing backend pid {pid} on {address} (started outside dev)"
+                ));
+                return Ok(true);
+            }
+            _ => {}
+        }
+        let described = state.describe(port);
+        let Some(next) = port::next_free(port) else {
+            return Err(refuse(
+                log,
+                &described,
+                "stop the process holding it".into(),
+            ));
+        };
+        let offer = port::offer(&state, next);
+        log.warn(&capitalised(&described));
+        let accepted = match port::decide_without_asking(offer, policy) {
+            Some(choice) => Some(choice),
+            None if policy.interactive => ask(offer),
+            None => None,
+        };
+        match (offer, accepted) {
+            (port::Offer::StopOrNextPort { pid, .. }, Some(true)) => {
+                log.info(&format!("stopping our stale backend pid {pid}"));
+                if !process::stop_pid(pid, config.dev.shutdown_grace).await {
+                    return Err(refuse(
+                        log,
+                        &format!("our stale backend pid {pid} did not stop"),
+                        format!("stop it by hand (kill {pid}), or rerun with --port auto"),
+                    ));
+                }
+            }
+            (
+                port::Offer::NextPort(next) | port::Offer::StopOrNextPort { port: next, .. },
+                Some(_),
+            ) => {
+                log.info(&format!("using port {next} instead of {port}"));
+                config.backend.port = next;
+            }
+            (port::Offer::NextPort(next), None) => {
+                return Err(refuse(
+                    log,
+                    &described,
+                    format!(
+                        "rerun with `cargo xtask dev --port auto` to use port {next}, or stop the process holding port {port}"
+                    ),
+                ));
+            }
+            (port::Offer::StopOrNextPort { pid, port: next }, None) => {
+                return Err(refuse(
+                    log,
+                    &described,
+                    format!(
+                        "rerun with `cargo xtask dev --yes` to stop pid {pid}, or with `cargo xtask dev --port auto` to use port {next}"
+                    ),
+                ));
+            }
+        }
+    }
+    Err(refuse(
+        log,
+        "no port could be settled after 5 tries",
+        "choose a port with --port N".into(),
+    ))
+}
+
+/// Asks about an offer on the terminal: `Some(true)` takes its first choice,
+/// `Some(false)` the second, `None` refuses both.
+fn ask(offer: port::Offer) -> Option<bool> {
+    match offer {
+        port::Offer::NextPort(next) => {
+            prompt::confirm(&format!("Use port {next} instead?"), true).then_some(true)
+        }
+        port::Offer::StopOrNextPort { pid, port: next } => {
+            if prompt::confirm(&format!("Stop it (pid {pid})?"), false) {
+                Some(true)
+            } else if prompt::confirm(&format!("Use port {next} instead?"), true) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
+
+fn refuse(log: &RunLog, what: &str, fix: String) -> DevOutcome {
+    fail_with(
+        log,
+        what,
+        vec![],
+        vec![Cause {
+            cause: "the backend port is taken".into(),
+            fix,
+        }],
+    )
+}
+
+/// The frontend config as `dev` left it, restored on every way out of the run.
+struct FrontendConfigGuard {
+    log: RunLog,
+    written: Option<frontend_config::Written>,
+    shown: String,
+}
+
+impl FrontendConfigGuard {
+    fn new(log: &RunLog) -> Self {
+        FrontendConfigGuard {
+            log: log.clone(),
+            written: None,
+            shown: String::new(),
+        }
+    }
+
+    /// Writes the backend's address into the frontend config, if it is not already
+    /// there. The first write's "before" is what gets restored.
+    fn point(&mut self, config: &Config) -> Result<(), frontend_config::FrontendConfigError> {
+        let path = &config.frontend.config_file;
+        self.shown = display_path(path, &config.root);
+        if !path.exists() {
+            self.log.warn(&format!(
+                "{} does not exist: not writing the backend port into it",
+                self.shown
+            ));
+            return Ok(());
+        }
+        let host = crate::health::probe_host(&config.backend.host);
+        let outcome = frontend_config::point_at(
+            path,
+            &self.shown,
+            &config.frontend.port_key,
+            host,
+            config.backend.port,
+        )?;
+        if let frontend_config::Outcome::Written { changes, undo } = outcome {
+            for change in changes {
+                self.log.info(&format!(
+                    "{}: {} {} -> {}",
+                    self.shown, change.key, change.old, change.new
+                ));
+            }
+            match &mut self.written {
+                // A second write (the port was chosen again) keeps the first "before".
+                Some(first) => first.rewritten(undo),
+                None => self.written = Some(undo),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FrontendConfigGuard {
+    fn drop(&mut self) {
+        let Some(written) = self.written.take() else {
+            return;
+        };
+        match frontend_config::restore(&written) {
+            frontend_config::Restore::Restored => {
+                self.log.info(&format!("{}: restored", self.shown));
+            }
+            frontend_config::Restore::EditedMeanwhile => self.log.warn(&format!(
+                "{}: edited since dev wrote it, so it was not restored",
+                self.shown
+            )),
+            frontend_config::Restore::Failed(err) => {
+                self.log
+                    .warn(&format!("{}: could not restore: {err}", self.shown));
+            }
+        }
+    }
 }
 
 /// The processes this run started, and so must stop.
@@ -283,13 +520,15 @@ async fn supervise(
                         return DevOutcome::Stopped;
                     }
                 }
-                match backend::start(plan, client, log, shutdown).await {
+                match backend::start(plan, 1, client, log, shutdown).await {
                     StartOutcome::Ready { running, .. } => {
                         owned.backend = Some(running);
                         backend_since = Instant::now();
                     }
                     StartOutcome::Interrupted => return DevOutcome::Stopped,
-                    StartOutcome::Failed(failures) => {
+                    // Restarts stay on the port the frontend already uses: a stolen
+                    // port is a failure here, not a reason to move.
+                    StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => {
                         let context = context(config, plan);
                         return DevOutcome::Failed(Box::new(FailureReport::backend(
                             log, &failures, &context,
@@ -343,7 +582,7 @@ impl PendingReport {
 }
 
 /// Resolves `python` in the backend command: the venv's interpreter, else a system one.
-fn backend_plan(config: &Config, env: Vec<(String, String)>) -> Result<Plan, PendingReport> {
+fn backend_argv(config: &Config) -> Result<Vec<String>, PendingReport> {
     let mut argv = config.backend.command.clone();
     if argv.first().map(String::as_str) == Some("python") {
         let in_venv = python::venv_python(&config.backend.venv);
@@ -363,7 +602,7 @@ fn backend_plan(config: &Config, env: Vec<(String, String)>) -> Result<Plan, Pen
         };
         argv[0] = resolved.display().to_string();
     }
-    Ok(Plan::new(config, argv, env))
+    Ok(argv)
 }
 
 fn context(config: &Config, plan: &Plan) -> Context {
@@ -372,40 +611,6 @@ fn context(config: &Config, plan: &Plan) -> Context {
         port: plan.port,
         startup_timeout_key: "backend.startup_timeout",
     }
-}
-
-fn port_refused(log: &RunLog, address: &str, state: &PortState) -> DevOutcome {
-    let (what, fix) = match state {
-        PortState::Stale { report, why } => (
-            format!(
-                "our backend (pid {}) already holds {address} but is not ready: {why}",
-                report.pid.unwrap_or_default()
-            ),
-            "stop that backend, or choose another port with BACKEND_PORT".to_owned(),
-        ),
-        PortState::OtherCheckout { report } => (
-            format!(
-                "{address} is held by a {} backend from another checkout: {}",
-                report.service.as_deref().unwrap_or("?"),
-                report.workspace.as_deref().unwrap_or("?")
-            ),
-            "stop it, or choose another port with BACKEND_PORT".to_owned(),
-        ),
-        PortState::Foreign { detail } => (
-            format!("{address} is held by a process that is not our backend: {detail}"),
-            "stop that process, or choose another port with BACKEND_PORT".to_owned(),
-        ),
-        PortState::Free | PortState::Reusable(_) => (String::new(), String::new()),
-    };
-    fail_with(
-        log,
-        &what,
-        vec![],
-        vec![Cause {
-            cause: "the port is taken".into(),
-            fix,
-        }],
-    )
 }
 
 fn lock_dir(config: &Config) -> std::path::PathBuf {

@@ -1,4 +1,5 @@
-//! What is on the configured port before anything is started.
+//! What is on the configured port before anything is started, who holds it, and the
+//! way out that `dev` offers.
 //!
 //! A port counts as free only when nothing answers on it and a bind succeeds on both
 //! loopback families: a server on `::1` leaves a bind of `127.0.0.1` free, and the
@@ -8,6 +9,10 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::Path;
 
 use crate::health::{self, HealthClient, HealthReport, Ownership, Probe, Readiness};
+use crate::holder::{self, Lookup};
+
+/// How far above the configured port to look for a free one.
+const SEARCH_SPAN: u16 = 200;
 
 /// The configured port, classified.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,15 +24,71 @@ pub enum PortState {
     Stale {
         report: HealthReport,
         why: String,
+        holder: Lookup,
     },
     /// Our service, but started from another checkout.
     OtherCheckout {
         report: HealthReport,
+        holder: Lookup,
     },
     /// Something else answers health, or holds the port without answering.
     Foreign {
         detail: String,
+        holder: Lookup,
     },
+}
+
+impl PortState {
+    /// The `state` of doctor's JSON: `free`, `ours` or `foreign`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PortState::Free => "free",
+            PortState::Reusable(_) | PortState::Stale { .. } => "ours",
+            PortState::OtherCheckout { .. } | PortState::Foreign { .. } => "foreign",
+        }
+    }
+
+    pub fn holder(&self) -> Option<&Lookup> {
+        match self {
+            PortState::Free | PortState::Reusable(_) => None,
+            PortState::Stale { holder, .. }
+            | PortState::OtherCheckout { holder, .. }
+            | PortState::Foreign { holder, .. } => Some(holder),
+        }
+    }
+
+    /// "held by `python3 -m http.server 8000` (pid 4242, user alice, up 3 min)".
+    pub fn describe(&self, port: u16) -> String {
+        let named = |lookup: &Lookup| match lookup.holder() {
+            Some(holder) => holder.to_string(),
+            None => holder::hidden_hint(port),
+        };
+        match self {
+            PortState::Free => format!("port {port} is free"),
+            PortState::Reusable(report) => format!(
+                "port {port} is our backend (pid {}), ready",
+                report.pid.unwrap_or_default()
+            ),
+            PortState::Stale {
+                report,
+                why,
+                holder,
+                ..
+            } => format!(
+                "port {port} is held by our own backend from this checkout (pid {}), but it is not ready: {why}; {}",
+                report.pid.unwrap_or_default(),
+                named(holder)
+            ),
+            PortState::OtherCheckout { report, holder } => format!(
+                "port {port} is in use by {} from another checkout ({})",
+                named(holder),
+                report.workspace.as_deref().unwrap_or("?")
+            ),
+            PortState::Foreign { detail, holder } => {
+                format!("port {port} is in use by {} ({detail})", named(holder))
+            }
+        }
+    }
 }
 
 /// Classifies `port` by asking its health endpoint, then by trying to bind it.
@@ -50,30 +111,36 @@ pub async fn classify(
                 Readiness::Degraded(failing) => PortState::Stale {
                     report: report.clone(),
                     why: format!("degraded: {}", crate::report::services(&failing)),
+                    holder: holder::lookup(port),
                 },
                 Readiness::NotReady(why) => PortState::Stale {
                     report: report.clone(),
                     why,
+                    holder: holder::lookup(port),
                 },
             },
             Ownership::OtherCheckout(_) => PortState::OtherCheckout {
                 report: report.clone(),
+                holder: holder::lookup(port),
             },
             Ownership::OtherService(other) => PortState::Foreign {
-                detail: format!("it answers health as service {other:?}"),
+                detail: format!("not our backend: it answers health as service {other:?}"),
+                holder: holder::lookup(port),
             },
         };
     }
-    if let Probe::Answered { code, body, .. } = &probe {
+    if let Probe::Answered { code, .. } = &probe {
         return PortState::Foreign {
-            detail: format!("it answers HTTP {code} that is not a health report: {body:.80}"),
+            detail: format!("not our backend: it answers HTTP {code} without a health report"),
+            holder: holder::lookup(port),
         };
     }
     if is_free(port) {
         PortState::Free
     } else {
         PortState::Foreign {
-            detail: "it accepts no health request".into(),
+            detail: "not our backend: it does not answer health requests".into(),
+            holder: holder::lookup(port),
         }
     }
 }
@@ -88,4 +155,106 @@ pub fn is_free(port: u16) -> bool {
         Err(err) => err.kind() == std::io::ErrorKind::AddrNotAvailable,
     };
     v4 && v6
+}
+
+/// The next free port above `port`.
+pub fn next_free(port: u16) -> Option<u16> {
+    (port.saturating_add(1)..=port.saturating_add(SEARCH_SPAN))
+        .filter(|p| *p != port)
+        .find(|p| is_free(*p))
+}
+
+/// What the user lets `dev` do about a taken port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// `--port auto`: take the offered free port.
+    pub auto: bool,
+    /// `--yes`: accept every offer (stopping our own stale backend included).
+    pub yes: bool,
+    /// A terminal, and no `CI`: ask.
+    pub interactive: bool,
+}
+
+/// The way out offered for a taken port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Use this free port instead.
+    NextPort(u16),
+    /// Stop our own stale backend (this pid), or use this free port.
+    StopOrNextPort { pid: u32, port: u16 },
+}
+
+/// Which offer to make for a state that is neither free nor reusable.
+pub fn offer(state: &PortState, next: u16) -> Offer {
+    match state {
+        PortState::Stale { report, holder, .. } => {
+            // Only the pid that really holds the socket may be stopped; the health
+            // report's pid is a claim, the socket table is the evidence.
+            let pid = holder.holder().map(|h| h.pid).or(report.pid);
+            match pid {
+                Some(pid) => Offer::StopOrNextPort { pid, port: next },
+                None => Offer::NextPort(next),
+            }
+        }
+        _ => Offer::NextPort(next),
+    }
+}
+
+/// What to do without asking, if the policy decides it: `Some(true)` to take the
+/// first choice of the offer (stop, or the free port), `Some(false)` for the second
+/// (the free port, for a stale backend), `None` when someone must be asked (or, without
+/// a terminal, the run refused).
+pub fn decide_without_asking(offer: Offer, policy: Policy) -> Option<bool> {
+    match offer {
+        Offer::NextPort(_) if policy.auto || policy.yes => Some(true),
+        Offer::StopOrNextPort { .. } if policy.yes => Some(true),
+        Offer::StopOrNextPort { .. } if policy.auto => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offers_follow_the_policy() {
+        let none = Policy {
+            auto: false,
+            yes: false,
+            interactive: false,
+        };
+        let auto = Policy { auto: true, ..none };
+        let yes = Policy { yes: true, ..none };
+        let next = Offer::NextPort(8001);
+        let stale = Offer::StopOrNextPort {
+            pid: 42,
+            port: 8001,
+        };
+        assert_eq!(decide_without_asking(next, none), None);
+        assert_eq!(decide_without_asking(next, auto), Some(true));
+        assert_eq!(decide_without_asking(next, yes), Some(true));
+        assert_eq!(decide_without_asking(stale, none), None);
+        assert_eq!(
+            decide_without_asking(stale, auto),
+            Some(false),
+            "auto: use the free port"
+        );
+        assert_eq!(
+            decide_without_asking(stale, yes),
+            Some(true),
+            "yes: stop it"
+        );
+    }
+
+    #[test]
+    fn the_next_free_port_is_above_and_free() {
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        if let Some(next) = next_free(port) {
+            assert!(next > port);
+            assert!(is_free(next));
+        }
+        assert!(!is_free(port));
+    }
 }

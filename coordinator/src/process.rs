@@ -246,6 +246,29 @@ impl Drop for Running {
     }
 }
 
+/// Stops one process that `dev` did not start, by pid alone (its group is not ours to
+/// signal): SIGTERM, up to `grace`, then SIGKILL. Only after the user confirmed it.
+/// Returns whether the pid is gone.
+pub async fn stop_pid(pid: u32, grace: Duration) -> bool {
+    os::signal_pid(pid, os::Signal::Terminate);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if !os::pid_exists(pid) {
+            return true;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    os::signal_pid(pid, os::Signal::Kill);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if !os::pid_exists(pid) {
+            return true;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 /// A process's exit as people read it: `exit code 3` or `signal 9 (SIGKILL)`.
 pub fn describe_status(status: ExitStatus) -> String {
     os::describe_status(status)

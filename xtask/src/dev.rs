@@ -61,11 +61,15 @@ pub fn run(args: &DevArgs) -> u8 {
         no_sync: args.no_sync,
         no_frontend: args.no_frontend,
         frontend_command: (!args.command.is_empty()).then(|| args.command.clone()),
+        port_auto: args.port.as_deref() == Some("auto"),
+        yes: args.yes,
     };
     let log = RunLog::create(&config.dev.log_dir, &new_correlation_id());
     let outcome = coordinator::dev::run(&config, &options, &log);
-    if let DevOutcome::Failed(report) = &outcome {
-        eprintln!("\n{report}");
+    match &outcome {
+        DevOutcome::Failed(report) => eprintln!("\n{report}"),
+        DevOutcome::Misconfigured(message) => eprintln!("error: invalid configuration\n{message}"),
+        DevOutcome::Stopped | DevOutcome::FrontendExited(_) => {}
     }
     u8::try_from(outcome.exit_code()).unwrap_or(crate::exit::FAILED)
 }

@@ -22,13 +22,35 @@ pub struct ProcessInfo {
     pub cmdline: String,
 }
 
+impl Signal {
+    fn nix(self) -> NixSignal {
+        match self {
+            Signal::Terminate => NixSignal::SIGTERM,
+            Signal::Kill => NixSignal::SIGKILL,
+        }
+    }
+}
+
 pub fn signal_group(pgid: u32, signal: Signal) {
-    let signal = match signal {
-        Signal::Terminate => NixSignal::SIGTERM,
-        Signal::Kill => NixSignal::SIGKILL,
-    };
     // ESRCH (the group is already gone) is the outcome we want, not an error.
-    let _ = killpg(Pid::from_raw(pgid as i32), signal);
+    let _ = killpg(Pid::from_raw(pgid as i32), signal.nix());
+}
+
+pub fn signal_pid(pid: u32, signal: Signal) {
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), signal.nix());
+}
+
+/// True while `pid` exists. A zombie counts as gone: it has exited, and only its
+/// parent (not us) can reap it.
+pub fn pid_exists(pid: u32) -> bool {
+    if nix::sys::signal::kill(Pid::from_raw(pid as i32), None).is_err() {
+        return false;
+    }
+    !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z")
+    })
 }
 
 /// True when no process (zombies included) is left in the group.

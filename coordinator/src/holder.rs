@@ -1,0 +1,185 @@
+//! Who holds a port: the listening socket's pid from the socket table (`listeners`),
+//! then its name, command line, user and uptime (`sysinfo`).
+//!
+//! `listeners` silently skips sockets it cannot attribute (another user's process,
+//! without root). The caller knows the port is taken, so an empty answer is reported as
+//! "cannot be inspected", with the command that would tell, rather than guessed at.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
+
+/// A process listening on the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: u32,
+    /// The process name (cut to 15 characters by Linux; see `cmdline`).
+    pub name: String,
+    /// The full command line, or the name when it cannot be read.
+    pub cmdline: String,
+    pub user: Option<String>,
+    pub uptime: Option<Duration>,
+}
+
+/// The outcome of a lookup on a port known to be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// One or more processes (a server on both families, or forked workers).
+    Found(Vec<Holder>),
+    /// The port is taken but no socket could be attributed to a process.
+    Hidden,
+}
+
+impl Lookup {
+    /// The first holder, if any.
+    pub fn holder(&self) -> Option<&Holder> {
+        match self {
+            Lookup::Found(holders) => holders.first(),
+            Lookup::Hidden => None,
+        }
+    }
+}
+
+/// Finds the processes with a TCP socket listening on `port` (any address).
+pub fn lookup(port: u16) -> Lookup {
+    let pids: BTreeSet<u32> = listeners::get_all()
+        .map(|all| {
+            all.into_iter()
+                .filter(|l| {
+                    l.protocol == listeners::Protocol::TCP
+                        && l.state == listeners::SocketState::Listen
+                        && l.socket.port() == port
+                })
+                .map(|l| l.process.pid)
+                .collect()
+        })
+        .unwrap_or_default();
+    if pids.is_empty() {
+        return Lookup::Hidden;
+    }
+    Lookup::Found(describe(&pids.into_iter().collect::<Vec<_>>()))
+}
+
+/// Name, command line, user and uptime of each pid that still exists.
+pub fn describe(pids: &[u32]) -> Vec<Holder> {
+    let Ok(mut system) = System::new() else {
+        return pids.iter().map(|pid| bare(*pid)).collect();
+    };
+    let wanted: Vec<Pid> = pids.iter().map(|pid| Pid::from_u32(*pid)).collect();
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&wanted),
+        true,
+        ProcessRefreshKind::nothing()
+            .without_tasks()
+            .with_cmd(UpdateKind::Always)
+            .with_user(UpdateKind::Always),
+    );
+    let users = Users::new_with_refreshed_list().ok();
+    pids.iter()
+        .map(|pid| {
+            let Some(process) = system.process(Pid::from_u32(*pid)) else {
+                return bare(*pid);
+            };
+            let name = process.name().to_string_lossy().into_owned();
+            let cmd: Vec<String> = process
+                .cmd()
+                .iter()
+                .map(|part| part.to_string_lossy().into_owned())
+                .collect();
+            let user = process.user_id().and_then(|uid| {
+                users
+                    .as_ref()
+                    .and_then(|users| users.get_user_by_id(uid))
+                    .map(|user| user.name().to_owned())
+            });
+            Holder {
+                pid: *pid,
+                cmdline: if cmd.is_empty() {
+                    name.clone()
+                } else {
+                    cmd.join(" ")
+                },
+                name,
+                user,
+                uptime: Some(Duration::from_secs(process.run_time())),
+            }
+        })
+        .collect()
+}
+
+fn bare(pid: u32) -> Holder {
+    Holder {
+        pid,
+        name: String::new(),
+        cmdline: String::new(),
+        user: None,
+        uptime: None,
+    }
+}
+
+impl fmt::Display for Holder {
+    /// "`python3 -m http.server 8000` (pid 4242, user alice, up 3 min)"
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.cmdline.is_empty() {
+            "an unknown command"
+        } else {
+            &self.cmdline
+        };
+        write!(f, "`{what}` (pid {}", self.pid)?;
+        if let Some(user) = &self.user {
+            write!(f, ", user {user}")?;
+        }
+        if let Some(uptime) = self.uptime {
+            write!(f, ", up {}", human_uptime(uptime))?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// What to say when the holder cannot be named.
+pub fn hidden_hint(port: u16) -> String {
+    format!(
+        "a process that cannot be inspected (probably another user's); `sudo ss -ltnp 'sport = :{port}'` names it"
+    )
+}
+
+/// `42 s`, `3 min`, `2 h 5 min`, `4 days`.
+pub fn human_uptime(uptime: Duration) -> String {
+    let secs = uptime.as_secs();
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptimes_read_like_people_say_them() {
+        assert_eq!(human_uptime(Duration::from_secs(42)), "42 s");
+        assert_eq!(human_uptime(Duration::from_secs(180)), "3 min");
+        assert_eq!(human_uptime(Duration::from_secs(7_500)), "2 h 5 min");
+        assert_eq!(human_uptime(Duration::from_secs(400_000)), "4 days");
+    }
+
+    #[test]
+    fn holders_are_described_like_the_offer_says() {
+        let holder = Holder {
+            pid: 4242,
+            name: "python3".into(),
+            cmdline: "python3 -m http.server 8000".into(),
+            user: Some("alice".into()),
+            uptime: Some(Duration::from_secs(200)),
+        };
+        assert_eq!(
+            holder.to_string(),
+            "`python3 -m http.server 8000` (pid 4242, user alice, up 3 min)"
+        );
+    }
+}

@@ -270,6 +270,12 @@ async fn resolve_port(
                         format!("stop it by hand (kill {pid}), or rerun with --port auto"),
                     ));
                 }
+                // The kernel releases the listening socket a moment after the process
+                // is gone; classifying at once could see a nameless holder.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                while !port::is_free(port) && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
             }
             (
                 port::Offer::NextPort(next) | port::Offer::StopOrNextPort { port: next, .. },

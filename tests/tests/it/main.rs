@@ -6,6 +6,7 @@
 mod config;
 mod frontend_config;
 mod lifecycle;
+mod ports;
 
 mod reference_app;
 mod support;

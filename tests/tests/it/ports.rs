@@ -1,0 +1,395 @@
+//! Port conflicts with real sockets: each kind of holder named with its real pid,
+//! the refusal without a terminal, `--port auto`, `--yes`, the bind race, the frontend
+//! config written and restored, and the prompt on a pseudo-terminal.
+
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::reference_app::reference_python;
+use crate::support::{Checkout, Running, fake_backend, pid_alive, read_pid, repo_root};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A frontend config next to the fake backend, as the reference app has it.
+fn with_frontend_config(checkout: &Checkout, fake_args: &[&str]) -> String {
+    let config = "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": PORT}\n}\n"
+        .replace("PORT", &checkout.port.to_string());
+    checkout.write("frontend/config.json", &config);
+    checkout.fake_config(fake_args, "", "");
+    config
+}
+
+fn http_server(port: u16) -> Running {
+    let mut command = Command::new("python3");
+    command
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(std::env::temp_dir());
+    let server = Running::spawn(command);
+    server.expect_line("Serving HTTP", LONG);
+    server
+}
+
+fn outside_fake(checkout: &Checkout, args: &[&str]) -> Running {
+    let mut command = Command::new("python3");
+    command
+        .arg(fake_backend())
+        .args(args)
+        .current_dir(checkout.path())
+        .env("BACKEND_PORT", checkout.port.to_string());
+    let backend = Running::spawn(command);
+    backend.expect_line("fake: listening", LONG);
+    backend
+}
+
+#[test]
+fn a_foreign_listener_is_named_with_its_real_pid_and_the_run_refused_without_a_terminal() {
+    let checkout = Checkout::new();
+    let server = http_server(checkout.port);
+    checkout.fake_config(&[], "", "");
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    let expected = format!(
+        "Port {port} is in use by `{cmd}` (pid {pid}, user ",
+        port = checkout.port,
+        cmd = format_args!("python3 -m http.server {} --bind 127.0.0.1", checkout.port)
+            .to_string()
+            .replace("python3", &server_exe(server.pid())),
+        pid = server.pid()
+    );
+    assert!(
+        output.contains(&expected),
+        "expected {expected:?} in:\n{output}"
+    );
+    assert!(
+        output.contains("rerun with `cargo xtask dev --port auto`"),
+        "{output}"
+    );
+    assert!(!output.contains("started backend"), "{output}");
+    assert!(
+        pid_alive(server.pid()),
+        "a foreign process is never stopped"
+    );
+}
+
+/// The interpreter as the kernel records it in the command line (a pyenv shim execs
+/// the real interpreter, keeping the pid).
+fn server_exe(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let first = raw.split(|b| *b == 0).next().unwrap();
+    String::from_utf8_lossy(first).into_owned()
+}
+
+#[test]
+fn a_listener_on_ipv6_loopback_only_counts_as_taken() {
+    let checkout = Checkout::new();
+    // Held by this test process: the holder's pid must be ours.
+    let Ok(_v6) = TcpListener::bind((Ipv6Addr::LOCALHOST, checkout.port)) else {
+        eprintln!("skipped: this host has no IPv6 loopback");
+        return;
+    };
+    assert!(
+        TcpListener::bind((Ipv4Addr::LOCALHOST, checkout.port)).is_ok(),
+        "a bind of 127.0.0.1 alone would call this port free"
+    );
+    checkout.fake_config(&[], "", "");
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!("(pid {}, ", std::process::id())),
+        "the holder is this test process:\n{output}"
+    );
+}
+
+#[test]
+fn our_stale_backend_is_offered_for_stopping_and_yes_stops_only_it() {
+    let checkout = Checkout::new();
+    let stale = outside_fake(&checkout, &["--never-healthy"]);
+    with_frontend_config(&checkout, &[]);
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!(
+            "held by our own backend from this checkout (pid {}), but it is not ready",
+            stale.pid()
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!(
+            "`cargo xtask dev --yes` to stop pid {}",
+            stale.pid()
+        )),
+        "{output}"
+    );
+    assert!(pid_alive(stale.pid()), "not stopped without consent");
+
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--yes", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains(&format!("stopping our stale backend pid {}", stale.pid())),
+        "{output}"
+    );
+    assert!(!pid_alive(stale.pid()));
+    assert!(output.contains("backend ready in"), "{output}");
+    assert!(
+        !output.contains("using port"),
+        "it keeps the configured port: {output}"
+    );
+}
+
+#[test]
+fn port_auto_moves_off_our_stale_backend_without_stopping_it() {
+    let checkout = Checkout::new();
+    let stale = outside_fake(&checkout, &["--never-healthy"]);
+    with_frontend_config(&checkout, &[]);
+    let (status, output) =
+        checkout.run(&["dev", "--no-sync", "--port", "auto", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(output.contains("using port"), "{output}");
+    assert!(pid_alive(stale.pid()), "auto never stops anything");
+}
+
+#[test]
+fn port_auto_picks_a_really_free_port_that_the_backend_and_frontend_config_use() {
+    let checkout = Checkout::new();
+    let _server = http_server(checkout.port);
+    let original = with_frontend_config(&checkout, &["--print-env"]);
+    let (status, output) = checkout.run(
+        &[
+            "dev",
+            "--no-sync",
+            "--port",
+            "auto",
+            "--",
+            "sh",
+            "-c",
+            "echo \"frontend sees $BACKEND_PORT\"; cat frontend/config.json",
+        ],
+        LONG,
+    );
+    assert_eq!(status.code(), Some(0), "{output}");
+    let chosen: u16 = output
+        .lines()
+        .find_map(|l| l.strip_prefix("[frontend] frontend sees "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(chosen > checkout.port, "{output}");
+    assert!(output.contains(&format!("using port {chosen} instead of {}", checkout.port)));
+    assert!(
+        output.contains(&format!("BACKEND_PORT={chosen}")),
+        "the backend used it: {output}"
+    );
+    assert!(
+        output.contains(&format!("backend port {chosen} open after"))
+            || output.contains("backend ready in")
+    );
+    assert!(
+        output.contains(&format!(
+            "frontend/config.json: backend.port {} -> {chosen}",
+            checkout.port
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("\"port\": {chosen}")),
+        "the frontend read it: {output}"
+    );
+    assert!(
+        output.contains("frontend/config.json: restored"),
+        "{output}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
+        original,
+        "restored byte for byte on exit"
+    );
+}
+
+#[test]
+fn an_edit_made_while_dev_runs_is_not_clobbered_on_exit() {
+    let checkout = Checkout::new();
+    let _server = http_server(checkout.port);
+    with_frontend_config(&checkout, &[]);
+    let edited = "{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 1234}}\n";
+    let (status, output) = checkout.run(
+        &[
+            "dev",
+            "--no-sync",
+            "--port",
+            "auto",
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "printf '%s\\n' '{}' > frontend/config.json",
+                edited.trim_end()
+            ),
+        ],
+        LONG,
+    );
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains("edited since dev wrote it, so it was not restored"),
+        "{output}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
+        edited
+    );
+}
+
+#[test]
+fn a_malformed_frontend_config_stops_dev_before_anything_starts() {
+    let checkout = Checkout::new();
+    let backend_pid = checkout.file("backend.pid").display().to_string();
+    checkout.fake_config(&["--pid-file", &backend_pid], "", "");
+    let broken = "{\"backend\": {\"port\": 8000,}}";
+    checkout.write("frontend/config.json", broken);
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(output.contains("frontend/config.json:1:"), "{output}");
+    assert!(output.contains("is not valid JSON"), "{output}");
+    assert!(
+        read_pid(&checkout.file("backend.pid")).is_none(),
+        "no backend was started"
+    );
+    assert_eq!(
+        std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
+        broken
+    );
+}
+
+#[test]
+fn a_port_taken_between_choice_and_bind_is_chosen_again() {
+    let checkout = Checkout::new();
+    // The fake waits before binding; the test takes the port in that window.
+    with_frontend_config(&checkout, &["--delay-ms", "1500"]);
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--port", "auto", "--", "true"]);
+    dev.expect_line("started backend pid", LONG);
+    let _thief = TcpListener::bind((Ipv4Addr::LOCALHOST, checkout.port)).unwrap();
+    let status = dev.wait(LONG);
+    let output = dev.output();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(output.contains("address already in use"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "port {} was taken after it was chosen: choosing again",
+            checkout.port
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("(pid {}, ", std::process::id())),
+        "the thief is named: {output}"
+    );
+    assert!(output.contains("using port"), "{output}");
+    assert_eq!(output.matches("backend ready in").count(), 1, "{output}");
+    assert_eq!(
+        output.matches("failed: the backend exited").count(),
+        1,
+        "it did not fail the same way again: {output}"
+    );
+}
+
+#[test]
+fn our_backend_from_another_checkout_is_not_reused() {
+    // A copy of the reference backend in a temporary folder is "ours" by service, but
+    // reports that folder as its workspace.
+    let python = reference_python();
+    let other = Checkout::new();
+    std::fs::create_dir_all(other.file("backend")).unwrap();
+    std::fs::copy(
+        repo_root().join("backend/main.py"),
+        other.file("backend/main.py"),
+    )
+    .unwrap();
+    let mut command = Command::new(python);
+    command
+        .arg("backend/main.py")
+        .current_dir(other.path())
+        .env("BACKEND_PORT", other.port.to_string());
+    let copy = Running::spawn(command);
+    copy.expect_line("Uvicorn running", LONG);
+
+    let mut checkout = Checkout::new();
+    checkout.port = other.port;
+    checkout.fake_config(&[], "", "");
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    let workspace = other.path().canonicalize().unwrap();
+    assert!(
+        output.contains(&format!("from another checkout ({})", workspace.display())),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("(pid {}, ", copy.pid())),
+        "{output}"
+    );
+    assert!(pid_alive(copy.pid()));
+}
+
+#[test]
+fn the_prompt_on_a_terminal_accepts_the_free_port() {
+    let checkout = Checkout::new();
+    let _server = http_server(checkout.port);
+    with_frontend_config(&checkout, &[]);
+    // A pseudo-terminal driven by Python's pty module: dev sees a terminal on stdin.
+    let driver = r#"
+import os, pty, subprocess, sys, time
+master, slave = pty.openpty()
+proc = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+os.close(slave)
+seen = b""
+deadline = time.time() + 30
+answered = False
+while time.time() < deadline:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    if not answered and b"instead? [Y/n]" in seen:
+        os.write(master, b"y\n")
+        answered = True
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(proc.wait())
+"#;
+    let mut command = Command::new("python3");
+    let mut xtask = checkout.command(&["dev", "--no-sync", "--", "true"]);
+    command
+        .arg("-c")
+        .arg(driver)
+        .arg(xtask.get_program())
+        .args(xtask.get_args())
+        .current_dir(checkout.path())
+        .env("NO_COLOR", "1")
+        .env_remove("CI");
+    for (key, value) in xtask.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let _ = &mut xtask;
+    let output = command.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("Port {} is in use by", checkout.port)),
+        "{text}"
+    );
+    assert!(text.contains("Use port "), "{text}");
+    assert!(text.contains("using port "), "{text}");
+    assert!(text.contains("backend ready in"), "{text}");
+}

@@ -166,15 +166,7 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
         flags: &[FlagValue],
     ) -> Result<Config, ConfigError> {
-        let file = start
-            .ancestors()
-            .map(|dir| dir.join(FILE_NAME))
-            .find(|candidate| candidate.is_file());
-        let root = file
-            .as_deref()
-            .and_then(Path::parent)
-            .unwrap_or(start)
-            .to_path_buf();
+        let (root, file) = Config::locate(start);
         let mut config = Config::defaults(&root);
         let mut problems = Vec::new();
         if let Some(file) = &file {
@@ -190,6 +182,21 @@ impl Config {
         } else {
             Err(ConfigError { problems })
         }
+    }
+
+    /// The checkout and its `dev.toml`: the nearest `dev.toml` from `start` upwards, or
+    /// `start` itself when there is none.
+    pub fn locate(start: &Path) -> (PathBuf, Option<PathBuf>) {
+        let file = start
+            .ancestors()
+            .map(|dir| dir.join(FILE_NAME))
+            .find(|candidate| candidate.is_file());
+        let root = file
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(start)
+            .to_path_buf();
+        (root, file)
     }
 
     /// Where the effective value of `key` came from.

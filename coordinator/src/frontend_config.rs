@@ -91,6 +91,30 @@ impl fmt::Display for FrontendConfigError {
     }
 }
 
+/// The value at `key` as written (without quotes), `None` when the key is absent.
+pub fn read(path: &Path, shown: &str, key: &str) -> Result<Option<String>, FrontendConfigError> {
+    let format = Format::of(path).ok_or_else(|| FrontendConfigError {
+        location: shown.to_owned(),
+        message: "unknown format".into(),
+        fix: "use a .json, .toml or .env file for `frontend.config_file`".into(),
+    })?;
+    let text = std::fs::read_to_string(path).map_err(|err| FrontendConfigError {
+        location: shown.to_owned(),
+        message: format!("cannot read: {err}"),
+        fix: "create it, or correct `frontend.config_file` in dev.toml".into(),
+    })?;
+    let span = match format {
+        Format::Json => find_json(&text, shown, key)?,
+        Format::Toml => find_toml(&text, shown, key)?,
+        Format::Env => find_env(&text, key),
+    };
+    Ok(span.map(|span| {
+        text[span]
+            .trim_matches(|c| c == '"' || c == '\'')
+            .to_owned()
+    }))
+}
+
 /// Points the frontend config at `host:port`. `shown` is the path as messages print it.
 pub fn point_at(
     path: &Path,

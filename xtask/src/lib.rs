@@ -5,6 +5,7 @@
 //! the very same CLI as a fixture binary.
 
 mod dev;
+mod doctor;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,8 @@ struct Cli {
 enum Command {
     /// Start (or reuse) the backend, then the frontend, and supervise both until Ctrl-C.
     Dev(dev::DevArgs),
+    /// Diagnose this machine and checkout: Python, packages, Node, ports, config, health.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Runs the CLI with the process's arguments and environment.
@@ -49,6 +52,7 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Dev(args) => dev::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
     };
     ExitCode::from(code)
 }

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
 mod config;
+mod doctor;
 mod frontend_config;
 mod lifecycle;
 mod ports;

@@ -1,0 +1,271 @@
+//! `doctor`: diagnose the machine and the checkout, for people and for scripts.
+//!
+//! Each check is a plain function from a [`Context`] to a [`Check`]. They run
+//! concurrently, each on its own thread with a deadline, so that one check crashing or
+//! hanging becomes an `error` for that check and never takes the whole run down.
+//! Checks reuse what `dev` uses: the config loader, interpreter discovery, the port
+//! classifier, the health client and the frontend-config reader.
+
+mod checks;
+mod render;
+
+use std::io::IsTerminal;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{Config, ConfigError};
+
+pub use render::human;
+
+/// How long one check may take before it is reported as hanging.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Error,
+    Skip,
+}
+
+/// One check's result: the JSON object of DESIGN section 8.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub id: &'static str,
+    pub status: Status,
+    pub summary: String,
+    pub details: Vec<String>,
+    pub fix: Option<String>,
+    pub data: serde_json::Value,
+}
+
+impl Check {
+    pub fn new(id: &'static str, status: Status, summary: impl Into<String>) -> Check {
+        Check {
+            id,
+            status,
+            summary: summary.into(),
+            details: Vec::new(),
+            fix: None,
+            data: serde_json::Value::Null,
+        }
+    }
+
+    pub fn detail(mut self, line: impl Into<String>) -> Check {
+        self.details.push(line.into());
+        self
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> Check {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    pub fn data(mut self, data: serde_json::Value) -> Check {
+        self.data = data;
+        self
+    }
+}
+
+/// The whole run, as `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub correlation_id: String,
+    pub checks: Vec<Check>,
+}
+
+/// What every check may look at.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The effective config, or the defaults for the checkout when it is invalid.
+    pub config: Config,
+    /// Why the config is invalid, if it is.
+    pub config_error: Option<ConfigError>,
+    pub correlation_id: String,
+}
+
+impl Context {
+    /// Loads the config for `start` with the given environment. An invalid config is
+    /// kept as the `config` check's finding; the other checks run on the defaults.
+    pub fn load(
+        start: &std::path::Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        correlation_id: &str,
+    ) -> Context {
+        match Config::load(start, env, &[]) {
+            Ok(config) => Context {
+                config,
+                config_error: None,
+                correlation_id: correlation_id.to_owned(),
+            },
+            Err(err) => {
+                let (root, file) = Config::locate(start);
+                let mut config = Config::defaults(&root);
+                config.file = file;
+                Context {
+                    config,
+                    config_error: Some(err),
+                    correlation_id: correlation_id.to_owned(),
+                }
+            }
+        }
+    }
+}
+
+/// A check to run: its id (for the report if it crashes or hangs) and its function.
+pub type CheckFn = (&'static str, Box<dyn FnOnce() -> Check + Send>);
+
+/// Runs every check of DESIGN section 8 concurrently.
+pub fn run(context: &Context) -> Report {
+    let checks: Vec<CheckFn> = checks::ALL
+        .iter()
+        .map(|(id, check)| {
+            let context = context.clone();
+            let check = *check;
+            (
+                *id,
+                Box::new(move || check(&context)) as Box<dyn FnOnce() -> Check + Send>,
+            )
+        })
+        .collect();
+    Report {
+        checks: run_checks(checks, CHECK_TIMEOUT),
+        ok: false,
+        correlation_id: context.correlation_id.clone(),
+    }
+    .settled()
+}
+
+impl Report {
+    fn settled(mut self) -> Report {
+        self.ok = !self.checks.iter().any(|c| c.status == Status::Error);
+        self
+    }
+
+    /// `1` when any check is an error, else `0`.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(!self.ok)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+    }
+}
+
+/// Runs checks on their own threads; a check that panics or outlives `timeout` is
+/// reported as an error of that check. Results keep the order of `checks`.
+pub fn run_checks(checks: Vec<CheckFn>, timeout: Duration) -> Vec<Check> {
+    let (sender, receiver) = mpsc::channel();
+    let ids: Vec<&'static str> = checks.iter().map(|(id, _)| *id).collect();
+    for (index, (id, check)) in checks.into_iter().enumerate() {
+        let thread_sender = sender.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("doctor-{id}"))
+            .spawn(move || {
+                let result = std::panic::catch_unwind(AssertUnwindSafe(check));
+                let check = result.unwrap_or_else(|panic| {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Check::new(id, Status::Error, "the check crashed")
+                        .detail(message)
+                        .fix("report this as a bug in the coordinator")
+                });
+                let _ = thread_sender.send((index, check));
+            });
+        if spawned.is_err() {
+            let _ = sender.send((
+                index,
+                Check::new(id, Status::Error, "the check could not be started"),
+            ));
+        }
+    }
+    drop(sender);
+    let mut results: Vec<Option<Check>> = vec![None; ids.len()];
+    let deadline = Instant::now() + timeout;
+    while results.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok((index, check)) => results[index] = Some(check),
+            Err(_) => break,
+        }
+    }
+    results
+        .into_iter()
+        .zip(ids)
+        .map(|(check, id)| {
+            check.unwrap_or_else(|| {
+                Check::new(
+                    id,
+                    Status::Error,
+                    format!("the check did not finish within {} s", timeout.as_secs()),
+                )
+                .fix("run `cargo xtask doctor --verbose` again; if it hangs again, report it")
+            })
+        })
+        .collect()
+}
+
+/// Whether human output may use colour: a terminal, and no `NO_COLOR`.
+pub fn use_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The pre-commit hook as `install-hooks` writes it, for the `git-hooks` check.
+pub fn hooks_dir(root: &std::path::Path) -> Option<PathBuf> {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--git-path", "hooks"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    Some(if path.is_absolute() {
+        path
+    } else {
+        root.join(path)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crashing_or_hanging_check_is_an_error_of_that_check_only() {
+        let checks: Vec<CheckFn> = vec![
+            (
+                "fine",
+                Box::new(|| Check::new("fine", Status::Ok, "all good")),
+            ),
+            ("crashes", Box::new(|| panic!("boom"))),
+            (
+                "hangs",
+                Box::new(|| {
+                    std::thread::sleep(Duration::from_secs(30));
+                    Check::new("hangs", Status::Ok, "never")
+                }),
+            ),
+        ];
+        let started = Instant::now();
+        let results = run_checks(checks, Duration::from_millis(300));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(results[0].status, Status::Ok);
+        assert_eq!(results[1].status, Status::Error);
+        assert_eq!(results[1].summary, "the check crashed");
+        assert_eq!(results[1].details, ["boom"]);
+        assert_eq!(results[2].status, Status::Error);
+        assert!(results[2].summary.contains("did not finish"));
+        assert_eq!(results[2].id, "hangs");
+    }
+}

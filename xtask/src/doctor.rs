@@ -1,0 +1,38 @@
+//! `cargo xtask doctor`.
+
+use clap::Args;
+use coordinator::doctor::{self, Context};
+use coordinator::runlog::new_correlation_id;
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON (see README.md for the schema).
+    #[arg(long)]
+    json: bool,
+    /// Show details of passing checks too.
+    #[arg(long)]
+    verbose: bool,
+}
+
+pub fn run(args: &DoctorArgs) -> u8 {
+    let start = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let context = Context::load(
+        &start,
+        &|name| std::env::var(name).ok(),
+        &new_correlation_id(),
+    );
+    let report = doctor::run(&context);
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!(
+            "{}",
+            doctor::human(&report, args.verbose, doctor::use_colour())
+        );
+    }
+    if report.ok {
+        crate::exit::OK
+    } else {
+        crate::exit::FAILED
+    }
+}

@@ -199,6 +199,20 @@ impl Config {
         (root, file)
     }
 
+    /// The defaults plus one `dev.toml` given as text, without environment or flags:
+    /// what a commit contains (`pre-commit` checks the staged file, not the working tree).
+    pub fn from_text(root: &Path, shown: &str, text: &str) -> Result<Config, ConfigError> {
+        let mut config = Config::defaults(root);
+        let mut problems = Vec::new();
+        config.apply_text(shown, text, &mut problems);
+        config.file = Some(root.join(shown));
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
     /// Where the effective value of `key` came from.
     pub fn source(&self, key: &str) -> &Source {
         self.sources.get(key).unwrap_or(&Source::Default)
@@ -241,12 +255,18 @@ impl Config {
                 return;
             }
         };
-        let table = match DeTable::parse(&text) {
+        self.apply_text(&shown, &text, problems);
+    }
+
+    /// The file layer from text: `shown` names it in messages and sources.
+    fn apply_text(&mut self, shown: &str, text: &str, problems: &mut Vec<Problem>) {
+        let shown = shown.to_owned();
+        let table = match DeTable::parse(text) {
             Ok(table) => table,
             Err(err) => {
                 let at = err.span().map_or(0, |span| span.start);
                 problems.push(Problem {
-                    location: location(&shown, &text, at),
+                    location: location(&shown, text, at),
                     message: format!("invalid TOML: {}", err.message().trim()),
                     fix: format!("correct the syntax of {shown} at that position"),
                 });
@@ -267,7 +287,7 @@ impl Config {
                     format!("`{section_name}` must be a table ([{section_name}])")
                 };
                 problems.push(Problem {
-                    location: location(&shown, &text, section.span().start),
+                    location: location(&shown, text, section.span().start),
                     message,
                     fix: "the sections are [backend], [frontend] and [dev]".into(),
                 });
@@ -275,7 +295,7 @@ impl Config {
             };
             if keys.is_empty() {
                 problems.push(Problem {
-                    location: location(&shown, &text, section.span().start),
+                    location: location(&shown, text, section.span().start),
                     message: format!("unknown section [{section_name}]"),
                     fix: "the sections are [backend], [frontend] and [dev]".into(),
                 });
@@ -285,7 +305,7 @@ impl Config {
                 let dotted = format!("{section_name}.{}", key.get_ref());
                 let Some(setting) = setting::find(&dotted) else {
                     problems.push(Problem {
-                        location: location(&shown, &text, key.span().start),
+                        location: location(&shown, text, key.span().start),
                         message: format!("unknown key `{dotted}`"),
                         fix: format!("[{section_name}] accepts: {}", keys.join(", ")),
                     });
@@ -294,7 +314,7 @@ impl Config {
                 let at = value.span().start;
                 match setting.kind.parse_toml(value.get_ref()) {
                     Some(parsed) => {
-                        let line = line_col(&text, at).0;
+                        let line = line_col(text, at).0;
                         let source = Source::File {
                             path: PathBuf::from(&shown),
                             line,
@@ -302,7 +322,7 @@ impl Config {
                         self.apply(setting.key, parsed, source);
                     }
                     None => problems.push(Problem {
-                        location: location(&shown, &text, at),
+                        location: location(&shown, text, at),
                         message: format!(
                             "invalid value {} for `{dotted}`: expected {}",
                             text[value.span()].trim(),

@@ -93,20 +93,30 @@ impl fmt::Display for FrontendConfigError {
 
 /// The value at `key` as written (without quotes), `None` when the key is absent.
 pub fn read(path: &Path, shown: &str, key: &str) -> Result<Option<String>, FrontendConfigError> {
-    let format = Format::of(path).ok_or_else(|| FrontendConfigError {
-        location: shown.to_owned(),
-        message: "unknown format".into(),
-        fix: "use a .json, .toml or .env file for `frontend.config_file`".into(),
-    })?;
     let text = std::fs::read_to_string(path).map_err(|err| FrontendConfigError {
         location: shown.to_owned(),
         message: format!("cannot read: {err}"),
         fix: "create it, or correct `frontend.config_file` in dev.toml".into(),
     })?;
+    read_text(path, shown, &text, key)
+}
+
+/// [`read`] on content already in hand (a staged file); `path` gives the format.
+pub fn read_text(
+    path: &Path,
+    shown: &str,
+    text: &str,
+    key: &str,
+) -> Result<Option<String>, FrontendConfigError> {
+    let format = Format::of(path).ok_or_else(|| FrontendConfigError {
+        location: shown.to_owned(),
+        message: "unknown format".into(),
+        fix: "use a .json, .toml or .env file for `frontend.config_file`".into(),
+    })?;
     let span = match format {
-        Format::Json => find_json(&text, shown, key)?,
-        Format::Toml => find_toml(&text, shown, key)?,
-        Format::Env => find_env(&text, key),
+        Format::Json => find_json(text, shown, key)?,
+        Format::Toml => find_toml(text, shown, key)?,
+        Format::Env => find_env(text, key),
     };
     Ok(span.map(|span| {
         text[span]

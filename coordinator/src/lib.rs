@@ -12,6 +12,7 @@ pub mod health;
 pub mod holder;
 pub mod hooks;
 pub mod port;
+pub mod precommit;
 pub mod process;
 pub mod progress;
 pub mod prompt;

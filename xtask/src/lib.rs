@@ -6,6 +6,7 @@
 
 mod dev;
 mod doctor;
+mod hooks;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,10 @@ enum Command {
     Dev(dev::DevArgs),
     /// Diagnose this machine and checkout: Python, packages, Node, ports, config, health.
     Doctor(doctor::DoctorArgs),
+    /// Check what is about to be committed (what the git hook runs).
+    PreCommit,
+    /// Install the git pre-commit hook that runs `cargo xtask pre-commit`.
+    InstallHooks(hooks::InstallArgs),
 }
 
 /// Runs the CLI with the process's arguments and environment.
@@ -53,6 +58,8 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Dev(args) => dev::run(&args),
         Command::Doctor(args) => doctor::run(&args),
+        Command::PreCommit => hooks::pre_commit(),
+        Command::InstallHooks(args) => hooks::install(&args),
     };
     ExitCode::from(code)
 }

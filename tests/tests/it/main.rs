@@ -8,6 +8,7 @@ mod doctor;
 mod frontend_config;
 mod lifecycle;
 mod ports;
+mod precommit;
 
 mod reference_app;
 mod support;

@@ -1,0 +1,400 @@
+//! `pre-commit` and `install-hooks` in temporary git repositories, a real `git commit`
+//! through the installed hook, and the `pre-commit` framework from PyPI.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::{Checkout, repo_root, xtask_command};
+
+/// A temporary git repository holding the reference layout.
+struct Repo {
+    checkout: Checkout,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let checkout = Checkout::new();
+        let repo = Repo { checkout };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    fn path(&self) -> &Path {
+        self.checkout.path()
+    }
+
+    fn git(&self, args: &[&str]) -> Output {
+        let output = git_in(self.path(), args);
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Writes and stages a file.
+    fn stage(&self, path: &str, content: &str) {
+        self.checkout.write(path, content);
+        self.git(&["add", path]);
+    }
+
+    /// A consistent project: backend on 8000, frontend config on 8000.
+    fn consistent(&self) {
+        self.stage("dev.toml", "[backend]\nport = 8000\n");
+        self.stage(
+            "frontend/config.json",
+            "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": 8000}\n}\n",
+        );
+    }
+
+    fn pre_commit(&self) -> (i32, String) {
+        let output = xtask_command(self.path(), &["pre-commit"])
+            .output()
+            .unwrap();
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap(), text)
+    }
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_clean_commit_passes_and_says_what_it_skipped() {
+    let repo = Repo::new();
+    repo.consistent();
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("skipped cargo fmt and clippy (no Rust file staged)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("skipped Python compile check (no .py file staged)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("pre-commit: ok (dev.toml valid, frontend config port"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_staged_frontend_config_on_8001_against_8000_fails_naming_both_files_and_values() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.stage(
+        "frontend/config.json",
+        "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": 8001}\n}\n",
+    );
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains(
+            "frontend/config.json: backend.port = 8001 in frontend/config.json, but backend.port = 8000 in dev.toml"
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains("fix: set backend.port to 8000 in frontend/config.json"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_hard_coded_backend_address_fails_naming_file_and_line() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.stage(
+        "frontend/src/api.js",
+        "// the API client\nconst API = 'http://localhost:8001/api';\nconst OK = 'http://127.0.0.1:8000';\nconst SELF = 'http://localhost:5173'; // dev-allow-address\n",
+    );
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains(
+            "frontend/src/api.js:2: hard-codes the backend address localhost:8001, but backend.port = 8000 in dev.toml"
+        ),
+        "{output}"
+    );
+    assert_eq!(
+        output.matches("hard-codes the backend address").count(),
+        1,
+        "{output}"
+    );
+}
+
+#[test]
+fn an_unstaged_temporary_port_does_not_fail_the_hook() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.git(&["commit", "-q", "-m", "consistent"]);
+    // What `dev --port auto` leaves in the working tree while it runs.
+    repo.checkout.write(
+        "frontend/config.json",
+        "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": 8001}\n}\n",
+    );
+    repo.stage("README.md", "docs\n");
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 0, "{output}");
+}
+
+#[test]
+fn every_failure_is_reported_not_only_the_first() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.stage("frontend/config.json", "{\"backend\": {\"port\": 8002}}\n");
+    repo.stage("frontend/app.ts", "fetch('http://[::1]:9000/health')\n");
+    repo.stage("backend/main.py", "def broken(:\n    pass\n");
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("pre-commit: 3 problems"), "{output}");
+    assert!(
+        output.contains("backend.port = 8002 in frontend/config.json"),
+        "{output}"
+    );
+    assert!(
+        output.contains("frontend/app.ts:1: hard-codes the backend address [::1]:9000"),
+        "{output}"
+    );
+    assert!(
+        output.contains("backend/main.py:1: does not compile"),
+        "{output}"
+    );
+}
+
+#[test]
+fn an_invalid_staged_dev_toml_fails_with_its_position() {
+    let repo = Repo::new();
+    repo.stage("dev.toml", "[backend]\nport = \"eighty\"\n");
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("dev.toml:2:8: invalid value \"eighty\" for `backend.port`"),
+        "{output}"
+    );
+}
+
+#[test]
+fn install_hooks_is_idempotent_and_never_clobbers_a_foreign_hook() {
+    let repo = Repo::new();
+    let install = |args: &[&str]| {
+        let mut all = vec!["install-hooks"];
+        all.extend_from_slice(args);
+        let output = xtask_command(repo.path(), &all).output().unwrap();
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap(), text)
+    };
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    let (code, output) = install(&[]);
+    assert_eq!(code, 0, "{output}");
+    let written = std::fs::read_to_string(&hook).unwrap();
+    assert!(written.contains("exec cargo xtask pre-commit"));
+    assert_eq!(
+        std::fs::metadata(&hook).unwrap().permissions().mode() & 0o111,
+        0o111
+    );
+    let (code, output) = install(&[]);
+    assert_eq!(code, 0);
+    assert!(output.starts_with("already installed"), "{output}");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), written);
+
+    let foreign = "#!/bin/sh\nmake lint\n";
+    std::fs::write(&hook, foreign).unwrap();
+    let (code, output) = install(&[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("was not written by install-hooks"),
+        "{output}"
+    );
+    assert!(output.contains("--force"), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        foreign,
+        "left as it is"
+    );
+
+    let (code, output) = install(&["--force"]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), written);
+    let backup = repo.path().join(".git/hooks/pre-commit.backup");
+    assert_eq!(std::fs::read_to_string(backup).unwrap(), foreign);
+}
+
+#[test]
+fn install_hooks_works_from_a_worktree() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.git(&["commit", "-q", "-m", "first"]);
+    let worktree = repo.path().join("wt");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        worktree.to_str().unwrap(),
+        "-b",
+        "side",
+    ]);
+    let output = xtask_command(&worktree, &["install-hooks"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Worktrees share the main repository's hooks.
+    assert!(repo.path().join(".git/hooks/pre-commit").exists());
+}
+
+/// Makes `cargo xtask` in `dir` run the CLI under test: a cargo alias to an external
+/// subcommand found on PATH (the hook itself runs `cargo xtask pre-commit` unchanged).
+/// Returns the PATH to use.
+fn cargo_xtask_shim(dir: &Path) -> String {
+    let bin = dir.join(".shim");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("cargo-devxtask");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nshift\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_dev-xtask")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        "[alias]\nxtask = \"devxtask\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join(".git/info/exclude"), ".shim/\n.cargo/\n").unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[test]
+fn a_real_git_commit_is_blocked_by_the_installed_hook_when_ports_disagree() {
+    let repo = Repo::new();
+    let path = cargo_xtask_shim(repo.path());
+    let installed = xtask_command(repo.path(), &["install-hooks"])
+        .output()
+        .unwrap();
+    assert!(installed.status.success());
+    repo.consistent();
+    repo.stage(
+        "frontend/config.json",
+        "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": 8001}\n}\n",
+    );
+    let commit = |message: &str| {
+        let mut command = Command::new("git");
+        command
+            .args(["commit", "-q", "-m", message])
+            .current_dir(repo.path())
+            .env("PATH", &path)
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.invalid");
+        command.output().unwrap()
+    };
+    let blocked = commit("ports disagree");
+    let stderr = String::from_utf8_lossy(&blocked.stderr);
+    assert!(
+        !blocked.status.success(),
+        "the commit went through: {stderr}"
+    );
+    assert!(
+        stderr.contains("backend.port = 8001 in frontend/config.json"),
+        "{stderr}"
+    );
+    let log = git_in(repo.path(), &["log", "--oneline"]);
+    assert!(
+        !log.status.success() || log.stdout.is_empty(),
+        "nothing was committed"
+    );
+
+    repo.stage(
+        "frontend/config.json",
+        "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": 8000}\n}\n",
+    );
+    let passed = commit("ports agree");
+    assert!(
+        passed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
+}
+
+#[test]
+fn the_pre_commit_framework_runs_the_local_hook() {
+    let repo = Repo::new();
+    let venv = repo.path().join(".venv-pre-commit");
+    let created = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status();
+    let pip = venv.join("bin/pip");
+    let installed = created.is_ok_and(|s| s.success())
+        && Command::new(&pip)
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "pre-commit",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !installed {
+        eprintln!("skipped: the pre-commit framework could not be installed from PyPI");
+        return;
+    }
+    let path = cargo_xtask_shim(repo.path());
+    std::fs::write(
+        repo.path().join(".git/info/exclude"),
+        ".shim/\n.cargo/\n.venv-pre-commit/\n",
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(repo_root().join(".pre-commit-config.yaml")).unwrap();
+    repo.stage(".pre-commit-config.yaml", &config);
+    repo.consistent();
+    let run = || {
+        Command::new(venv.join("bin/pre-commit"))
+            .args(["run", "--all-files"])
+            .current_dir(repo.path())
+            .env("PATH", &path)
+            .env("PRE_COMMIT_HOME", repo.path().join(".pre-commit-cache"))
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("Passed"), "{text}");
+
+    repo.stage("frontend/config.json", "{\"backend\": {\"port\": 8001}}\n");
+    let output = run();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        text.contains("backend.port = 8001 in frontend/config.json"),
+        "{text}"
+    );
+}

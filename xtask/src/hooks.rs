@@ -1,0 +1,69 @@
+//! `cargo xtask pre-commit` and `cargo xtask install-hooks`.
+
+use std::time::Instant;
+
+use clap::Args;
+use coordinator::hooks::{self, Installed};
+use coordinator::precommit;
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Replace a pre-commit hook that install-hooks did not write (a backup is kept).
+    #[arg(long)]
+    force: bool,
+}
+
+fn here() -> std::path::PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| ".".into())
+}
+
+pub fn pre_commit() -> u8 {
+    let started = Instant::now();
+    let outcome = match precommit::run(&here()) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return crate::exit::USAGE;
+        }
+    };
+    for skipped in &outcome.skipped {
+        println!("pre-commit: skipped {skipped}");
+    }
+    let took = started.elapsed().as_millis();
+    if outcome.findings.is_empty() {
+        println!("pre-commit: ok ({}; {took} ms)", outcome.ran.join(", "));
+        return crate::exit::OK;
+    }
+    eprintln!(
+        "pre-commit: {} problem{} in what is about to be committed:",
+        outcome.findings.len(),
+        if outcome.findings.len() == 1 { "" } else { "s" }
+    );
+    for finding in &outcome.findings {
+        eprintln!(
+            "\n{}: {}\n  fix: {}",
+            finding.location, finding.message, finding.fix
+        );
+    }
+    eprintln!("\n(commit anyway with `git commit --no-verify`; {took} ms)");
+    crate::exit::FAILED
+}
+
+pub fn install(args: &InstallArgs) -> u8 {
+    match hooks::install(&here(), args.force) {
+        Ok(Installed::Written(hook)) => println!("installed {}", hook.display()),
+        Ok(Installed::AlreadyInstalled(hook)) => {
+            println!("already installed: {}", hook.display());
+        }
+        Ok(Installed::Replaced { hook, backup }) => println!(
+            "replaced {} (the previous hook is in {})",
+            hook.display(),
+            backup.display()
+        ),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return crate::exit::FAILED;
+        }
+    }
+    crate::exit::OK
+}

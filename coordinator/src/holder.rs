@@ -1,9 +1,14 @@
-//! Who holds a port: the listening socket's pid from the socket table (`listeners`),
-//! then its name, command line, user and uptime (`sysinfo`).
+//! Who holds a port: the listening socket's pid from the socket table (on Linux the
+//! kernel's `sock_diag` netlink interface and `/proc`, see `holder/linux.rs`; elsewhere
+//! the `listeners` crate), then its name, command line, user and uptime (`sysinfo`).
 //!
-//! `listeners` silently skips sockets it cannot attribute (another user's process,
-//! without root). The caller knows the port is taken, so an empty answer is reported as
+//! Sockets of processes this user may not inspect (another user's, without root) have
+//! no pid. The caller knows the port is taken, so an empty answer is reported as
 //! "cannot be inspected", with the command that would tell, rather than guessed at.
+
+#[cfg(target_os = "linux")]
+#[path = "holder/linux.rs"]
+mod linux;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -44,7 +49,29 @@ impl Lookup {
 
 /// Finds the processes with a TCP socket listening on `port` (any address).
 pub fn lookup(port: u16) -> Lookup {
-    let pids: BTreeSet<u32> = listeners::get_all()
+    let pids = listening_pids(port);
+    if pids.is_empty() {
+        return Lookup::Hidden;
+    }
+    Lookup::Found(describe(&pids.into_iter().collect::<Vec<_>>()))
+}
+
+#[cfg(target_os = "linux")]
+fn listening_pids(port: u16) -> BTreeSet<u32> {
+    let inodes: Vec<u64> = linux::listening(port)
+        .unwrap_or_default()
+        .iter()
+        .map(|socket| socket.inode)
+        .collect();
+    if inodes.is_empty() {
+        return BTreeSet::new();
+    }
+    linux::owners(&inodes).into_iter().collect()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn listening_pids(port: u16) -> BTreeSet<u32> {
+    listeners::get_all()
         .map(|all| {
             all.into_iter()
                 .filter(|l| {
@@ -55,11 +82,7 @@ pub fn lookup(port: u16) -> Lookup {
                 .map(|l| l.process.pid)
                 .collect()
         })
-        .unwrap_or_default();
-    if pids.is_empty() {
-        return Lookup::Hidden;
-    }
-    Lookup::Found(describe(&pids.into_iter().collect::<Vec<_>>()))
+        .unwrap_or_default()
 }
 
 /// Name, command line, user and uptime of each pid that still exists.

@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod dev;
 pub mod doctor;

@@ -164,6 +164,16 @@ pub fn next_free(port: u16) -> Option<u16> {
         .find(|p| is_free(*p))
 }
 
+/// "Who holds port P, and which port is free instead?" without asking the holder
+/// anything: the fast path of `cargo xtask port`. `None` when the port is free.
+pub fn who_holds(port: u16) -> Option<(Lookup, Option<u16>)> {
+    if is_free(port) {
+        None
+    } else {
+        Some((holder::lookup(port), next_free(port)))
+    }
+}
+
 /// What the user lets `dev` do about a taken port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {

@@ -4,9 +4,11 @@
 //! It is a library (with a two-line `main.rs`) so that the end-to-end tests can build
 //! the very same CLI as a fixture binary.
 
+mod bench;
 mod dev;
 mod doctor;
 mod hooks;
+mod port;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,10 @@ enum Command {
     PreCommit,
     /// Install the git pre-commit hook that runs `cargo xtask pre-commit`.
     InstallHooks(hooks::InstallArgs),
+    /// Who holds a port, and the free port to use instead.
+    Port(port::PortArgs),
+    /// Measure the speed targets next to the tools people use today; writes BENCHMARKS.md.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the CLI with the process's arguments and environment.
@@ -60,6 +66,8 @@ pub fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(&args),
         Command::PreCommit => hooks::pre_commit(),
         Command::InstallHooks(args) => hooks::install(&args),
+        Command::Port(args) => port::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     ExitCode::from(code)
 }

@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
+mod bench;
 mod config;
 mod doctor;
 mod frontend_config;

@@ -1,0 +1,30 @@
+//! The benchmark in quick mode: it runs, measures every row, and writes nothing.
+//! (Its numbers are not asserted against targets: timing on shared machines is noise.)
+
+use std::time::Duration;
+
+use crate::support::{Running, repo_root, xtask_command};
+
+#[test]
+fn bench_quick_measures_every_row() {
+    let command = xtask_command(&repo_root(), &["bench", "--quick"]);
+    let mut bench = Running::spawn(command);
+    let status = bench.wait(Duration::from_secs(300));
+    let output = bench.output();
+    assert!(status.success(), "{output}");
+    for row in [
+        "| backend ready -> `dev` starts the frontend",
+        "| already-running backend: process start -> frontend started",
+        "| who holds port P, with the free alternative",
+        "| `doctor`, all checks, wall time",
+        "| CPU of `dev` supervising an idle backend",
+        "| peak memory (VmHWM) of `dev`",
+    ] {
+        let line = output
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("no row {row:?} in:\n{output}"));
+        let dev_cell = line.split('|').nth(3).unwrap();
+        assert!(!dev_cell.contains("n/a"), "{row} was not measured:\n{line}");
+    }
+}

@@ -1,0 +1,36 @@
+//! `cargo xtask bench`.
+
+use clap::Args;
+use coordinator::bench::{self, BenchOptions};
+use coordinator::config::Config;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Three runs, no peers, and no BENCHMARKS.md: proves the bench works (the test suite uses it).
+    #[arg(long)]
+    quick: bool,
+}
+
+pub fn run(args: &BenchArgs) -> u8 {
+    let start = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let (root, _) = Config::locate(&start);
+    let exe = std::env::current_exe().unwrap_or_else(|_| "xtask".into());
+    let options = BenchOptions {
+        quick: args.quick,
+        write: (!args.quick).then(|| root.join("BENCHMARKS.md")),
+        exe,
+    };
+    match bench::run(&root, &options, &|step| eprintln!("bench: {step}")) {
+        Ok(report) => {
+            println!("{report}");
+            if let Some(path) = &options.write {
+                eprintln!("bench: wrote {}", path.display());
+            }
+            crate::exit::OK
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            crate::exit::FAILED
+        }
+    }
+}

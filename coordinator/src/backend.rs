@@ -19,7 +19,7 @@ use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
 
 /// How often phase one tries to connect.
-const CONNECT_POLL: Duration = Duration::from_millis(3);
+const CONNECT_POLL: Duration = Duration::from_millis(1);
 /// How often phase two asks for health at first, and later.
 const HEALTH_POLL_FAST: Duration = Duration::from_millis(10);
 const HEALTH_POLL_SLOW: Duration = Duration::from_millis(100);

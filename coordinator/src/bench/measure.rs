@@ -177,11 +177,13 @@ pub fn ready_latency(setup: &Setup, waiter: Waiter) -> Samples {
                     .stderr(Stdio::null());
                 backend = Group::spawn(fake).ok();
                 let script = match waiter {
+                    // concurrently re-splits its command string: no quotes inside it.
                     Waiter::ConcurrentlyWaitOn => setup.peers.as_ref().map(|bin| {
                         format!(
-                            "'{0}/concurrently' --raw \"'{0}/wait-on' {url} && {1}\"",
+                            "{0}/concurrently --raw \"{0}/wait-on {1} && date +%s%N > {2}\"",
                             bin.display(),
-                            mark(&marked)
+                            wait_on_url(&url),
+                            marked.display()
                         )
                     }),
                     _ => Some(format!(
@@ -219,6 +221,12 @@ pub fn ready_latency(setup: &Setup, waiter: Waiter) -> Samples {
     Samples(samples)
 }
 
+/// wait-on sends HEAD for `http://`, which FastAPI (and the fake backend, like it)
+/// answers with 405 forever; `http-get://` is how a team must write it for this app.
+fn wait_on_url(url: &str) -> String {
+    url.replacen("http://", "http-get://", 1)
+}
+
 /// The naive "poll every second" waiter, as a team would write it.
 const POLL_1S: &str = "import time, urllib.request as u\nwhile True:\n    try:\n        u.build_opener(u.ProxyHandler({})).open('URL', timeout=2); break\n    except Exception:\n        time.sleep(1)";
 
@@ -250,7 +258,12 @@ pub fn reuse(setup: &Setup, peer: bool) -> Samples {
             command
                 .args([
                     "-c",
-                    &format!("'{}/wait-on' {url} && {}", bin.display(), mark(&marked)),
+                    &format!(
+                        "{}/wait-on {} && {}",
+                        bin.display(),
+                        wait_on_url(&url),
+                        mark(&marked)
+                    ),
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());

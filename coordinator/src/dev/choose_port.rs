@@ -1,0 +1,156 @@
+//! Settling the backend port before anything starts: free, reusable, or taken, when
+//! the offer of DESIGN section 7 is made (asked on a terminal, decided by `--port auto`
+//! and `--yes` otherwise) and the port may change.
+
+use std::time::Duration;
+
+use super::DevOutcome;
+use super::fail_with;
+use crate::config::Config;
+use crate::health::HealthClient;
+use crate::port::{self, PortState};
+use crate::process;
+use crate::prompt;
+use crate::report::Cause;
+use crate::runlog::RunLog;
+
+/// Settles the backend port: free (returns `false`: start one), ours and ready
+/// (returns `true`: reuse it), or taken, when the offer of DESIGN section 7 is made and
+/// `config.backend.port` may change. Refusals end the run.
+pub(super) async fn resolve_port(
+    config: &mut Config,
+    policy: port::Policy,
+    log: &RunLog,
+) -> Result<bool, DevOutcome> {
+    // Classification must not hang on a process that accepts and never answers.
+    let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
+    // Each round either settles the port or changes something (a new port, a stopped
+    // backend); the bound only guards against a port that keeps being stolen.
+    for _ in 0..5 {
+        let port = config.backend.port;
+        let url = format!("{}{}", config.backend_url(), config.backend.health_path);
+        let state = port::classify(
+            &client,
+            &url,
+            log.correlation_id(),
+            &config.backend.service,
+            &config.root,
+            port,
+        )
+        .await;
+        let address = format!("{}:{port}", config.backend.host);
+        match &state {
+            PortState::Free => return Ok(false),
+            PortState::Reusable(report) => {
+                let pid = report.pid.map_or("unknown".into(), |p| p.to_string());
+                log.info(&format!(
+                    "reusing backend pid {pid} on {address} (started outside dev)"
+                ));
+                return Ok(true);
+            }
+            _ => {}
+        }
+        let described = state.describe(port);
+        let Some(next) = port::next_free(port) else {
+            return Err(refuse(
+                log,
+                &described,
+                "stop the process holding it".into(),
+            ));
+        };
+        let offer = port::offer(&state, next);
+        log.warn(&capitalised(&described));
+        let accepted = match port::decide_without_asking(offer, policy) {
+            Some(choice) => Some(choice),
+            None if policy.interactive => ask(offer),
+            None => None,
+        };
+        match (offer, accepted) {
+            (port::Offer::StopOrNextPort { pid, .. }, Some(true)) => {
+                log.info(&format!("stopping our stale backend pid {pid}"));
+                if !process::stop_pid(pid, config.dev.shutdown_grace).await {
+                    return Err(refuse(
+                        log,
+                        &format!("our stale backend pid {pid} did not stop"),
+                        format!("stop it by hand (kill {pid}), or rerun with --port auto"),
+                    ));
+                }
+                // The kernel releases the listening socket a moment after the process
+                // is gone; classifying at once could see a nameless holder.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                while !port::is_free(port) && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            (
+                port::Offer::NextPort(next) | port::Offer::StopOrNextPort { port: next, .. },
+                Some(_),
+            ) => {
+                log.info(&format!("using port {next} instead of {port}"));
+                config.backend.port = next;
+            }
+            (port::Offer::NextPort(next), None) => {
+                return Err(refuse(
+                    log,
+                    &described,
+                    format!(
+                        "rerun with `cargo xtask dev --port auto` to use port {next}, or stop the process holding port {port}"
+                    ),
+                ));
+            }
+            (port::Offer::StopOrNextPort { pid, port: next }, None) => {
+                return Err(refuse(
+                    log,
+                    &described,
+                    format!(
+                        "rerun with `cargo xtask dev --yes` to stop pid {pid}, or with `cargo xtask dev --port auto` to use port {next}"
+                    ),
+                ));
+            }
+        }
+    }
+    Err(refuse(
+        log,
+        "no port could be settled after 5 tries",
+        "choose a port with --port N".into(),
+    ))
+}
+
+/// Asks about an offer on the terminal: `Some(true)` takes its first choice,
+/// `Some(false)` the second, `None` refuses both.
+fn ask(offer: port::Offer) -> Option<bool> {
+    match offer {
+        port::Offer::NextPort(next) => {
+            prompt::confirm(&format!("Use port {next} instead?"), true).then_some(true)
+        }
+        port::Offer::StopOrNextPort { pid, port: next } => {
+            if prompt::confirm(&format!("Stop it (pid {pid})?"), false) {
+                Some(true)
+            } else if prompt::confirm(&format!("Use port {next} instead?"), true) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
+
+fn refuse(log: &RunLog, what: &str, fix: String) -> DevOutcome {
+    fail_with(
+        log,
+        what,
+        vec![],
+        vec![Cause {
+            cause: "the backend port is taken".into(),
+            fix,
+        }],
+    )
+}

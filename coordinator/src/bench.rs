@@ -115,7 +115,7 @@ pub fn run(
         None => "n/a",
     };
     let mut table =
-        String::from("| what | target | dev | peers, same run | target |\n|---|---|---|---|---|\n");
+        String::from("| what | target | dev | peers, same run | met? |\n|---|---|---|---|---|\n");
     let both = match (ready_dev.pct(50.0), ready_dev.pct(90.0)) {
         (Some(a), Some(b)) if a <= 10.0 && b <= 20.0 => "met",
         (Some(_), Some(_)) => "**not met**",

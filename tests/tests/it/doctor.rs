@@ -10,7 +10,7 @@ use coordinator::config::Config;
 use coordinator::runlog::RunLog;
 use serde_json::Value;
 
-use crate::support::{Checkout, Running, fake_backend};
+use crate::support::{Checkout, Running};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -260,18 +260,6 @@ fn frontend_config_on_8001_against_a_backend_on_8000_is_an_error_naming_both() {
     assert_eq!(status(&checkout, "frontend-config", &[]).0, "error");
 }
 
-fn fake(checkout: &Checkout, args: &[&str]) -> Running {
-    let mut command = Command::new("python3");
-    command
-        .arg(fake_backend())
-        .args(args)
-        .current_dir(checkout.path())
-        .env("BACKEND_PORT", checkout.port.to_string());
-    let backend = Running::spawn(command);
-    backend.expect_line("fake: listening", LONG);
-    backend
-}
-
 #[test]
 fn port_check_free_ours_stale_and_foreign_with_the_real_holder() {
     let checkout = Checkout::new();
@@ -282,7 +270,7 @@ fn port_check_free_ours_stale_and_foreign_with_the_real_holder() {
     assert_eq!(found["data"]["suggested_port"], checkout.port);
 
     {
-        let ours = fake(&checkout, &[]);
+        let ours = checkout.outside_backend(&[]);
         let (state, found) = status(&checkout, "port", &[]);
         assert_eq!(
             (state.as_str(), &found["data"]["state"]),
@@ -291,7 +279,7 @@ fn port_check_free_ours_stale_and_foreign_with_the_real_holder() {
         drop(ours);
     }
     {
-        let stale = fake(&checkout, &["--never-healthy"]);
+        let stale = checkout.outside_backend(&["--never-healthy"]);
         let (state, found) = status(&checkout, "port", &[]);
         assert_eq!(state, "warn", "{found}");
         assert_eq!(found["data"]["holder"]["pid"], stale.pid());
@@ -328,16 +316,16 @@ fn backend_health_skip_ok_warn_and_degraded_error() {
     consistent(&checkout);
     assert_eq!(status(&checkout, "backend-health", &[]).0, "skip");
     {
-        let _healthy = fake(&checkout, &[]);
+        let _healthy = checkout.outside_backend(&[]);
         let (state, found) = status(&checkout, "backend-health", &[]);
         assert_eq!(state, "ok");
         assert_eq!(found["data"]["services"]["database"]["status"], "ok");
     }
     {
-        let _starting = fake(&checkout, &["--never-healthy"]);
+        let _starting = checkout.outside_backend(&["--never-healthy"]);
         assert_eq!(status(&checkout, "backend-health", &[]).0, "warn");
     }
-    let _degraded = fake(&checkout, &["--degraded", "database"]);
+    let _degraded = checkout.outside_backend(&["--degraded", "database"]);
     let (code, report) = doctor(&checkout, &[]);
     assert_eq!(code, 1);
     let found = check(&report, "backend-health");

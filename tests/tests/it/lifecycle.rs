@@ -2,12 +2,11 @@
 //! wait, failure reports, supervision and shutdown. Every check of "nothing left
 //! running" is by pid.
 
-use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Checkout, Running, fake_backend, pid_alive, read_pid, wait_until};
+use crate::support::{Checkout, pid_alive, read_pid, wait_until};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -26,19 +25,6 @@ fn with_frontend(checkout: &Checkout, fake_args: &[&str], extra: &str) {
 
 fn pid_file(checkout: &Checkout, name: &str) -> String {
     checkout.file(name).display().to_string()
-}
-
-/// Starts the fake backend outside `dev`, as someone else (or an earlier run) would.
-fn outside_backend(checkout: &Checkout, args: &[&str]) -> Running {
-    let mut command = Command::new("python3");
-    command
-        .arg(fake_backend())
-        .args(args)
-        .current_dir(checkout.path())
-        .env("BACKEND_PORT", checkout.port.to_string());
-    let backend = Running::spawn(command);
-    backend.expect_line("fake: listening", LONG);
-    backend
 }
 
 #[test]
@@ -120,7 +106,7 @@ fn dev_cmd_gets_the_environment_and_its_exit_code_is_passed_through() {
 #[test]
 fn reuses_our_healthy_backend_and_never_stops_it() {
     let checkout = Checkout::new();
-    let outside = outside_backend(&checkout, &[]);
+    let outside = checkout.outside_backend(&[]);
     with_frontend(&checkout, &[], "");
     let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
     assert_eq!(status.code(), Some(0), "{output}");
@@ -152,7 +138,7 @@ fn reuses_our_healthy_backend_and_never_stops_it() {
 #[test]
 fn a_healthy_backend_of_another_service_is_not_reused() {
     let checkout = Checkout::new();
-    let outside = outside_backend(&checkout, &["--service", "someone-else"]);
+    let outside = checkout.outside_backend(&["--service", "someone-else"]);
     checkout.fake_config(&[], "", "");
     let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
     assert_eq!(status.code(), Some(1), "{output}");

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::reference_app::reference_python;
-use crate::support::{Checkout, Running, fake_backend, pid_alive, read_pid, repo_root};
+use crate::support::{Checkout, Running, pid_alive, read_pid, repo_root};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -34,18 +34,6 @@ fn http_server(port: u16) -> Running {
     let server = Running::spawn(command);
     server.expect_line("Serving HTTP", LONG);
     server
-}
-
-fn outside_fake(checkout: &Checkout, args: &[&str]) -> Running {
-    let mut command = Command::new("python3");
-    command
-        .arg(fake_backend())
-        .args(args)
-        .current_dir(checkout.path())
-        .env("BACKEND_PORT", checkout.port.to_string());
-    let backend = Running::spawn(command);
-    backend.expect_line("fake: listening", LONG);
-    backend
 }
 
 #[test]
@@ -110,7 +98,7 @@ fn a_listener_on_ipv6_loopback_only_counts_as_taken() {
 #[test]
 fn our_stale_backend_is_offered_for_stopping_and_yes_stops_only_it() {
     let checkout = Checkout::new();
-    let stale = outside_fake(&checkout, &["--never-healthy"]);
+    let stale = checkout.outside_backend(&["--never-healthy"]);
     with_frontend_config(&checkout, &[]);
     let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
     assert_eq!(status.code(), Some(1), "{output}");
@@ -147,7 +135,7 @@ fn our_stale_backend_is_offered_for_stopping_and_yes_stops_only_it() {
 #[test]
 fn port_auto_moves_off_our_stale_backend_without_stopping_it() {
     let checkout = Checkout::new();
-    let stale = outside_fake(&checkout, &["--never-healthy"]);
+    let stale = checkout.outside_backend(&["--never-healthy"]);
     with_frontend_config(&checkout, &[]);
     let (status, output) =
         checkout.run(&["dev", "--no-sync", "--port", "auto", "--", "true"], LONG);

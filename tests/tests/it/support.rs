@@ -136,6 +136,20 @@ impl Checkout {
         );
     }
 
+    /// The fake backend started outside `dev` on this checkout's port, as someone else
+    /// (or an earlier run) would; returns once it listens.
+    pub fn outside_backend(&self, args: &[&str]) -> Running {
+        let mut command = Command::new("python3");
+        command
+            .arg(fake_backend())
+            .args(args)
+            .current_dir(self.path())
+            .env("BACKEND_PORT", self.port.to_string());
+        let backend = Running::spawn(command);
+        backend.expect_line("fake: listening", Duration::from_secs(30));
+        backend
+    }
+
     /// `dev-xtask` with `args`, run in this checkout with a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dev-xtask"));

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod http;
+
 /// Bodies larger than this are cut: a health endpoint has no business sending more.
 const BODY_CAP: usize = 64 * 1024;
 
@@ -139,72 +141,37 @@ pub fn probe_host(host: &str) -> &str {
 /// An HTTP client for health requests: loopback only, no proxy, no redirects.
 #[derive(Debug, Clone)]
 pub struct HealthClient {
-    client: reqwest::Client,
+    timeout: Duration,
 }
 
 impl HealthClient {
     /// `timeout` bounds each request; connecting gets at most one second of it.
     pub fn new(timeout: Duration) -> HealthClient {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout.min(Duration::from_secs(1)))
-            .timeout(timeout)
-            .build()
-            // Only a missing TLS backend or resolver can fail here, and this client uses
-            // neither: plain HTTP to a literal loopback address.
-            .expect("a plain-HTTP client with static settings always builds");
-        HealthClient { client }
+        HealthClient { timeout }
     }
 
     /// `GET url` with the run's correlation ID.
     pub async fn probe(&self, url: &str, correlation_id: &str) -> Probe {
-        let response = self
-            .client
-            .get(url)
-            .header("X-Correlation-ID", correlation_id)
-            .send()
-            .await;
-        let mut response = match response {
-            Ok(response) => response,
-            Err(err) => return Probe::Unreachable(describe(&err)),
+        let url = match http::parse_url(url) {
+            Ok(url) => url,
+            Err(why) => return Probe::Unreachable(why),
         };
-        let code = response.status().as_u16();
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    body.extend_from_slice(&chunk);
-                    if body.len() >= BODY_CAP {
-                        body.truncate(BODY_CAP);
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(err) => return Probe::Unreachable(describe(&err)),
-            }
-        }
-        let report = serde_json::from_slice::<HealthReport>(&body).map_err(|e| e.to_string());
-        let text = String::from_utf8_lossy(&body);
+        let headers = [("X-Correlation-ID", correlation_id)];
+        let connect = self.timeout.min(Duration::from_secs(1));
+        let response = match http::get(&url, &headers, connect, self.timeout, BODY_CAP).await {
+            Ok(response) => response,
+            Err(why) => return Probe::Unreachable(why),
+        };
+        let report =
+            serde_json::from_slice::<HealthReport>(&response.body).map_err(|e| e.to_string());
+        let text = String::from_utf8_lossy(&response.body);
         let body = text.chars().take(400).collect();
-        Probe::Answered { code, report, body }
+        Probe::Answered {
+            code: response.code,
+            report,
+            body,
+        }
     }
-}
-
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
-        "timed out".to_owned()
-    } else if err.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

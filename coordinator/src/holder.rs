@@ -7,7 +7,6 @@
 //! "cannot be inspected", with the command that would tell, rather than guessed at.
 
 #[cfg(target_os = "linux")]
-#[path = "holder/linux.rs"]
 mod linux;
 
 use std::collections::BTreeSet;

@@ -321,7 +321,7 @@ fn shutdown_leaves_no_process(signal: Signal) {
         "-c",
         &format!("sleep 3600 & echo $! > {frontend_child}; echo frontend up; wait"),
     ]);
-    dev.expect_line("frontend up", LONG);
+    dev.expect_line("[frontend] frontend up", LONG);
     let pids: Vec<u32> = ["backend.pid", "grandchild.pid", "frontend-child.pid"]
         .iter()
         .map(|name| read_pid(&checkout.file(name)).unwrap())

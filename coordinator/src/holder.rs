@@ -32,8 +32,9 @@ pub struct Holder {
 pub enum Lookup {
     /// One or more processes (a server on both families, or forked workers).
     Found(Vec<Holder>),
-    /// The port is taken but no socket could be attributed to a process.
-    Hidden,
+    /// The port is taken but no socket could be attributed to a process; the owner's
+    /// user name when the kernel told it.
+    Hidden { user: Option<String> },
 }
 
 impl Lookup {
@@ -41,36 +42,36 @@ impl Lookup {
     pub fn holder(&self) -> Option<&Holder> {
         match self {
             Lookup::Found(holders) => holders.first(),
-            Lookup::Hidden => None,
+            Lookup::Hidden { .. } => None,
         }
     }
 }
 
 /// Finds the processes with a TCP socket listening on `port` (any address).
 pub fn lookup(port: u16) -> Lookup {
-    let pids = listening_pids(port);
+    let (pids, uid) = listening_pids(port);
     if pids.is_empty() {
-        return Lookup::Hidden;
+        let user = uid.map(|uid| user_name(uid).unwrap_or_else(|| format!("uid {uid}")));
+        return Lookup::Hidden { user };
     }
     Lookup::Found(describe(&pids.into_iter().collect::<Vec<_>>()))
 }
 
+/// The pids listening on `port`, and the uid owning the first listening socket.
 #[cfg(target_os = "linux")]
-fn listening_pids(port: u16) -> BTreeSet<u32> {
-    let inodes: Vec<u64> = linux::listening(port)
-        .unwrap_or_default()
-        .iter()
-        .map(|socket| socket.inode)
-        .collect();
+fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
+    let sockets = linux::listening(port).unwrap_or_default();
+    let uid = sockets.first().map(|socket| socket.uid);
+    let inodes: Vec<u64> = sockets.iter().map(|socket| socket.inode).collect();
     if inodes.is_empty() {
-        return BTreeSet::new();
+        return (BTreeSet::new(), uid);
     }
-    linux::owners(&inodes).into_iter().collect()
+    (linux::owners(&inodes).into_iter().collect(), uid)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn listening_pids(port: u16) -> BTreeSet<u32> {
-    listeners::get_all()
+fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
+    let pids = listeners::get_all()
         .map(|all| {
             all.into_iter()
                 .filter(|l| {
@@ -81,7 +82,16 @@ fn listening_pids(port: u16) -> BTreeSet<u32> {
                 .map(|l| l.process.pid)
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    (pids, None)
+}
+
+fn user_name(uid: u32) -> Option<String> {
+    let users = Users::new_with_refreshed_list().ok()?;
+    users
+        .iter()
+        .find(|user| **user.id() == uid)
+        .map(|user| user.name().to_owned())
 }
 
 /// Name, command line, user and uptime of each pid that still exists.
@@ -161,9 +171,13 @@ impl fmt::Display for Holder {
 }
 
 /// What to say when the holder cannot be named.
-pub fn hidden_hint(port: u16) -> String {
+pub fn hidden_hint(port: u16, user: Option<&str>) -> String {
+    let whose = user.map_or_else(
+        || "probably another user's".to_owned(),
+        |user| format!("owned by {user}"),
+    );
     format!(
-        "a process that cannot be inspected (probably another user's); `sudo ss -ltnp 'sport = :{port}'` names it"
+        "a process that cannot be inspected ({whose}); `sudo ss -ltnp 'sport = :{port}'` names it"
     )
 }
 

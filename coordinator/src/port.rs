@@ -59,9 +59,11 @@ impl PortState {
 
     /// "held by `python3 -m http.server 8000` (pid 4242, user alice, up 3 min)".
     pub fn describe(&self, port: u16) -> String {
-        let named = |lookup: &Lookup| match lookup.holder() {
-            Some(holder) => holder.to_string(),
-            None => holder::hidden_hint(port),
+        let named = |lookup: &Lookup| match lookup {
+            Lookup::Found(holders) => holders
+                .first()
+                .map_or_else(|| holder::hidden_hint(port, None), ToString::to_string),
+            Lookup::Hidden { user } => holder::hidden_hint(port, user.as_deref()),
         };
         match self {
             PortState::Free => format!("port {port} is free"),

@@ -30,7 +30,7 @@ pub fn run(args: &PortArgs) -> u8 {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
-                holder::Lookup::Hidden => holder::hidden_hint(port),
+                holder::Lookup::Hidden { user } => holder::hidden_hint(port, user.as_deref()),
             };
             println!("port {port} is in use by {holders}");
             match next {

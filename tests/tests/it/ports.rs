@@ -3,11 +3,12 @@
 //! config written and restored, and the prompt on a pseudo-terminal.
 
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use crate::reference_app::reference_python;
-use crate::support::{Checkout, Running, pid_alive, read_pid, repo_root};
+use crate::support::{Checkout, Running, pid_alive, read_pid, repo_root, xtask_command};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -380,4 +381,40 @@ sys.exit(proc.wait())
     assert!(text.contains("Use port "), "{text}");
     assert!(text.contains("using port "), "{text}");
     assert!(text.contains("backend ready in"), "{text}");
+}
+
+#[test]
+fn a_holder_that_cannot_be_inspected_is_said_so_rather_than_guessed() {
+    // Looking as an unprivileged user at a socket of root's: only root can do this.
+    let setpriv = coordinator::which::which("setpriv");
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    if !root || setpriv.is_none() {
+        eprintln!("skipped: needs root and setpriv to look as another user");
+        return;
+    }
+    let port = crate::support::free_port();
+    let _server = http_server(port);
+    let mut command = xtask_command(Path::new("/"), &["port", &port.to_string()]);
+    let program = command.get_program().to_owned();
+    let mut as_nobody = Command::new(setpriv.unwrap());
+    as_nobody
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(program)
+        .args(command.get_args())
+        .current_dir("/");
+    let _ = &mut command;
+    let output = as_nobody.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("Permission denied") {
+        eprintln!("skipped: the unprivileged user cannot run the binary here: {stderr}");
+        return;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "port {port} is in use by a process that cannot be inspected (owned by root); `sudo ss -ltnp 'sport = :{port}'` names it"
+        )),
+        "{text}"
+    );
 }

@@ -4,8 +4,11 @@
 use std::io::Write;
 use std::path::Path;
 
-/// Replaces `path` with `content` atomically. Keeps the old file's permissions.
+/// Replaces `path` with `content` atomically. Keeps the old file's permissions; a
+/// symlink keeps pointing where it did (its target is what gets replaced).
 pub fn write(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let resolved = std::fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = dir.unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
@@ -17,5 +20,10 @@ pub fn write(path: &Path, content: &[u8]) -> std::io::Result<()> {
         temp.as_file().set_permissions(meta.permissions())?;
     }
     temp.persist(path).map_err(|err| err.error)?;
+    // The rename itself is durable only once the folder is synced (best effort: not
+    // every platform lets a folder be opened).
+    if let Ok(folder) = std::fs::File::open(dir) {
+        let _ = folder.sync_all();
+    }
     Ok(())
 }

@@ -225,7 +225,8 @@ async fn try_once(
             return Ok(Some((running, report, elapsed)));
         }
         Outcome::Interrupted => {
-            stop_quietly(&mut running, plan.grace, log).await;
+            // A second signal while this stop waits kills at once.
+            stop_attempt(&mut running, plan.grace, shutdown, log).await;
             return Ok(None);
         }
         Outcome::Exited(status) => failure.kind = FailureKind::Exited(status),
@@ -234,7 +235,9 @@ async fn try_once(
     // Whatever the failure, the attempt's whole group goes before the evidence is read,
     // so that output still in flight is in the tail and nothing survives into the next
     // attempt.
-    stop_quietly(&mut running, plan.grace, log).await;
+    if stop_attempt(&mut running, plan.grace, shutdown, log).await {
+        return Ok(None);
+    }
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();
@@ -302,10 +305,23 @@ async fn wait_ready(
     }
 }
 
-/// Stops a group and logs anything that had to be killed.
-pub async fn stop_quietly(running: &mut Running, grace: Duration, log: &RunLog) {
-    let report = running.stop(grace, std::future::pending()).await;
+/// Stops an attempt's (or a crashed backend's) group and logs anything that had to be
+/// killed. A shutdown request during the grace period kills at once; returns whether
+/// one arrived, so that the caller stops too instead of retrying.
+pub async fn stop_attempt(
+    running: &mut Running,
+    grace: Duration,
+    shutdown: &mut Shutdown,
+    log: &RunLog,
+) -> bool {
+    let before = shutdown.received();
+    let report = running
+        .stop(grace, async {
+            shutdown.next().await;
+        })
+        .await;
     crate::report::log_killed(&report, log);
+    shutdown.received() > before
 }
 
 #[cfg(test)]

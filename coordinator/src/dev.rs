@@ -106,11 +106,11 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     };
     let mut config = config.clone();
     let client = HealthClient::new(config.backend.health_timeout);
-    let reused = match resolve_port(&mut config, policy, log).await {
+    let mut reused = match resolve_port(&mut config, policy, log, &mut shutdown).await {
         Ok(reused) => reused,
         Err(outcome) => return outcome,
     };
-    let mut frontend_config = FrontendConfigGuard::new(log);
+    let mut frontend_config = FrontendConfigGuard::new(&config, log);
     if let Err(err) = frontend_config.point(&config) {
         return DevOutcome::Misconfigured(err.to_string());
     }
@@ -150,9 +150,12 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
                         "port {} was taken after it was chosen: choosing again",
                         config.backend.port
                     ));
-                    match resolve_port(&mut config, policy, log).await {
+                    match resolve_port(&mut config, policy, log, &mut shutdown).await {
                         Ok(false) => {}
-                        Ok(true) => break,
+                        Ok(true) => {
+                            reused = true;
+                            break;
+                        }
                         Err(outcome) => return outcome,
                     }
                     if let Err(err) = frontend_config.point(&config) {
@@ -198,7 +201,16 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
             }
         }
     }
-    let outcome = supervise(&config, &plan, &client, log, &mut shutdown, &mut owned).await;
+    let outcome = supervise(
+        &config,
+        &plan,
+        &client,
+        log,
+        &mut shutdown,
+        &mut owned,
+        reused,
+    )
+    .await;
     owned.stop_all(&config, log, &mut shutdown).await;
     if let DevOutcome::Failed(report) = &outcome {
         log.file_only(&report.to_string());

@@ -46,8 +46,8 @@ pub struct Change {
     pub new: String,
 }
 
-/// What was written, so that it can be undone.
-#[derive(Debug, Clone)]
+/// What was written, so that it can be undone (also after a crash: it is saved).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     pub path: PathBuf,
     previous: Vec<u8>,

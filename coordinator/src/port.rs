@@ -199,11 +199,11 @@ pub enum Offer {
 /// Which offer to make for a state that is neither free nor reusable.
 pub fn offer(state: &PortState, next: u16) -> Offer {
     match state {
-        PortState::Stale { report, holder, .. } => {
-            // Only the pid that really holds the socket may be stopped; the health
-            // report's pid is a claim, the socket table is the evidence.
-            let pid = holder.holder().map(|h| h.pid).or(report.pid);
-            match pid {
+        PortState::Stale { holder, .. } => {
+            // Only the pid that really holds the socket may be stopped: the health
+            // report's pid is a claim, the socket table is the evidence. Without it,
+            // only the free port is offered.
+            match holder.holder().map(|h| h.pid) {
                 Some(pid) => Offer::StopOrNextPort { pid, port: next },
                 None => Offer::NextPort(next),
             }

@@ -1,4 +1,5 @@
-//! Starting and stopping the processes `dev` owns. The only module that spawns.
+//! Starting and stopping the processes `dev` owns: the only module that spawns
+//! long-running processes for `dev` (others run short commands to completion).
 //!
 //! Each child runs in its own process group (via `process-wrap`), so that stopping it
 //! reaches every grandchild too (uvicorn workers, `npm` children); on Linux it also gets
@@ -267,6 +268,11 @@ pub async fn stop_pid(pid: u32, grace: Duration) -> bool {
         sleep(Duration::from_millis(10)).await;
     }
     false
+}
+
+/// True while `pid` exists and has not exited (a zombie counts as gone).
+pub fn pid_exists(pid: u32) -> bool {
+    os::pid_exists(pid)
 }
 
 /// A process's exit as people read it: `exit code 3` or `signal 9 (SIGKILL)`.

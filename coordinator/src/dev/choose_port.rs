@@ -13,6 +13,7 @@ use crate::process;
 use crate::prompt;
 use crate::report::Cause;
 use crate::runlog::RunLog;
+use crate::signals::Shutdown;
 
 /// Settles the backend port: free (returns `false`: start one), ours and ready
 /// (returns `true`: reuse it), or taken, when the offer of DESIGN section 7 is made and
@@ -21,6 +22,7 @@ pub(super) async fn resolve_port(
     config: &mut Config,
     policy: port::Policy,
     log: &RunLog,
+    shutdown: &mut Shutdown,
 ) -> Result<bool, DevOutcome> {
     // Classification must not hang on a process that accepts and never answers.
     let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
@@ -62,11 +64,28 @@ pub(super) async fn resolve_port(
         log.warn(&capitalised(&described));
         let accepted = match port::decide_without_asking(offer, policy) {
             Some(choice) => Some(choice),
-            None if policy.interactive => ask(offer),
+            None if policy.interactive => match ask(offer, shutdown).await {
+                Answer::Choice(choice) => choice,
+                Answer::Interrupted(name) => {
+                    log.info(&format!("{name} received at the prompt: stopping"));
+                    return Err(DevOutcome::Stopped);
+                }
+            },
             None => None,
         };
         match (offer, accepted) {
             (port::Offer::StopOrNextPort { pid, .. }, Some(true)) => {
+                // An answer may take minutes: stop the pid only if it still holds the
+                // port now (pids are reused), else look at the port again.
+                let holds = crate::holder::lookup(port)
+                    .holder()
+                    .is_some_and(|holder| holder.pid == pid);
+                if !holds {
+                    log.warn(&format!(
+                        "pid {pid} no longer holds port {port}: looking at the port again"
+                    ));
+                    continue;
+                }
                 log.info(&format!("stopping our stale backend pid {pid}"));
                 if !process::stop_pid(pid, config.dev.shutdown_grace).await {
                     return Err(refuse(
@@ -116,22 +135,54 @@ pub(super) async fn resolve_port(
     ))
 }
 
-/// Asks about an offer on the terminal: `Some(true)` takes its first choice,
-/// `Some(false)` the second, `None` refuses both.
-fn ask(offer: port::Offer) -> Option<bool> {
+/// An answer at the prompt, or the signal that interrupted it.
+enum Answer {
+    /// `Some(true)` takes the offer's first choice, `Some(false)` the second, `None`
+    /// refuses both.
+    Choice(Option<bool>),
+    Interrupted(&'static str),
+}
+
+/// Asks about an offer on the terminal. Ctrl-C while waiting stops the run at once.
+async fn ask(offer: port::Offer, shutdown: &mut Shutdown) -> Answer {
     match offer {
         port::Offer::NextPort(next) => {
-            prompt::confirm(&format!("Use port {next} instead?"), true).then_some(true)
-        }
-        port::Offer::StopOrNextPort { pid, port: next } => {
-            if prompt::confirm(&format!("Stop it (pid {pid})?"), false) {
-                Some(true)
-            } else if prompt::confirm(&format!("Use port {next} instead?"), true) {
-                Some(false)
-            } else {
-                None
+            match confirm(format!("Use port {next} instead?"), true, shutdown).await {
+                Ok(accepted) => Answer::Choice(accepted.then_some(true)),
+                Err(name) => Answer::Interrupted(name),
             }
         }
+        port::Offer::StopOrNextPort { pid, port: next } => {
+            let stop = confirm(format!("Stop it (pid {pid})?"), false, shutdown).await;
+            match stop {
+                Err(name) => return Answer::Interrupted(name),
+                Ok(true) => return Answer::Choice(Some(true)),
+                Ok(false) => {}
+            }
+            match confirm(format!("Use port {next} instead?"), true, shutdown).await {
+                Ok(true) => Answer::Choice(Some(false)),
+                Ok(false) => Answer::Choice(None),
+                Err(name) => Answer::Interrupted(name),
+            }
+        }
+    }
+}
+
+/// One yes/no question, read on a thread of its own so that a signal can end the wait
+/// (a blocked read would otherwise hold the only runtime thread, and Ctrl-C would be
+/// ignored until Enter). The thread is left behind when interrupted; the run ends.
+async fn confirm(
+    question: String,
+    default: bool,
+    shutdown: &mut Shutdown,
+) -> Result<bool, &'static str> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(prompt::confirm(&question, default));
+    });
+    tokio::select! {
+        answer = receiver => Ok(answer.unwrap_or(false)),
+        name = shutdown.next() => Err(name),
     }
 }
 

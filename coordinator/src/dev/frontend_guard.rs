@@ -1,21 +1,41 @@
 //! The frontend config as `dev` left it, restored on every way out of the run.
+//!
+//! A run that dies without cleaning up (SIGKILL, a power cut) would leave its temporary
+//! port behind, and the next clean run would then "restore" that. So every write is also
+//! saved in `.dev/frontend-config.pending.json` with the writer's pid, and the next run
+//! undoes a leftover whose writer is gone (only if the file still holds what was written).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, display_path};
-use crate::frontend_config;
+use crate::frontend_config::{self, Restore, Written};
 use crate::runlog::RunLog;
 
 pub(super) struct FrontendConfigGuard {
     log: RunLog,
-    written: Option<frontend_config::Written>,
+    written: Option<Written>,
     shown: String,
+    pending: PathBuf,
+}
+
+/// What is saved while a run has the frontend config changed.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    pid: u32,
+    written: Written,
 }
 
 impl FrontendConfigGuard {
-    pub(super) fn new(log: &RunLog) -> Self {
+    pub(super) fn new(config: &Config, log: &RunLog) -> Self {
+        let pending = config.root.join(".dev/frontend-config.pending.json");
+        recover_leftover(&pending, &config.root, log);
         FrontendConfigGuard {
             log: log.clone(),
             written: None,
             shown: String::new(),
+            pending,
         }
     }
 
@@ -54,6 +74,24 @@ impl FrontendConfigGuard {
                 Some(first) => first.rewritten(undo),
                 None => self.written = Some(undo),
             }
+            if let Some(written) = &self.written {
+                let pending = Pending {
+                    pid: std::process::id(),
+                    written: written.clone(),
+                };
+                let saved = serde_json::to_vec(&pending)
+                    .map_err(std::io::Error::other)
+                    .and_then(|bytes| {
+                        std::fs::create_dir_all(self.pending.parent().unwrap_or(&config.root))?;
+                        crate::atomic::write(&self.pending, &bytes)
+                    });
+                if let Err(err) = saved {
+                    self.log.warn(&format!(
+                        "cannot save {} (a crash would leave the port behind): {err}",
+                        self.pending.display()
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -78,4 +116,32 @@ impl Drop for FrontendConfigGuard {
             }
         }
     }
+}
+
+/// Undoes the write of an earlier run that is gone without restoring it.
+fn recover_leftover(pending: &std::path::Path, root: &std::path::Path, log: &RunLog) {
+    let Ok(bytes) = std::fs::read(pending) else {
+        return;
+    };
+    let Ok(left) = serde_json::from_slice::<Pending>(&bytes) else {
+        let _ = std::fs::remove_file(pending);
+        return;
+    };
+    if crate::process::pid_exists(left.pid) {
+        // Another `dev` of this checkout is running and will restore it itself.
+        return;
+    }
+    let shown = display_path(&left.written.path, root);
+    match frontend_config::restore(&left.written) {
+        Restore::Restored => log.warn(&format!(
+            "{shown}: restored the value an earlier run (pid {}) left behind when it did not exit cleanly",
+            left.pid
+        )),
+        Restore::EditedMeanwhile => log.warn(&format!(
+            "{shown}: an earlier run (pid {}) did not exit cleanly, but the file was edited since, so it was left as it is",
+            left.pid
+        )),
+        Restore::Failed(err) => log.warn(&format!("{shown}: could not restore: {err}")),
+    }
+    let _ = std::fs::remove_file(pending);
 }

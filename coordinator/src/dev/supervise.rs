@@ -17,6 +17,9 @@ use crate::report::{self, FailureReport};
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
 
+/// How often a reused backend is checked for life (a connect: microseconds).
+const REUSED_WATCH: Duration = Duration::from_secs(1);
+
 /// A backend that stays up this long has its restart backoff reset.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 
@@ -84,14 +87,27 @@ pub(super) async fn supervise(
     log: &RunLog,
     shutdown: &mut Shutdown,
     owned: &mut Owned,
+    reused: bool,
 ) -> DevOutcome {
     let mut restarts = 0u32;
     let mut backend_since = Instant::now();
+    // A reused backend is not ours to restart, but its death must not go unnoticed.
+    let mut reused_alive = reused;
     loop {
         tokio::select! {
             name = shutdown.next() => {
                 log.info(&format!("{name} received: stopping what dev started"));
                 return DevOutcome::Stopped;
+            }
+            () = tokio::time::sleep(REUSED_WATCH), if reused_alive => {
+                if tokio::net::TcpStream::connect(plan.connect_addr).await.is_err() {
+                    reused_alive = false;
+                    log.error(&format!(
+                        "the reused backend on port {} stopped answering; dev did not start it, so it does not restart it: restart dev to start one (correlation id {})",
+                        plan.port,
+                        log.correlation_id()
+                    ));
+                }
             }
             status = wait_for(owned.frontend.as_mut()) => {
                 let code = process::exit_code(status);
@@ -104,7 +120,11 @@ pub(super) async fn supervise(
                 }
                 restarts += 1;
                 let Some(mut crashed) = owned.backend.take() else { continue };
-                backend::stop_quietly(&mut crashed, config.dev.shutdown_grace, log).await;
+                if backend::stop_attempt(&mut crashed, config.dev.shutdown_grace, shutdown, log)
+                    .await
+                {
+                    return DevOutcome::Stopped;
+                }
                 log.error(&format!(
                     "backend pid {} exited while running ({}); correlation id {}",
                     crashed.pid(),

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::json;
 
 use super::{Check, Context, Status};
-use crate::config::display_path;
+use crate::config::{Source, display_path};
 use crate::frontend_config;
 use crate::health::{self, HealthClient, Probe, Readiness};
 use crate::port::{self, PortState};
@@ -334,10 +334,13 @@ fn frontend_config(cx: &Context) -> Check {
     let config = &cx.config;
     let shown = display_path(&config.frontend.config_file, &config.root);
     let key = &config.frontend.port_key;
-    let toml_name = config.file.as_deref().map_or_else(
-        || "the default".to_owned(),
-        |f| display_path(f, &config.root),
-    );
+    // Name the layer the backend port came from: dev.toml, or an override.
+    let port_source = match config.source("backend.port") {
+        Source::File { path, .. } => format!("{} says", path.display()),
+        Source::Env(var) => format!("env {var} sets"),
+        Source::Flag(flag) => format!("flag {flag} sets"),
+        Source::Default => "the default is".to_owned(),
+    };
     if !config.frontend.config_file.exists() {
         return Check::new(
             "frontend-config",
@@ -381,7 +384,7 @@ fn frontend_config(cx: &Context) -> Check {
     Check::new(
         "frontend-config",
         Status::Error,
-        format!("{shown} says {key} = {value}, but {toml_name} says backend.port = {backend_port}"),
+        format!("{shown} says {key} = {value}, but {port_source} backend.port = {backend_port}"),
     )
     .detail("the frontend would talk to a port the backend does not listen on")
     .detail(format!(

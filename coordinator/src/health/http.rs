@@ -113,13 +113,17 @@ pub async fn get(
         .map_err(|_| format!("timed out after {} ms", total.as_millis()))?
 }
 
-/// Whether a response with `Content-Length` has fully arrived (so we need not wait
-/// for the server to close).
+/// Whether the whole response has arrived (so we need not wait for the server to close,
+/// which one that ignores `Connection: close` never does): all `Content-Length` bytes,
+/// or a chunked body's last chunk.
 fn complete(raw: &[u8]) -> bool {
     let Some(end) = find(raw, b"\r\n\r\n") else {
         return false;
     };
     let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    if head.contains("transfer-encoding: chunked") {
+        return raw[end..].ends_with(b"\r\n0\r\n\r\n");
+    }
     head.lines()
         .find_map(|l| l.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok())

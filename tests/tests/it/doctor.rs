@@ -422,3 +422,16 @@ fn human_output_snapshot() {
 ";
     assert_eq!(masked, expected);
 }
+
+#[test]
+fn frontend_config_mismatch_names_an_environment_override_as_the_source() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 8000\n");
+    checkout.write("frontend/config.json", "{\"backend\": {\"port\": 8000}}\n");
+    let (state, found) = status(&checkout, "frontend-config", &[("BACKEND_PORT", "8100")]);
+    assert_eq!(state, "error");
+    assert_eq!(
+        found["summary"],
+        "frontend/config.json says backend.port = 8000, but env BACKEND_PORT sets backend.port = 8100"
+    );
+}

@@ -446,3 +446,55 @@ fn the_backend_dies_with_dev_when_dev_is_killed_outright() {
         "backend {pid} outlived a killed dev"
     );
 }
+
+#[test]
+fn sighup_leaves_no_process_of_the_tree_alive() {
+    // The terminal closing (or an ssh session dropping) is a shutdown like Ctrl-C.
+    shutdown_leaves_no_process(Signal::SIGHUP);
+}
+
+#[test]
+fn a_second_ctrl_c_during_startup_kills_at_once() {
+    let checkout = Checkout::new();
+    let backend = pid_file(&checkout, "backend.pid");
+    checkout.fake_config(
+        &[
+            "--ignore-sigterm",
+            "--never-healthy",
+            "--pid-file",
+            &backend,
+        ],
+        "",
+        "",
+    );
+    let config = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    checkout.write(
+        "dev.toml",
+        &config.replace("shutdown_grace = \"2s\"", "shutdown_grace = \"5m\""),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("[backend] fake: listening", LONG);
+    let pid = read_pid(&checkout.file("backend.pid")).unwrap();
+    dev.signal(Signal::SIGINT);
+    dev.expect_line("fake: ignoring SIGTERM", LONG);
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(
+        dev.output()
+            .contains("stopped before the backend was ready")
+    );
+    assert!(!pid_alive(pid));
+}
+
+#[test]
+fn a_reused_backend_that_dies_is_reported() {
+    let checkout = Checkout::new();
+    let outside = checkout.outside_backend(&[]);
+    checkout.fake_config(&[], "", "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("reusing backend pid", LONG);
+    drop(outside);
+    dev.expect_line("the reused backend on port", LONG);
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0));
+}

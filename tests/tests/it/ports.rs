@@ -418,3 +418,101 @@ fn a_holder_that_cannot_be_inspected_is_said_so_rather_than_guessed() {
         "{text}"
     );
 }
+
+#[test]
+fn sighup_restores_the_frontend_config_and_a_killed_run_is_undone_by_the_next() {
+    let checkout = Checkout::new();
+    let _server = http_server(checkout.port);
+    let original = with_frontend_config(&checkout, &[]);
+    let on_disk = || std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap();
+
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--port", "auto"]);
+    dev.expect_line("backend ready in", LONG);
+    assert_ne!(on_disk(), original);
+    dev.signal(nix::sys::signal::Signal::SIGHUP);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert_eq!(on_disk(), original, "restored on SIGHUP:\n{}", dev.output());
+
+    // SIGKILL leaves no chance to restore: the next run undoes the leftover first.
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--port", "auto"]);
+    dev.expect_line("backend ready in", LONG);
+    let killed = dev.pid();
+    dev.signal(nix::sys::signal::Signal::SIGKILL);
+    dev.wait(LONG);
+    assert_ne!(on_disk(), original, "a killed run cannot restore");
+    let (status, output) =
+        checkout.run(&["dev", "--no-sync", "--port", "auto", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains(&format!(
+            "restored the value an earlier run (pid {killed}) left behind"
+        )),
+        "{output}"
+    );
+    assert_eq!(on_disk(), original);
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_stops_at_once() {
+    let checkout = Checkout::new();
+    let _server = http_server(checkout.port);
+    with_frontend_config(&checkout, &[]);
+    // On a pseudo-terminal; when the prompt shows, the driver sends SIGINT instead of
+    // an answer. dev must stop without waiting for Enter, and start nothing.
+    let driver = r#"
+import os, pty, signal, subprocess, sys, time
+master, slave = pty.openpty()
+proc = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+os.close(slave)
+seen = b""
+deadline = time.time() + 30
+while time.time() < deadline:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    if b"instead? [Y/n]" in seen:
+        os.kill(proc.pid, signal.SIGINT)
+        break
+try:
+    code = proc.wait(timeout=10)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    code = "hung"
+try:
+    while True:
+        chunk = os.read(master, 4096)
+        if not chunk:
+            break
+        seen += chunk
+except OSError:
+    pass
+sys.stdout.write(seen.decode(errors="replace"))
+print(f"\nexit={code}")
+"#;
+    let xtask = checkout.command(&["dev", "--no-sync", "--", "true"]);
+    let mut command = Command::new("python3");
+    command
+        .arg("-c")
+        .arg(driver)
+        .arg(xtask.get_program())
+        .args(xtask.get_args())
+        .current_dir(checkout.path());
+    for (key, value) in xtask.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("exit=0"), "{text}");
+    assert!(
+        text.contains("SIGINT received at the prompt: stopping"),
+        "{text}"
+    );
+    assert!(!text.contains("started backend"), "{text}");
+}

@@ -369,17 +369,21 @@ fn a_backend_ignoring_sigterm_is_killed_after_the_grace_and_named() {
     assert!(!pid_alive(pid));
 }
 
-#[test]
-fn a_second_ctrl_c_kills_at_once() {
-    let checkout = Checkout::new();
-    let backend = pid_file(&checkout, "backend.pid");
-    checkout.fake_config(&["--ignore-sigterm", "--pid-file", &backend], "", "");
-    // A grace period far longer than the test's patience.
+/// A grace period far longer than the test's patience: only a kill ends the run in time.
+fn with_long_grace(checkout: &Checkout) {
     let config = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
     checkout.write(
         "dev.toml",
         &config.replace("shutdown_grace = \"2s\"", "shutdown_grace = \"5m\""),
     );
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once() {
+    let checkout = Checkout::new();
+    let backend = pid_file(&checkout, "backend.pid");
+    checkout.fake_config(&["--ignore-sigterm", "--pid-file", &backend], "", "");
+    with_long_grace(&checkout);
     let mut dev = checkout.spawn(&["dev", "--no-sync"]);
     dev.expect_line("started frontend", LONG);
     let pid = read_pid(&checkout.file("backend.pid")).unwrap();
@@ -467,11 +471,7 @@ fn a_second_ctrl_c_during_startup_kills_at_once() {
         "",
         "",
     );
-    let config = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
-    checkout.write(
-        "dev.toml",
-        &config.replace("shutdown_grace = \"2s\"", "shutdown_grace = \"5m\""),
-    );
+    with_long_grace(&checkout);
     let mut dev = checkout.spawn(&["dev", "--no-sync"]);
     dev.expect_line("[backend] fake: listening", LONG);
     let pid = read_pid(&checkout.file("backend.pid")).unwrap();

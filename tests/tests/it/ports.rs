@@ -327,63 +327,6 @@ fn our_backend_from_another_checkout_is_not_reused() {
 }
 
 #[test]
-fn the_prompt_on_a_terminal_accepts_the_free_port() {
-    let checkout = Checkout::new();
-    let _server = http_server(checkout.port);
-    with_frontend_config(&checkout, &[]);
-    // A pseudo-terminal driven by Python's pty module: dev sees a terminal on stdin.
-    let driver = r#"
-import os, pty, subprocess, sys, time
-master, slave = pty.openpty()
-proc = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-os.close(slave)
-seen = b""
-deadline = time.time() + 30
-answered = False
-while time.time() < deadline:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    seen += chunk
-    if not answered and b"instead? [Y/n]" in seen:
-        os.write(master, b"y\n")
-        answered = True
-sys.stdout.write(seen.decode(errors="replace"))
-sys.exit(proc.wait())
-"#;
-    let mut command = Command::new("python3");
-    let mut xtask = checkout.command(&["dev", "--no-sync", "--", "true"]);
-    command
-        .arg("-c")
-        .arg(driver)
-        .arg(xtask.get_program())
-        .args(xtask.get_args())
-        .current_dir(checkout.path())
-        .env("NO_COLOR", "1")
-        .env_remove("CI");
-    for (key, value) in xtask.get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let _ = &mut xtask;
-    let output = command.output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{text}");
-    assert!(
-        text.contains(&format!("Port {} is in use by", checkout.port)),
-        "{text}"
-    );
-    assert!(text.contains("Use port "), "{text}");
-    assert!(text.contains("using port "), "{text}");
-    assert!(text.contains("backend ready in"), "{text}");
-}
-
-#[test]
 fn a_holder_that_cannot_be_inspected_is_said_so_rather_than_guessed() {
     // Looking as an unprivileged user at a socket of root's: only root can do this.
     let setpriv = coordinator::which::which("setpriv");
@@ -452,19 +395,17 @@ fn sighup_restores_the_frontend_config_and_a_killed_run_is_undone_by_the_next() 
     assert_eq!(on_disk(), original);
 }
 
-#[test]
-fn ctrl_c_at_the_prompt_stops_at_once() {
-    let checkout = Checkout::new();
-    let _server = http_server(checkout.port);
-    with_frontend_config(&checkout, &[]);
-    // On a pseudo-terminal; when the prompt shows, the driver sends SIGINT instead of
-    // an answer. dev must stop without waiting for Enter, and start nothing.
+/// Drives `dev` on a pseudo-terminal (Python's pty module), so that dev sees a terminal
+/// on stdin. When the port prompt shows, it types `answer`, or sends SIGINT for `None`.
+/// Returns everything printed, ending with `exit=<code>` (or `exit=hung`).
+fn on_pty(checkout: &Checkout, args: &[&str], answer: Option<&str>) -> String {
     let driver = r#"
 import os, pty, signal, subprocess, sys, time
+action, argv = sys.argv[1], sys.argv[2:]
 master, slave = pty.openpty()
-proc = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
 os.close(slave)
-seen = b""
+seen, acted = b"", False
 deadline = time.time() + 30
 while time.time() < deadline:
     try:
@@ -474,30 +415,26 @@ while time.time() < deadline:
     if not chunk:
         break
     seen += chunk
-    if b"instead? [Y/n]" in seen:
-        os.kill(proc.pid, signal.SIGINT)
-        break
+    if not acted and b"instead? [Y/n]" in seen:
+        acted = True
+        if action == "sigint":
+            os.kill(proc.pid, signal.SIGINT)
+        else:
+            os.write(master, action.encode() + b"\n")
 try:
     code = proc.wait(timeout=10)
 except subprocess.TimeoutExpired:
     proc.kill()
     code = "hung"
-try:
-    while True:
-        chunk = os.read(master, 4096)
-        if not chunk:
-            break
-        seen += chunk
-except OSError:
-    pass
 sys.stdout.write(seen.decode(errors="replace"))
 print(f"\nexit={code}")
 "#;
-    let xtask = checkout.command(&["dev", "--no-sync", "--", "true"]);
+    let xtask = checkout.command(args);
     let mut command = Command::new("python3");
     command
         .arg("-c")
         .arg(driver)
+        .arg(answer.unwrap_or("sigint"))
         .arg(xtask.get_program())
         .args(xtask.get_args())
         .current_dir(checkout.path());
@@ -508,7 +445,32 @@ print(f"\nexit={code}")
         };
     }
     let output = command.output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_prompt_on_a_terminal_accepts_the_free_port() {
+    let checkout = Checkout::new();
+    let _server = http_server(checkout.port);
+    with_frontend_config(&checkout, &[]);
+    let text = on_pty(&checkout, &["dev", "--no-sync", "--", "true"], Some("y"));
+    assert!(text.contains("exit=0"), "{text}");
+    assert!(
+        text.contains(&format!("Port {} is in use by", checkout.port)),
+        "{text}"
+    );
+    assert!(text.contains("Use port "), "{text}");
+    assert!(text.contains("using port "), "{text}");
+    assert!(text.contains("backend ready in"), "{text}");
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_stops_at_once() {
+    let checkout = Checkout::new();
+    let _server = http_server(checkout.port);
+    with_frontend_config(&checkout, &[]);
+    // dev must stop without waiting for Enter, and start nothing.
+    let text = on_pty(&checkout, &["dev", "--no-sync", "--", "true"], None);
     assert!(text.contains("exit=0"), "{text}");
     assert!(
         text.contains("SIGINT received at the prompt: stopping"),

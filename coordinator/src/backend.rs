@@ -238,6 +238,7 @@ async fn try_once(
     if stop_attempt(&mut running, plan.grace, shutdown, log).await {
         return Ok(None);
     }
+    running.drain_output(Duration::from_millis(500)).await;
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();

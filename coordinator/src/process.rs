@@ -54,6 +54,8 @@ pub struct Running {
     status: Option<ExitStatus>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     bind_conflict: Arc<AtomicBool>,
+    /// The tasks copying stdout and stderr, to wait for their last lines.
+    pumps: Vec<tokio::task::JoinHandle<()>>,
     stopped: bool,
 }
 
@@ -88,15 +90,28 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         .ok_or_else(|| std::io::Error::other("the child was reaped before its pid was read"))?;
     let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let bind_conflict = Arc::new(AtomicBool::new(false));
+    let mut pumps = Vec::new();
     if let Some(stdout) = child.stdout().take() {
-        tokio::spawn(pump(stdout, spec.origin, false, log.clone(), None));
+        pumps.push(tokio::spawn(pump(
+            stdout,
+            spec.origin,
+            false,
+            log.clone(),
+            None,
+        )));
     }
     if let Some(stderr) = child.stderr().take() {
         let evidence = Evidence {
             tail: Arc::clone(&stderr_tail),
             bind_conflict: Arc::clone(&bind_conflict),
         };
-        tokio::spawn(pump(stderr, spec.origin, true, log.clone(), Some(evidence)));
+        pumps.push(tokio::spawn(pump(
+            stderr,
+            spec.origin,
+            true,
+            log.clone(),
+            Some(evidence),
+        )));
     }
     Ok(Running {
         origin: spec.origin,
@@ -105,6 +120,7 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         status: None,
         stderr_tail,
         bind_conflict,
+        pumps,
         stopped: false,
     })
 }
@@ -183,6 +199,19 @@ impl Running {
             self.status = self.child.try_wait().ok().flatten();
         }
         self.status
+    }
+
+    /// Waits (at most `within`) for the output copied so far to reach its end: a process
+    /// can exit before its last lines are read, and those are the evidence. A grandchild
+    /// that escaped the group could hold the pipes open forever, hence the bound.
+    pub async fn drain_output(&mut self, within: Duration) {
+        let pumps = std::mem::take(&mut self.pumps);
+        let _ = tokio::time::timeout(within, async {
+            for pump in pumps {
+                let _ = pump.await;
+            }
+        })
+        .await;
     }
 
     /// The last [`TAIL_LINES`] lines of stderr.

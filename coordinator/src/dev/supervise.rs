@@ -125,6 +125,7 @@ pub(super) async fn supervise(
                 {
                     return DevOutcome::Stopped;
                 }
+                crashed.drain_output(Duration::from_millis(500)).await;
                 log.error(&format!(
                     "backend pid {} exited while running ({}); correlation id {}",
                     crashed.pid(),

@@ -378,24 +378,32 @@ fn with_long_grace(checkout: &Checkout) {
     );
 }
 
-#[test]
-fn a_second_ctrl_c_kills_at_once() {
-    let checkout = Checkout::new();
-    let backend = pid_file(&checkout, "backend.pid");
-    checkout.fake_config(&["--ignore-sigterm", "--pid-file", &backend], "", "");
-    with_long_grace(&checkout);
+/// With a backend that ignores SIGTERM (pid in `backend.pid`) and a grace period far
+/// longer than the test's patience: waits for `phase`, sends Ctrl-C, then a second one
+/// once the backend ignored the first stop; dev must kill at once, saying `said`.
+fn second_ctrl_c_kills_at_once(checkout: &Checkout, phase: &str, said: &str) {
+    with_long_grace(checkout);
     let mut dev = checkout.spawn(&["dev", "--no-sync"]);
-    dev.expect_line("started frontend", LONG);
+    dev.expect_line(phase, LONG);
     let pid = read_pid(&checkout.file("backend.pid")).unwrap();
     dev.signal(Signal::SIGINT);
     dev.expect_line("fake: ignoring SIGTERM", LONG);
     dev.signal(Signal::SIGINT);
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
-    assert!(
-        dev.output()
-            .contains("SIGINT again: killing everything now")
-    );
+    assert!(dev.output().contains(said), "{}", dev.output());
     assert!(!pid_alive(pid));
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once() {
+    let checkout = Checkout::new();
+    let backend = pid_file(&checkout, "backend.pid");
+    checkout.fake_config(&["--ignore-sigterm", "--pid-file", &backend], "", "");
+    second_ctrl_c_kills_at_once(
+        &checkout,
+        "started frontend",
+        "SIGINT again: killing everything now",
+    );
 }
 
 #[test]
@@ -471,19 +479,11 @@ fn a_second_ctrl_c_during_startup_kills_at_once() {
         "",
         "",
     );
-    with_long_grace(&checkout);
-    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
-    dev.expect_line("[backend] fake: listening", LONG);
-    let pid = read_pid(&checkout.file("backend.pid")).unwrap();
-    dev.signal(Signal::SIGINT);
-    dev.expect_line("fake: ignoring SIGTERM", LONG);
-    dev.signal(Signal::SIGINT);
-    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
-    assert!(
-        dev.output()
-            .contains("stopped before the backend was ready")
+    second_ctrl_c_kills_at_once(
+        &checkout,
+        "[backend] fake: listening",
+        "stopped before the backend was ready",
     );
-    assert!(!pid_alive(pid));
 }
 
 #[test]

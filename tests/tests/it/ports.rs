@@ -67,6 +67,13 @@ fn a_foreign_listener_is_named_with_its_real_pid_and_the_run_refused_without_a_t
     );
 }
 
+/// Whether `output` names this test process as a holder: by pid with its details, or
+/// by pid alone when they could not be read.
+fn names_this_process(output: &str) -> bool {
+    let me = std::process::id();
+    output.contains(&format!("(pid {me}, ")) || output.contains(&format!("(pid {me})"))
+}
+
 /// The interpreter as the kernel records it in the command line (a pyenv shim execs
 /// the real interpreter, keeping the pid).
 fn server_exe(pid: u32) -> String {
@@ -91,8 +98,7 @@ fn a_listener_on_ipv6_loopback_only_counts_as_taken() {
     let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(
-        output.contains(&format!("(pid {}, ", std::process::id()))
-            || output.contains(&format!("(pid {})", std::process::id())),
+        names_this_process(&output),
         "the holder is this test process:\n{output}"
     );
 }
@@ -277,11 +283,7 @@ fn a_port_taken_between_choice_and_bind_is_chosen_again() {
         )),
         "{output}"
     );
-    let me = std::process::id();
-    assert!(
-        output.contains(&format!("(pid {me}, ")) || output.contains(&format!("(pid {me})")),
-        "the thief is named: {output}"
-    );
+    assert!(names_this_process(&output), "the thief is named: {output}");
     assert!(output.contains("using port"), "{output}");
     assert_eq!(output.matches("backend ready in").count(), 1, "{output}");
     assert_eq!(

@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,16 +29,45 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A port that is free on both loopback families right now.
+/// A port that is free on both loopback families right now, and that no other test of
+/// this run is handed.
+///
+/// Ports come from below the kernel's ephemeral range, where no outgoing connection of
+/// a concurrent test can take them between this call and the bind (a port from
+/// `bind(0)` is in that range). They are handed out ten apart, so that the next free
+/// port above one (what `dev --port auto` picks) is not another test's.
 pub fn free_port() -> u16 {
-    loop {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
-        if v6.is_ok() || v6.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable) {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (low, span) = (10_000u32, ephemeral_low.saturating_sub(10_100));
+    let start = std::process::id() % span.max(1);
+    for _ in 0..span / 10 {
+        let n = NEXT.fetch_add(10, Ordering::Relaxed);
+        let Ok(port) = u16::try_from(low + (start + n) % span) else {
+            continue;
+        };
+        if is_free(port) {
             return port;
         }
     }
+    // No range below the ephemeral ports: let the kernel choose.
+    loop {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        if is_free(port) {
+            return port;
+        }
+    }
+}
+
+fn is_free(port: u16) -> bool {
+    let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok();
+    let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
+    v4 && (v6.is_ok() || v6.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrNotAvailable))
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes.

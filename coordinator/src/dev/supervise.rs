@@ -76,7 +76,11 @@ async fn stop_one(
         origin_name(running.origin()),
         running.pid()
     ));
-    Some(running.stop(grace, hurry.notified()).await)
+    let report = running.stop(grace, hurry.notified()).await;
+    // A process can exit before its last lines are copied (the output of `dev -- cmd`
+    // is often all of it): print them before dev exits.
+    running.drain_output(Duration::from_millis(500)).await;
+    Some(report)
 }
 
 /// Runs until a signal, the frontend's exit, or a backend that cannot be restarted.

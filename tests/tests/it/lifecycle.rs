@@ -88,7 +88,7 @@ fn dev_cmd_gets_the_environment_and_its_exit_code_is_passed_through() {
         ],
         LONG,
     );
-    assert_eq!(status.code(), Some(7), "{output}");
+    assert_eq!(status.code(), Some(7), "{status:?}\n{output}");
     let port = checkout.port;
     assert!(
         output.contains(&format!(

@@ -90,6 +90,13 @@ pub enum FailureKind {
     Exited(String),
     /// `startup_timeout` passed.
     TimedOut(Duration),
+    /// The command exited successfully but left processes running: it daemonizes
+    /// (forks into the background). Retrying cannot help, and each try would leave
+    /// another copy behind, so this ends the start at once.
+    Forked {
+        status: String,
+        left: Vec<process::ProcessInfo>,
+    },
 }
 
 /// How starting the backend ended.
@@ -156,7 +163,11 @@ pub async fn start(
                     crate::report::summarize(&failure)
                 ));
                 let port_taken = failure.bind_conflict;
+                let forked = matches!(failure.kind, FailureKind::Forked { .. });
                 failures.push(failure);
+                if forked {
+                    break;
+                }
                 if port_taken && attempt < plan.attempts {
                     return StartOutcome::PortTaken {
                         failures,
@@ -209,7 +220,7 @@ async fn try_once(
     let mut state = WaitState::default();
     let outcome = tokio::select! {
         report = wait_ready(plan, client, log, &mut state) => Outcome::Ready(report),
-        status = running.wait() => Outcome::Exited(process::describe_status(status)),
+        status = running.wait() => Outcome::Exited(status),
         () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
         _ = shutdown.next() => Outcome::Interrupted,
     };
@@ -229,15 +240,19 @@ async fn try_once(
             stop_attempt(&mut running, plan.grace, shutdown, log).await;
             return Ok(None);
         }
-        Outcome::Exited(status) => failure.kind = FailureKind::Exited(status),
+        Outcome::Exited(status) => {
+            failure.kind = exited(&running, status);
+        }
         Outcome::TimedOut => {}
     }
+    let left = running.left_behind();
     // Whatever the failure, the attempt's whole group goes before the evidence is read,
     // so that output still in flight is in the tail and nothing survives into the next
     // attempt.
     if stop_attempt(&mut running, plan.grace, shutdown, log).await {
         return Ok(None);
     }
+    stop_left_behind(&left, plan.grace).await;
     running.drain_output(Duration::from_millis(500)).await;
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
@@ -247,9 +262,35 @@ async fn try_once(
     Err(failure)
 }
 
+/// How the exit of the process `dev` started reads: a command that exits 0 while
+/// processes it started keep running has put itself in the background.
+pub fn exited(running: &Running, status: std::process::ExitStatus) -> FailureKind {
+    let left = running.left_behind();
+    if status.success() && !left.is_empty() {
+        FailureKind::Forked {
+            status: process::describe_status(status),
+            left,
+        }
+    } else {
+        FailureKind::Exited(process::describe_status(status))
+    }
+}
+
+/// Stops what a backend left behind outside its group (its group is stopped by
+/// [`stop_attempt`]): descendants re-parented to `dev` as the child subreaper.
+pub async fn stop_left_behind(left: &[process::ProcessInfo], grace: Duration) {
+    let targets: Vec<process::Target> = left
+        .iter()
+        .filter_map(|info| process::Target::process(info.pid))
+        .collect();
+    if !targets.is_empty() {
+        process::terminate(&targets, grace, std::future::pending(), || {}).await;
+    }
+}
+
 enum Outcome {
     Ready(HealthReport),
-    Exited(String),
+    Exited(std::process::ExitStatus),
     TimedOut,
     Interrupted,
 }

@@ -1,28 +1,31 @@
 //! `dev`: the whole run. Sync, check the port, start the backend (or reuse it), start
 //! the frontend, supervise both, and stop everything it started on the way out.
 //!
-//! The supervisor's states are explicit in [`supervise`]: the frontend and (unless
-//! reused) the backend are running; a backend crash moves to restarting with backoff;
-//! a signal or the frontend's exit moves to terminating. Only processes in
-//! [`Owned`] are ever stopped, so a reused backend survives every exit path.
+//! The supervisor's states are explicit in [`supervise`]: the frontend and the backend
+//! ([`Backend::Owned`], or [`Backend::Reused`]) are running; a backend crash moves to
+//! restarting with backoff; a reused backend that goes away is taken over; a signal or
+//! the frontend's exit moves to terminating. Only owned processes are ever stopped, so a
+//! reused backend survives every exit path. The run is recorded in `.dev/runs/`
+//! ([`crate::runs`]) from start to clean exit.
 
 mod choose_port;
-mod frontend_guard;
 mod supervise;
+mod this_run;
 
 use choose_port::resolve_port;
-use frontend_guard::FrontendConfigGuard;
-use supervise::{Owned, supervise};
+use supervise::{Backend, Processes, Reused, supervise};
+use this_run::ThisRun;
 
 use crate::backend::{self, Plan, StartOutcome};
 use crate::config::{Config, display_path};
-use crate::health::HealthClient;
+use crate::health::{HealthClient, HealthReport};
 use crate::port;
 use crate::process::{self, ProcessSpec};
 use crate::prompt;
 use crate::python;
 use crate::report::{Cause, Context, FailureReport};
 use crate::runlog::{Origin, RunLog};
+use crate::runs::{BackendUse, Record};
 use crate::signals::Shutdown;
 use crate::venv;
 
@@ -68,7 +71,13 @@ pub fn run(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
         .enable_all()
         .build();
     match runtime {
-        Ok(runtime) => runtime.block_on(run_async(config, options, log)),
+        Ok(runtime) => {
+            let outcome = runtime.block_on(run_async(config, options, log));
+            // A venv sync interrupted by a signal may still be unwinding on a blocking
+            // thread (its installer is already stopped): do not wait for it.
+            runtime.shutdown_background();
+            outcome
+        }
         Err(err) => fail(
             log,
             &format!("cannot start the async runtime: {err}"),
@@ -86,19 +95,44 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if let Some(path) = log.path() {
         log.info(&format!("log file: {}", display_path(path, &config.root)));
     }
-    if options.no_sync {
-        log.info("--no-sync: not syncing the Python environment");
-    } else if let Err(err) = venv::sync(&config.backend, &config.root, &lock_dir(config), log) {
-        return fail(
-            log,
-            "the Python environment could not be synced",
-            vec![err.to_string()],
-        );
-    }
+    // Signals first: a Ctrl-C during the venv sync must stop the installer too.
     let mut shutdown = match Shutdown::install() {
         Ok(shutdown) => shutdown,
         Err(err) => return fail(log, &format!("cannot handle signals: {err}"), vec![]),
     };
+    if !process::become_subreaper() {
+        log.file_only("cannot become the child subreaper: a backend that daemonizes may escape");
+    }
+    let mut this_run = ThisRun::register(config, log).await;
+    let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
+    // Whatever escaped the groups (a double fork into its own session) goes too.
+    for info in process::stop_descendants(config.dev.shutdown_grace).await {
+        log.warn(&format!(
+            "pid {} ({}) was still running after the grace period and was killed: {}",
+            info.pid, info.name, info.cmdline
+        ));
+    }
+    this_run.finish(config);
+    if let DevOutcome::Failed(report) = &outcome {
+        log.file_only(&report.to_string());
+    }
+    outcome
+}
+
+/// The run once it is recorded: sync, port, frontend config, backend, frontend,
+/// supervision, and stopping what it started.
+async fn run_registered(
+    config: &Config,
+    options: &DevOptions,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+    this_run: &mut ThisRun,
+) -> DevOutcome {
+    if options.no_sync {
+        log.info("--no-sync: not syncing the Python environment");
+    } else if let Some(outcome) = sync(config, log, shutdown).await {
+        return outcome;
+    }
     let policy = port::Policy {
         auto: options.port_auto,
         yes: options.yes,
@@ -106,116 +140,224 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     };
     let mut config = config.clone();
     let client = HealthClient::new(config.backend.health_timeout);
-    let mut reused = match resolve_port(&mut config, policy, log, &mut shutdown).await {
-        Ok(reused) => reused,
+    let reuse = match resolve_port(&mut config, policy, log, shutdown).await {
+        Ok(reuse) => reuse,
         Err(outcome) => return outcome,
     };
-    let mut frontend_config = FrontendConfigGuard::new(&config, log);
-    if let Err(err) = frontend_config.point(&config) {
+    if let Err(err) = this_run.point_frontend_config(&config, config.backend.port) {
         return DevOutcome::Misconfigured(err.to_string());
     }
-    let mut owned = Owned::default();
     let argv = match backend_argv(&config, log) {
         Ok(argv) => argv,
         Err(outcome) => return outcome,
     };
     let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
-    if !reused {
-        let mut failures = Vec::new();
-        let mut next_attempt = 1;
-        loop {
-            match backend::start(&plan, next_attempt, &client, log, &mut shutdown).await {
-                StartOutcome::Ready { running, .. } => {
-                    owned.backend = Some(running);
-                    break;
-                }
-                StartOutcome::Interrupted => {
-                    log.info("stopped before the backend was ready");
-                    return DevOutcome::Stopped;
-                }
-                StartOutcome::Failed(more) => {
-                    failures.extend(more);
-                    let context = context(&config, &plan);
-                    return DevOutcome::Failed(Box::new(FailureReport::backend(
-                        log, &failures, &context,
-                    )));
-                }
-                StartOutcome::PortTaken {
-                    failures: more,
-                    next_attempt: next,
-                } => {
-                    failures.extend(more);
-                    next_attempt = next;
-                    log.warn(&format!(
-                        "port {} was taken after it was chosen: choosing again",
-                        config.backend.port
-                    ));
-                    match resolve_port(&mut config, policy, log, &mut shutdown).await {
-                        Ok(false) => {}
-                        Ok(true) => {
-                            reused = true;
-                            break;
-                        }
-                        Err(outcome) => return outcome,
-                    }
-                    if let Err(err) = frontend_config.point(&config) {
-                        return DevOutcome::Misconfigured(err.to_string());
-                    }
-                    plan = Plan::new(&config, argv.clone(), child_env(&config, log));
-                }
-            }
+    let mut processes = Processes::default();
+    let started = match reuse {
+        Some(report) => Ok(Backend::Reused(reused(&report, &config, this_run, log))),
+        None => {
+            start_backend(
+                &mut config,
+                &mut plan,
+                &argv,
+                policy,
+                &client,
+                log,
+                shutdown,
+                this_run,
+            )
+            .await
         }
-    }
-    if !options.no_frontend {
-        let argv = options
-            .frontend_command
-            .clone()
-            .unwrap_or_else(|| config.frontend.command.clone());
-        let spec = ProcessSpec {
-            origin: Origin::Frontend,
-            argv: argv.clone(),
-            cwd: config.root.clone(),
-            env: child_env(&config, log),
-        };
-        match process::spawn(&spec, log) {
-            Ok(running) => {
-                log.info(&format!(
-                    "started frontend pid {}: {}",
-                    running.pid(),
-                    argv.join(" ")
-                ));
-                owned.frontend = Some(running);
-            }
-            Err(err) => {
-                let outcome = fail_with(
-                    log,
-                    &format!("could not start the frontend `{}`: {err}", argv.join(" ")),
-                    vec![],
-                    vec![Cause {
-                        cause: format!("`{}` is not installed or not on PATH", argv[0]),
-                        fix: "install it, or correct `frontend.command` in dev.toml".into(),
-                    }],
-                );
-                owned.stop_all(&config, log, &mut shutdown).await;
-                return outcome;
-            }
-        }
+    };
+    processes.backend = match started {
+        Ok(backend) => Some(backend),
+        Err(outcome) => return outcome,
+    };
+    this_run.update(|record| record.backend_port = Some(plan.port));
+    if !options.no_frontend
+        && let Err(outcome) = start_frontend(&config, options, log, this_run, &mut processes)
+    {
+        processes.stop_all(&config, log, shutdown).await;
+        return outcome;
     }
     let outcome = supervise(
         &config,
         &plan,
         &client,
         log,
-        &mut shutdown,
-        &mut owned,
-        reused,
+        shutdown,
+        &mut processes,
+        this_run,
     )
     .await;
-    owned.stop_all(&config, log, &mut shutdown).await;
-    if let DevOutcome::Failed(report) = &outcome {
-        log.file_only(&report.to_string());
-    }
+    processes.stop_all(&config, log, shutdown).await;
     outcome
+}
+
+/// Syncs the venv on a blocking thread while watching for signals: a Ctrl-C stops the
+/// installer (and whatever it started) and ends the run like any other Ctrl-C. The next
+/// run repairs a half-made venv. `Some` when the run must end.
+async fn sync(config: &Config, log: &RunLog, shutdown: &mut Shutdown) -> Option<DevOutcome> {
+    let backend = config.backend.clone();
+    let root = config.root.clone();
+    let lock_dir = lock_dir(config);
+    let sync_log = log.clone();
+    let syncing =
+        tokio::task::spawn_blocking(move || venv::sync(&backend, &root, &lock_dir, &sync_log));
+    tokio::select! {
+        done = syncing => match done {
+            Ok(Ok(_)) => None,
+            Ok(Err(err)) => Some(fail(
+                log,
+                "the Python environment could not be synced",
+                vec![err.to_string()],
+            )),
+            Err(err) => Some(fail(log, &format!("the venv sync crashed: {err}"), vec![])),
+        },
+        name = shutdown.next() => {
+            log.info(&format!("{name} received during the venv sync: stopping the installer"));
+            let stop = process::stop_descendants(config.dev.shutdown_grace);
+            let killed = tokio::select! {
+                killed = stop => killed,
+                _ = shutdown.next() => {
+                    process::stop_descendants(std::time::Duration::ZERO).await
+                }
+            };
+            for info in killed {
+                log.warn(&format!("pid {} ({}) was killed: {}", info.pid, info.name, info.cmdline));
+            }
+            Some(DevOutcome::Stopped)
+        }
+    }
+}
+
+/// Names a reused backend: another live run's (by its correlation ID), or one started
+/// by hand.
+fn reused(report: &HealthReport, config: &Config, this_run: &mut ThisRun, log: &RunLog) -> Reused {
+    let address = format!("{}:{}", config.backend.host, config.backend.port);
+    let pid = report.pid;
+    let owner: Option<Record> = this_run.others().into_iter().find(|run| {
+        run.owned_backend().is_some_and(|owned| Some(owned) == pid)
+            || (run.owned_backend().is_some() && run.backend_port == Some(config.backend.port))
+    });
+    let shown_pid = pid.map_or("unknown".into(), |p| p.to_string());
+    match &owner {
+        Some(run) => log.info(&format!(
+            "reusing the backend of dev run {} (pid {shown_pid}, started by dev pid {}) on {address}",
+            run.correlation_id, run.pid
+        )),
+        None => log.info(&format!(
+            "reusing backend pid {shown_pid} on {address} (started outside dev)"
+        )),
+    }
+    let run = owner.map(|run| run.correlation_id);
+    this_run.update(|record| {
+        record.backend = BackendUse::Reused {
+            pid,
+            run: run.clone(),
+        };
+    });
+    Reused { pid, run }
+}
+
+/// Starts the backend, choosing the port again when it was taken meanwhile.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's context, passed down once"
+)]
+async fn start_backend(
+    config: &mut Config,
+    plan: &mut Plan,
+    argv: &[String],
+    policy: port::Policy,
+    client: &HealthClient,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+    this_run: &mut ThisRun,
+) -> Result<Backend, DevOutcome> {
+    let mut failures = Vec::new();
+    let mut next_attempt = 1;
+    loop {
+        match backend::start(plan, next_attempt, client, log, shutdown).await {
+            StartOutcome::Ready { running, .. } => {
+                this_run.started("backend", &running, &plan.spec.argv);
+                let pid = running.pid();
+                this_run.update(|record| record.backend = BackendUse::Owned { pid });
+                return Ok(Backend::Owned(running));
+            }
+            StartOutcome::Interrupted => {
+                log.info("stopped before the backend was ready");
+                return Err(DevOutcome::Stopped);
+            }
+            StartOutcome::Failed(more) => {
+                failures.extend(more);
+                let context = context(config, plan);
+                return Err(DevOutcome::Failed(Box::new(FailureReport::backend(
+                    log, &failures, &context,
+                ))));
+            }
+            StartOutcome::PortTaken {
+                failures: more,
+                next_attempt: next,
+            } => {
+                failures.extend(more);
+                next_attempt = next;
+                log.warn(&format!(
+                    "port {} was taken after it was chosen: choosing again",
+                    config.backend.port
+                ));
+                let reuse = resolve_port(config, policy, log, shutdown).await?;
+                if let Err(err) = this_run.point_frontend_config(config, config.backend.port) {
+                    return Err(DevOutcome::Misconfigured(err.to_string()));
+                }
+                *plan = Plan::new(config, argv.to_vec(), child_env(config, log));
+                if let Some(report) = reuse {
+                    return Ok(Backend::Reused(reused(&report, config, this_run, log)));
+                }
+            }
+        }
+    }
+}
+
+/// Starts the frontend (or `dev -- <cmd>`).
+fn start_frontend(
+    config: &Config,
+    options: &DevOptions,
+    log: &RunLog,
+    this_run: &mut ThisRun,
+    processes: &mut Processes,
+) -> Result<(), DevOutcome> {
+    let argv = options
+        .frontend_command
+        .clone()
+        .unwrap_or_else(|| config.frontend.command.clone());
+    let spec = ProcessSpec {
+        origin: Origin::Frontend,
+        argv: argv.clone(),
+        cwd: config.root.clone(),
+        env: child_env(config, log),
+    };
+    match process::spawn(&spec, log) {
+        Ok(running) => {
+            log.info(&format!(
+                "started frontend pid {}: {}",
+                running.pid(),
+                argv.join(" ")
+            ));
+            this_run.started("frontend", &running, &argv);
+            processes.frontend = Some(running);
+            Ok(())
+        }
+        Err(err) => Err(fail_with(
+            log,
+            &format!("could not start the frontend `{}`: {err}", argv.join(" ")),
+            vec![],
+            vec![Cause {
+                cause: format!("`{}` is not installed or not on PATH", argv[0]),
+                fix: "install it, or correct `frontend.command` in dev.toml".into(),
+            }],
+        )),
+    }
 }
 
 /// The environment of DESIGN section 4, for both children.

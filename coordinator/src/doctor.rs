@@ -8,6 +8,7 @@
 
 mod checks;
 mod render;
+mod runs;
 
 use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;

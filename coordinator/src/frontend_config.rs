@@ -50,8 +50,8 @@ pub struct Change {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     pub path: PathBuf,
-    previous: Vec<u8>,
-    written: Vec<u8>,
+    pub previous: Vec<u8>,
+    pub written: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]

@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod python;
 pub mod report;
 pub mod runlog;
+pub mod runs;
 pub mod signals;
 pub mod venv;
 pub mod which;

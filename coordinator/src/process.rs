@@ -16,7 +16,7 @@
 #[path = "process/unix.rs"]
 mod os;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -28,7 +28,7 @@ use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessGroup};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::time::{Instant, sleep};
 
-pub use os::ProcessInfo;
+pub use os::{Entry, ProcessInfo};
 
 use crate::runlog::{Origin, RunLog};
 
@@ -88,6 +88,9 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
     let pid = child
         .id()
         .ok_or_else(|| std::io::Error::other("the child was reaped before its pid was read"))?;
+    if let Ok(mut leaders) = LEADERS.lock() {
+        leaders.insert(pid);
+    }
     let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let bind_conflict = Arc::new(AtomicBool::new(false));
     let mut pumps = Vec::new();
@@ -231,39 +234,208 @@ impl Running {
     /// `hurry` resolves: a second Ctrl-C), then SIGKILL for whatever is left, naming it.
     pub async fn stop(&mut self, grace: Duration, hurry: impl Future<Output = ()>) -> StopReport {
         self.stopped = true;
-        let mut report = StopReport {
+        let killed = terminate(&[Target::Group(self.pid)], grace, hurry, || {
+            self.try_status();
+        })
+        .await;
+        self.forget();
+        StopReport {
             origin: self.origin,
             pid: self.pid,
-            killed: Vec::new(),
-        };
-        os::signal_group(self.pid, os::Signal::Terminate);
-        let deadline = Instant::now() + grace;
-        tokio::pin!(hurry);
-        loop {
-            self.try_status();
-            if os::group_gone(self.pid) {
-                return report;
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-            tokio::select! {
-                () = sleep(Duration::from_millis(10)) => {}
-                () = &mut hurry => break,
-            }
+            killed,
         }
-        report.killed = os::group_members(self.pid);
-        os::signal_group(self.pid, os::Signal::Kill);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            self.try_status();
-            if os::group_gone(self.pid) {
-                break;
-            }
-            sleep(Duration::from_millis(5)).await;
-        }
-        report
     }
+
+    /// Processes this group left behind when its leader exited: members of the group
+    /// (a double fork without `setsid`) and, because `dev` is the child subreaper, the
+    /// descendants that escaped into a session of their own.
+    pub fn left_behind(&self) -> Vec<ProcessInfo> {
+        let me = std::process::id();
+        let table = os::table();
+        let mut left: Vec<u32> = table
+            .iter()
+            .filter(|e| !e.zombie && e.pid != self.pid)
+            .filter(|e| e.pgid == self.pid || (e.ppid == me && !is_leader(e.pid)))
+            .map(|e| e.pid)
+            .collect();
+        left.sort_unstable();
+        left.into_iter().map(os::info).collect()
+    }
+
+    fn forget(&self) {
+        if let Ok(mut leaders) = LEADERS.lock() {
+            leaders.remove(&self.pid);
+        }
+    }
+}
+
+/// Something to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A process group this process started (addressed by its leader's pid).
+    Group(u32),
+    /// One process, by pid and start time: a pid number alone may have been reused by an
+    /// unrelated program, so a process whose start time differs is never signalled.
+    Process { pid: u32, start_time: u64 },
+}
+
+impl Target {
+    /// `pid` as it is now (with its current start time), if it exists.
+    pub fn process(pid: u32) -> Option<Target> {
+        os::start_time(pid).map(|start_time| Target::Process { pid, start_time })
+    }
+
+    fn alive(self) -> bool {
+        match self {
+            Target::Group(pgid) => !os::group_gone(pgid),
+            Target::Process { pid, start_time } => {
+                os::pid_exists(pid) && os::start_time(pid) == Some(start_time)
+            }
+        }
+    }
+
+    fn signal(self, signal: os::Signal) {
+        match self {
+            Target::Group(pgid) => os::signal_group(pgid, signal),
+            // Checked right before the signal: the window for a reuse is microseconds,
+            // against the seconds or days of a check made when the pid was recorded.
+            Target::Process { .. } if !self.alive() => {}
+            Target::Process { pid, .. } => os::signal_pid(pid, signal),
+        }
+    }
+
+    fn members(self) -> Vec<ProcessInfo> {
+        match self {
+            Target::Group(pgid) => os::group_members(pgid),
+            Target::Process { pid, .. } if self.alive() => vec![os::info(pid)],
+            Target::Process { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The one way anything is stopped: SIGTERM to every target, up to `grace` for all of
+/// them to be gone (or until `hurry` resolves: a second Ctrl-C), then SIGKILL for what is
+/// left. Returns what had to be killed. `tick` runs at every poll (to reap a leader).
+pub async fn terminate(
+    targets: &[Target],
+    grace: Duration,
+    hurry: impl Future<Output = ()>,
+    mut tick: impl FnMut(),
+) -> Vec<ProcessInfo> {
+    let mut gone = || {
+        tick();
+        reap_adopted();
+        targets.iter().all(|target| !target.alive())
+    };
+    for target in targets {
+        target.signal(os::Signal::Terminate);
+    }
+    let deadline = Instant::now() + grace;
+    tokio::pin!(hurry);
+    loop {
+        if gone() {
+            return Vec::new();
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::select! {
+            () = sleep(Duration::from_millis(10)) => {}
+            () = &mut hurry => break,
+        }
+    }
+    let killed: Vec<ProcessInfo> = targets.iter().flat_map(|t| t.members()).collect();
+    for target in targets {
+        target.signal(os::Signal::Kill);
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && !gone() {
+        sleep(Duration::from_millis(5)).await;
+    }
+    killed
+}
+
+/// Stops every process descended from this one that is still running: what escaped the
+/// groups `dev` stopped (a daemon that double-forked into its own session comes back to
+/// `dev` as the child subreaper). Returns what had to be killed.
+pub async fn stop_descendants(grace: Duration) -> Vec<ProcessInfo> {
+    let mut killed = Vec::new();
+    // New processes can appear while the first ones stop: look again, a few times.
+    for _ in 0..3 {
+        let targets: Vec<Target> = descendants(std::process::id())
+            .into_iter()
+            .map(|e| Target::Process {
+                pid: e.pid,
+                start_time: e.start_time,
+            })
+            .collect();
+        if targets.is_empty() {
+            break;
+        }
+        killed.extend(terminate(&targets, grace, std::future::pending(), || {}).await);
+    }
+    killed
+}
+
+/// The live processes below `root` in the process tree.
+pub fn descendants(root: u32) -> Vec<Entry> {
+    let table = os::table();
+    let mut found: Vec<Entry> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for entry in table.iter().filter(|e| e.ppid == parent && !e.zombie) {
+            if !found.iter().any(|f| f.pid == entry.pid) {
+                found.push(*entry);
+                frontier.push(entry.pid);
+            }
+        }
+    }
+    found
+}
+
+/// Whether `pid` leads a group this process spawned (its exit is collected by its
+/// `Running`, never by [`reap_adopted`]).
+fn is_leader(pid: u32) -> bool {
+    LEADERS.lock().is_ok_and(|leaders| leaders.contains(&pid))
+}
+
+/// The group leaders spawned and not yet stopped.
+static LEADERS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Reaps the exited orphans that were re-parented to us (we are the child subreaper):
+/// nobody else will, and a zombie member keeps its group "alive" for `killpg`. Only
+/// processes outside our own group that we did not spawn ourselves are touched, so a
+/// short command's exit (in our group) or a leader's (waited for by its `Running`) is
+/// never taken from its owner.
+pub fn reap_adopted() {
+    let me = std::process::id();
+    let own_group = nix::unistd::getpgrp().as_raw() as u32;
+    for entry in os::table() {
+        if entry.zombie && entry.ppid == me && entry.pgid != own_group && !is_leader(entry.pid) {
+            os::reap(entry.pid);
+        }
+    }
+}
+
+/// Makes this process the child subreaper (Linux), so that descendants that escape
+/// their group are re-parented to it and can be stopped. Returns whether it worked.
+pub fn become_subreaper() -> bool {
+    os::become_subreaper()
+}
+
+/// Every process this user can see, with parent, group and start time (Linux).
+pub fn table() -> Vec<Entry> {
+    os::table()
+}
+
+/// The start time of `pid` (clock ticks after boot), if it exists.
+pub fn start_time(pid: u32) -> Option<u64> {
+    os::start_time(pid)
+}
+
+/// Name and command line of `pid`.
+pub fn info(pid: u32) -> ProcessInfo {
+    os::info(pid)
 }
 
 impl Drop for Running {
@@ -273,6 +445,7 @@ impl Drop for Running {
         if !self.stopped {
             os::signal_group(self.pid, os::Signal::Kill);
         }
+        self.forget();
     }
 }
 
@@ -280,23 +453,11 @@ impl Drop for Running {
 /// signal): SIGTERM, up to `grace`, then SIGKILL. Only after the user confirmed it.
 /// Returns whether the pid is gone.
 pub async fn stop_pid(pid: u32, grace: Duration) -> bool {
-    os::signal_pid(pid, os::Signal::Terminate);
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
-        if !os::pid_exists(pid) {
-            return true;
-        }
-        sleep(Duration::from_millis(10)).await;
-    }
-    os::signal_pid(pid, os::Signal::Kill);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if !os::pid_exists(pid) {
-            return true;
-        }
-        sleep(Duration::from_millis(10)).await;
-    }
-    false
+    let Some(target) = Target::process(pid) else {
+        return true;
+    };
+    terminate(&[target], grace, std::future::pending(), || {}).await;
+    !target.alive()
 }
 
 /// True while `pid` exists and has not exited (a zombie counts as gone).

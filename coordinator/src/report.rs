@@ -110,6 +110,10 @@ pub fn summarize(failure: &AttemptFailure) -> String {
     match &failure.kind {
         FailureKind::Spawn { program, error } => format!("could not start `{program}`: {error}"),
         FailureKind::Exited(status) => format!("the backend exited ({status}) before it was ready"),
+        FailureKind::Forked { status, left } => format!(
+            "the backend command exited ({status}) but left {} running: it forks into the background",
+            named(left)
+        ),
         FailureKind::TimedOut(limit) => {
             let phase = if failure.listening {
                 "the port opened but health never reported ready"
@@ -122,6 +126,22 @@ pub fn summarize(failure: &AttemptFailure) -> String {
             )
         }
     }
+}
+
+/// "pid 42 (`python3 app.py`)", for processes in a message.
+pub fn named(processes: &[crate::process::ProcessInfo]) -> String {
+    processes
+        .iter()
+        .map(|p| {
+            let what = if p.cmdline.is_empty() {
+                &p.name
+            } else {
+                &p.cmdline
+            };
+            format!("pid {} (`{what}`)", p.pid)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `database (disk I/O error), cache (miss)`.
@@ -175,6 +195,20 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
             fix: "run `cargo xtask dev` without --no-sync (it installs the requirements), or `cargo xtask doctor` to see which".into(),
         });
     }
+    if let Some(FailureKind::Forked { left, .. }) = failures
+        .iter()
+        .map(|f| &f.kind)
+        .find(|k| matches!(k, FailureKind::Forked { .. }))
+    {
+        causes.push(Cause {
+            cause: format!(
+                "the backend command `{}` forks into the background: it exited while {} kept running",
+                context.command.join(" "),
+                named(left)
+            ),
+            fix: "run the server in the foreground (drop a --daemon/-D flag or a trailing `&`; in a wrapper script, `exec` the server) so that dev can supervise and stop it; dev stopped what it left behind".into(),
+        });
+    }
     if failures.iter().any(|f| f.bind_conflict) {
         causes.push(Cause {
             cause: format!("port {} was taken by another process", context.port),
@@ -200,9 +234,28 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
         .iter()
         .any(|f| matches!(f.kind, FailureKind::Exited(_)));
     if exited && causes.is_empty() {
-        causes.push(Cause {
-            cause: format!("the backend (`{program}`) crashed during start-up"),
-            fix: "read the stderr lines above; run the backend command by hand to reproduce".into(),
+        let silent = failures.iter().all(|f| f.stderr_tail.is_empty());
+        let succeeded = failures
+            .iter()
+            .any(|f| matches!(&f.kind, FailureKind::Exited(status) if status == "exit code 0"));
+        causes.push(match (succeeded, silent) {
+            (true, _) => Cause {
+                cause: format!(
+                    "the backend command (`{program}`) finished (exit code 0) instead of serving: it is not a long-running server"
+                ),
+                fix: "make `backend.command` run the server in the foreground".into(),
+            },
+            (false, true) => Cause {
+                cause: format!(
+                    "the backend (`{program}`) crashed during start-up without printing anything on stderr"
+                ),
+                fix: "run the backend command by hand to see why (its stdout is in the log file)".into(),
+            },
+            (false, false) => Cause {
+                cause: format!("the backend (`{program}`) crashed during start-up"),
+                fix: "read the stderr lines above; run the backend command by hand to reproduce"
+                    .into(),
+            },
         });
     }
     let timed_out_closed = failures

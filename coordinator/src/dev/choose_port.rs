@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::DevOutcome;
 use super::fail_with;
 use crate::config::Config;
-use crate::health::HealthClient;
+use crate::health::{HealthClient, HealthReport};
 use crate::port::{self, PortState};
 use crate::process;
 use crate::prompt;
@@ -15,15 +15,15 @@ use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::signals::Shutdown;
 
-/// Settles the backend port: free (returns `false`: start one), ours and ready
-/// (returns `true`: reuse it), or taken, when the offer of DESIGN section 7 is made and
-/// `config.backend.port` may change. Refusals end the run.
+/// Settles the backend port: free (returns `None`: start one), ours and ready (returns
+/// its health report: reuse it), or taken, when the offer of DESIGN section 7 is made
+/// and `config.backend.port` may change. Refusals end the run.
 pub(super) async fn resolve_port(
     config: &mut Config,
     policy: port::Policy,
     log: &RunLog,
     shutdown: &mut Shutdown,
-) -> Result<bool, DevOutcome> {
+) -> Result<Option<HealthReport>, DevOutcome> {
     // Classification must not hang on a process that accepts and never answers.
     let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
     // Each round either settles the port or changes something (a new port, a stopped
@@ -40,16 +40,9 @@ pub(super) async fn resolve_port(
             port,
         )
         .await;
-        let address = format!("{}:{port}", config.backend.host);
         match &state {
-            PortState::Free => return Ok(false),
-            PortState::Reusable(report) => {
-                let pid = report.pid.map_or("unknown".into(), |p| p.to_string());
-                log.info(&format!(
-                    "reusing backend pid {pid} on {address} (started outside dev)"
-                ));
-                return Ok(true);
-            }
+            PortState::Free => return Ok(None),
+            PortState::Reusable(report) => return Ok(Some(report.clone())),
             _ => {}
         }
         let described = state.describe(port);

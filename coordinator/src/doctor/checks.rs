@@ -28,6 +28,7 @@ pub const ALL: &[Entry] = &[
     ("backend-health", backend_health),
     ("git-hooks", git_hooks),
     ("rust-tools", rust_tools),
+    ("runs", super::runs::runs),
 ];
 
 fn config(cx: &Context) -> Check {
@@ -381,15 +382,26 @@ fn frontend_config(cx: &Context) -> Check {
         )
         .data(data);
     }
+    if let Some(run) = super::runs::live_writer(cx, &value) {
+        let mut data = data;
+        data["live_run"] = json!(run.correlation_id);
+        return Check::new(
+            "frontend-config",
+            Status::Ok,
+            format!(
+                "{shown} {key} = {value}: set for now by the live dev run {} (pid {}), which puts it back when it stops",
+                run.correlation_id, run.pid
+            ),
+        )
+        .detail(format!("{port_source} backend.port = {backend_port}"))
+        .data(data);
+    }
     Check::new(
         "frontend-config",
         Status::Error,
         format!("{shown} says {key} = {value}, but {port_source} backend.port = {backend_port}"),
     )
     .detail("the frontend would talk to a port the backend does not listen on")
-    .detail(format!(
-        "if `cargo xtask dev` is running on port {value} right now, it wrote that value and restores it on exit"
-    ))
     .fix(format!(
         "set {key} to {backend_port} in {shown} (or run `cargo xtask dev`, which writes it)"
     ))

@@ -153,3 +153,85 @@ pub fn exit_code(status: ExitStatus) -> i32 {
         _ => 1,
     }
 }
+
+/// One row of the process table: enough to tell whose a process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    /// Clock ticks after boot at which the process started: with the pid, it names a
+    /// process for good (a pid number is reused, a pid with its start time is not).
+    pub start_time: u64,
+    pub zombie: bool,
+}
+
+/// Parses `/proc/<pid>/stat`. The name is in parentheses and may itself contain spaces
+/// and parentheses, so the fields are counted after the last ')'.
+#[cfg(target_os = "linux")]
+fn entry(pid: u32) -> Option<Entry> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state(0) ppid(1) pgrp(2) ... starttime(19).
+    Some(Entry {
+        pid,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgid: fields.get(2)?.parse().ok()?,
+        start_time: fields.get(19)?.parse().ok()?,
+        zombie: matches!(fields.first(), Some(&"Z") | Some(&"X")),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn entry(_pid: u32) -> Option<Entry> {
+    None
+}
+
+/// The start time of `pid`, if it exists (Linux; `None` elsewhere).
+pub fn start_time(pid: u32) -> Option<u64> {
+    entry(pid).map(|entry| entry.start_time)
+}
+
+/// Every process this user can see (Linux; empty elsewhere).
+pub fn table() -> Vec<Entry> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|dir| dir.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(entry)
+        .collect()
+}
+
+/// Names a process for a message: its name and command line.
+pub fn info(pid: u32) -> ProcessInfo {
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|name| name.trim_end().to_owned())
+        .unwrap_or_default();
+    #[cfg(target_os = "linux")]
+    let cmdline = cmdline(pid);
+    #[cfg(not(target_os = "linux"))]
+    let cmdline = String::new();
+    ProcessInfo { pid, name, cmdline }
+}
+
+/// Makes this process the "child subreaper" (Linux): a descendant whose parent exits
+/// (a daemon that double-forks, a worker whose reloader died) is re-parented to us
+/// rather than to init, so it can still be seen and stopped.
+#[cfg(target_os = "linux")]
+pub fn become_subreaper() -> bool {
+    nix::sys::prctl::set_child_subreaper(true).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn become_subreaper() -> bool {
+    false
+}
+
+/// Reaps `pid` if it is our exited child (an adopted orphan: nobody else will).
+pub fn reap(pid: u32) {
+    use nix::sys::wait::{WaitPidFlag, waitpid};
+    let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+}

@@ -91,7 +91,8 @@ fn the_json_has_the_documented_shape() {
             "port",
             "backend-health",
             "git-hooks",
-            "rust-tools"
+            "rust-tools",
+            "runs"
         ]
     );
     for check in report["checks"].as_array().unwrap() {
@@ -410,13 +411,13 @@ fn human_output_snapshot() {
 - node             node not found; the frontend does not use it
 ✗ frontend-config  frontend/config.json says backend.port = <port+1>, but dev.toml says backend.port = <port>
     the frontend would talk to a port the backend does not listen on
-    if `cargo xtask dev` is running on port <port+1> right now, it wrote that value and restores it on exit
     fix: set backend.port to <port> in frontend/config.json (or run `cargo xtask dev`, which writes it)
 ✓ port             port <port> is free
 - backend-health   no backend answers http://127.0.0.1:<port>/health
 - git-hooks        not a git checkout
 ✗ rust-tools       missing: rustfmt, clippy
     fix: rustup component add rustfmt clippy
+✓ runs             no dev run is live in this checkout
 
 3 errors, 0 warnings (correlation id <id>)
 ";

@@ -487,14 +487,20 @@ fn a_second_ctrl_c_during_startup_kills_at_once() {
 }
 
 #[test]
-fn a_reused_backend_that_dies_is_reported() {
+fn a_reused_backend_started_by_hand_that_dies_is_reported_and_taken_over() {
     let checkout = Checkout::new();
     let outside = checkout.outside_backend(&[]);
     checkout.fake_config(&[], "", "");
+    let outside_pid = outside.pid();
     let mut dev = checkout.spawn(&["dev", "--no-sync"]);
     dev.expect_line("reusing backend pid", LONG);
     drop(outside);
-    dev.expect_line("the reused backend on port", LONG);
+    dev.expect_line(
+        &format!("the reused backend (pid {}) on port", outside_pid),
+        LONG,
+    );
+    dev.expect_line("taking over", LONG);
+    dev.expect_line("backend ready in", LONG);
     dev.signal(Signal::SIGINT);
     assert_eq!(dev.wait(LONG).code(), Some(0));
 }

@@ -12,5 +12,6 @@ mod ports;
 mod precommit;
 
 mod reference_app;
+mod runs;
 mod support;
 mod venv;

@@ -13,7 +13,7 @@ use crate::support::{Checkout, Running, pid_alive, read_pid, repo_root, xtask_co
 const LONG: Duration = Duration::from_secs(30);
 
 /// A frontend config next to the fake backend, as the reference app has it.
-fn with_frontend_config(checkout: &Checkout, fake_args: &[&str]) -> String {
+pub(crate) fn with_frontend_config(checkout: &Checkout, fake_args: &[&str]) -> String {
     let config = "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": PORT}\n}\n"
         .replace("PORT", &checkout.port.to_string());
     checkout.write("frontend/config.json", &config);
@@ -21,7 +21,7 @@ fn with_frontend_config(checkout: &Checkout, fake_args: &[&str]) -> String {
     config
 }
 
-fn http_server(port: u16) -> Running {
+pub(crate) fn http_server(port: u16) -> Running {
     let mut command = Command::new("python3");
     command
         .args([
@@ -391,9 +391,8 @@ fn sighup_restores_the_frontend_config_and_a_killed_run_is_undone_by_the_next() 
         checkout.run(&["dev", "--no-sync", "--port", "auto", "--", "true"], LONG);
     assert_eq!(status.code(), Some(0), "{output}");
     assert!(
-        output.contains(&format!(
-            "restored the value an earlier run (pid {killed}) left behind"
-        )),
+        output.contains("frontend/config.json: restored what was there before that run (dev run")
+            && output.contains(&format!("(pid {killed}) did not exit cleanly)")),
         "{output}"
     );
     assert_eq!(on_disk(), original);

@@ -64,6 +64,11 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// True when `port` can be bound on both loopback families.
+pub fn is_free_port(port: u16) -> bool {
+    is_free(port)
+}
+
 fn is_free(port: u16) -> bool {
     let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok();
     let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));

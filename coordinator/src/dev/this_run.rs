@@ -1,0 +1,296 @@
+//! This run's record in `.dev/runs/` (see [`crate::runs`]): written at the start, kept
+//! up to date as processes start, and removed on every clean way out. Registering also
+//! cleans up after runs that were killed outright: their leftover processes are stopped
+//! and their frontend-config change is settled, before this run chooses a port.
+
+use std::time::Duration;
+
+use crate::config::{Config, display_path};
+use crate::frontend_config;
+use crate::process::{self, Running};
+use crate::runlog::RunLog;
+use crate::runs::{self, ConfigChange, Record, Runs, Settle, Started};
+
+pub(super) struct ThisRun {
+    runs: Runs,
+    record: Record,
+    log: RunLog,
+    saved: bool,
+}
+
+impl ThisRun {
+    /// Cleans up after dead runs, then records this one. Failing to write the record is
+    /// not fatal (the run works; only cross-run care is lost), and is said once.
+    pub(super) async fn register(config: &Config, log: &RunLog) -> ThisRun {
+        let runs = Runs::of(&config.root);
+        let record = Record::new(log.correlation_id(), log.path());
+        let mut this = ThisRun {
+            runs,
+            record,
+            log: log.clone(),
+            saved: false,
+        };
+        let lock = match this.runs.lock() {
+            Ok(lock) => lock,
+            Err(err) => {
+                log.warn(&format!(
+                    "cannot use {}: {err}; runs of this checkout cannot see each other",
+                    runs::DIR
+                ));
+                return this;
+            }
+        };
+        let records = this.runs.list(&lock);
+        let (live, dead): (Vec<Record>, Vec<Record>) =
+            records.into_iter().partition(Record::is_live);
+        for run in &dead {
+            clean_up(run, &live, config, log).await;
+            this.runs.remove(&run.correlation_id, &lock);
+        }
+        this.saved = this.runs.save(&this.record, &lock).is_ok();
+        if !this.saved {
+            log.warn(&format!(
+                "cannot write this run's record in {}: a later run cannot clean up after it",
+                runs::DIR
+            ));
+        }
+        this
+    }
+
+    /// Changes the record and saves it.
+    pub(super) fn update(&mut self, change: impl FnOnce(&mut Record)) {
+        change(&mut self.record);
+        if let Ok(lock) = self.runs.lock() {
+            self.saved = self.runs.save(&self.record, &lock).is_ok();
+        }
+    }
+
+    /// Records a process group this run started (replacing one of the same role).
+    pub(super) fn started(&mut self, role: &str, running: &Running, argv: &[String]) {
+        let entry = Started {
+            role: role.to_owned(),
+            pid: running.pid(),
+            start_time: process::start_time(running.pid()).unwrap_or_default(),
+            group: true,
+            cmdline: argv.join(" "),
+        };
+        self.update(|record| {
+            record.started.retain(|s| s.role != role);
+            record.started.push(entry);
+        });
+    }
+
+    /// Records descendants that left their group (a double fork into a session of its
+    /// own), so that a later run can stop them if this one is killed outright.
+    pub(super) fn note_escaped(&mut self) {
+        let me = std::process::id();
+        let known: Vec<u32> = self.record.started.iter().map(|s| s.pid).collect();
+        let escaped: Vec<Started> = process::descendants(me)
+            .into_iter()
+            .filter(|e| !known.contains(&e.pid) && !known.contains(&e.pgid))
+            .map(|e| Started {
+                role: "escaped".into(),
+                pid: e.pid,
+                start_time: e.start_time,
+                group: false,
+                cmdline: process::info(e.pid).cmdline,
+            })
+            .collect();
+        if !escaped.is_empty() {
+            self.update(|record| record.started.extend(escaped));
+        }
+    }
+
+    /// The other live runs, oldest first.
+    pub(super) fn others(&self) -> Vec<Record> {
+        let Ok(lock) = self.runs.lock() else {
+            return Vec::new();
+        };
+        self.runs
+            .list(&lock)
+            .into_iter()
+            .filter(|r| r.correlation_id != self.record.correlation_id && r.is_live())
+            .collect()
+    }
+
+    /// Points the frontend config at the backend, under the folder's lock, and records
+    /// the change: the original is inherited from a live run whose write this one
+    /// builds on, so that the last run to stop restores what was there before the first.
+    pub(super) fn point_frontend_config(
+        &mut self,
+        config: &Config,
+        port: u16,
+    ) -> Result<(), frontend_config::FrontendConfigError> {
+        let path = &config.frontend.config_file;
+        let shown = display_path(path, &config.root);
+        if !path.exists() {
+            self.log.warn(&format!(
+                "{shown} does not exist: not writing the backend port into it"
+            ));
+            return Ok(());
+        }
+        let lock = self.runs.lock().ok();
+        let others: Vec<Record> = lock.as_ref().map_or_else(Vec::new, |lock| {
+            self.runs
+                .list(lock)
+                .into_iter()
+                .filter(|r| r.correlation_id != self.record.correlation_id && r.is_live())
+                .collect()
+        });
+        let builds_on = |content: &[u8]| {
+            others
+                .iter()
+                .rev()
+                .filter_map(|r| r.frontend_config.as_ref())
+                .find(|c| c.path == *path && c.written == content)
+                .map(|c| c.original.clone())
+        };
+        let host = crate::health::probe_host(&config.backend.host);
+        let outcome =
+            frontend_config::point_at(path, &shown, &config.frontend.port_key, host, port)?;
+        let change = match outcome {
+            frontend_config::Outcome::Written { changes, undo } => {
+                for change in changes {
+                    self.log.info(&format!(
+                        "{shown}: {} {} -> {}",
+                        change.key, change.old, change.new
+                    ));
+                }
+                let original = match &self.record.frontend_config {
+                    Some(mine) => mine.original.clone(),
+                    None => builds_on(&undo.previous).unwrap_or(undo.previous),
+                };
+                Some(ConfigChange {
+                    path: path.clone(),
+                    original,
+                    written: undo.written,
+                })
+            }
+            // Already right: if it is right because a live run wrote it, this run now
+            // depends on that write too.
+            frontend_config::Outcome::Unchanged => {
+                let now = std::fs::read(path).unwrap_or_default();
+                match (&self.record.frontend_config, builds_on(&now)) {
+                    (Some(mine), _) => Some(ConfigChange {
+                        written: now,
+                        ..mine.clone()
+                    }),
+                    (None, Some(original)) => Some(ConfigChange {
+                        path: path.clone(),
+                        original,
+                        written: now,
+                    }),
+                    (None, None) => None,
+                }
+            }
+        };
+        self.record.frontend_config = change;
+        if let Some(lock) = &lock {
+            self.saved = self.runs.save(&self.record, lock).is_ok();
+        }
+        Ok(())
+    }
+
+    /// The clean way out: settles the frontend config with the runs still live and
+    /// removes the record, in one critical section.
+    pub(super) fn finish(self, config: &Config) {
+        let lock = self.runs.lock().ok();
+        if let Some(change) = &self.record.frontend_config {
+            let others: Vec<Record> = lock.as_ref().map_or_else(Vec::new, |lock| {
+                self.runs
+                    .list(lock)
+                    .into_iter()
+                    .filter(|r| r.correlation_id != self.record.correlation_id && r.is_live())
+                    .collect()
+            });
+            let shown = display_path(&change.path, &config.root);
+            match settle_file(change, &others) {
+                Ok(Settle::Restore(_)) => self.log.info(&format!("{shown}: restored")),
+                Ok(Settle::HandTo(_)) => self.log.info(&format!(
+                    "{shown}: left at the port of the dev run that is still live"
+                )),
+                Ok(Settle::Keep) => {}
+                Ok(Settle::EditedMeanwhile) => self.log.warn(&format!(
+                    "{shown}: edited since dev wrote it, so it was not restored"
+                )),
+                Err(err) => self.log.warn(&format!("{shown}: could not restore: {err}")),
+            }
+        }
+        if let Some(lock) = &lock {
+            self.runs.remove(&self.record.correlation_id, lock);
+        }
+    }
+}
+
+/// Applies [`runs::settle`] to the file. Returns what was decided.
+fn settle_file(change: &ConfigChange, others: &[Record]) -> std::io::Result<Settle<'static>> {
+    let live: Vec<&ConfigChange> = others
+        .iter()
+        .filter_map(|r| r.frontend_config.as_ref())
+        .filter(|c| c.path == change.path)
+        .collect();
+    let now = std::fs::read(&change.path)?;
+    let decided = runs::settle(change, &live, &now);
+    let owned = match decided {
+        Settle::Keep => Settle::Keep,
+        Settle::EditedMeanwhile => Settle::EditedMeanwhile,
+        Settle::Restore(bytes) => {
+            crate::atomic::write(&change.path, bytes)?;
+            Settle::Restore(&[])
+        }
+        Settle::HandTo(bytes) => {
+            crate::atomic::write(&change.path, bytes)?;
+            Settle::HandTo(&[])
+        }
+    };
+    Ok(owned)
+}
+
+/// Stops what a dead run left running and settles its frontend-config change.
+async fn clean_up(run: &Record, live: &[Record], config: &Config, log: &RunLog) {
+    let leftovers = run.leftovers();
+    if !leftovers.is_empty() {
+        log.warn(&format!(
+            "dev run {} (pid {}) did not exit cleanly and left {} process{} running: stopping {}",
+            run.correlation_id,
+            run.pid,
+            leftovers.len(),
+            if leftovers.len() == 1 { "" } else { "es" },
+            if leftovers.len() == 1 { "it" } else { "them" },
+        ));
+        for (_, info) in &leftovers {
+            log.warn(&format!(
+                "  pid {} ({}): {}",
+                info.pid, info.name, info.cmdline
+            ));
+        }
+        let targets: Vec<process::Target> = leftovers.iter().map(|(t, _)| *t).collect();
+        let grace = config.dev.shutdown_grace.min(Duration::from_secs(5));
+        let killed = process::terminate(&targets, grace, std::future::pending(), || {}).await;
+        for info in killed {
+            log.warn(&format!(
+                "pid {} ({}) ignored SIGTERM and was killed",
+                info.pid, info.name
+            ));
+        }
+    }
+    let Some(change) = &run.frontend_config else {
+        return;
+    };
+    let shown = display_path(&change.path, &config.root);
+    let said = |what: &str| {
+        log.warn(&format!(
+            "{shown}: {what} (dev run {} (pid {}) did not exit cleanly)",
+            run.correlation_id, run.pid
+        ));
+    };
+    match settle_file(change, live) {
+        Ok(Settle::Restore(_)) => said("restored what was there before that run"),
+        Ok(Settle::HandTo(_)) => said("set back to the port of the dev run that is still live"),
+        Ok(Settle::Keep) => {}
+        Ok(Settle::EditedMeanwhile) => {
+            said("edited since that run wrote it, so it was left as it is");
+        }
+        Err(err) => said(&format!("could not be restored: {err}")),
+    }
+}

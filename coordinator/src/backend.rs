@@ -36,6 +36,7 @@ pub struct Plan {
     pub startup_timeout: Duration,
     pub attempts: u32,
     pub retry_delay: Duration,
+    pub max_retry_delay: Duration,
     pub accept_degraded: bool,
     pub grace: Duration,
 }
@@ -55,6 +56,7 @@ impl Plan {
                 argv,
                 cwd: config.root.clone(),
                 env,
+                foreground: false,
             },
             port: backend.port,
             health_url: format!("{}{}", config.backend_url(), backend.health_path),
@@ -62,6 +64,7 @@ impl Plan {
             startup_timeout: backend.startup_timeout,
             attempts: backend.attempts,
             retry_delay: backend.retry_delay,
+            max_retry_delay: backend.max_retry_delay,
             accept_degraded: backend.accept_degraded,
             grace: config.dev.shutdown_grace,
         }
@@ -90,6 +93,9 @@ pub enum FailureKind {
     Exited(String),
     /// `startup_timeout` passed.
     TimedOut(Duration),
+    /// After it was ready, health failed `probes` times in a row (a hang, a deadlock, a
+    /// reloader whose worker died); the last probe is the attempt's `last_probe`.
+    Unresponsive { probes: u32 },
     /// The command exited successfully but left processes running: it daemonizes
     /// (forks into the background). Retrying cannot help, and each try would leave
     /// another copy behind, so this ends the start at once.
@@ -120,9 +126,11 @@ pub enum StartOutcome {
     Interrupted,
 }
 
-/// The wait before try `k + 1` (k from 1): `retry_delay * 2^(k-1)`.
-pub fn backoff(retry_delay: Duration, k: u32) -> Duration {
-    retry_delay.saturating_mul(1u32 << (k.saturating_sub(1)).min(16))
+/// The wait before try `k + 1` (k from 1): `min(retry_delay * 2^(k-1), max)`.
+pub fn backoff(retry_delay: Duration, k: u32, max: Duration) -> Duration {
+    retry_delay
+        .saturating_mul(1u32 << (k.saturating_sub(1)).min(16))
+        .min(max)
 }
 
 /// Starts the backend: tries `first_attempt` to `plan.attempts`.
@@ -136,7 +144,7 @@ pub async fn start(
     let mut failures = Vec::new();
     for attempt in first_attempt..=plan.attempts {
         if attempt > first_attempt {
-            let delay = backoff(plan.retry_delay, attempt - 1);
+            let delay = backoff(plan.retry_delay, attempt - 1, plan.max_retry_delay);
             log.info(&format!(
                 "retrying in {} (attempt {attempt} of {})",
                 crate::config::duration::format(delay),
@@ -371,12 +379,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_the_retry_delay() {
+    fn backoff_doubles_from_the_retry_delay_up_to_the_cap() {
         let base = Duration::from_secs(2);
-        assert_eq!(backoff(base, 1), Duration::from_secs(2));
-        assert_eq!(backoff(base, 2), Duration::from_secs(4));
-        assert_eq!(backoff(base, 3), Duration::from_secs(8));
-        assert_eq!(backoff(Duration::ZERO, 5), Duration::ZERO);
-        assert!(backoff(base, 40) >= backoff(base, 16));
+        let cap = Duration::from_secs(30);
+        assert_eq!(backoff(base, 1, cap), Duration::from_secs(2));
+        assert_eq!(backoff(base, 2, cap), Duration::from_secs(4));
+        assert_eq!(backoff(base, 3, cap), Duration::from_secs(8));
+        assert_eq!(backoff(base, 5, cap), cap, "32 s is capped at 30 s");
+        assert_eq!(backoff(base, 40, cap), cap);
+        assert_eq!(backoff(Duration::ZERO, 5, cap), Duration::ZERO);
     }
 }

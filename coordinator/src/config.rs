@@ -46,6 +46,14 @@ pub struct BackendConfig {
     pub accept_degraded: bool,
     pub requirements: PathBuf,
     pub venv: PathBuf,
+    /// Once ready, `GET health_path` this often.
+    pub liveness_interval: Duration,
+    /// This many failed liveness probes in a row: the backend is not alive.
+    pub liveness_failures: u32,
+    /// The cap of `retry_delay * 2^(k-1)`.
+    pub max_retry_delay: Duration,
+    /// Restarts in a row, each within a minute of becoming ready, before giving up.
+    pub max_restarts: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +69,10 @@ pub struct DevConfig {
     pub shutdown_grace: Duration,
     /// Where each run's log file goes.
     pub log_dir: PathBuf,
+    /// The newest this many run logs are kept.
+    pub keep_logs: u32,
+    /// A run's log stops growing at this many bytes.
+    pub max_log_size: u64,
 }
 
 /// Where an effective value came from.
@@ -141,6 +153,10 @@ impl Config {
                 accept_degraded: false,
                 requirements: root.join("backend/requirements.txt"),
                 venv: root.join("backend/.venv"),
+                liveness_interval: Duration::from_secs(2),
+                liveness_failures: 3,
+                max_retry_delay: Duration::from_secs(30),
+                max_restarts: 5,
             },
             frontend: FrontendConfig {
                 command: vec!["node".into(), "frontend/server.js".into()],
@@ -150,6 +166,8 @@ impl Config {
             dev: DevConfig {
                 shutdown_grace: Duration::from_secs(5),
                 log_dir: root.join(".dev/logs"),
+                keep_logs: 20,
+                max_log_size: 50_000_000,
             },
             sources: BTreeMap::new(),
         };
@@ -380,11 +398,17 @@ impl Config {
             ("backend.accept_degraded", Value::Bool(v)) => b.accept_degraded = v,
             ("backend.requirements", Value::Text(v)) => b.requirements = path(v),
             ("backend.venv", Value::Text(v)) => b.venv = path(v),
+            ("backend.liveness_interval", Value::Duration(v)) => b.liveness_interval = v,
+            ("backend.liveness_failures", Value::Count(v)) => b.liveness_failures = v,
+            ("backend.max_retry_delay", Value::Duration(v)) => b.max_retry_delay = v,
+            ("backend.max_restarts", Value::Count(v)) => b.max_restarts = v,
             ("frontend.command", Value::Argv(v)) => self.frontend.command = v,
             ("frontend.config_file", Value::Text(v)) => self.frontend.config_file = path(v),
             ("frontend.port_key", Value::Text(v)) => self.frontend.port_key = v,
             ("dev.shutdown_grace", Value::Duration(v)) => self.dev.shutdown_grace = v,
             ("dev.log_dir", Value::Text(v)) => self.dev.log_dir = path(v),
+            ("dev.keep_logs", Value::Count(v)) => self.dev.keep_logs = v,
+            ("dev.max_log_size", Value::Bytes(v)) => self.dev.max_log_size = v,
             _ => return,
         }
         self.sources.insert(key, source);
@@ -407,11 +431,17 @@ impl Config {
             "backend.accept_degraded" => b.accept_degraded.to_string(),
             "backend.requirements" => shown(&b.requirements),
             "backend.venv" => shown(&b.venv),
+            "backend.liveness_interval" => format!("{:?}", duration::format(b.liveness_interval)),
+            "backend.liveness_failures" => b.liveness_failures.to_string(),
+            "backend.max_retry_delay" => format!("{:?}", duration::format(b.max_retry_delay)),
+            "backend.max_restarts" => b.max_restarts.to_string(),
             "frontend.command" => argv(&self.frontend.command),
             "frontend.config_file" => shown(&self.frontend.config_file),
             "frontend.port_key" => format!("{:?}", self.frontend.port_key),
             "dev.shutdown_grace" => format!("{:?}", duration::format(self.dev.shutdown_grace)),
             "dev.log_dir" => shown(&self.dev.log_dir),
+            "dev.keep_logs" => self.dev.keep_logs.to_string(),
+            "dev.max_log_size" => format!("{:?}", setting::format_size(self.dev.max_log_size)),
             _ => String::new(),
         }
     }

@@ -9,6 +9,7 @@
 //! ([`crate::runs`]) from start to clean exit.
 
 mod choose_port;
+mod liveness;
 mod supervise;
 mod this_run;
 
@@ -336,6 +337,7 @@ fn start_frontend(
         argv: argv.clone(),
         cwd: config.root.clone(),
         env: child_env(config, log),
+        foreground: true,
     };
     match process::spawn(&spec, log) {
         Ok(running) => {
@@ -346,6 +348,7 @@ fn start_frontend(
             ));
             this_run.started("frontend", &running, &argv);
             processes.frontend = Some(running);
+            processes.command_mode = options.frontend_command.is_some();
             Ok(())
         }
         Err(err) => Err(fail_with(
@@ -360,16 +363,22 @@ fn start_frontend(
     }
 }
 
-/// The environment of DESIGN section 4, for both children.
+/// The environment of DESIGN section 4, for both children. Their output reaches the
+/// terminal through a pipe, so when `dev` writes colour there they are told to as well.
 fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
     let backend = &config.backend;
-    vec![
+    let mut env = vec![
         ("BACKEND_HOST".into(), backend.host.clone()),
         ("BACKEND_PORT".into(), backend.port.to_string()),
         ("BACKEND_URL".into(), config.backend_url()),
         ("CORRELATION_ID".into(), log.correlation_id().to_owned()),
         ("PYTHONUNBUFFERED".into(), "1".into()),
-    ]
+    ];
+    if log.colour().stdout {
+        env.push(("FORCE_COLOR".into(), "1".into()));
+        env.push(("CLICOLOR_FORCE".into(), "1".into()));
+    }
+    env
 }
 
 /// Resolves `python` in the backend command: the venv's interpreter, else a system one.

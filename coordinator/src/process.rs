@@ -43,6 +43,9 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
     /// Added to (and overriding) the coordinator's own environment.
     pub env: Vec<(String, String)>,
+    /// Give it the terminal: stdin, and the terminal's foreground group while it runs
+    /// (so it can read input and gets Ctrl-C itself). Only when `dev` owns the terminal.
+    pub foreground: bool,
 }
 
 /// A process group that `dev` started and therefore must stop.
@@ -57,6 +60,8 @@ pub struct Running {
     /// The tasks copying stdout and stderr, to wait for their last lines.
     pumps: Vec<tokio::task::JoinHandle<()>>,
     stopped: bool,
+    /// It has the terminal: take it back when it ends.
+    foreground: bool,
 }
 
 /// How a stop went.
@@ -74,14 +79,19 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         .argv
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
+    let foreground = spec.foreground && os::owns_terminal();
     let mut wrap = CommandWrap::with_new(program, |cmd| {
         cmd.args(args)
             .current_dir(&spec.cwd)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(if foreground {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        os::die_with_parent(cmd);
+        os::prepare_child(cmd, foreground);
     });
     wrap.wrap(ProcessGroup::leader());
     let mut child = wrap.spawn()?;
@@ -90,6 +100,9 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         .ok_or_else(|| std::io::Error::other("the child was reaped before its pid was read"))?;
     if let Ok(mut leaders) = LEADERS.lock() {
         leaders.insert(pid);
+    }
+    if foreground {
+        os::give_terminal(pid);
     }
     let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let bind_conflict = Arc::new(AtomicBool::new(false));
@@ -125,6 +138,7 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         bind_conflict,
         pumps,
         stopped: false,
+        foreground,
     })
 }
 
@@ -193,7 +207,19 @@ impl Running {
             Err(_) => os::failed_status(),
         };
         self.status = Some(status);
+        self.release_terminal();
         status
+    }
+
+    /// Whether it was given the terminal.
+    pub fn has_terminal(&self) -> bool {
+        self.foreground
+    }
+
+    fn release_terminal(&self) {
+        if self.foreground {
+            os::take_terminal_back();
+        }
     }
 
     /// The leader's exit status, if it has exited (without waiting).
@@ -239,6 +265,7 @@ impl Running {
         })
         .await;
         self.forget();
+        self.release_terminal();
         StopReport {
             origin: self.origin,
             pid: self.pid,
@@ -417,6 +444,12 @@ pub fn reap_adopted() {
     }
 }
 
+/// Blocks the signals a terminal sends to background groups, for this thread and the
+/// threads it starts: call it first thing, before any thread exists.
+pub fn hold_terminal_signals() {
+    os::hold_terminal_signals();
+}
+
 /// Makes this process the child subreaper (Linux), so that descendants that escape
 /// their group are re-parented to it and can be stopped. Returns whether it worked.
 pub fn become_subreaper() -> bool {
@@ -446,6 +479,7 @@ impl Drop for Running {
             os::signal_group(self.pid, os::Signal::Kill);
         }
         self.forget();
+        self.release_terminal();
     }
 }
 
@@ -468,6 +502,11 @@ pub fn pid_exists(pid: u32) -> bool {
 /// A process's exit as people read it: `exit code 3` or `signal 9 (SIGKILL)`.
 pub fn describe_status(status: ExitStatus) -> String {
     os::describe_status(status)
+}
+
+/// Whether the process was ended by SIGINT (a Ctrl-C on its terminal).
+pub fn is_interrupt(status: ExitStatus) -> bool {
+    os::exit_code(status) == 128 + 2 && status.code().is_none()
 }
 
 /// The code `dev` exits with when it passes a child's status through: the code, or

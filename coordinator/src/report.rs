@@ -47,30 +47,61 @@ impl FailureReport {
             failures.len(),
             if failures.len() == 1 { "" } else { "s" }
         );
-        let mut evidence = Vec::new();
-        for failure in failures {
-            evidence.push(format!(
-                "attempt {}: {} after {} ms",
-                failure.attempt,
-                summarize(failure),
-                failure.elapsed.as_millis()
-            ));
-        }
-        if let Some(last) = failures.last() {
-            if let Some(probe) = &last.last_probe {
-                evidence.push(format!("last health response: {}", describe_probe(probe)));
-            }
-            if !last.stderr_tail.is_empty() {
-                evidence.push(format!(
-                    "last {} lines of stderr (attempt {}):",
-                    last.stderr_tail.len(),
-                    last.attempt
-                ));
-                evidence.extend(last.stderr_tail.iter().map(|line| format!("  | {line}")));
-            }
-        }
-        FailureReport::simple(log, &what, evidence, likely_causes(failures, context))
+        FailureReport::simple(
+            log,
+            &what,
+            evidence(failures, "attempt"),
+            likely_causes(failures, context),
+        )
     }
+
+    /// The report when the restart policy gives up: `failures` are the backend's
+    /// failures in a row, each soon after it became ready.
+    pub fn gave_up(
+        log: &RunLog,
+        failures: &[AttemptFailure],
+        context: &Context,
+        max_restarts: u32,
+    ) -> Self {
+        let what = format!(
+            "the backend failed {} times in a row, each within a minute of becoming ready: dev gave up after {max_restarts} restart{}",
+            failures.len(),
+            if max_restarts == 1 { "" } else { "s" }
+        );
+        let mut causes = likely_causes(failures, context);
+        causes.push(Cause {
+            cause: "the backend starts, then fails again soon after every start".into(),
+            fix: "fix what the evidence above shows, then run `cargo xtask dev` again (`backend.max_restarts` sets how many restarts in a row dev makes)".into(),
+        });
+        FailureReport::simple(log, &what, evidence(failures, "failure"), causes)
+    }
+}
+
+/// One line per failure, then the last health response and stderr tail of the last.
+fn evidence(failures: &[AttemptFailure], noun: &str) -> Vec<String> {
+    let mut evidence = Vec::new();
+    for failure in failures {
+        evidence.push(format!(
+            "{noun} {}: {} after {} ms",
+            failure.attempt,
+            summarize(failure),
+            failure.elapsed.as_millis()
+        ));
+    }
+    if let Some(last) = failures.last() {
+        if let Some(probe) = &last.last_probe {
+            evidence.push(format!("last health response: {}", describe_probe(probe)));
+        }
+        if !last.stderr_tail.is_empty() {
+            evidence.push(format!(
+                "last {} lines of stderr ({noun} {}):",
+                last.stderr_tail.len(),
+                last.attempt
+            ));
+            evidence.extend(last.stderr_tail.iter().map(|line| format!("  | {line}")));
+        }
+    }
+    evidence
 }
 
 impl fmt::Display for FailureReport {
@@ -110,6 +141,9 @@ pub fn summarize(failure: &AttemptFailure) -> String {
     match &failure.kind {
         FailureKind::Spawn { program, error } => format!("could not start `{program}`: {error}"),
         FailureKind::Exited(status) => format!("the backend exited ({status}) before it was ready"),
+        FailureKind::Unresponsive { probes } => {
+            format!("the backend stopped answering health ({probes} probes in a row failed)")
+        }
         FailureKind::Forked { status, left } => format!(
             "the backend command exited ({status}) but left {} running: it forks into the background",
             named(left)
@@ -153,7 +187,8 @@ pub fn services(failing: &[(String, String)]) -> String {
         .join(", ")
 }
 
-fn describe_probe(probe: &Probe) -> String {
+/// A health answer (or its absence) as evidence.
+pub fn describe_probe(probe: &Probe) -> String {
     match probe {
         Probe::Unreachable(why) => format!("no answer ({why})"),
         Probe::Answered { code, report, body } => match report {

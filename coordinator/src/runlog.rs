@@ -8,8 +8,10 @@
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A fresh ID: milliseconds since the epoch plus 24 random bits.
 pub fn new_correlation_id() -> String {
@@ -43,36 +45,140 @@ impl Origin {
 
 /// The run's log: lines go to the terminal with an `[origin]` prefix and to the log
 /// file with a timestamp and the correlation ID. Cheap to clone.
+///
+/// The terminal is written by a thread of its own, through a bounded queue: a terminal
+/// that does not keep up (a paused `less`, Ctrl-S, a slow pipe) never blocks the caller,
+/// so signals, health waits and restarts go on, and children's pipes are always drained.
+/// When the queue is full, lines are dropped from the terminal only (the file keeps
+/// every line), and a note says how many once the terminal catches up.
 #[derive(Debug, Clone)]
 pub struct RunLog {
     inner: Arc<Inner>,
 }
 
+/// How many lines may wait for the terminal before lines are dropped from it.
+const TERMINAL_QUEUE: usize = 2048;
+
 #[derive(Debug)]
 struct Inner {
     correlation_id: String,
     path: Option<PathBuf>,
-    file: Mutex<Option<File>>,
-    color: bool,
+    file: Mutex<Option<LogFile>>,
+    colour: Colour,
+    terminal: SyncSender<Message>,
+    dropped: Arc<AtomicU64>,
+}
+
+#[derive(Debug)]
+struct LogFile {
+    file: File,
+    written: u64,
+    cap: u64,
+    full: bool,
+}
+
+/// What the terminal thread is asked to do.
+#[derive(Debug)]
+enum Message {
+    Line {
+        text: String,
+        to_stderr: bool,
+    },
+    /// Answer on the channel once everything before this was written.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Whether each stream gets colour: decided per stream, since `dev | tee out.txt`
+/// pipes stdout while stderr is still a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colour {
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+impl Colour {
+    /// `NO_COLOR` (any value) turns colour off, `CLICOLOR_FORCE` (not `0`) forces it on,
+    /// otherwise each stream is coloured when it is a terminal.
+    pub fn detect(env: &dyn Fn(&str) -> Option<String>) -> Colour {
+        if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            return Colour {
+                stdout: false,
+                stderr: false,
+            };
+        }
+        if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+            return Colour {
+                stdout: true,
+                stderr: true,
+            };
+        }
+        Colour {
+            stdout: std::io::stdout().is_terminal(),
+            stderr: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Where a run's logs go and how much of them is kept.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// The newest this many run logs are kept (the new one included); `None` keeps all.
+    pub keep: Option<usize>,
+    /// A log file stops growing at this size, and says so once.
+    pub max_size: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            keep: None,
+            max_size: 50 * 1000 * 1000,
+        }
+    }
 }
 
 impl RunLog {
-    /// Opens `<log_dir>/<correlation_id>.log`. When the file cannot be created the run
-    /// goes on with terminal output only, and says so once.
+    /// Opens `<log_dir>/<correlation_id>.log`, keeping every older log. When the file
+    /// cannot be created the run goes on with terminal output only, and says so once.
     pub fn create(log_dir: &Path, correlation_id: &str) -> RunLog {
+        RunLog::create_with(log_dir, correlation_id, &LogOptions::default())
+    }
+
+    /// [`RunLog::create`], deleting the oldest run logs beyond `options.keep` first.
+    pub fn create_with(log_dir: &Path, correlation_id: &str, options: &LogOptions) -> RunLog {
         let path = log_dir.join(format!("{correlation_id}.log"));
+        if let Some(keep) = options.keep {
+            prune(log_dir, keep.saturating_sub(1));
+        }
         let opened = std::fs::create_dir_all(log_dir).and_then(|()| File::create(&path));
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let colour = Colour::detect(&|name| std::env::var(name).ok());
         let (file, path, failure) = match opened {
-            Ok(file) => (Some(file), Some(path), None),
+            Ok(file) => (
+                Some(LogFile {
+                    file,
+                    written: 0,
+                    cap: options.max_size,
+                    full: false,
+                }),
+                Some(path),
+                None,
+            ),
             Err(err) => (None, None, Some(format!("{}: {err}", path.display()))),
         };
+        let (terminal, queue) = sync_channel(TERMINAL_QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let note = path.as_ref().map(|p| p.display().to_string());
+        let counter = Arc::clone(&dropped);
+        let prefix = Origin::Dev.prefix(colour.stderr, "WARN");
+        std::thread::spawn(move || write_terminal(&queue, &counter, &prefix, note.as_deref()));
         let log = RunLog {
             inner: Arc::new(Inner {
                 correlation_id: correlation_id.to_owned(),
                 path,
                 file: Mutex::new(file),
-                color,
+                colour,
+                terminal,
+                dropped,
             }),
         };
         if let Some(failure) = failure {
@@ -89,6 +195,11 @@ impl RunLog {
 
     pub fn path(&self) -> Option<&Path> {
         self.inner.path.as_deref()
+    }
+
+    /// The colour decision for the terminal streams.
+    pub fn colour(&self) -> Colour {
+        self.inner.colour
     }
 
     pub fn info(&self, message: &str) {
@@ -114,29 +225,34 @@ impl RunLog {
         self.to_file(Origin::Dev, "DEBUG", message);
     }
 
+    /// Waits (at most `within`) until the terminal has every line queued so far: before
+    /// the process exits, and before something is printed outside the log.
+    pub fn flush(&self, within: Duration) {
+        let (done, finished) = std::sync::mpsc::channel();
+        if self.inner.terminal.try_send(Message::Flush(done)).is_ok() {
+            let _ = finished.recv_timeout(within);
+        }
+    }
+
     fn write(&self, origin: Origin, level: &str, message: &str, to_stderr: bool) {
-        let tag = origin.tag();
-        let prefix = if self.inner.color {
-            let colour = match (origin, level) {
-                (_, "ERROR") => "31",
-                (_, "WARN") => "33",
-                (Origin::Dev, _) => "36",
-                (Origin::Backend, _) => "35",
-                (Origin::Frontend, _) => "32",
-            };
-            format!("\x1b[{colour}m[{tag}]\x1b[0m")
+        let colour = if to_stderr {
+            self.inner.colour.stderr
         } else {
-            format!("[{tag}]")
+            self.inner.colour.stdout
         };
+        let prefix = origin.prefix(colour, level);
         let mut text = String::new();
         for line in message.lines() {
             text.push_str(&format!("{prefix} {line}\n"));
         }
-        // Terminal write errors (a closed pipe) must not end supervision: ignore them.
-        if to_stderr {
-            let _ = std::io::stderr().lock().write_all(text.as_bytes());
-        } else {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        // Never blocks: a full queue means the terminal is behind, and the line is
+        // dropped from the terminal only (it is in the file below).
+        if let Err(TrySendError::Full(_)) = self
+            .inner
+            .terminal
+            .try_send(Message::Line { text, to_stderr })
+        {
+            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
         }
         self.to_file(origin, level, message);
     }
@@ -145,17 +261,110 @@ impl RunLog {
         let Ok(mut guard) = self.inner.file.lock() else {
             return;
         };
-        if let Some(file) = guard.as_mut() {
-            let stamp = timestamp();
-            for line in message.lines() {
-                let _ = writeln!(
-                    file,
-                    "{stamp} {} {level} [{}] {line}",
-                    self.inner.correlation_id,
-                    origin.tag()
-                );
+        let Some(log) = guard.as_mut() else {
+            return;
+        };
+        if log.full {
+            return;
+        }
+        let stamp = timestamp();
+        let mut text = String::new();
+        for line in message.lines() {
+            text.push_str(&format!(
+                "{stamp} {} {level} [{}] {line}\n",
+                self.inner.correlation_id,
+                origin.tag()
+            ));
+        }
+        if log.written + text.len() as u64 > log.cap {
+            log.full = true;
+            let _ = writeln!(
+                log.file,
+                "{stamp} {} WARN [dev] the log file reached its cap of {} bytes (dev.max_log_size): later lines are not written",
+                self.inner.correlation_id, log.cap
+            );
+            return;
+        }
+        log.written += text.len() as u64;
+        let _ = log.file.write_all(text.as_bytes());
+    }
+}
+
+impl Origin {
+    /// `[dev]`, in its colour when `colour`.
+    fn prefix(self, colour: bool, level: &str) -> String {
+        let tag = self.tag();
+        if !colour {
+            return format!("[{tag}]");
+        }
+        let code = match (self, level) {
+            (_, "ERROR") => "31",
+            (_, "WARN") => "33",
+            (Origin::Dev, _) => "36",
+            (Origin::Backend, _) => "35",
+            (Origin::Frontend, _) => "32",
+        };
+        format!("\x1b[{code}m[{tag}]\x1b[0m")
+    }
+}
+
+/// The terminal thread: writes queued lines; when it catches up after lines were
+/// dropped, says how many. Terminal write errors (a closed pipe) are ignored: they
+/// must not end supervision.
+fn write_terminal(queue: &Receiver<Message>, dropped: &AtomicU64, prefix: &str, log: Option<&str>) {
+    let mut next = queue.recv().ok();
+    while let Some(message) = next {
+        match message {
+            Message::Line { text, to_stderr } => {
+                if to_stderr {
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                } else {
+                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                }
+            }
+            Message::Flush(done) => {
+                let _ = std::io::stdout().flush();
+                let _ = done.send(());
             }
         }
+        next = match queue.try_recv() {
+            Ok(message) => Some(message),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                // Caught up: say what the terminal missed, once.
+                let lost = dropped.swap(0, Ordering::Relaxed);
+                if lost > 0 {
+                    let whereabouts =
+                        log.map_or_else(String::new, |log| format!("; all are in {log}"));
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{prefix} {lost} lines not shown (terminal too slow){whereabouts}"
+                    );
+                }
+                queue.recv().ok()
+            }
+        };
+    }
+}
+
+/// Deletes the oldest `*.log` files in `dir` so that at most `keep` remain.
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut logs: Vec<(SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|ext| ext == "log"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if logs.len() <= keep {
+        return;
+    }
+    // Oldest first; the name (which starts with the start time) breaks ties.
+    logs.sort();
+    let excess = logs.len() - keep;
+    for (_, path) in logs.into_iter().take(excess) {
+        let _ = std::fs::remove_file(path);
     }
 }
 

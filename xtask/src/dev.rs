@@ -3,7 +3,7 @@
 use clap::Args;
 use coordinator::config::{FlagValue, Kind, Value};
 use coordinator::dev::{DevOptions, DevOutcome};
-use coordinator::runlog::{RunLog, new_correlation_id};
+use coordinator::runlog::{LogOptions, RunLog, new_correlation_id};
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -28,6 +28,8 @@ pub struct DevArgs {
 }
 
 pub fn run(args: &DevArgs) -> u8 {
+    // Before any thread starts, so that every thread inherits it.
+    coordinator::process::hold_terminal_signals();
     let mut flags = Vec::new();
     if let Some(port) = args.port.as_deref().filter(|p| *p != "auto") {
         match Kind::Port.parse_text(port) {
@@ -64,8 +66,15 @@ pub fn run(args: &DevArgs) -> u8 {
         port_auto: args.port.as_deref() == Some("auto"),
         yes: args.yes,
     };
-    let log = RunLog::create(&config.dev.log_dir, &new_correlation_id());
+    let log_options = LogOptions {
+        keep: Some(config.dev.keep_logs as usize),
+        max_size: config.dev.max_log_size,
+    };
+    let log = RunLog::create_with(&config.dev.log_dir, &new_correlation_id(), &log_options);
     let outcome = coordinator::dev::run(&config, &options, &log);
+    // The report below must come after the run's last lines, and a terminal that is not
+    // read (Ctrl-S) must not keep dev from exiting.
+    log.flush(std::time::Duration::from_secs(1));
     match &outcome {
         DevOutcome::Failed(report) => eprintln!("\n{report}"),
         DevOutcome::Misconfigured(message) => eprintln!("error: invalid configuration\n{message}"),

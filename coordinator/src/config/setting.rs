@@ -59,6 +59,26 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Path,
     ),
     s("backend.venv", "DEV_BACKEND_VENV", Kind::Path),
+    s(
+        "backend.liveness_interval",
+        "DEV_BACKEND_LIVENESS_INTERVAL",
+        Kind::Timeout,
+    ),
+    s(
+        "backend.liveness_failures",
+        "DEV_BACKEND_LIVENESS_FAILURES",
+        Kind::Count,
+    ),
+    s(
+        "backend.max_retry_delay",
+        "DEV_BACKEND_MAX_RETRY_DELAY",
+        Kind::Delay,
+    ),
+    s(
+        "backend.max_restarts",
+        "DEV_BACKEND_MAX_RESTARTS",
+        Kind::Count,
+    ),
     s("frontend.command", "DEV_FRONTEND_COMMAND", Kind::Argv),
     s(
         "frontend.config_file",
@@ -68,6 +88,8 @@ pub const SETTINGS: &[Setting] = &[
     s("frontend.port_key", "DEV_FRONTEND_PORT_KEY", Kind::Text),
     s("dev.shutdown_grace", "DEV_SHUTDOWN_GRACE", Kind::Delay),
     s("dev.log_dir", "DEV_LOG_DIR", Kind::Path),
+    s("dev.keep_logs", "DEV_KEEP_LOGS", Kind::Count),
+    s("dev.max_log_size", "DEV_MAX_LOG_SIZE", Kind::Size),
 ];
 
 const fn s(key: &'static str, env: &'static str, kind: Kind) -> Setting {
@@ -96,6 +118,10 @@ pub enum Kind {
     Delay,
     /// A number of tries, 1 to 10.
     Attempts,
+    /// A whole number from 1 to 10000.
+    Count,
+    /// A size in bytes with a unit: `"500KB"`, `"50MB"`, `"1GB"`.
+    Size,
     Bool,
     /// A path, relative to the checkout root unless absolute.
     Path,
@@ -109,6 +135,7 @@ pub enum Value {
     Port(u16),
     Duration(Duration),
     Count(u32),
+    Bytes(u64),
     Bool(bool),
 }
 
@@ -124,6 +151,8 @@ impl Kind {
             Kind::Timeout => r#"a duration above zero such as "500ms", "30s" or "1m""#,
             Kind::Delay => r#"a duration such as "0s", "500ms" or "2s""#,
             Kind::Attempts => "a whole number from 1 to 10",
+            Kind::Count => "a whole number from 1 to 10000",
+            Kind::Size => r#"a size such as "500KB", "50MB" or "1GB""#,
             Kind::Bool => "true or false",
             Kind::Path => "a non-empty path string",
         }
@@ -139,12 +168,12 @@ impl Kind {
                     .collect();
                 argv_value(argv?)
             }
-            (Kind::Port | Kind::Attempts, DeValue::Integer(int)) => {
+            (Kind::Port | Kind::Attempts | Kind::Count, DeValue::Integer(int)) => {
                 let number = i64::from_str_radix(int.as_str(), int.radix()).ok()?;
                 self.parse_number(number)
             }
             (Kind::Bool, DeValue::Boolean(flag)) => Some(Value::Bool(*flag)),
-            (Kind::Argv | Kind::Port | Kind::Attempts | Kind::Bool, _) => None,
+            (Kind::Argv | Kind::Port | Kind::Attempts | Kind::Count | Kind::Bool, _) => None,
             (_, DeValue::String(text)) => self.parse_text(text),
             _ => None,
         }
@@ -159,7 +188,10 @@ impl Kind {
             }
             Kind::Host => is_loopback(text).then(|| Value::Text(text.to_owned())),
             Kind::HttpPath => text.starts_with('/').then(|| Value::Text(text.to_owned())),
-            Kind::Port | Kind::Attempts => self.parse_number(text.trim().parse().ok()?),
+            Kind::Port | Kind::Attempts | Kind::Count => {
+                self.parse_number(text.trim().parse().ok()?)
+            }
+            Kind::Size => parse_size(text).map(Value::Bytes),
             Kind::Timeout => duration::parse(text)
                 .filter(|d| !d.is_zero())
                 .map(Value::Duration),
@@ -182,9 +214,39 @@ impl Kind {
                 .ok()
                 .filter(|n| (1..=10).contains(n))
                 .map(Value::Count),
+            Kind::Count => u32::try_from(number)
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .map(Value::Count),
             _ => None,
         }
     }
+}
+
+/// `"50MB"` -> 50 000 000 (decimal units, as disks and `ls -h --si` count).
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit.trim().to_ascii_uppercase().as_str() {
+        "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(scale).filter(|bytes| *bytes > 0)
+}
+
+/// The inverse of [`parse_size`] for display.
+pub fn format_size(bytes: u64) -> String {
+    for (scale, unit) in [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "KB")] {
+        if bytes.is_multiple_of(scale) {
+            return format!("{}{unit}", bytes / scale);
+        }
+    }
+    format!("{bytes}B")
 }
 
 fn argv_value(argv: Vec<String>) -> Option<Value> {
@@ -253,6 +315,12 @@ mod tests {
                 Some(Value::Argv(vec!["node".into(), "server.js".into()])),
             ),
             (Kind::Argv, "  ", None),
+            (Kind::Count, "0", None),
+            (Kind::Count, "5", Some(Value::Count(5))),
+            (Kind::Size, "50MB", Some(Value::Bytes(50_000_000))),
+            (Kind::Size, "500 kb", Some(Value::Bytes(500_000))),
+            (Kind::Size, "50", None),
+            (Kind::Size, "0MB", None),
         ];
         for (kind, text, expected) in cases {
             assert_eq!(&kind.parse_text(text), expected, "{kind:?} from {text:?}");

@@ -13,19 +13,20 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::liveness::{Liveness, Verdict};
 use super::this_run::ThisRun;
 use super::{DevOutcome, context};
-use crate::backend::{self, FailureKind, Plan, StartOutcome};
+use crate::backend::{self, AttemptFailure, FailureKind, Plan, StartOutcome};
 use crate::config::Config;
-use crate::health::HealthClient;
+use crate::health::{HealthClient, Probe};
 use crate::process::{self, Running};
 use crate::report::{self, FailureReport};
 use crate::runlog::{Origin, RunLog};
 use crate::runs::BackendUse;
 use crate::signals::Shutdown;
 
-/// How often the supervisor looks around: a reused backend's port (a connect:
-/// microseconds), orphans to reap, descendants that escaped their group.
+/// How often the supervisor looks around: orphans to reap, descendants that escaped
+/// their group.
 const TICK: Duration = Duration::from_secs(1);
 
 /// A backend that stays up this long has its restart backoff reset.
@@ -65,6 +66,8 @@ impl Reused {
 pub(super) struct Processes {
     pub(super) backend: Option<Backend>,
     pub(super) frontend: Option<Running>,
+    /// The frontend is `dev -- <cmd>`, whose exit code is passed through as it is.
+    pub(super) command_mode: bool,
 }
 
 /// The backend's process, when this run owns it.
@@ -139,6 +142,19 @@ struct Watch<'a> {
     log: &'a RunLog,
 }
 
+/// Why an owned backend is restarted.
+enum Down {
+    Exited(ExitStatus),
+    /// Liveness failed: the last probe.
+    Unresponsive(Probe),
+}
+
+/// The restart policy's memory: the failures in a row, each soon after becoming ready.
+#[derive(Default)]
+struct Restarts {
+    in_a_row: Vec<AttemptFailure>,
+}
+
 /// Runs until a signal, the frontend's exit, or a backend that cannot be restarted.
 pub(super) async fn supervise(
     config: &Config,
@@ -155,10 +171,14 @@ pub(super) async fn supervise(
         client,
         log,
     };
-    let mut restarts = 0u32;
+    let interval = config.backend.liveness_interval;
+    // A probe may take at most one interval, so that a hung backend is declared dead
+    // after `liveness_failures` intervals, not after that many `health_timeout`s.
+    let prober = HealthClient::new(config.backend.health_timeout.min(interval));
+    let mut liveness = Liveness::new(config.backend.liveness_failures);
+    let mut next_probe = Instant::now() + interval;
+    let mut restarts = Restarts::default();
     let mut backend_since = Instant::now();
-    // Said once per outage of a reused backend, not once per tick.
-    let mut outage_said = false;
     loop {
         tokio::select! {
             name = shutdown.next() => {
@@ -168,37 +188,106 @@ pub(super) async fn supervise(
             () = tokio::time::sleep(TICK) => {
                 process::reap_adopted();
                 this_run.note_escaped();
-                let Some(Backend::Reused(reused)) = &processes.backend else { continue };
-                let reused = reused.clone();
-                match look_at_reused(&watch, &reused, this_run, &mut outage_said, shutdown).await {
-                    Look::Fine => {}
-                    Look::TookOver(running) => {
-                        processes.backend = Some(Backend::Owned(running));
-                        backend_since = Instant::now();
-                        restarts = 0;
+            }
+            () = tokio::time::sleep_until(next_probe), if processes.backend.is_some() => {
+                let probe = tokio::select! {
+                    probe = prober.probe(&plan.health_url, log.correlation_id()) => probe,
+                    name = shutdown.next() => {
+                        log.info(&format!("{name} received: stopping what dev started"));
+                        return DevOutcome::Stopped;
                     }
-                    Look::End(outcome) => return outcome,
-                }
-            }
-            status = wait_for(processes.frontend.as_mut()) => {
-                let code = process::exit_code(status);
-                log.info(&format!("frontend exited ({}): stopping", process::describe_status(status)));
-                return DevOutcome::FrontendExited(code);
-            }
-            status = wait_for(owned(&mut processes.backend)) => {
-                if backend_since.elapsed() >= STABLE_AFTER {
-                    restarts = 0;
-                }
-                restarts += 1;
-                let Some(Backend::Owned(crashed)) = processes.backend.take() else { continue };
-                match restart(&watch, crashed, status, restarts, this_run, shutdown).await {
+                };
+                next_probe = Instant::now() + interval;
+                let verdict = liveness.observe(&probe, config.backend.accept_degraded);
+                let Some(dead) = said(&watch, &processes.backend, verdict) else { continue };
+                let down = match processes.backend.take() {
+                    Some(Backend::Owned(running)) => (running, Down::Unresponsive(dead)),
+                    Some(Backend::Reused(reused)) => {
+                        match look_at_reused(&watch, &reused, this_run, shutdown).await {
+                            Look::Fine => processes.backend = Some(Backend::Reused(reused)),
+                            Look::TookOver(running) => {
+                                processes.backend = Some(Backend::Owned(running));
+                                backend_since = Instant::now();
+                                restarts = Restarts::default();
+                            }
+                            Look::End(outcome) => return outcome,
+                        }
+                        continue;
+                    }
+                    None => continue,
+                };
+                match restart(&watch, down, &mut restarts, backend_since, this_run, shutdown).await {
                     Ok(running) => {
                         processes.backend = Some(Backend::Owned(running));
                         backend_since = Instant::now();
+                        next_probe = Instant::now() + interval;
                     }
                     Err(outcome) => return outcome,
                 }
             }
+            status = wait_for(processes.frontend.as_mut()) => {
+                let code = process::exit_code(status);
+                let had_terminal = processes.frontend.as_ref().is_some_and(Running::has_terminal);
+                if had_terminal && !processes.command_mode && process::is_interrupt(status) {
+                    // With the terminal, the frontend got the Ctrl-C instead of dev.
+                    log.info("Ctrl-C reached the frontend (it has the terminal): stopping what dev started");
+                    return DevOutcome::Stopped;
+                }
+                log.info(&format!("frontend exited ({}): stopping", process::describe_status(status)));
+                return DevOutcome::FrontendExited(code);
+            }
+            status = wait_for(owned(&mut processes.backend)) => {
+                let Some(Backend::Owned(crashed)) = processes.backend.take() else { continue };
+                let down = (crashed, Down::Exited(status));
+                match restart(&watch, down, &mut restarts, backend_since, this_run, shutdown).await {
+                    Ok(running) => {
+                        processes.backend = Some(Backend::Owned(running));
+                        backend_since = Instant::now();
+                        liveness = Liveness::new(config.backend.liveness_failures);
+                        next_probe = Instant::now() + interval;
+                    }
+                    Err(outcome) => return outcome,
+                }
+            }
+        }
+    }
+}
+
+/// Logs what a liveness verdict means for this backend; `Some(last probe)` when the
+/// backend is to be declared dead.
+fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Option<Probe> {
+    let log = watch.log;
+    let port = watch.plan.port;
+    let name = match backend {
+        Some(Backend::Owned(running)) => format!("backend pid {}", running.pid()),
+        Some(Backend::Reused(reused)) => reused.named(),
+        None => return None,
+    };
+    match verdict {
+        Verdict::Fine => None,
+        Verdict::Recovered => {
+            log.info(&format!("{name} on port {port} is healthy again"));
+            None
+        }
+        Verdict::Degraded(failing) => {
+            log.warn(&format!(
+                "{name} on port {port} reports degraded: {}",
+                report::services(&failing)
+            ));
+            None
+        }
+        Verdict::Failing(n) => {
+            log.file_only(&format!("liveness probe {n} of {name} failed"));
+            None
+        }
+        Verdict::Dead(probe) => {
+            log.error(&format!(
+                "{name} on port {port} stopped answering: {} health probes in a row failed; last: {} (correlation id {})",
+                watch.config.backend.liveness_failures,
+                report::describe_probe(&probe),
+                log.correlation_id()
+            ));
+            Some(probe)
         }
     }
 }
@@ -210,13 +299,13 @@ enum Look {
     End(DevOutcome),
 }
 
-/// A reused backend that stopped answering: wait while a live run that owns it is
-/// there to bring it back; otherwise take over and start our own on the same port.
+/// A reused backend that stopped answering. If its port still accepts connections it is
+/// hung, and not ours to stop. If the port is closed: wait while a live run that owns it
+/// is there to bring it back; otherwise take over and start our own on the same port.
 async fn look_at_reused(
     watch: &Watch<'_>,
     reused: &Reused,
     this_run: &mut ThisRun,
-    outage_said: &mut bool,
     shutdown: &mut Shutdown,
 ) -> Look {
     let log = watch.log;
@@ -225,10 +314,10 @@ async fn look_at_reused(
         .await
         .is_ok()
     {
-        if *outage_said {
-            log.info(&format!("{} on port {port} answers again", reused.named()));
-            *outage_said = false;
-        }
+        log.warn(&format!(
+            "{} still holds port {port}; dev did not start it, so it does not restart it",
+            reused.named()
+        ));
         return Look::Fine;
     }
     let owner = this_run
@@ -236,13 +325,10 @@ async fn look_at_reused(
         .into_iter()
         .find(|run| run.owned_backend().is_some() && run.backend_port == Some(port));
     if let Some(owner) = owner {
-        if !*outage_said {
-            log.warn(&format!(
-                "the backend of dev run {} (pid {}) on port {port} stopped answering; that run is live and restarts it",
-                owner.correlation_id, owner.pid
-            ));
-            *outage_said = true;
-        }
+        log.warn(&format!(
+            "dev run {} (pid {}) owns it and is live: it restarts it",
+            owner.correlation_id, owner.pid
+        ));
         return Look::Fine;
     }
     log.warn(&format!(
@@ -255,7 +341,6 @@ async fn look_at_reused(
             this_run.started("backend", &running, &watch.plan.spec.argv);
             let pid = running.pid();
             this_run.update(|record| record.backend = BackendUse::Owned { pid });
-            *outage_said = false;
             Look::TookOver(running)
         }
         StartOutcome::Interrupted => Look::End(DevOutcome::Stopped),
@@ -275,56 +360,84 @@ async fn look_at_reused(
     }
 }
 
-/// An owned backend exited while running: report it, stop what it left, and start it
-/// again after the backoff, on the same port (the frontend uses it).
+/// An owned backend went down (it exited, or stopped answering): report it, stop what
+/// is left of it, and start it again after the capped backoff, on the same port (the
+/// frontend uses it). Gives up after `max_restarts` failures in a row that each came
+/// within a minute of becoming ready.
 async fn restart(
     watch: &Watch<'_>,
-    mut crashed: Running,
-    status: ExitStatus,
-    restarts: u32,
+    (mut down, why): (Running, Down),
+    restarts: &mut Restarts,
+    ready_since: Instant,
     this_run: &mut ThisRun,
     shutdown: &mut Shutdown,
 ) -> Result<Running, DevOutcome> {
     let (config, plan, log) = (watch.config, watch.plan, watch.log);
-    let kind = backend::exited(&crashed, status);
-    let left = crashed.left_behind();
-    if backend::stop_attempt(&mut crashed, config.dev.shutdown_grace, shutdown, log).await {
+    let up_for = ready_since.elapsed();
+    let (kind, last_probe) = match &why {
+        Down::Exited(status) => (backend::exited(&down, *status), None),
+        Down::Unresponsive(probe) => (
+            FailureKind::Unresponsive {
+                probes: config.backend.liveness_failures,
+            },
+            Some(probe.clone()),
+        ),
+    };
+    let left = down.left_behind();
+    if backend::stop_attempt(&mut down, config.dev.shutdown_grace, shutdown, log).await {
         return Err(DevOutcome::Stopped);
     }
     backend::stop_left_behind(&left, config.dev.shutdown_grace).await;
-    crashed.drain_output(Duration::from_millis(500)).await;
-    if let FailureKind::Forked { .. } = &kind {
+    down.drain_output(Duration::from_millis(500)).await;
+    let forked = matches!(kind, FailureKind::Forked { .. });
+    if up_for >= STABLE_AFTER {
+        restarts.in_a_row.clear();
+    }
+    let failure = AttemptFailure {
+        attempt: u32::try_from(restarts.in_a_row.len() + 1).unwrap_or(u32::MAX),
+        kind,
+        stderr_tail: down.stderr_tail(),
+        last_probe,
+        listening: true,
+        bind_conflict: false,
+        elapsed: up_for,
+    };
+    let context = context(config, plan);
+    if forked {
         // Restarting a daemonizing command would start a second copy every time.
-        let failure = backend::AttemptFailure {
-            attempt: 1,
-            kind,
-            stderr_tail: crashed.stderr_tail(),
-            last_probe: None,
-            listening: true,
-            bind_conflict: false,
-            elapsed: Duration::ZERO,
-        };
-        let context = context(config, plan);
         return Err(DevOutcome::Failed(Box::new(FailureReport::backend(
             log,
             &[failure],
             &context,
         ))));
     }
-    log.error(&format!(
-        "backend pid {} exited while running ({}); correlation id {}",
-        crashed.pid(),
-        process::describe_status(status),
-        log.correlation_id()
-    ));
-    for line in crashed.stderr_tail() {
-        log.error(&format!("  | {line}"));
+    if let Down::Exited(status) = why {
+        log.error(&format!(
+            "backend pid {} exited while running ({}); correlation id {}",
+            down.pid(),
+            process::describe_status(status),
+            log.correlation_id()
+        ));
+        for line in down.stderr_tail() {
+            log.error(&format!("  | {line}"));
+        }
     }
-    let delay = backend::backoff(plan.retry_delay, restarts);
+    restarts.in_a_row.push(failure);
+    let count = u32::try_from(restarts.in_a_row.len()).unwrap_or(u32::MAX);
+    if count > config.backend.max_restarts {
+        return Err(DevOutcome::Failed(Box::new(FailureReport::gave_up(
+            log,
+            &restarts.in_a_row,
+            &context,
+            config.backend.max_restarts,
+        ))));
+    }
+    let delay = backend::backoff(plan.retry_delay, count, plan.max_retry_delay);
     log.info(&format!(
-        "restarting the backend on port {} in {} (restart {restarts})",
+        "restarting the backend on port {} in {} (restart {count} of at most {} in a row)",
         plan.port,
-        crate::config::duration::format(delay)
+        crate::config::duration::format(delay),
+        config.backend.max_restarts
     ));
     tokio::select! {
         () = tokio::time::sleep(delay) => {}
@@ -343,12 +456,9 @@ async fn restart(
         StartOutcome::Interrupted => Err(DevOutcome::Stopped),
         // Restarts stay on the port the frontend already uses: a stolen port is a
         // failure here, not a reason to move.
-        StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => {
-            let context = context(config, plan);
-            Err(DevOutcome::Failed(Box::new(FailureReport::backend(
-                log, &failures, &context,
-            ))))
-        }
+        StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => Err(
+            DevOutcome::Failed(Box::new(FailureReport::backend(log, &failures, &context))),
+        ),
     }
 }
 

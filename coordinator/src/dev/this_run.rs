@@ -185,6 +185,8 @@ impl ThisRun {
             }
         };
         self.record.frontend_config = change;
+        // Saved with the change: `doctor` reads the two together.
+        self.record.backend_port = Some(port);
         if let Some(lock) = &lock {
             self.saved = self.runs.save(&self.record, lock).is_ok();
         }

@@ -5,7 +5,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal as NixSignal, killpg};
+use nix::sys::signal::{
+    SigSet, SigmaskHow, Signal as NixSignal, killpg, pthread_sigmask, sigprocmask,
+};
 use nix::unistd::Pid;
 
 #[derive(Debug, Clone, Copy)]
@@ -58,28 +60,71 @@ pub fn group_gone(pgid: u32) -> bool {
     killpg(Pid::from_raw(pgid as i32), None) == Err(Errno::ESRCH)
 }
 
-/// Makes the child receive SIGKILL when the coordinator dies, however it dies.
-#[cfg(target_os = "linux")]
-pub fn die_with_parent(cmd: &mut tokio::process::Command) {
+/// SIGTTOU and SIGTTIN, which a terminal sends to a background process group.
+fn terminal_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(NixSignal::SIGTTOU);
+    set.add(NixSignal::SIGTTIN);
+    set
+}
+
+/// Blocks SIGTTOU and SIGTTIN in this thread and every thread it starts later: `dev`
+/// hands the terminal to its foreground child, takes it back, and writes to it while
+/// in a background group, and none of that may stop it. Children get them unblocked.
+pub fn hold_terminal_signals() {
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&terminal_signals()), None);
+}
+
+/// Whether stdin is a terminal whose foreground group is ours: only then may a child
+/// be given it (a `dev &` in the background must not steal it from the shell).
+pub fn owns_terminal() -> bool {
+    let stdin = std::io::stdin();
+    std::io::IsTerminal::is_terminal(&stdin)
+        && nix::unistd::tcgetpgrp(&stdin).is_ok_and(|fg| fg == nix::unistd::getpgrp())
+}
+
+/// Makes `pgid` the terminal's foreground group.
+pub fn give_terminal(pgid: u32) {
+    let _ = nix::unistd::tcsetpgrp(std::io::stdin(), Pid::from_raw(pgid as i32));
+}
+
+/// Makes our own group the terminal's foreground group again.
+pub fn take_terminal_back() {
+    let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+}
+
+/// Prepares a child between fork and exec: on Linux, SIGKILL when the coordinator dies,
+/// however it dies; for the foreground child, the terminal (set by the child itself as
+/// well as by the parent, so that neither order races); and the terminal signals that
+/// `dev` blocks for itself unblocked again.
+pub fn prepare_child(cmd: &mut tokio::process::Command, foreground: bool) {
     let parent = std::process::id();
     #[expect(
         unsafe_code,
-        reason = "pre_exec runs between fork and exec; the closure only makes async-signal-safe calls (prctl, getppid)"
+        reason = "pre_exec runs between fork and exec; the closure only makes async-signal-safe calls (prctl, getppid, setpgid, tcsetpgrp, sigprocmask)"
     )]
     unsafe {
         cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(NixSignal::SIGKILL)?;
-            // The parent may have died between fork and prctl: then no signal will come.
-            if nix::unistd::getppid().as_raw() as u32 != parent {
-                return Err(std::io::Error::other("the coordinator exited during spawn"));
+            #[cfg(target_os = "linux")]
+            {
+                nix::sys::prctl::set_pdeathsig(NixSignal::SIGKILL)?;
+                // The parent may have died between fork and prctl: then no signal comes.
+                if nix::unistd::getppid().as_raw() as u32 != parent {
+                    return Err(std::io::Error::other("the coordinator exited during spawn"));
+                }
             }
+            #[cfg(not(target_os = "linux"))]
+            let _ = parent;
+            if foreground {
+                let me = nix::unistd::getpid();
+                let _ = nix::unistd::setpgid(me, me);
+                let _ = nix::unistd::tcsetpgrp(std::io::stdin(), me);
+            }
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&terminal_signals()), None);
             Ok(())
         });
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-pub fn die_with_parent(_cmd: &mut tokio::process::Command) {}
 
 /// The members of a process group, read from `/proc` (Linux); elsewhere only the
 /// leader is named.

@@ -10,6 +10,7 @@ mod frontend_config;
 mod lifecycle;
 mod ports;
 mod precommit;
+mod pressure;
 
 mod reference_app;
 mod runs;

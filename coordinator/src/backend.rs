@@ -42,14 +42,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `argv` is the backend command with `python` already resolved; `env` is what the
-    /// backend gets on top of the coordinator's environment.
+    /// `argv` is the backend command with `python` already resolved (its placeholders
+    /// are filled in here, with the port chosen); `env` is what the backend gets on top
+    /// of the coordinator's environment.
     pub fn new(config: &Config, argv: Vec<String>, env: Vec<(String, String)>) -> Plan {
         let backend = &config.backend;
         let host = health::probe_host(&backend.host);
         let ip = host
             .parse()
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        let values = config.placeholders();
+        let argv = argv
+            .iter()
+            .map(|arg| crate::config::placeholder::expand(arg, &values))
+            .collect();
         Plan {
             spec: ProcessSpec {
                 origin: Origin::Backend,

@@ -6,6 +6,7 @@
 //! file are reported at once rather than one per run.
 
 pub mod duration;
+pub mod placeholder;
 mod setting;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,12 @@ pub struct BackendConfig {
     pub max_retry_delay: Duration,
     /// Restarts in a row, each within a minute of becoming ready, before giving up.
     pub max_restarts: u32,
+    /// Globs (relative to the checkout) whose change restarts the backend; empty: off.
+    pub watch: Vec<String>,
+    /// Names and globs that never restart it.
+    pub watch_ignore: Vec<String>,
+    /// Changes closer together than this are one change.
+    pub watch_debounce: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +164,11 @@ impl Config {
                 liveness_failures: 3,
                 max_retry_delay: Duration::from_secs(30),
                 max_restarts: 5,
+                watch: vec!["backend/**/*.py".into()],
+                watch_ignore: [".venv", "__pycache__", ".git", "*.swp", "*~", ".#*", "4913"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                watch_debounce: Duration::from_millis(100),
             },
             frontend: FrontendConfig {
                 command: vec!["node".into(), "frontend/server.js".into()],
@@ -195,6 +207,7 @@ impl Config {
         for flag in flags {
             config.apply(flag.key, flag.value.clone(), Source::Flag(flag.flag.into()));
         }
+        config.check_placeholders(&mut problems);
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -231,6 +244,36 @@ impl Config {
         }
     }
 
+    /// Commands may use only the known placeholders; each unknown one is a problem at
+    /// the place the command was set.
+    fn check_placeholders(&self, problems: &mut Vec<Problem>) {
+        let commands = [
+            ("backend.command", &self.backend.command),
+            ("frontend.command", &self.frontend.command),
+        ];
+        for (key, argv) in commands {
+            for name in argv.iter().flat_map(|arg| placeholder::unknown(arg)) {
+                let location = match self.source(key) {
+                    Source::File { path, line } => format!("{}:{line}", path.display()),
+                    Source::Env(var) => format!("environment variable {var}"),
+                    other => other.to_string(),
+                };
+                problems.push(Problem {
+                    location,
+                    message: format!("unknown placeholder `{name}` in `{key}`"),
+                    fix: format!(
+                        "use {} (or write {{{{ for a literal brace)",
+                        placeholder::NAMES
+                            .iter()
+                            .map(|n| format!("{{{n}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+    }
+
     /// Where the effective value of `key` came from.
     pub fn source(&self, key: &str) -> &Source {
         self.sources.get(key).unwrap_or(&Source::Default)
@@ -244,6 +287,19 @@ impl Config {
         } else {
             format!("http://{host}:{}", self.backend.port)
         }
+    }
+
+    /// The values of the command placeholders (see [`placeholder`]).
+    pub fn placeholders(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("host", self.backend.host.clone()),
+            ("port", self.backend.port.to_string()),
+            ("url", self.backend_url()),
+            (
+                "frontend_port",
+                std::env::var("FRONTEND_PORT").unwrap_or_else(|_| "5173".into()),
+            ),
+        ]
     }
 
     /// `--print-config`: each setting, its effective value and where it came from.
@@ -402,6 +458,9 @@ impl Config {
             ("backend.liveness_failures", Value::Count(v)) => b.liveness_failures = v,
             ("backend.max_retry_delay", Value::Duration(v)) => b.max_retry_delay = v,
             ("backend.max_restarts", Value::Count(v)) => b.max_restarts = v,
+            ("backend.watch", Value::Globs(v)) => b.watch = v,
+            ("backend.watch_ignore", Value::Globs(v)) => b.watch_ignore = v,
+            ("backend.watch_debounce", Value::Duration(v)) => b.watch_debounce = v,
             ("frontend.command", Value::Argv(v)) => self.frontend.command = v,
             ("frontend.config_file", Value::Text(v)) => self.frontend.config_file = path(v),
             ("frontend.port_key", Value::Text(v)) => self.frontend.port_key = v,
@@ -435,6 +494,9 @@ impl Config {
             "backend.liveness_failures" => b.liveness_failures.to_string(),
             "backend.max_retry_delay" => format!("{:?}", duration::format(b.max_retry_delay)),
             "backend.max_restarts" => b.max_restarts.to_string(),
+            "backend.watch" => format!("{:?}", b.watch),
+            "backend.watch_ignore" => format!("{:?}", b.watch_ignore),
+            "backend.watch_debounce" => format!("{:?}", duration::format(b.watch_debounce)),
             "frontend.command" => argv(&self.frontend.command),
             "frontend.config_file" => shown(&self.frontend.config_file),
             "frontend.port_key" => format!("{:?}", self.frontend.port_key),

@@ -14,7 +14,7 @@ mod supervise;
 mod this_run;
 
 use choose_port::resolve_port;
-use supervise::{Backend, Processes, Reused, supervise};
+use supervise::{Backend, Processes, Reused, Watch, supervise};
 use this_run::ThisRun;
 
 use crate::backend::{self, Plan, StartOutcome};
@@ -29,6 +29,7 @@ use crate::runlog::{Origin, RunLog};
 use crate::runs::{BackendUse, Record};
 use crate::signals::Shutdown;
 use crate::venv;
+use crate::watch::{WatchSpec, Watcher};
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,8 @@ pub struct DevOptions {
     pub port_auto: bool,
     /// `--yes`: accept every offer without asking.
     pub yes: bool,
+    /// `--no-watch`: a change of the backend's sources does not restart it.
+    pub no_watch: bool,
 }
 
 /// How a run ended.
@@ -181,18 +184,50 @@ async fn run_registered(
         processes.stop_all(&config, log, shutdown).await;
         return outcome;
     }
-    let outcome = supervise(
-        &config,
-        &plan,
-        &client,
+    let watcher = start_watching(&config, options, log);
+    let watch = Watch {
+        config: &config,
+        plan: &plan,
+        client: &client,
         log,
-        shutdown,
-        &mut processes,
-        this_run,
-    )
-    .await;
+    };
+    let outcome = supervise(&watch, shutdown, &mut processes, this_run, watcher).await;
     processes.stop_all(&config, log, shutdown).await;
     outcome
+}
+
+/// Starts watching the backend's sources (`backend.watch`), unless `--no-watch` or no
+/// patterns. A watch that cannot start is said, and the run goes on without it.
+fn start_watching(config: &Config, options: &DevOptions, log: &RunLog) -> Option<Watcher> {
+    let backend = &config.backend;
+    if options.no_watch || backend.watch.is_empty() {
+        return None;
+    }
+    let mut ignore = backend.watch_ignore.clone();
+    // The venv is never a source, wherever it is.
+    if let Ok(venv) = backend.venv.strip_prefix(&config.root) {
+        ignore.push(venv.display().to_string());
+    }
+    let spec = WatchSpec {
+        root: config.root.clone(),
+        patterns: backend.watch.clone(),
+        ignore,
+        debounce: backend.watch_debounce,
+    };
+    match Watcher::start(&spec) {
+        Ok(watcher) => {
+            log.info(&format!(
+                "watching {} for changes ({} folders; --no-watch turns it off)",
+                backend.watch.join(", "),
+                watcher.folders()
+            ));
+            Some(watcher)
+        }
+        Err(err) => {
+            log.warn(&format!("not watching for changes: {err}"));
+            None
+        }
+    }
 }
 
 /// Syncs the venv on a blocking thread while watching for signals: a Ctrl-C stops the
@@ -328,10 +363,14 @@ fn start_frontend(
     this_run: &mut ThisRun,
     processes: &mut Processes,
 ) -> Result<(), DevOutcome> {
-    let argv = options
+    let values = config.placeholders();
+    let argv: Vec<String> = options
         .frontend_command
         .clone()
-        .unwrap_or_else(|| config.frontend.command.clone());
+        .unwrap_or_else(|| config.frontend.command.clone())
+        .iter()
+        .map(|arg| crate::config::placeholder::expand(arg, &values))
+        .collect();
     let spec = ProcessSpec {
         origin: Origin::Frontend,
         argv: argv.clone(),

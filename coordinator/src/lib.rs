@@ -23,4 +23,5 @@ pub mod runlog;
 pub mod runs;
 pub mod signals;
 pub mod venv;
+pub mod watch;
 pub mod which;

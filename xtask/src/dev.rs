@@ -19,6 +19,9 @@ pub struct DevArgs {
     /// Do not create or update the backend's virtualenv.
     #[arg(long)]
     no_sync: bool,
+    /// Do not restart the backend when its sources change (`backend.watch`).
+    #[arg(long)]
+    no_watch: bool,
     /// Print each setting's effective value and where it came from, then exit.
     #[arg(long)]
     print_config: bool,
@@ -65,6 +68,7 @@ pub fn run(args: &DevArgs) -> u8 {
         frontend_command: (!args.command.is_empty()).then(|| args.command.clone()),
         port_auto: args.port.as_deref() == Some("auto"),
         yes: args.yes,
+        no_watch: args.no_watch,
     };
     let log_options = LogOptions {
         keep: Some(config.dev.keep_logs as usize),

@@ -79,6 +79,17 @@ pub const SETTINGS: &[Setting] = &[
         "DEV_BACKEND_MAX_RESTARTS",
         Kind::Count,
     ),
+    s("backend.watch", "DEV_BACKEND_WATCH", Kind::Globs),
+    s(
+        "backend.watch_ignore",
+        "DEV_BACKEND_WATCH_IGNORE",
+        Kind::Globs,
+    ),
+    s(
+        "backend.watch_debounce",
+        "DEV_BACKEND_WATCH_DEBOUNCE",
+        Kind::Delay,
+    ),
     s("frontend.command", "DEV_FRONTEND_COMMAND", Kind::Argv),
     s(
         "frontend.config_file",
@@ -122,6 +133,8 @@ pub enum Kind {
     Count,
     /// A size in bytes with a unit: `"500KB"`, `"50MB"`, `"1GB"`.
     Size,
+    /// A list of glob patterns, possibly empty.
+    Globs,
     Bool,
     /// A path, relative to the checkout root unless absolute.
     Path,
@@ -136,6 +149,7 @@ pub enum Value {
     Duration(Duration),
     Count(u32),
     Bytes(u64),
+    Globs(Vec<String>),
     Bool(bool),
 }
 
@@ -153,6 +167,9 @@ impl Kind {
             Kind::Attempts => "a whole number from 1 to 10",
             Kind::Count => "a whole number from 1 to 10000",
             Kind::Size => r#"a size such as "500KB", "50MB" or "1GB""#,
+            Kind::Globs => {
+                r#"an array of glob patterns, e.g. ["backend/**/*.py"] (or [] for none)"#
+            }
             Kind::Bool => "true or false",
             Kind::Path => "a non-empty path string",
         }
@@ -168,12 +185,22 @@ impl Kind {
                     .collect();
                 argv_value(argv?)
             }
+            (Kind::Globs, DeValue::Array(items)) => {
+                let globs: Option<Vec<String>> = items
+                    .iter()
+                    .map(|item| item.get_ref().as_str().map(str::to_owned))
+                    .collect();
+                globs_value(globs?)
+            }
             (Kind::Port | Kind::Attempts | Kind::Count, DeValue::Integer(int)) => {
                 let number = i64::from_str_radix(int.as_str(), int.radix()).ok()?;
                 self.parse_number(number)
             }
             (Kind::Bool, DeValue::Boolean(flag)) => Some(Value::Bool(*flag)),
-            (Kind::Argv | Kind::Port | Kind::Attempts | Kind::Count | Kind::Bool, _) => None,
+            (
+                Kind::Argv | Kind::Globs | Kind::Port | Kind::Attempts | Kind::Count | Kind::Bool,
+                _,
+            ) => None,
             (_, DeValue::String(text)) => self.parse_text(text),
             _ => None,
         }
@@ -192,6 +219,7 @@ impl Kind {
                 self.parse_number(text.trim().parse().ok()?)
             }
             Kind::Size => parse_size(text).map(Value::Bytes),
+            Kind::Globs => globs_value(parse_argv(text)?),
             Kind::Timeout => duration::parse(text)
                 .filter(|d| !d.is_zero())
                 .map(Value::Duration),
@@ -247,6 +275,14 @@ pub fn format_size(bytes: u64) -> String {
         }
     }
     format!("{bytes}B")
+}
+
+/// Globs: any number (none turns watching off), each valid and non-empty.
+fn globs_value(globs: Vec<String>) -> Option<Value> {
+    globs
+        .iter()
+        .all(|g| !g.trim().is_empty() && glob::Pattern::new(g).is_ok())
+        .then_some(Value::Globs(globs))
 }
 
 fn argv_value(argv: Vec<String>) -> Option<Value> {
@@ -321,6 +357,13 @@ mod tests {
             (Kind::Size, "500 kb", Some(Value::Bytes(500_000))),
             (Kind::Size, "50", None),
             (Kind::Size, "0MB", None),
+            (Kind::Globs, "[]", Some(Value::Globs(vec![]))),
+            (
+                Kind::Globs,
+                r#"["app/**/*.py"]"#,
+                Some(Value::Globs(vec!["app/**/*.py".into()])),
+            ),
+            (Kind::Globs, r#"["app/[.py"]"#, None),
         ];
         for (kind, text, expected) in cases {
             assert_eq!(&kind.parse_text(text), expected, "{kind:?} from {text:?}");

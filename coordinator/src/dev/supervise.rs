@@ -6,6 +6,7 @@
 //! hand: never stopped; when it goes away and no live run will bring it back, this run
 //! takes over and starts its own on the same port).
 
+use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::report::{self, FailureReport};
 use crate::runlog::{Origin, RunLog};
 use crate::runs::BackendUse;
 use crate::signals::Shutdown;
+use crate::watch::Watcher;
 
 /// How often the supervisor looks around: orphans to reap, descendants that escaped
 /// their group.
@@ -135,11 +137,11 @@ async fn stop_one(
 }
 
 /// What the supervisor needs besides the processes.
-struct Watch<'a> {
-    config: &'a Config,
-    plan: &'a Plan,
-    client: &'a HealthClient,
-    log: &'a RunLog,
+pub(super) struct Watch<'a> {
+    pub(super) config: &'a Config,
+    pub(super) plan: &'a Plan,
+    pub(super) client: &'a HealthClient,
+    pub(super) log: &'a RunLog,
 }
 
 /// Why an owned backend is restarted.
@@ -157,20 +159,13 @@ struct Restarts {
 
 /// Runs until a signal, the frontend's exit, or a backend that cannot be restarted.
 pub(super) async fn supervise(
-    config: &Config,
-    plan: &Plan,
-    client: &HealthClient,
-    log: &RunLog,
+    watch: &Watch<'_>,
     shutdown: &mut Shutdown,
     processes: &mut Processes,
     this_run: &mut ThisRun,
+    mut watcher: Option<Watcher>,
 ) -> DevOutcome {
-    let watch = Watch {
-        config,
-        plan,
-        client,
-        log,
-    };
+    let (config, plan, log) = (watch.config, watch.plan, watch.log);
     let interval = config.backend.liveness_interval;
     // A probe may take at most one interval, so that a hung backend is declared dead
     // after `liveness_failures` intervals, not after that many `health_timeout`s.
@@ -179,8 +174,43 @@ pub(super) async fn supervise(
     let mut next_probe = Instant::now() + interval;
     let mut restarts = Restarts::default();
     let mut backend_since = Instant::now();
+    let mut reused_change_said = false;
     loop {
         tokio::select! {
+            paths = changed(watcher.as_mut()) => {
+                if let Some(Backend::Reused(reused)) = &processes.backend {
+                    if !reused_change_said {
+                        log.info(&format!(
+                            "{} changed, but {} is not dev's, so a change does not restart it",
+                            shown(&paths),
+                            reused.named()
+                        ));
+                        reused_change_said = true;
+                    }
+                    continue;
+                }
+                let mut paths = paths;
+                loop {
+                    log.info(&format!("{} changed: restarting the backend", shown(&paths)));
+                    match reload(watch, processes.backend.take(), this_run, shutdown).await {
+                        Reload::Ready(running) => {
+                            processes.backend = Some(Backend::Owned(running));
+                            backend_since = Instant::now();
+                            restarts = Restarts::default();
+                            liveness = Liveness::new(config.backend.liveness_failures);
+                            next_probe = Instant::now() + interval;
+                        }
+                        Reload::Broken => {}
+                        Reload::Stopped => return DevOutcome::Stopped,
+                    }
+                    // What changed meanwhile makes one more restart, not one per save.
+                    let more = watcher.as_mut().map(Watcher::pending).unwrap_or_default();
+                    if more.is_empty() {
+                        break;
+                    }
+                    paths = more;
+                }
+            }
             name = shutdown.next() => {
                 log.info(&format!("{name} received: stopping what dev started"));
                 return DevOutcome::Stopped;
@@ -199,11 +229,11 @@ pub(super) async fn supervise(
                 };
                 next_probe = Instant::now() + interval;
                 let verdict = liveness.observe(&probe, config.backend.accept_degraded);
-                let Some(dead) = said(&watch, &processes.backend, verdict) else { continue };
+                let Some(dead) = said(watch, &processes.backend, verdict) else { continue };
                 let down = match processes.backend.take() {
                     Some(Backend::Owned(running)) => (running, Down::Unresponsive(dead)),
                     Some(Backend::Reused(reused)) => {
-                        match look_at_reused(&watch, &reused, this_run, shutdown).await {
+                        match look_at_reused(watch, &reused, this_run, shutdown).await {
                             Look::Fine => processes.backend = Some(Backend::Reused(reused)),
                             Look::TookOver(running) => {
                                 processes.backend = Some(Backend::Owned(running));
@@ -216,7 +246,7 @@ pub(super) async fn supervise(
                     }
                     None => continue,
                 };
-                match restart(&watch, down, &mut restarts, backend_since, this_run, shutdown).await {
+                match restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await {
                     Ok(running) => {
                         processes.backend = Some(Backend::Owned(running));
                         backend_since = Instant::now();
@@ -239,7 +269,7 @@ pub(super) async fn supervise(
             status = wait_for(owned(&mut processes.backend)) => {
                 let Some(Backend::Owned(crashed)) = processes.backend.take() else { continue };
                 let down = (crashed, Down::Exited(status));
-                match restart(&watch, down, &mut restarts, backend_since, this_run, shutdown).await {
+                match restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await {
                     Ok(running) => {
                         processes.backend = Some(Backend::Owned(running));
                         backend_since = Instant::now();
@@ -249,6 +279,79 @@ pub(super) async fn supervise(
                     Err(outcome) => return outcome,
                 }
             }
+        }
+    }
+}
+
+/// Waits for the next change that counts, if watching; forever otherwise.
+async fn changed(watcher: Option<&mut Watcher>) -> Vec<PathBuf> {
+    match watcher {
+        Some(watcher) => watcher.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `backend/main.py`, or `backend/main.py (and 2 more)`.
+fn shown(paths: &[PathBuf]) -> String {
+    let first = paths
+        .first()
+        .map_or_else(String::new, |p| p.display().to_string());
+    match paths.len() {
+        0 | 1 => first,
+        n => format!("{first} (and {} more)", n - 1),
+    }
+}
+
+/// How a restart after a change ended.
+enum Reload {
+    Ready(Running),
+    /// It exited or never became ready: reported; the next change tries again.
+    Broken,
+    Stopped,
+}
+
+/// Restarts the backend after a change: stop it (grace, then kill), start one attempt on
+/// the same port, wait for health. A broken edit gets its report and no retry: retrying
+/// the same broken file cannot help, and the next save will try again.
+async fn reload(
+    watch: &Watch<'_>,
+    backend: Option<Backend>,
+    this_run: &mut ThisRun,
+    shutdown: &mut Shutdown,
+) -> Reload {
+    let (config, log) = (watch.config, watch.log);
+    let started = Instant::now();
+    if let Some(Backend::Owned(mut old)) = backend {
+        let left = old.left_behind();
+        if backend::stop_attempt(&mut old, config.dev.shutdown_grace, shutdown, log).await {
+            return Reload::Stopped;
+        }
+        backend::stop_left_behind(&left, config.dev.shutdown_grace).await;
+        old.drain_output(Duration::from_millis(200)).await;
+    }
+    let once = Plan {
+        attempts: 1,
+        ..watch.plan.clone()
+    };
+    match backend::start(&once, 1, watch.client, log, shutdown).await {
+        StartOutcome::Ready { running, .. } => {
+            log.info(&format!(
+                "backend ready again in {} ms (pid {})",
+                started.elapsed().as_millis(),
+                running.pid()
+            ));
+            this_run.started("backend", &running, &once.spec.argv);
+            let pid = running.pid();
+            this_run.update(|record| record.backend = BackendUse::Owned { pid });
+            Reload::Ready(running)
+        }
+        StartOutcome::Interrupted => Reload::Stopped,
+        StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => {
+            let context = context(config, &once);
+            let report = FailureReport::backend(log, &failures, &context);
+            log.error(&report.to_string());
+            log.warn("waiting for the next change: save a fix and dev starts the backend again");
+            Reload::Broken
         }
     }
 }

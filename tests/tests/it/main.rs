@@ -16,3 +16,4 @@ mod reference_app;
 mod runs;
 mod support;
 mod venv;
+mod watch;

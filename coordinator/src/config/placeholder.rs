@@ -1,0 +1,99 @@
+//! Placeholders in commands: `{host}`, `{port}`, `{url}` and `{frontend_port}` become
+//! the values `dev` chose, without a shell (`--port $BACKEND_PORT` would be passed
+//! literally). `{{` and `}}` are a literal brace. Only `{name}` with a name of letters,
+//! digits and `_` is a placeholder, so a JSON argument such as `{"a": 1}` passes as is.
+
+/// The placeholders a command may use.
+pub const NAMES: &[&str] = &["host", "port", "url", "frontend_port"];
+
+/// One piece of an argument.
+enum Piece<'a> {
+    Text(&'a str),
+    Brace(char),
+    Placeholder(&'a str),
+}
+
+fn pieces(arg: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = arg;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push(Piece::Text(&rest[..i]));
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push(Piece::Brace(tail.as_bytes()[0] as char));
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('{')
+            && let Some(end) = tail.find('}')
+            && is_name(&tail[1..end])
+        {
+            out.push(Piece::Placeholder(&tail[1..end]));
+            rest = &tail[end + 1..];
+            continue;
+        }
+        out.push(Piece::Text(&tail[..1]));
+        rest = &tail[1..];
+    }
+    out.push(Piece::Text(rest));
+    out
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !text.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The placeholders in `arg` that are not in [`NAMES`].
+pub fn unknown(arg: &str) -> Vec<String> {
+    pieces(arg)
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Placeholder(name) if !NAMES.contains(&name) => Some(format!("{{{name}}}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `arg` with each placeholder replaced by its value (an unknown one is left as it is;
+/// the config loader refuses those before anything runs).
+pub fn expand(arg: &str, values: &[(&str, String)]) -> String {
+    pieces(arg)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(text) => text.to_owned(),
+            Piece::Brace(brace) => brace.to_string(),
+            Piece::Placeholder(name) => values
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map_or_else(|| format!("{{{name}}}"), |(_, value)| value.clone()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_escapes_and_json() {
+        let values = [
+            ("host", "127.0.0.1".to_owned()),
+            ("port", "8001".to_owned()),
+        ];
+        let cases = [
+            ("--port={port}", "--port=8001"),
+            ("{host}:{port}", "127.0.0.1:8001"),
+            ("{{port}}", "{port}"),
+            (r#"{"a": 1}"#, r#"{"a": 1}"#),
+            ("plain", "plain"),
+            ("}{", "}{"),
+        ];
+        for (arg, expected) in cases {
+            assert_eq!(expand(arg, &values), expected, "{arg}");
+        }
+        assert_eq!(unknown("--port={prot}"), ["{prot}"]);
+        assert!(unknown("{{prot}} {port} {\"x\": 1}").is_empty());
+    }
+}

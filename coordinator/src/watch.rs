@@ -1,0 +1,288 @@
+//! Watching the backend's sources, so that `dev` restarts the backend when a file is
+//! saved (health-gated: see `dev`'s supervisor).
+//!
+//! The kernel tells (inotify on Linux, through the `notify` crate and its full
+//! debouncer, which keeps each event's kind: a file being opened is not a change);
+//! nothing polls. Only the folders under the watch patterns' literal prefixes are
+//! watched, each on its own, skipping ignored folders (a venv has thousands): a
+//! recursive watch of `backend/` would put one on every folder of `backend/.venv`.
+//! Folders created later are added as they appear.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use glob::{MatchOptions, Pattern};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+/// What to watch, relative to the checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchSpec {
+    pub root: PathBuf,
+    /// Globs of files whose change restarts the backend: `backend/**/*.py`.
+    pub patterns: Vec<String>,
+    /// Names or globs that never count: matched against each path component and against
+    /// the whole relative path (`.venv`, `__pycache__`, `*.swp`, `backend/.venv`).
+    pub ignore: Vec<String>,
+    pub debounce: Duration,
+}
+
+/// A compiled [`WatchSpec`]: the pure "does this path count?" decision.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    root: PathBuf,
+    patterns: Vec<Pattern>,
+    ignore: Vec<Pattern>,
+}
+
+const OPTIONS: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+impl Matcher {
+    /// Compiles the globs; a bad one is named.
+    pub fn new(spec: &WatchSpec) -> Result<Matcher, String> {
+        let compile = |text: &String| {
+            Pattern::new(text).map_err(|err| format!("invalid glob {text:?}: {}", err.msg))
+        };
+        Ok(Matcher {
+            root: spec.root.clone(),
+            patterns: spec
+                .patterns
+                .iter()
+                .map(compile)
+                .collect::<Result<_, _>>()?,
+            ignore: spec.ignore.iter().map(compile).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Whether a change of `path` (absolute, or relative to the checkout) counts.
+    pub fn counts(&self, path: &Path) -> bool {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        !self.ignored(relative)
+            && self
+                .patterns
+                .iter()
+                .any(|p| p.matches_path_with(relative, OPTIONS))
+    }
+
+    /// Whether `relative` (a file or a folder) is ignored.
+    pub fn ignored(&self, relative: &Path) -> bool {
+        self.ignore.iter().any(|pattern| {
+            pattern.matches_path_with(relative, OPTIONS)
+                || relative.components().any(|c| match c {
+                    Component::Normal(name) => name
+                        .to_str()
+                        .is_some_and(|name| pattern.matches_with(name, OPTIONS)),
+                    _ => false,
+                })
+        })
+    }
+
+    /// The folders to watch: the literal prefix of each pattern (`backend` for
+    /// `backend/**/*.py`), as absolute paths.
+    fn roots(&self) -> BTreeSet<PathBuf> {
+        self.patterns
+            .iter()
+            .map(|pattern| {
+                let literal: PathBuf = Path::new(pattern.as_str())
+                    .components()
+                    .take_while(|c| {
+                        !c.as_os_str()
+                            .to_str()
+                            .is_some_and(|s| s.contains(['*', '?', '[']))
+                    })
+                    .collect();
+                // A pattern naming one file watches its folder.
+                let dir = if pattern.as_str() == literal.to_str().unwrap_or_default() {
+                    literal.parent().map(Path::to_path_buf).unwrap_or_default()
+                } else {
+                    literal
+                };
+                self.root.join(dir)
+            })
+            .collect()
+    }
+}
+
+/// A running watch. Dropping it stops the watching thread.
+pub struct Watcher {
+    matcher: Matcher,
+    debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    events: UnboundedReceiver<Vec<PathBuf>>,
+    watched: BTreeSet<PathBuf>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("watched", &self.watched.len())
+            .finish()
+    }
+}
+
+impl Watcher {
+    /// Starts watching. Fails when the kernel refuses (too many watches, say).
+    pub fn start(spec: &WatchSpec) -> Result<Watcher, String> {
+        let matcher = Matcher::new(spec)?;
+        let (sender, events) = unbounded_channel();
+        let debouncer = new_debouncer(spec.debounce, None, move |result: DebounceEventResult| {
+            if let Ok(batch) = result {
+                // A file opened or read (the backend starting reads its own sources)
+                // is not a change: only writes, creations, removals and renames are.
+                let paths: Vec<PathBuf> = batch
+                    .into_iter()
+                    .filter(|event| !matches!(event.kind, EventKind::Access(_)))
+                    .flat_map(|event| event.event.paths)
+                    .collect();
+                if !paths.is_empty() {
+                    let _ = sender.send(paths);
+                }
+            }
+        })
+        .map_err(|err| format!("cannot watch files: {err}"))?;
+        let mut watcher = Watcher {
+            matcher,
+            debouncer,
+            events,
+            watched: BTreeSet::new(),
+        };
+        for root in watcher.matcher.roots() {
+            watcher.add_tree(&root)?;
+        }
+        Ok(watcher)
+    }
+
+    /// How many folders are watched.
+    pub fn folders(&self) -> usize {
+        self.watched.len()
+    }
+
+    /// Waits for the next batch of changes that count (relative paths, sorted).
+    pub async fn changed(&mut self) -> Vec<PathBuf> {
+        loop {
+            let Some(batch) = self.events.recv().await else {
+                return std::future::pending().await;
+            };
+            let counted = self.take(batch);
+            if !counted.is_empty() {
+                return counted;
+            }
+        }
+    }
+
+    /// The changes that count among those already reported, without waiting.
+    pub fn pending(&mut self) -> Vec<PathBuf> {
+        let mut counted = BTreeSet::new();
+        while let Ok(batch) = self.events.try_recv() {
+            counted.extend(self.take(batch));
+        }
+        counted.into_iter().collect()
+    }
+
+    /// Watches folders that appeared, and keeps the paths that count.
+    fn take(&mut self, batch: Vec<PathBuf>) -> Vec<PathBuf> {
+        let mut counted = BTreeSet::new();
+        for path in batch {
+            if path.is_dir() && !self.watched.contains(&path) {
+                let _ = self.add_tree(&path);
+            }
+            if self.matcher.counts(&path) {
+                let relative = path.strip_prefix(&self.matcher.root).unwrap_or(&path);
+                counted.insert(relative.to_path_buf());
+            }
+        }
+        counted.into_iter().collect()
+    }
+
+    /// Watches `dir` and every folder below it that is not ignored.
+    fn add_tree(&mut self, dir: &Path) -> Result<(), String> {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let relative = dir.strip_prefix(&self.matcher.root).unwrap_or(&dir);
+            if self.matcher.ignored(relative) || self.watched.contains(&dir) || !dir.is_dir() {
+                continue;
+            }
+            self.debouncer
+                .watch(&dir, RecursiveMode::NonRecursive)
+                .map_err(|err| format!("cannot watch {}: {err}", dir.display()))?;
+            self.watched.insert(dir.clone());
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(entry.path());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(patterns: &[&str], ignore: &[&str]) -> Matcher {
+        Matcher::new(&WatchSpec {
+            root: PathBuf::from("/repo"),
+            patterns: patterns.iter().map(|s| (*s).to_owned()).collect(),
+            ignore: ignore.iter().map(|s| (*s).to_owned()).collect(),
+            debounce: Duration::from_millis(100),
+        })
+        .expect("valid globs")
+    }
+
+    #[test]
+    fn what_counts_as_a_change() {
+        let m = matcher(
+            &["backend/**/*.py"],
+            &[".venv", "__pycache__", "*.swp", "*~", ".#*", "4913"],
+        );
+        let cases = [
+            ("/repo/backend/main.py", true),
+            ("/repo/backend/app/routes.py", true),
+            ("backend/main.py", true),
+            ("/repo/backend/.venv/lib/site.py", false),
+            ("/repo/backend/__pycache__/main.cpython-311.pyc", false),
+            ("/repo/backend/.main.py.swp", false),
+            ("/repo/backend/main.py~", false),
+            ("/repo/backend/4913", false),
+            ("/repo/frontend/main.py", false),
+            ("/repo/backend/notes.txt", false),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(m.counts(Path::new(path)), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_folders_watched_are_the_literal_prefixes() {
+        let m = matcher(&["backend/**/*.py", "config/app.toml", "*.py"], &[]);
+        let roots: Vec<PathBuf> = m.roots().into_iter().collect();
+        assert_eq!(
+            roots,
+            [
+                PathBuf::from("/repo/"),
+                PathBuf::from("/repo/backend"),
+                PathBuf::from("/repo/config"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_glob_is_named() {
+        let err = Matcher::new(&WatchSpec {
+            root: PathBuf::from("/repo"),
+            patterns: vec!["backend/[.py".into()],
+            ignore: vec![],
+            debounce: Duration::ZERO,
+        })
+        .expect_err("invalid");
+        assert!(err.contains("backend/[.py"), "{err}");
+    }
+}

@@ -1,0 +1,197 @@
+//! Watch and reload: a saved source file restarts the backend (health-gated, once per
+//! burst), a broken save is reported and waits for the next one, ignored files never
+//! count, and command placeholders.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::support::{Checkout, Running, fake_backend, pid_alive, read_pid, wait_until};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A frontend that reports its pid, then waits.
+const FRONTEND: &str = r#"["python3", "-c", "import os, time; print('frontend-up pid', os.getpid(), flush=True); time.sleep(3600)"]"#;
+
+/// A checkout whose backend is `backend/app.py`, a watched source that runs the fake
+/// backend (so that breaking it breaks the backend, as a real edit would).
+fn watched_checkout(extra: &str) -> Checkout {
+    let checkout = Checkout::new();
+    write_app(&checkout, "");
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = [\"python3\", \"backend/app.py\"]\nport = {}\n\
+             startup_timeout = \"10s\"\nretry_delay = \"100ms\"\nwatch = [\"backend/**/*.py\"]\n\
+             watch_debounce = \"50ms\"\n{extra}\n\
+             [frontend]\ncommand = {FRONTEND}\n\n[dev]\nshutdown_grace = \"2s\"\n",
+            checkout.port
+        ),
+    );
+    checkout
+}
+
+/// The watched source: it execs the fake backend (writing its pid to backend.pid).
+fn write_app(checkout: &Checkout, comment: &str) {
+    checkout.write(
+        "backend/app.py",
+        &format!(
+            "# {comment}\nimport os, sys\nos.execv(sys.executable, [sys.executable, {:?}, \"--pid-file\", \"backend.pid\"])\n",
+            fake_backend().display().to_string()
+        ),
+    );
+}
+
+fn frontend_pid(dev: &Running) -> u32 {
+    let line = dev.expect_line("[frontend] frontend-up pid", LONG);
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+fn count(dev: &Running, needle: &str) -> usize {
+    dev.output().matches(needle).count()
+}
+
+#[test]
+fn a_burst_of_saves_restarts_the_backend_once_or_twice_and_the_frontend_keeps_running() {
+    let checkout = watched_checkout("");
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
+    let frontend = frontend_pid(&dev);
+    dev.expect_line("watching backend/**/*.py", LONG);
+    let first = read_pid(&checkout.file("backend.pid")).unwrap();
+    for i in 0..20 {
+        write_app(&checkout, &format!("save {i}"));
+    }
+    dev.expect_line("backend/app.py changed: restarting the backend", LONG);
+    dev.expect_line("backend ready again in", LONG);
+    // Look for a third restart for a while: there must be none.
+    let too_many = wait_until(Duration::from_secs(2), || {
+        count(&dev, "restarting the backend") > 2
+    });
+    assert!(!too_many, "{}", dev.output());
+    assert!(wait_until(LONG, || count(&dev, "restarting the backend")
+        == count(&dev, "backend ready again in")));
+    let second = read_pid(&checkout.file("backend.pid")).unwrap();
+    assert_ne!(first, second, "a new backend process");
+    assert!(!pid_alive(first));
+    let (code, body) = crate::support::http_get(checkout.port, "/health", "t").unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains(&format!("\"pid\": {second}")), "{body}");
+    assert!(pid_alive(frontend), "the frontend keeps running");
+    assert_eq!(count(&dev, "started frontend"), 1);
+    stop(dev);
+}
+
+fn stop(mut dev: Running) {
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+}
+
+#[test]
+fn a_save_that_breaks_the_backend_is_reported_without_retries_and_a_fixing_save_brings_it_back() {
+    let checkout = watched_checkout("");
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
+    let frontend = frontend_pid(&dev);
+    dev.expect_line("watching backend/**/*.py", LONG);
+    checkout.write("backend/app.py", "this is not python(\n");
+    dev.expect_line("the backend did not become ready after 1 attempt", LONG);
+    dev.expect_line("SyntaxError", LONG);
+    dev.expect_line("waiting for the next change", LONG);
+    let retried = wait_until(Duration::from_secs(2), || {
+        dev.output().contains("attempt 2") || dev.output().contains("retrying in")
+    });
+    assert!(!retried, "a broken edit is not retried: {}", dev.output());
+    write_app(&checkout, "fixed");
+    dev.expect_line("backend ready again in", LONG);
+    assert!(pid_alive(frontend), "the frontend keeps running");
+    stop(dev);
+}
+
+#[test]
+fn ignored_files_and_files_outside_watch_never_restart_the_backend() {
+    let checkout = watched_checkout("");
+    for dir in ["backend/.venv/lib", "backend/__pycache__", "frontend"] {
+        std::fs::create_dir_all(checkout.file(dir)).unwrap();
+    }
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("watching backend/**/*.py", LONG);
+    dev.expect_line("started frontend", LONG);
+    for file in [
+        "backend/.venv/lib/site.py",
+        "backend/__pycache__/app.py",
+        "backend/.app.py.swp",
+        "backend/app.py~",
+        "backend/4913",
+        "backend/notes.txt",
+        "frontend/tool.py",
+    ] {
+        checkout.write(file, "x = 1\n");
+    }
+    let restarted = wait_until(Duration::from_secs(2), || {
+        dev.output().contains("restarting the backend")
+    });
+    assert!(!restarted, "{}", dev.output());
+    // The watcher works: a real source change does restart it.
+    checkout.write("backend/new_module.py", "x = 1\n");
+    dev.expect_line(
+        "backend/new_module.py changed: restarting the backend",
+        LONG,
+    );
+    stop(dev);
+}
+
+#[test]
+fn no_watch_turns_watching_off() {
+    let checkout = watched_checkout("");
+    let dev = checkout.spawn(&["dev", "--no-sync", "--no-watch"]);
+    dev.expect_line("started frontend", LONG);
+    assert!(!dev.output().contains("watching"));
+    write_app(&checkout, "changed");
+    let restarted = wait_until(Duration::from_secs(2), || {
+        dev.output().contains("restarting the backend")
+    });
+    assert!(!restarted, "{}", dev.output());
+    stop(dev);
+}
+
+#[test]
+fn placeholders_reach_the_command_and_an_unknown_one_is_a_config_error() {
+    let checkout = Checkout::new();
+    let command = serde_json::to_string(&[
+        "sh",
+        "-c",
+        &format!(
+            "echo \"port-arg=$0 url-arg=$1 literal={{{{port}}}}\"; exec python3 '{}'",
+            fake_backend().display()
+        ),
+        "{port}",
+        "{url}",
+    ])
+    .unwrap();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"true\"]\n",
+            checkout.port
+        ),
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    let port = checkout.port;
+    assert!(
+        output.contains(&format!(
+            "port-arg={port} url-arg=http://127.0.0.1:{port} literal={{port}}"
+        )),
+        "{output}"
+    );
+
+    checkout.write(
+        "dev.toml",
+        "[backend]\ncommand = [\"python\", \"main.py\", \"--port\", \"{prot}\"]\n",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("dev.toml:2: unknown placeholder `{prot}` in `backend.command`"),
+        "{output}"
+    );
+}

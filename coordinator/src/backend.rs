@@ -3,8 +3,10 @@
 //! Phase one polls a TCP connect every few milliseconds, so the port opening is seen
 //! at once; phase two polls `GET {health_path}` until the answer is ready. Either phase
 //! ends the attempt at once when the child exits, and the attempt as a whole is bounded
-//! by `startup_timeout`. Every failed attempt's process group is gone before the next
-//! one starts.
+//! by `startup_timeout`. An answer that can never become ready without a change (a
+//! redirect, a 404, a body `auto` cannot read, the wrong `service`) ends it after three
+//! identical answers instead, and is not retried. Every failed attempt's process group
+//! is gone before the next one starts.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
 
 use crate::config::Config;
-use crate::health::{self, HealthClient, HealthReport, Probe, Readiness};
+use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
 use crate::process::{self, ProcessSpec, Running};
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
@@ -25,6 +27,9 @@ const HEALTH_POLL_FAST: Duration = Duration::from_millis(10);
 const HEALTH_POLL_SLOW: Duration = Duration::from_millis(100);
 /// How long phase two polls fast before slowing down.
 const FAST_PHASE: Duration = Duration::from_secs(2);
+/// How long to wait before asking again after an answer that can never become ready:
+/// three identical answers then span a second, which no start-up blip lasts.
+const NEVER_RECHECK: Duration = Duration::from_millis(500);
 
 /// Everything needed to start the backend, resolved from the config.
 #[derive(Debug, Clone)]
@@ -37,6 +42,11 @@ pub struct Plan {
     pub attempts: u32,
     pub retry_delay: Duration,
     pub accept_degraded: bool,
+    pub health_format: HealthFormat,
+    /// `backend.service`: an answer naming another service is not our backend.
+    pub service: String,
+    /// The checkout, for deciding whether a listener without identity is ours.
+    pub checkout: std::path::PathBuf,
     pub grace: Duration,
 }
 
@@ -63,6 +73,9 @@ impl Plan {
             attempts: backend.attempts,
             retry_delay: backend.retry_delay,
             accept_degraded: backend.accept_degraded,
+            health_format: backend.health_format,
+            service: backend.service.clone(),
+            checkout: config.root.clone(),
             grace: config.dev.shutdown_grace,
         }
     }
@@ -76,6 +89,8 @@ pub struct AttemptFailure {
     pub stderr_tail: Vec<String>,
     /// The last health answer (or why there was none).
     pub last_probe: Option<Probe>,
+    /// What that answer meant, under the configured format.
+    pub last_readiness: Option<Readiness>,
     /// Whether the port ever opened.
     pub listening: bool,
     pub bind_conflict: bool,
@@ -90,6 +105,9 @@ pub enum FailureKind {
     Exited(String),
     /// `startup_timeout` passed.
     TimedOut(Duration),
+    /// The health answer can never become ready without a change to the app or the
+    /// config; it came [`health::Streak::LIMIT`] times in a row.
+    NeverReady(Mismatch),
 }
 
 /// How starting the backend ended.
@@ -97,7 +115,9 @@ pub enum FailureKind {
 pub enum StartOutcome {
     Ready {
         running: Running,
-        report: HealthReport,
+        /// The ready answer, when it was a health report (not for a stalled body read
+        /// as `status-code`).
+        report: Option<HealthReport>,
         /// From spawn to ready.
         elapsed: Duration,
     },
@@ -156,7 +176,14 @@ pub async fn start(
                     crate::report::summarize(&failure)
                 ));
                 let port_taken = failure.bind_conflict;
+                let never = matches!(failure.kind, FailureKind::NeverReady(_));
                 failures.push(failure);
+                if never {
+                    // The same code answers the same way: another attempt only delays
+                    // the report.
+                    log.warn("not retrying: the health answer cannot change without a change to the backend or dev.toml");
+                    return StartOutcome::Failed(failures);
+                }
                 if port_taken && attempt < plan.attempts {
                     return StartOutcome::PortTaken {
                         failures,
@@ -169,7 +196,7 @@ pub async fn start(
     StartOutcome::Failed(failures)
 }
 
-type Started = (Running, HealthReport, Duration);
+type Started = (Running, Option<HealthReport>, Duration);
 
 /// One attempt. `Ok(None)` when a shutdown was requested.
 async fn try_once(
@@ -185,6 +212,7 @@ async fn try_once(
         kind: FailureKind::TimedOut(plan.startup_timeout),
         stderr_tail: Vec::new(),
         last_probe: None,
+        last_readiness: None,
         listening: false,
         bind_conflict: false,
         elapsed: Duration::ZERO,
@@ -208,7 +236,10 @@ async fn try_once(
     let deadline = started + plan.startup_timeout;
     let mut state = WaitState::default();
     let outcome = tokio::select! {
-        report = wait_ready(plan, client, log, &mut state) => Outcome::Ready(report),
+        ready = wait_ready(plan, client, log, &mut state) => match ready {
+            Ok(report) => Outcome::Ready(report),
+            Err(mismatch) => Outcome::NeverReady(mismatch),
+        },
         status = running.wait() => Outcome::Exited(process::describe_status(status)),
         () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
         _ = shutdown.next() => Outcome::Interrupted,
@@ -230,6 +261,7 @@ async fn try_once(
             return Ok(None);
         }
         Outcome::Exited(status) => failure.kind = FailureKind::Exited(status),
+        Outcome::NeverReady(mismatch) => failure.kind = FailureKind::NeverReady(mismatch),
         Outcome::TimedOut => {}
     }
     // Whatever the failure, the attempt's whole group goes before the evidence is read,
@@ -243,12 +275,14 @@ async fn try_once(
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();
     failure.last_probe = state.last_probe;
+    failure.last_readiness = state.last_readiness;
     failure.elapsed = elapsed;
     Err(failure)
 }
 
 enum Outcome {
-    Ready(HealthReport),
+    Ready(Option<HealthReport>),
+    NeverReady(Mismatch),
     Exited(String),
     TimedOut,
     Interrupted,
@@ -258,15 +292,17 @@ enum Outcome {
 struct WaitState {
     listening_after: Option<Duration>,
     last_probe: Option<Probe>,
+    last_readiness: Option<Readiness>,
 }
 
-/// Phase one, then phase two. Runs until ready; the caller bounds it.
+/// Phase one, then phase two. Runs until ready, or until an answer that can never
+/// become ready came [`health::Streak::LIMIT`] times in a row; the caller bounds it.
 async fn wait_ready(
     plan: &Plan,
     client: &HealthClient,
     log: &RunLog,
     state: &mut WaitState,
-) -> HealthReport {
+) -> Result<Option<HealthReport>, Mismatch> {
     let started = Instant::now();
     while TcpStream::connect(plan.connect_addr).await.is_err() {
         sleep(CONNECT_POLL).await;
@@ -279,30 +315,87 @@ async fn wait_ready(
     ));
     let health_started = Instant::now();
     let mut last_reason = String::new();
+    let mut streak = health::Streak::default();
     loop {
         let probe = client.probe(&plan.health_url, log.correlation_id()).await;
-        let readiness = health::readiness(&probe, plan.accept_degraded);
-        if let (Readiness::Ready, Probe::Answered { report: Ok(r), .. }) = (&readiness, &probe) {
-            return r.clone();
+        let report = probe.report(plan.health_format);
+        let mut readiness = health::readiness(&probe, plan.health_format, plan.accept_degraded);
+        if readiness == Readiness::Ready {
+            readiness = identity(plan, report.as_ref(), log);
+        }
+        if readiness == Readiness::Ready {
+            return Ok(report);
         }
         let reason = match &readiness {
             Readiness::Degraded(failing) => {
                 format!("degraded: {}", crate::report::services(failing))
             }
             Readiness::NotReady(why) => why.clone(),
+            Readiness::Never(mismatch) => mismatch.evidence(),
             Readiness::Ready => String::new(),
         };
         if reason != last_reason {
             log.file_only(&format!("health not ready yet: {reason}"));
             last_reason = reason;
         }
+        let settled = streak.observe(&readiness).cloned();
+        let never = matches!(readiness, Readiness::Never(_));
         state.last_probe = Some(probe);
-        let pause = if health_started.elapsed() < FAST_PHASE {
+        state.last_readiness = Some(readiness);
+        if let Some(mismatch) = settled {
+            return Err(mismatch);
+        }
+        let pause = if never {
+            NEVER_RECHECK
+        } else if health_started.elapsed() < FAST_PHASE {
             HEALTH_POLL_FAST
         } else {
             HEALTH_POLL_SLOW
         };
         sleep(pause).await;
+    }
+}
+
+/// A ready answer is our backend's when it names our service, or, without a `service`
+/// or `workspace`, when the process listening on the port descends from this `dev` (or
+/// is tied to the checkout): not an outside process answering on the port our child
+/// could not bind.
+fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readiness {
+    if let Some(found) = report.and_then(|r| r.service.as_ref())
+        && *found != plan.service
+    {
+        return Readiness::Never(Mismatch::WrongService {
+            found: found.clone(),
+            expected: plan.service.clone(),
+        });
+    }
+    if report.is_some_and(HealthReport::has_identity) {
+        return Readiness::Ready;
+    }
+    let listeners = crate::holder::facts(plan.port);
+    if listeners.is_empty() {
+        // Another user's process (a container proxy, say): nothing to tell them apart
+        // by, and the child dev started is alive (the caller watches its exit).
+        log.file_only(&format!(
+            "the process listening on port {} cannot be inspected: trusting the backend dev started",
+            plan.port
+        ));
+        return Readiness::Ready;
+    }
+    let checkout = plan
+        .checkout
+        .canonicalize()
+        .unwrap_or_else(|_| plan.checkout.clone());
+    match crate::ownership::by_process(&listeners, &checkout, std::process::id()) {
+        crate::ownership::Ownership::Ours(evidence) => {
+            log.file_only(&format!("the health answer is ours: {evidence}"));
+            Readiness::Ready
+        }
+        other => Readiness::NotReady(format!(
+            "port {} is answered by a process dev did not start ({})",
+            plan.port,
+            other.describe()
+        )),
     }
 }
 

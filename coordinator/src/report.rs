@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::backend::{AttemptFailure, FailureKind};
-use crate::health::{self, Probe};
+use crate::health::{Mismatch, Probe, Readiness};
 use crate::process::StopReport;
 use crate::runlog::RunLog;
 
@@ -58,7 +58,10 @@ impl FailureReport {
         }
         if let Some(last) = failures.last() {
             if let Some(probe) = &last.last_probe {
-                evidence.push(format!("last health response: {}", describe_probe(probe)));
+                evidence.push(format!(
+                    "last health response: {}",
+                    describe_probe(probe, last.last_readiness.as_ref())
+                ));
             }
             if !last.stderr_tail.is_empty() {
                 evidence.push(format!(
@@ -121,6 +124,19 @@ pub fn summarize(failure: &AttemptFailure) -> String {
                 crate::config::duration::format(*limit)
             )
         }
+        FailureKind::NeverReady(mismatch) => format!(
+            "the health endpoint answered {} times in a row in a way that cannot become ready: {}",
+            crate::health::Streak::LIMIT,
+            describe_mismatch(mismatch)
+        ),
+    }
+}
+
+/// `HTTP 301, redirect to /health/ (not followed)`.
+fn describe_mismatch(mismatch: &Mismatch) -> String {
+    match mismatch.code() {
+        Some(code) => format!("HTTP {code}, {}", mismatch.evidence()),
+        None => mismatch.evidence(),
     }
 }
 
@@ -133,19 +149,22 @@ pub fn services(failing: &[(String, String)]) -> String {
         .join(", ")
 }
 
-fn describe_probe(probe: &Probe) -> String {
+/// The last health answer as evidence: the code, and what it meant under the format.
+fn describe_probe(probe: &Probe, readiness: Option<&Readiness>) -> String {
     match probe {
         Probe::Unreachable(why) => format!("no answer ({why})"),
-        Probe::Answered { code, report, body } => match report {
-            Ok(report) => {
-                let failing = health::failing_services(report);
-                let mut text = format!("HTTP {code}, status {:?}", report.status);
-                if !failing.is_empty() {
-                    text.push_str(&format!(", failing services: {}", services(&failing)));
-                }
-                text
-            }
-            Err(_) => format!("HTTP {code}, body {body:?}"),
+        Probe::Stalled { code } => {
+            format!("HTTP {code}: headers arrived, body did not within health_timeout")
+        }
+        Probe::Answered(answer) => match readiness {
+            Some(Readiness::Never(mismatch)) => describe_mismatch(mismatch),
+            Some(Readiness::NotReady(why)) => why.clone(),
+            Some(Readiness::Degraded(failing)) => format!(
+                "HTTP {}, degraded, failing: {}",
+                answer.code,
+                services(failing)
+            ),
+            Some(Readiness::Ready) | None => format!("HTTP {}", answer.code),
         },
     }
 }
@@ -181,12 +200,20 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
             fix: "rerun with `--port auto` to use a free port, or stop the process holding it (`cargo xtask doctor` names it)".into(),
         });
     }
-    let degraded = failures.iter().rev().find_map(|f| match &f.last_probe {
-        Some(Probe::Answered {
-            report: Ok(report), ..
-        }) if report.status == "degraded" => Some(health::failing_services(report)),
+    if let Some(FailureKind::NeverReady(mismatch)) = failures.last().map(|f| &f.kind) {
+        causes.push(Cause {
+            cause: format!(
+                "the health endpoint cannot report ready as it is: {}",
+                describe_mismatch(mismatch)
+            ),
+            fix: mismatch.fix(),
+        });
+    }
+    let degraded = failures.iter().rev().find_map(|f| match &f.last_readiness {
+        Some(Readiness::Degraded(failing)) => Some(failing.clone()),
         _ => None,
     });
+    let is_degraded = degraded.is_some();
     if let Some(failing) = degraded {
         causes.push(Cause {
             cause: format!(
@@ -223,7 +250,7 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
     let timed_out_open = failures
         .iter()
         .any(|f| matches!(f.kind, FailureKind::TimedOut(_)) && f.listening);
-    if timed_out_open && !causes.iter().any(|c| c.cause.contains("degraded")) {
+    if timed_out_open && !is_degraded {
         causes.push(Cause {
             cause: "the backend listens but its health endpoint never reported healthy".into(),
             fix: format!(
@@ -257,6 +284,7 @@ mod tests {
             kind,
             stderr_tail: tail.iter().map(|s| (*s).to_owned()).collect(),
             last_probe: None,
+            last_readiness: None,
             listening,
             bind_conflict: tail.iter().any(|l| crate::process::is_bind_conflict(l)),
             elapsed: Duration::from_millis(5),

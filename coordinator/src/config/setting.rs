@@ -10,6 +10,7 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::duration;
+use crate::health::HealthFormat;
 
 /// One configurable value.
 #[derive(Debug)]
@@ -31,6 +32,11 @@ pub const SETTINGS: &[Setting] = &[
         "backend.health_path",
         "DEV_BACKEND_HEALTH_PATH",
         Kind::HttpPath,
+    ),
+    s(
+        "backend.health_format",
+        "DEV_BACKEND_HEALTH_FORMAT",
+        Kind::HealthFormat,
     ),
     s(
         "backend.startup_timeout",
@@ -99,6 +105,8 @@ pub enum Kind {
     Bool,
     /// A path, relative to the checkout root unless absolute.
     Path,
+    /// How health answers are read: `auto` or `status-code`.
+    HealthFormat,
 }
 
 /// A validated value, ready to be applied to a [`super::Config`].
@@ -110,6 +118,7 @@ pub enum Value {
     Duration(Duration),
     Count(u32),
     Bool(bool),
+    HealthFormat(HealthFormat),
 }
 
 impl Kind {
@@ -126,6 +135,9 @@ impl Kind {
             Kind::Attempts => "a whole number from 1 to 10",
             Kind::Bool => "true or false",
             Kind::Path => "a non-empty path string",
+            Kind::HealthFormat => {
+                r#""auto" (recognise the usual JSON health forms) or "status-code" (any 2xx is ready)"#
+            }
         }
     }
 
@@ -164,6 +176,7 @@ impl Kind {
                 .filter(|d| !d.is_zero())
                 .map(Value::Duration),
             Kind::Delay => duration::parse(text).map(Value::Duration),
+            Kind::HealthFormat => HealthFormat::parse(text).map(Value::HealthFormat),
             Kind::Bool => match text.trim() {
                 "true" | "1" | "yes" => Some(Value::Bool(true)),
                 "false" | "0" | "no" => Some(Value::Bool(false)),
@@ -253,6 +266,12 @@ mod tests {
                 Some(Value::Argv(vec!["node".into(), "server.js".into()])),
             ),
             (Kind::Argv, "  ", None),
+            (
+                Kind::HealthFormat,
+                "status-code",
+                Some(Value::HealthFormat(HealthFormat::StatusCode)),
+            ),
+            (Kind::HealthFormat, "json", None),
         ];
         for (kind, text, expected) in cases {
             assert_eq!(&kind.parse_text(text), expected, "{kind:?} from {text:?}");

@@ -10,7 +10,8 @@ use serde_json::json;
 use super::{Check, Context, Status};
 use crate::config::{Source, display_path};
 use crate::frontend_config;
-use crate::health::{self, HealthClient, Probe, Readiness};
+use crate::health::{self, HealthClient, Probe, Readiness, Reading};
+use crate::ownership::{self, Ownership};
 use crate::port::{self, PortState};
 use crate::python;
 
@@ -420,6 +421,7 @@ fn port(cx: &Context) -> Check {
         &cx.correlation_id,
         &backend.service,
         &config.root,
+        backend.health_format,
         port,
     )) else {
         return Check::new("port", Status::Error, "cannot start the async runtime");
@@ -459,10 +461,11 @@ fn port(cx: &Context) -> Check {
 
 fn backend_health(cx: &Context) -> Check {
     let config = &cx.config;
-    let url = format!("{}{}", config.backend_url(), config.backend.health_path);
+    let backend = &config.backend;
+    let format = backend.health_format;
+    let url = format!("{}{}", config.backend_url(), backend.health_path);
     let client = HealthClient::new(
-        config
-            .backend
+        backend
             .health_timeout
             .min(std::time::Duration::from_secs(2)),
     );
@@ -473,7 +476,7 @@ fn backend_health(cx: &Context) -> Check {
             "cannot start the async runtime",
         );
     };
-    let report = match &probe {
+    let code = match &probe {
         Probe::Unreachable(_) => {
             return Check::new(
                 "backend-health",
@@ -481,49 +484,93 @@ fn backend_health(cx: &Context) -> Check {
                 format!("no backend answers {url}"),
             );
         }
-        Probe::Answered {
-            report: Err(why),
-            code,
-            ..
-        } => {
+        Probe::Stalled { code } => {
             return Check::new(
                 "backend-health",
                 Status::Error,
-                format!("{url} answered HTTP {code} without a health report"),
+                format!(
+                    "{url} answered HTTP {code}, but its body did not arrive within health_timeout"
+                ),
             )
-            .detail(why.clone())
-            .fix("check `backend.health_path`, or what is listening on the port (see `port`)");
+            .data(json!({"code": code, "format": null, "ownership": null}));
         }
-        Probe::Answered {
-            report: Ok(report), ..
-        } => report.clone(),
+        Probe::Answered(answer) => answer.code,
     };
-    let services: serde_json::Map<String, serde_json::Value> = report
-        .services
+    let report = match probe.reading(format) {
+        Some(Reading::Report(report)) => report,
+        Some(Reading::Never(mismatch)) => {
+            return Check::new(
+                "backend-health",
+                Status::Error,
+                format!("{url} answered HTTP {code}, {}", mismatch.evidence()),
+            )
+            .detail(format!("health_format = {:?}", format.name()))
+            .fix(mismatch.fix())
+            .data(json!({"code": code, "format": null, "ownership": null}));
+        }
+        Some(Reading::Opaque(why)) => {
+            return Check::new(
+                "backend-health",
+                Status::Warn,
+                format!("{url} answered HTTP {code} without a health report ({why})"),
+            )
+            .fix("wait for it to start, or check `backend.health_path`")
+            .data(json!({"code": code, "format": null, "ownership": null}));
+        }
+        None => {
+            return Check::new(
+                "backend-health",
+                Status::Error,
+                format!("{url} answered HTTP {code}"),
+            );
+        }
+    };
+    let ownership = ownership::decide(&report, &backend.service, &config.root, backend.port);
+    let pid = report
+        .pid
+        .or(match &ownership {
+            Ownership::Ours(evidence) => evidence.pid(),
+            _ => None,
+        })
+        .map_or_else(|| "?".to_owned(), |p| p.to_string());
+    let parts: serde_json::Map<String, serde_json::Value> = report
+        .parts
         .iter()
-        .map(|(name, s)| (name.clone(), json!({"status": s.status, "error": s.error})))
+        .map(|p| {
+            (
+                p.name.clone(),
+                json!({"status": p.status, "error": p.error}),
+            )
+        })
         .collect();
+    let (decided_by, ours) = match &ownership {
+        Ownership::Ours(evidence) => (evidence.id(), true),
+        Ownership::OtherService(_) | Ownership::OtherCheckout(_) => ("health-report", false),
+        Ownership::Foreign(_) => ("process", false),
+    };
     let data = json!({
+        "code": code,
         "status": report.status,
+        "format": report.form.id(),
         "service": report.service,
         "pid": report.pid,
         "workspace": report.workspace,
-        "services": services,
+        "services": parts,
+        "ownership": {"ours": ours, "decided_by": decided_by, "detail": ownership.describe()},
     });
-    let mut lines: Vec<String> = report
-        .services
-        .iter()
-        .map(|(name, s)| match &s.error {
-            Some(error) => format!("{name}: {} ({error})", s.status),
-            None => format!("{name}: {}", s.status),
-        })
-        .collect();
-    let ours = health::ownership(&report, &config.backend.service, &config.root);
-    if ours != health::Ownership::Ours {
-        lines.insert(0, format!("not ours: {ours:?}"));
-    }
-    let pid = report.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
-    let (status, summary, fix) = match health::readiness(&probe, false) {
+    let mut lines = vec![
+        format!(
+            "format: {} (health_format = {:?})",
+            report.form.name(),
+            format.name()
+        ),
+        format!("ownership: {}", ownership.describe()),
+    ];
+    lines.extend(report.parts.iter().map(|p| match &p.error {
+        Some(error) => format!("{}: {} ({error})", p.name, p.status),
+        None => format!("{}: {}", p.name, p.status),
+    }));
+    let (status, summary, fix) = match health::readiness(&probe, format, false) {
         Readiness::Ready => (Status::Ok, format!("backend pid {pid} is healthy"), None),
         Readiness::Degraded(failing) => (
             Status::Error,
@@ -537,6 +584,14 @@ fn backend_health(cx: &Context) -> Check {
             Status::Warn,
             format!("backend pid {pid} is not ready: {why}"),
             Some("wait for it to start, or restart it with `cargo xtask dev`".to_owned()),
+        ),
+        Readiness::Never(mismatch) => (
+            Status::Error,
+            format!(
+                "backend pid {pid} cannot report ready: {}",
+                mismatch.evidence()
+            ),
+            Some(mismatch.fix()),
         ),
     };
     let mut check = Check::new("backend-health", status, summary).data(data);

@@ -7,10 +7,12 @@ mod bench;
 mod config;
 mod doctor;
 mod frontend_config;
+mod health_answers;
 mod lifecycle;
 mod ports;
 mod precommit;
 
+mod real_apps;
 mod reference_app;
 mod support;
 mod venv;

@@ -330,7 +330,7 @@ async fn wait_ready(
             Readiness::Degraded(failing) => {
                 format!("degraded: {}", crate::report::services(failing))
             }
-            Readiness::NotReady(why) => why.clone(),
+            Readiness::NotReady(why) | Readiness::Failing { why, .. } => why.clone(),
             Readiness::Never(mismatch) => mismatch.evidence(),
             Readiness::Ready => String::new(),
         };

@@ -53,6 +53,12 @@ pub enum Readiness {
     Degraded(Vec<(String, String)>),
     /// Not ready, maybe only for now: the evidence.
     NotReady(String),
+    /// Not ready, and the answer names its failing parts (services, checks or
+    /// components), each with its error.
+    Failing {
+        why: String,
+        failing: Vec<(String, String)>,
+    },
     /// It never will be without a change to the app or the config.
     Never(Mismatch),
 }
@@ -83,7 +89,15 @@ pub fn readiness(probe: &Probe, format: HealthFormat, accept_degraded: bool) -> 
         Condition::Good if is_success(code) => Readiness::Ready,
         Condition::Degraded if accept_degraded => Readiness::Ready,
         Condition::Degraded => Readiness::Degraded(report.failing()),
-        Condition::Good | Condition::Bad => Readiness::NotReady(describe_report(code, &report)),
+        Condition::Good | Condition::Bad => {
+            let failing = report.failing();
+            let why = describe_report(code, &report);
+            if failing.is_empty() {
+                Readiness::NotReady(why)
+            } else {
+                Readiness::Failing { why, failing }
+            }
+        }
     }
 }
 
@@ -262,7 +276,10 @@ mod tests {
                 ),
                 auto,
                 false,
-                Readiness::NotReady("HTTP 503, status \"DOWN\", failing: db (DOWN)".into()),
+                Readiness::Failing {
+                    why: "HTTP 503, status \"DOWN\", failing: db (DOWN)".into(),
+                    failing: vec![("db".into(), "DOWN".into())],
+                },
             ),
             (
                 answered(200, "OK"),

@@ -163,7 +163,7 @@ pub async fn classify(
                 Readiness::Degraded(failing) => {
                     format!("degraded: {}", crate::report::services(&failing))
                 }
-                Readiness::NotReady(why) => why,
+                Readiness::NotReady(why) | Readiness::Failing { why, .. } => why,
                 Readiness::Never(mismatch) => format!("HTTP {code}, {}", mismatch.evidence()),
             };
             PortState::Stale {

@@ -158,7 +158,7 @@ fn describe_probe(probe: &Probe, readiness: Option<&Readiness>) -> String {
         }
         Probe::Answered(answer) => match readiness {
             Some(Readiness::Never(mismatch)) => describe_mismatch(mismatch),
-            Some(Readiness::NotReady(why)) => why.clone(),
+            Some(Readiness::NotReady(why) | Readiness::Failing { why, .. }) => why.clone(),
             Some(Readiness::Degraded(failing)) => format!(
                 "HTTP {}, degraded, failing: {}",
                 answer.code,
@@ -213,7 +213,24 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
         Some(Readiness::Degraded(failing)) => Some(failing.clone()),
         _ => None,
     });
-    let is_degraded = degraded.is_some();
+    let failing = failures
+        .last()
+        .and_then(|f| match (&f.kind, &f.last_readiness) {
+            (FailureKind::TimedOut(_), Some(Readiness::Failing { failing, .. })) => {
+                Some(failing.clone())
+            }
+            _ => None,
+        });
+    let explained = degraded.is_some() || failing.is_some();
+    if let Some(failing) = failing {
+        causes.push(Cause {
+            cause: format!(
+                "the backend runs but its health reports failing parts: {}",
+                services(&failing)
+            ),
+            fix: "fix the failing parts (see the backend's output above), or raise `backend.startup_timeout` if they only need longer".into(),
+        });
+    }
     if let Some(failing) = degraded {
         causes.push(Cause {
             cause: format!(
@@ -250,7 +267,7 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
     let timed_out_open = failures
         .iter()
         .any(|f| matches!(f.kind, FailureKind::TimedOut(_)) && f.listening);
-    if timed_out_open && !is_degraded {
+    if timed_out_open && !explained {
         causes.push(Cause {
             cause: "the backend listens but its health endpoint never reported healthy".into(),
             fix: format!(
@@ -342,5 +359,45 @@ mod tests {
             let cause = first_cause(failure.clone());
             assert!(cause.contains(expected), "{failure:?} gave {cause:?}");
         }
+    }
+
+    #[test]
+    fn health_evidence_gives_its_own_cause_and_fix() {
+        let context = Context {
+            command: vec!["python".into(), "main.py".into()],
+            port: 8000,
+            startup_timeout_key: "backend.startup_timeout",
+        };
+        let mut redirect = failure(
+            FailureKind::NeverReady(Mismatch::Redirect {
+                code: 301,
+                location: Some("/health/".into()),
+            }),
+            &[],
+            true,
+        );
+        redirect.last_readiness = Some(Readiness::Never(Mismatch::Redirect {
+            code: 301,
+            location: Some("/health/".into()),
+        }));
+        let causes = likely_causes(&[redirect], &context);
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert!(
+            causes[0].cause.contains("HTTP 301, redirect to /health/"),
+            "{causes:?}"
+        );
+        assert!(causes[0].fix.contains("backend.health_path"), "{causes:?}");
+
+        let mut failing = failure(FailureKind::TimedOut(Duration::from_secs(3)), &[], true);
+        failing.last_readiness = Some(Readiness::Failing {
+            why: "HTTP 503, status \"fail\"".into(),
+            failing: vec![("db".into(), "refused".into())],
+        });
+        let causes = likely_causes(&[failing], &context);
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert!(
+            causes[0].cause.contains("failing parts: db (refused)"),
+            "{causes:?}"
+        );
     }
 }

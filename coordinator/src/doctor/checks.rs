@@ -580,7 +580,7 @@ fn backend_health(cx: &Context) -> Check {
             ),
             Some("fix the failing services (see the backend's log), then restart it".to_owned()),
         ),
-        Readiness::NotReady(why) => (
+        Readiness::NotReady(why) | Readiness::Failing { why, .. } => (
             Status::Warn,
             format!("backend pid {pid} is not ready: {why}"),
             Some("wait for it to start, or restart it with `cargo xtask dev`".to_owned()),

@@ -118,11 +118,12 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// Each part that is not good, with its error (or its status when it has none).
+    /// Each part that is not good, with its error (or its status when it has none). A
+    /// part still `starting` is not failing: it is what a starting backend reports.
     pub fn failing(&self) -> Vec<(String, String)> {
         self.parts
             .iter()
-            .filter(|part| !is_good_part(self.form, &part.status))
+            .filter(|part| !is_good_part(self.form, &part.status) && part.status != "starting")
             .map(|part| {
                 let error = part.error.clone().unwrap_or_else(|| part.status.clone());
                 (part.name.clone(), error)

@@ -109,6 +109,9 @@ pub fn describe_report(code: u16, report: &HealthReport) -> String {
         format!("HTTP {code}, status {:?}", report.status)
     };
     let failing = report.failing();
+    if let (true, Some(message)) = (failing.is_empty(), &report.message) {
+        text.push_str(&format!(", {message:?}"));
+    }
     if !failing.is_empty() {
         let parts: Vec<String> = failing
             .iter()
@@ -300,7 +303,13 @@ mod tests {
                 answered(503, "busy"),
                 HealthFormat::StatusCode,
                 false,
-                Readiness::NotReady("HTTP 503".into()),
+                Readiness::NotReady("HTTP 503, \"busy\"".into()),
+            ),
+            (
+                answered(503, r#"{"status":"error","error":"db: refused"}"#),
+                auto,
+                false,
+                Readiness::NotReady("HTTP 503, status \"error\", \"db: refused\"".into()),
             ),
             (
                 Probe::Stalled { code: 200 },

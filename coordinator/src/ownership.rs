@@ -210,6 +210,7 @@ mod tests {
             pid: None,
             workspace: workspace.map(str::to_owned),
             parts: Vec::new(),
+            message: None,
         }
     }
 

@@ -115,6 +115,10 @@ pub struct HealthReport {
     pub pid: Option<u32>,
     pub workspace: Option<String>,
     pub parts: Vec<Part>,
+    /// The answer's own words on what is wrong, when it has no parts to name: a
+    /// top-level `error`, `message`, `detail` or `output`, or, for `status-code`, the
+    /// start of a non-2xx body.
+    pub message: Option<String>,
 }
 
 impl HealthReport {
@@ -268,6 +272,7 @@ pub fn read(answer: &Answer, format: HealthFormat) -> Reading {
             pid: None,
             workspace: None,
             parts: Vec::new(),
+            message: (!success && !answer.body.is_empty()).then(|| shown(&answer.body)),
         });
     }
     if answer.truncated {
@@ -338,6 +343,11 @@ fn recognise(value: &Value, ietf_type: bool) -> Option<HealthReport> {
             .and_then(|pid| u32::try_from(pid).ok()),
         workspace: text("workspace"),
         parts,
+        message: ["error", "message", "detail", "output"]
+            .iter()
+            .find_map(|key| object.get(*key).and_then(Value::as_str))
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned),
     })
 }
 

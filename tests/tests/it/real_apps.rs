@@ -95,6 +95,25 @@ fn fastapi_with_status_ok_comes_up() {
 }
 
 #[test]
+fn fastapi_with_status_error_is_named_with_its_error() {
+    let checkout = Checkout::new();
+    app_config(
+        &checkout,
+        "fastapi_app.py",
+        &["--form", "plain", "--fail", "payments"],
+        "attempts = 1\nstartup_timeout = \"3s\"",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(
+            "last health response: HTTP 503, status \"error\", \"payments: connection refused (simulated)\""
+        ),
+        "{output}"
+    );
+}
+
+#[test]
 fn ietf_health_comes_up_and_its_failing_check_is_named() {
     let checkout = Checkout::new();
     app_config(&checkout, "fastapi_app.py", &["--form", "ietf"], "");
@@ -175,7 +194,7 @@ fn flask_text_healthz_comes_up_with_status_code_and_fails_fast_without() {
     let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(
-        output.contains("last health response: HTTP 503"),
+        output.contains("last health response: HTTP 503, \"unavailable\""),
         "{output}"
     );
 }

@@ -116,8 +116,8 @@ pub enum StartOutcome {
     Ready {
         running: Running,
         /// The ready answer, when it was a health report (not for a stalled body read
-        /// as `status-code`).
-        report: Option<HealthReport>,
+        /// as `status-code`); boxed, as it is large beside the other outcomes.
+        report: Option<Box<HealthReport>>,
         /// From spawn to ready.
         elapsed: Duration,
     },
@@ -164,7 +164,7 @@ pub async fn start(
             Ok(Some((running, report, elapsed))) => {
                 return StartOutcome::Ready {
                     running,
-                    report,
+                    report: report.map(Box::new),
                     elapsed,
                 };
             }

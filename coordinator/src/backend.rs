@@ -16,6 +16,7 @@ use tokio::time::{Instant, sleep};
 
 use crate::config::Config;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
+use crate::ownership::{self, Answerer};
 use crate::process::{self, ProcessSpec, Running};
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
@@ -356,45 +357,41 @@ async fn wait_ready(
     }
 }
 
-/// A ready answer is our backend's when it names our service, or, without a `service`
-/// or `workspace`, when the process listening on the port descends from this `dev` (or
-/// is tied to the checkout): not an outside process answering on the port our child
-/// could not bind.
+/// A ready answer counts only when it comes from the backend this `dev` started (see
+/// [`ownership::answerer`]): not from another service, nor from an outside process
+/// answering on the port that the child could not bind.
 fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readiness {
-    if let Some(found) = report.and_then(|r| r.service.as_ref())
-        && *found != plan.service
-    {
-        return Readiness::Never(Mismatch::WrongService {
-            found: found.clone(),
-            expected: plan.service.clone(),
-        });
-    }
-    if report.is_some_and(HealthReport::has_identity) {
-        return Readiness::Ready;
-    }
-    let listeners = crate::holder::facts(plan.port);
-    if listeners.is_empty() {
-        // Another user's process (a container proxy, say): nothing to tell them apart
-        // by, and the child dev started is alive (the caller watches its exit).
-        log.file_only(&format!(
-            "the process listening on port {} cannot be inspected: trusting the backend dev started",
-            plan.port
-        ));
-        return Readiness::Ready;
-    }
     let checkout = plan
         .checkout
         .canonicalize()
         .unwrap_or_else(|_| plan.checkout.clone());
-    match crate::ownership::by_process(&listeners, &checkout, std::process::id()) {
-        crate::ownership::Ownership::Ours(evidence) => {
+    let listeners = || crate::holder::facts(plan.port);
+    match ownership::answerer(
+        report,
+        &plan.service,
+        listeners,
+        &checkout,
+        std::process::id(),
+    ) {
+        Answerer::Ours(None) => Readiness::Ready,
+        Answerer::Ours(Some(evidence)) => {
             log.file_only(&format!("the health answer is ours: {evidence}"));
             Readiness::Ready
         }
-        other => Readiness::NotReady(format!(
-            "port {} is answered by a process dev did not start ({})",
-            plan.port,
-            other.describe()
+        Answerer::Unknown => {
+            log.file_only(&format!(
+                "the process listening on port {} cannot be inspected: trusting the backend dev started",
+                plan.port
+            ));
+            Readiness::Ready
+        }
+        Answerer::WrongService(found) => Readiness::Never(Mismatch::WrongService {
+            found,
+            expected: plan.service.clone(),
+        }),
+        Answerer::Outsider(why) => Readiness::NotReady(format!(
+            "port {} is answered by a process dev did not start ({why})",
+            plan.port
         )),
     }
 }

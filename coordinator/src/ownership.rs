@@ -183,6 +183,50 @@ fn inside(path: &Path, checkout: &Path) -> bool {
             .any(|component| component == Component::ParentDir)
 }
 
+/// Who gave a ready answer while `dev` waits for the backend it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answerer {
+    /// It carries identity and no other service (`None`: trusted, as the child is
+    /// alive), or the listener is tied to this `dev` or checkout.
+    Ours(Option<Evidence>),
+    /// It names another service: not a backend this config starts.
+    WrongService(String),
+    /// An outside process answers on the port (the child could not bind it): why.
+    Outsider(String),
+    /// No listener can be inspected (another user's, a container proxy): nothing tells
+    /// them apart.
+    Unknown,
+}
+
+/// Decides [`Answerer`]: a `service` other than ours settles it; an answer with
+/// identity is trusted (the child is alive, the caller watches it); without identity
+/// the listeners decide, and are only looked up then (`listeners` costs a socket-table
+/// read).
+pub fn answerer(
+    report: Option<&HealthReport>,
+    service: &str,
+    listeners: impl FnOnce() -> Vec<ProcessFacts>,
+    checkout: &Path,
+    dev_pid: u32,
+) -> Answerer {
+    if let Some(found) = report.and_then(|r| r.service.as_ref())
+        && found != service
+    {
+        return Answerer::WrongService(found.clone());
+    }
+    if report.is_some_and(HealthReport::has_identity) {
+        return Answerer::Ours(None);
+    }
+    let listeners = listeners();
+    if listeners.is_empty() {
+        return Answerer::Unknown;
+    }
+    match by_process(&listeners, checkout, dev_pid) {
+        Ownership::Ours(evidence) => Answerer::Ours(Some(evidence)),
+        other => Answerer::Outsider(other.describe()),
+    }
+}
+
 /// Ownership of the backend answering on `port`: by its answer, else by the OS.
 pub fn decide(report: &HealthReport, service: &str, workspace: &Path, port: u16) -> Ownership {
     if let Some(decided) = by_report(report, service, workspace) {
@@ -317,5 +361,41 @@ mod tests {
             by_process(&[], checkout, dev),
             Ownership::Foreign(why) if why.contains("cannot be inspected")
         ));
+    }
+
+    #[test]
+    fn a_ready_answer_while_starting_is_ours_only_on_evidence() {
+        let checkout = Path::new("/src/shop");
+        let dev = 100;
+        let child = || vec![listener(7, &[dev, 1], "/tmp", &["python3", "app.py"])];
+        let outsider = || vec![listener(9, &[1], "/tmp", &["python3", "other.py"])];
+        let never = || -> Vec<ProcessFacts> { panic!("no lookup needed") };
+        let named = report(Some("demo"), Some("/src/shop"));
+        let other = report(Some("billing"), None);
+        let plain = report(None, None);
+        assert_eq!(
+            answerer(Some(&named), "demo", never, checkout, dev),
+            Answerer::Ours(None)
+        );
+        assert_eq!(
+            answerer(Some(&other), "demo", never, checkout, dev),
+            Answerer::WrongService("billing".into())
+        );
+        assert_eq!(
+            answerer(Some(&plain), "demo", child, checkout, dev),
+            Answerer::Ours(Some(Evidence::Descendant { pid: 7 }))
+        );
+        assert_eq!(
+            answerer(None, "demo", child, checkout, dev),
+            Answerer::Ours(Some(Evidence::Descendant { pid: 7 }))
+        );
+        assert!(matches!(
+            answerer(Some(&plain), "demo", outsider, checkout, dev),
+            Answerer::Outsider(why) if why.contains("pid 9")
+        ));
+        assert_eq!(
+            answerer(Some(&plain), "demo", Vec::new, checkout, dev),
+            Answerer::Unknown
+        );
     }
 }

@@ -366,10 +366,14 @@ fn classify_status(
     if let Some(condition) = contract {
         return Some((Form::Contract, condition));
     }
+    // The draft's aliases (`ok`, `up`; `error`, `down`) count only under its media
+    // type: without it they are the plain form's.
     let ietf = match status {
         "pass" => Some(Good),
         "warn" => Some(Degraded),
         "fail" => Some(Bad),
+        "ok" | "up" if ietf_type => Some(Good),
+        "error" | "down" if ietf_type => Some(Bad),
         _ => None,
     };
     if let Some(condition) = ietf {
@@ -527,7 +531,13 @@ mod tests {
             form_and_condition(&read(&ietf, HealthFormat::Auto)),
             Some((Form::Ietf, Condition::Good))
         );
-        ietf.body = br#"{"status":"ok"}"#.to_vec();
+        ietf.body = br#"{"status":"up"}"#.to_vec();
+        assert_eq!(
+            form_and_condition(&read(&ietf, HealthFormat::Auto)),
+            Some((Form::Ietf, Condition::Good)),
+            "the draft's alias"
+        );
+        ietf.body = br#"{"status":"fine"}"#.to_vec();
         assert!(matches!(
             read(&ietf, HealthFormat::Auto),
             Reading::Never(Mismatch::Unreadable { .. })

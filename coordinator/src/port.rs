@@ -136,9 +136,12 @@ pub async fn classify(
         }
         Some(Reading::Never(mismatch)) => {
             return PortState::Foreign {
+                // Maybe ours with a wrong `health_path` or `health_format`: say what
+                // would make it readable rather than only "not ours".
                 detail: format!(
-                    "not our backend: it answers HTTP {code}, {}",
-                    mismatch.evidence()
+                    "its health answer cannot be read: HTTP {code}, {}; if it is this checkout's backend: {}",
+                    mismatch.evidence(),
+                    mismatch.fix()
                 ),
                 holder: holder::lookup(port),
             };

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 pub mod format;
 mod http;
+mod mismatch;
 
 pub use format::{
     ACCEPTED, Answer, Condition, Form, HealthFormat, HealthReport, Mismatch, Part, Reading,

@@ -12,7 +12,11 @@
 //! `OUT_OF_SERVICE`, with `components`), and a plain `{"status": "ok"}`.
 //! `status-code` reads only the status code.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+pub use super::mismatch::{ACCEPTED, Mismatch};
+
+mod forms;
 
 /// How many bytes of a body are shown as evidence.
 const SHOWN_BYTES: usize = 80;
@@ -127,7 +131,9 @@ impl HealthReport {
     pub fn failing(&self) -> Vec<(String, String)> {
         self.parts
             .iter()
-            .filter(|part| !is_good_part(self.form, &part.status) && part.status != "starting")
+            .filter(|part| {
+                !forms::is_good_part(self.form, &part.status) && part.status != "starting"
+            })
             .map(|part| {
                 let error = part.error.clone().unwrap_or_else(|| part.status.clone());
                 (part.name.clone(), error)
@@ -138,88 +144,6 @@ impl HealthReport {
     /// Whether the answer says which service and checkout it is (DESIGN section 5).
     pub fn has_identity(&self) -> bool {
         self.service.is_some() || self.workspace.is_some()
-    }
-}
-
-/// An answer that cannot become ready without a change to the app or the config:
-/// waiting longer cannot help.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mismatch {
-    /// A 3xx: redirects are never followed.
-    Redirect { code: u16, location: Option<String> },
-    /// 404, 405 or 410: nothing serves health on this path.
-    NotFound { code: u16 },
-    /// A 2xx whose body is over the cap, when the format needs the body.
-    TooLarge { code: u16 },
-    /// A 2xx whose body is not JSON, when the format needs JSON.
-    NotJson { code: u16, start: String },
-    /// A 2xx JSON answer in no form `auto` knows.
-    Unreadable { code: u16, start: String },
-    /// A recognised answer naming another service than `backend.service`.
-    WrongService { found: String, expected: String },
-}
-
-/// The forms `auto` accepts, for messages.
-pub const ACCEPTED: &str = r#"{"status": "healthy"|"degraded"|"starting"} (dev's contract), {"status": "pass"|"warn"|"fail"} (IETF health+json), {"status": "UP"|"DOWN"|"OUT_OF_SERVICE"} (Spring Boot), {"status": "ok"|"up"|"healthy"}"#;
-
-impl Mismatch {
-    /// What arrived, after `HTTP <code>, `.
-    pub fn evidence(&self) -> String {
-        match self {
-            Mismatch::Redirect { location, .. } => match location {
-                Some(location) => format!("redirect to {location} (not followed)"),
-                None => "redirect without a Location (not followed)".into(),
-            },
-            Mismatch::NotFound { code } => format!("nothing serves health on this path ({code})"),
-            Mismatch::TooLarge { .. } => "body larger than 64 KiB: not read".into(),
-            Mismatch::NotJson { start, .. } => format!("not JSON: {start:?}"),
-            Mismatch::Unreadable { start, .. } => {
-                format!("JSON in no form `health_format = \"auto\"` reads: {start:?}")
-            }
-            Mismatch::WrongService { found, expected } => {
-                format!("service {found:?} answered, `backend.service` is {expected:?}")
-            }
-        }
-    }
-
-    /// The status code, when the mismatch is about one answer's shape.
-    pub fn code(&self) -> Option<u16> {
-        match self {
-            Mismatch::Redirect { code, .. }
-            | Mismatch::NotFound { code }
-            | Mismatch::TooLarge { code }
-            | Mismatch::NotJson { code, .. }
-            | Mismatch::Unreadable { code, .. } => Some(*code),
-            Mismatch::WrongService { .. } => None,
-        }
-    }
-
-    /// The one-line fix.
-    pub fn fix(&self) -> String {
-        match self {
-            Mismatch::Redirect { location, .. } => format!(
-                "set `backend.health_path` to the path it redirects to{}: dev never follows redirects",
-                location
-                    .as_deref()
-                    .map(|l| format!(" ({})", path_of(l)))
-                    .unwrap_or_default()
-            ),
-            Mismatch::NotFound { .. } => {
-                "set `backend.health_path` to the path of the backend's health endpoint".into()
-            }
-            Mismatch::TooLarge { .. } => {
-                "make the health endpoint answer a small JSON document, or set `backend.health_format = \"status-code\"` to read only the status code".into()
-            }
-            Mismatch::NotJson { .. } => {
-                "set `backend.health_format = \"status-code\"` (any 2xx is ready), or answer JSON such as {\"status\": \"ok\"}".into()
-            }
-            Mismatch::Unreadable { .. } => format!(
-                "add a \"status\" field in one of the accepted forms ({ACCEPTED}), or set `backend.health_format = \"status-code\"`"
-            ),
-            Mismatch::WrongService { found, .. } => format!(
-                "if this is your backend, set `backend.service = {found:?}` in dev.toml"
-            ),
-        }
     }
 }
 
@@ -294,7 +218,7 @@ pub fn read(answer: &Answer, format: HealthFormat) -> Reading {
         t.to_ascii_lowercase()
             .starts_with("application/health+json")
     });
-    match recognise(&value, ietf_type) {
+    match forms::recognise(&value, ietf_type) {
         Some(report) => Reading::Report(report),
         None if success => Reading::Never(Mismatch::Unreadable { code, start }),
         None => Reading::Opaque(format!("a body in no known health form: {start:?}")),
@@ -309,164 +233,6 @@ fn shown(body: &[u8]) -> String {
         text.push('…');
     }
     text
-}
-
-/// The path of a `Location` (absolute URL or path).
-fn path_of(location: &str) -> &str {
-    match location.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => location,
-    }
-}
-
-/// Recognises a JSON health answer, in the order of the module docs.
-fn recognise(value: &Value, ietf_type: bool) -> Option<HealthReport> {
-    let object = value.as_object()?;
-    let status = object.get("status")?.as_str()?;
-    let (form, condition) = classify_status(status, object, ietf_type)?;
-    let parts = match form {
-        Form::Contract => named_parts(object.get("services")),
-        Form::Ietf => ietf_checks(object.get("checks")),
-        Form::Spring => named_parts(object.get("components")),
-        Form::Plain | Form::StatusCode => Vec::new(),
-    };
-    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
-    Some(HealthReport {
-        form,
-        status: status.to_owned(),
-        condition,
-        service: text("service"),
-        version: text("version"),
-        pid: object
-            .get("pid")
-            .and_then(Value::as_u64)
-            .and_then(|pid| u32::try_from(pid).ok()),
-        workspace: text("workspace"),
-        parts,
-        message: ["error", "message", "detail", "output"]
-            .iter()
-            .find_map(|key| object.get(*key).and_then(Value::as_str))
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned),
-    })
-}
-
-fn classify_status(
-    status: &str,
-    object: &Map<String, Value>,
-    ietf_type: bool,
-) -> Option<(Form, Condition)> {
-    use Condition::{Bad, Degraded, Good};
-    let contract = match status {
-        "healthy" => Some(Good),
-        "degraded" => Some(Degraded),
-        "starting" => Some(Bad),
-        _ => None,
-    };
-    if let Some(condition) = contract {
-        return Some((Form::Contract, condition));
-    }
-    // The draft's aliases (`ok`, `up`; `error`, `down`) count only under its media
-    // type: without it they are the plain form's.
-    let ietf = match status {
-        "pass" => Some(Good),
-        "warn" => Some(Degraded),
-        "fail" => Some(Bad),
-        "ok" | "up" if ietf_type => Some(Good),
-        "error" | "down" if ietf_type => Some(Bad),
-        _ => None,
-    };
-    if let Some(condition) = ietf {
-        return Some((Form::Ietf, condition));
-    }
-    if ietf_type {
-        // The media type says IETF, but the status is none of its values.
-        return None;
-    }
-    // Spring writes these in upper case; with `components` any case is Spring's.
-    let upper = status.to_ascii_uppercase();
-    let spring_case = status == upper || object.contains_key("components");
-    let spring = match upper.as_str() {
-        "UP" => Some(Good),
-        "DOWN" | "OUT_OF_SERVICE" | "UNKNOWN" => Some(Bad),
-        _ => None,
-    };
-    if let (Some(condition), true) = (spring, spring_case) {
-        return Some((Form::Spring, condition));
-    }
-    let plain = match status.to_ascii_lowercase().as_str() {
-        "ok" | "up" | "healthy" => Some(Good),
-        "error" | "down" | "unhealthy" | "failed" | "unavailable" => Some(Bad),
-        _ => None,
-    };
-    plain.map(|condition| (Form::Plain, condition))
-}
-
-/// `{name: {"status": .., "error"|"details": ..}}`: the contract's `services` and
-/// Spring's `components`.
-fn named_parts(value: Option<&Value>) -> Vec<Part> {
-    let Some(map) = value.and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    map.iter()
-        .filter_map(|(name, part)| {
-            let status = part.get("status")?.as_str()?.to_owned();
-            let error = part
-                .get("error")
-                .and_then(Value::as_str)
-                .or_else(|| part.pointer("/details/error").and_then(Value::as_str))
-                .map(str::to_owned);
-            Some(Part {
-                name: name.clone(),
-                status,
-                error,
-            })
-        })
-        .collect()
-}
-
-/// IETF `checks`: `{"name:measurement": [{"status": .., "output": ..}, ..]}`.
-fn ietf_checks(value: Option<&Value>) -> Vec<Part> {
-    let Some(map) = value.and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    let mut parts = Vec::new();
-    for (name, entries) in map {
-        let entries = match entries {
-            Value::Array(entries) => entries.iter().collect(),
-            single => vec![single],
-        };
-        for entry in entries {
-            let Some(status) = entry.get("status").and_then(Value::as_str) else {
-                continue;
-            };
-            let name = match entry.get("componentId").and_then(Value::as_str) {
-                Some(id) => format!("{name} ({id})"),
-                None => name.clone(),
-            };
-            parts.push(Part {
-                name,
-                status: status.to_owned(),
-                error: entry
-                    .get("output")
-                    .and_then(Value::as_str)
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_owned),
-            });
-        }
-    }
-    parts
-}
-
-fn is_good_part(form: Form, status: &str) -> bool {
-    match form {
-        Form::Ietf => status == "pass",
-        Form::Spring => status.eq_ignore_ascii_case("UP"),
-        _ => matches!(
-            status.to_ascii_lowercase().as_str(),
-            "ok" | "up" | "healthy" | "pass"
-        ),
-    }
 }
 
 #[cfg(test)]

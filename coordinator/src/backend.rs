@@ -3,8 +3,10 @@
 //! Phase one polls a TCP connect every few milliseconds, so the port opening is seen
 //! at once; phase two polls `GET {health_path}` until the answer is ready. Either phase
 //! ends the attempt at once when the child exits, and the attempt as a whole is bounded
-//! by `startup_timeout`. Every failed attempt's process group is gone before the next
-//! one starts.
+//! by `startup_timeout`. An answer that can never become ready without a change (a
+//! redirect, a 404, a body `auto` cannot read, the wrong `service`) ends it after three
+//! identical answers instead, and is not retried. Every failed attempt's process group
+//! is gone before the next one starts.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,7 +15,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
 
 use crate::config::Config;
-use crate::health::{self, HealthClient, HealthReport, Probe, Readiness};
+use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
+use crate::ownership::{self, Answerer};
 use crate::process::{self, ProcessSpec, Running};
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
@@ -25,6 +28,9 @@ const HEALTH_POLL_FAST: Duration = Duration::from_millis(10);
 const HEALTH_POLL_SLOW: Duration = Duration::from_millis(100);
 /// How long phase two polls fast before slowing down.
 const FAST_PHASE: Duration = Duration::from_secs(2);
+/// How long to wait before asking again after an answer that can never become ready:
+/// three identical answers then span a second, which no start-up blip lasts.
+const NEVER_RECHECK: Duration = Duration::from_millis(500);
 
 /// Everything needed to start the backend, resolved from the config.
 #[derive(Debug, Clone)]
@@ -38,6 +44,11 @@ pub struct Plan {
     pub retry_delay: Duration,
     pub max_retry_delay: Duration,
     pub accept_degraded: bool,
+    pub health_format: HealthFormat,
+    /// `backend.service`: an answer naming another service is not our backend.
+    pub service: String,
+    /// The checkout, for deciding whether a listener without identity is ours.
+    pub checkout: std::path::PathBuf,
     pub grace: Duration,
 }
 
@@ -72,6 +83,9 @@ impl Plan {
             retry_delay: backend.retry_delay,
             max_retry_delay: backend.max_retry_delay,
             accept_degraded: backend.accept_degraded,
+            health_format: backend.health_format,
+            service: backend.service.clone(),
+            checkout: config.root.clone(),
             grace: config.dev.shutdown_grace,
         }
     }
@@ -85,6 +99,8 @@ pub struct AttemptFailure {
     pub stderr_tail: Vec<String>,
     /// The last health answer (or why there was none).
     pub last_probe: Option<Probe>,
+    /// What that answer meant, under the configured format.
+    pub last_readiness: Option<Readiness>,
     /// Whether the port ever opened.
     pub listening: bool,
     pub bind_conflict: bool,
@@ -109,6 +125,9 @@ pub enum FailureKind {
         status: String,
         left: Vec<process::ProcessInfo>,
     },
+    /// The health answer can never become ready without a change to the app or the
+    /// config; it came [`health::Streak::LIMIT`] times in a row.
+    NeverReady(Mismatch),
 }
 
 /// How starting the backend ended.
@@ -116,7 +135,9 @@ pub enum FailureKind {
 pub enum StartOutcome {
     Ready {
         running: Running,
-        report: HealthReport,
+        /// The ready answer, when it was a health report (not for a stalled body read
+        /// as `status-code`); boxed, as it is large beside the other outcomes.
+        report: Option<Box<HealthReport>>,
         /// From spawn to ready.
         elapsed: Duration,
     },
@@ -165,7 +186,7 @@ pub async fn start(
             Ok(Some((running, report, elapsed))) => {
                 return StartOutcome::Ready {
                     running,
-                    report,
+                    report: report.map(Box::new),
                     elapsed,
                 };
             }
@@ -177,10 +198,19 @@ pub async fn start(
                     crate::report::summarize(&failure)
                 ));
                 let port_taken = failure.bind_conflict;
-                let forked = matches!(failure.kind, FailureKind::Forked { .. });
+                let stop_now = matches!(
+                    failure.kind,
+                    FailureKind::Forked { .. } | FailureKind::NeverReady(_)
+                );
+                let never = matches!(failure.kind, FailureKind::NeverReady(_));
                 failures.push(failure);
-                if forked {
-                    break;
+                if never {
+                    // The same code answers the same way: another attempt only delays
+                    // the report.
+                    log.warn("not retrying: the health answer cannot change without a change to the backend or dev.toml");
+                }
+                if stop_now {
+                    return StartOutcome::Failed(failures);
                 }
                 if port_taken && attempt < plan.attempts {
                     return StartOutcome::PortTaken {
@@ -194,7 +224,7 @@ pub async fn start(
     StartOutcome::Failed(failures)
 }
 
-type Started = (Running, HealthReport, Duration);
+type Started = (Running, Option<HealthReport>, Duration);
 
 /// One attempt. `Ok(None)` when a shutdown was requested.
 async fn try_once(
@@ -210,6 +240,7 @@ async fn try_once(
         kind: FailureKind::TimedOut(plan.startup_timeout),
         stderr_tail: Vec::new(),
         last_probe: None,
+        last_readiness: None,
         listening: false,
         bind_conflict: false,
         elapsed: Duration::ZERO,
@@ -233,7 +264,10 @@ async fn try_once(
     let deadline = started + plan.startup_timeout;
     let mut state = WaitState::default();
     let outcome = tokio::select! {
-        report = wait_ready(plan, client, log, &mut state) => Outcome::Ready(report),
+        ready = wait_ready(plan, client, log, &mut state) => match ready {
+            Ok(report) => Outcome::Ready(report),
+            Err(mismatch) => Outcome::NeverReady(mismatch),
+        },
         status = running.wait() => Outcome::Exited(status),
         () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
         _ = shutdown.next() => Outcome::Interrupted,
@@ -257,6 +291,7 @@ async fn try_once(
         Outcome::Exited(status) => {
             failure.kind = exited(&running, status);
         }
+        Outcome::NeverReady(mismatch) => failure.kind = FailureKind::NeverReady(mismatch),
         Outcome::TimedOut => {}
     }
     let left = running.left_behind();
@@ -272,6 +307,7 @@ async fn try_once(
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();
     failure.last_probe = state.last_probe;
+    failure.last_readiness = state.last_readiness;
     failure.elapsed = elapsed;
     Err(failure)
 }
@@ -303,7 +339,8 @@ pub async fn stop_left_behind(left: &[process::ProcessInfo], grace: Duration) {
 }
 
 enum Outcome {
-    Ready(HealthReport),
+    Ready(Option<HealthReport>),
+    NeverReady(Mismatch),
     Exited(std::process::ExitStatus),
     TimedOut,
     Interrupted,
@@ -313,15 +350,17 @@ enum Outcome {
 struct WaitState {
     listening_after: Option<Duration>,
     last_probe: Option<Probe>,
+    last_readiness: Option<Readiness>,
 }
 
-/// Phase one, then phase two. Runs until ready; the caller bounds it.
+/// Phase one, then phase two. Runs until ready, or until an answer that can never
+/// become ready came [`health::Streak::LIMIT`] times in a row; the caller bounds it.
 async fn wait_ready(
     plan: &Plan,
     client: &HealthClient,
     log: &RunLog,
     state: &mut WaitState,
-) -> HealthReport {
+) -> Result<Option<HealthReport>, Mismatch> {
     let started = Instant::now();
     while TcpStream::connect(plan.connect_addr).await.is_err() {
         sleep(CONNECT_POLL).await;
@@ -334,30 +373,83 @@ async fn wait_ready(
     ));
     let health_started = Instant::now();
     let mut last_reason = String::new();
+    let mut streak = health::Streak::default();
     loop {
         let probe = client.probe(&plan.health_url, log.correlation_id()).await;
-        let readiness = health::readiness(&probe, plan.accept_degraded);
-        if let (Readiness::Ready, Probe::Answered { report: Ok(r), .. }) = (&readiness, &probe) {
-            return r.clone();
+        let report = probe.report(plan.health_format);
+        let mut readiness = health::readiness(&probe, plan.health_format, plan.accept_degraded);
+        if readiness == Readiness::Ready {
+            readiness = identity(plan, report.as_ref(), log);
+        }
+        if readiness == Readiness::Ready {
+            return Ok(report);
         }
         let reason = match &readiness {
             Readiness::Degraded(failing) => {
                 format!("degraded: {}", crate::report::services(failing))
             }
-            Readiness::NotReady(why) => why.clone(),
+            Readiness::NotReady(why) | Readiness::Failing { why, .. } => why.clone(),
+            Readiness::Never(mismatch) => mismatch.evidence(),
             Readiness::Ready => String::new(),
         };
         if reason != last_reason {
             log.file_only(&format!("health not ready yet: {reason}"));
             last_reason = reason;
         }
+        let settled = streak.observe(&readiness).cloned();
+        let never = matches!(readiness, Readiness::Never(_));
         state.last_probe = Some(probe);
-        let pause = if health_started.elapsed() < FAST_PHASE {
+        state.last_readiness = Some(readiness);
+        if let Some(mismatch) = settled {
+            return Err(mismatch);
+        }
+        let pause = if never {
+            NEVER_RECHECK
+        } else if health_started.elapsed() < FAST_PHASE {
             HEALTH_POLL_FAST
         } else {
             HEALTH_POLL_SLOW
         };
         sleep(pause).await;
+    }
+}
+
+/// A ready answer counts only when it comes from the backend this `dev` started (see
+/// [`ownership::answerer`]): not from another service, nor from an outside process
+/// answering on the port that the child could not bind.
+fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readiness {
+    let checkout = plan
+        .checkout
+        .canonicalize()
+        .unwrap_or_else(|_| plan.checkout.clone());
+    let listeners = || crate::holder::facts(plan.port);
+    match ownership::answerer(
+        report,
+        &plan.service,
+        listeners,
+        &checkout,
+        std::process::id(),
+    ) {
+        Answerer::Ours(None) => Readiness::Ready,
+        Answerer::Ours(Some(evidence)) => {
+            log.file_only(&format!("the health answer is ours: {evidence}"));
+            Readiness::Ready
+        }
+        Answerer::Unknown => {
+            log.file_only(&format!(
+                "the process listening on port {} cannot be inspected: trusting the backend dev started",
+                plan.port
+            ));
+            Readiness::Ready
+        }
+        Answerer::WrongService(found) => Readiness::Never(Mismatch::WrongService {
+            found,
+            expected: plan.service.clone(),
+        }),
+        Answerer::Outsider(why) => Readiness::NotReady(format!(
+            "port {} is answered by a process dev did not start ({why})",
+            plan.port
+        )),
     }
 }
 

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use setting::{Kind, SETTINGS, Setting, Value};
+
+use crate::health::HealthFormat;
 use toml::de::{DeTable, DeValue};
 
 /// The name of the config file, looked for from the current directory upwards.
@@ -40,6 +42,8 @@ pub struct BackendConfig {
     pub host: String,
     pub port: u16,
     pub health_path: String,
+    /// How health answers are read.
+    pub health_format: HealthFormat,
     pub startup_timeout: Duration,
     pub health_timeout: Duration,
     pub attempts: u32,
@@ -153,6 +157,7 @@ impl Config {
                 host: "127.0.0.1".into(),
                 port: 8000,
                 health_path: "/health".into(),
+                health_format: HealthFormat::Auto,
                 startup_timeout: Duration::from_secs(30),
                 health_timeout: Duration::from_secs(5),
                 attempts: 3,
@@ -447,6 +452,7 @@ impl Config {
             ("backend.host", Value::Text(v)) => b.host = v,
             ("backend.port", Value::Port(v)) => b.port = v,
             ("backend.health_path", Value::Text(v)) => b.health_path = v,
+            ("backend.health_format", Value::HealthFormat(v)) => b.health_format = v,
             ("backend.startup_timeout", Value::Duration(v)) => b.startup_timeout = v,
             ("backend.health_timeout", Value::Duration(v)) => b.health_timeout = v,
             ("backend.attempts", Value::Count(v)) => b.attempts = v,
@@ -483,6 +489,7 @@ impl Config {
             "backend.host" => format!("{:?}", b.host),
             "backend.port" => b.port.to_string(),
             "backend.health_path" => format!("{:?}", b.health_path),
+            "backend.health_format" => format!("{:?}", b.health_format.name()),
             "backend.startup_timeout" => format!("{:?}", duration::format(b.startup_timeout)),
             "backend.health_timeout" => format!("{:?}", duration::format(b.health_timeout)),
             "backend.attempts" => b.attempts.to_string(),

@@ -363,14 +363,17 @@ fn start_frontend(
     this_run: &mut ThisRun,
     processes: &mut Processes,
 ) -> Result<(), DevOutcome> {
+    // Placeholders are for `frontend.command`; `dev -- <cmd>` is passed as typed.
     let values = config.placeholders();
-    let argv: Vec<String> = options
-        .frontend_command
-        .clone()
-        .unwrap_or_else(|| config.frontend.command.clone())
-        .iter()
-        .map(|arg| crate::config::placeholder::expand(arg, &values))
-        .collect();
+    let argv: Vec<String> = match &options.frontend_command {
+        Some(command) => command.clone(),
+        None => config
+            .frontend
+            .command
+            .iter()
+            .map(|arg| crate::config::placeholder::expand(arg, &values))
+            .collect(),
+    };
     let spec = ProcessSpec {
         origin: Origin::Frontend,
         argv: argv.clone(),

@@ -1,131 +1,162 @@
 //! The health prober: one `GET {health_path}` and what its answer means.
 //!
-//! It knows nothing of processes. Deciding whether an answer means "ready" or "ours" is
-//! done by pure functions ([`readiness`], [`ownership`]) so that the rules are tested
-//! by tables, and the async part stays a thin HTTP call.
+//! It knows nothing of processes. What an answer says is decided by pure functions
+//! ([`format::read`], [`readiness`]) so that the rules are tested by tables, and the
+//! async part stays a thin HTTP call. Whether a backend is ours is `ownership`'s job.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
-
+pub mod format;
 mod http;
+mod mismatch;
 
-/// Bodies larger than this are cut: a health endpoint has no business sending more.
+pub use format::{
+    ACCEPTED, Answer, Condition, Form, HealthFormat, HealthReport, Mismatch, Part, Reading,
+};
+
+/// Bodies larger than this are not read: a health endpoint has no business sending more.
 const BODY_CAP: usize = 64 * 1024;
-
-/// The JSON of DESIGN section 5. Only `status` is required; the rest is evidence.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct HealthReport {
-    pub status: String,
-    #[serde(default)]
-    pub service: Option<String>,
-    #[serde(default)]
-    pub version: Option<String>,
-    #[serde(default)]
-    pub pid: Option<u32>,
-    #[serde(default)]
-    pub workspace: Option<String>,
-    #[serde(default)]
-    pub services: BTreeMap<String, ServiceHealth>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct ServiceHealth {
-    pub status: String,
-    #[serde(default)]
-    pub error: Option<String>,
-}
 
 /// The outcome of one health request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
     /// Something answered over HTTP.
-    Answered {
-        code: u16,
-        /// The parsed body, or why it could not be parsed.
-        report: Result<HealthReport, String>,
-        /// The start of the body, kept as evidence.
-        body: String,
-    },
+    Answered(Answer),
+    /// The status line and headers arrived, the body did not within `health_timeout`.
+    Stalled { code: u16 },
     /// No HTTP answer: refused, reset, timed out.
     Unreachable(String),
+}
+
+impl Probe {
+    /// What the answer says under `format`; `None` without a whole answer.
+    pub fn reading(&self, format: HealthFormat) -> Option<Reading> {
+        match self {
+            Probe::Answered(answer) => Some(format::read(answer, format)),
+            Probe::Stalled { .. } | Probe::Unreachable(_) => None,
+        }
+    }
+
+    /// The recognised health report, if the answer is one.
+    pub fn report(&self, format: HealthFormat) -> Option<HealthReport> {
+        match self.reading(format)? {
+            Reading::Report(report) => Some(report),
+            Reading::Never(_) | Reading::Opaque(_) => None,
+        }
+    }
 }
 
 /// Whether a backend that answered can be declared ready.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Readiness {
     Ready,
-    /// `degraded`, with each failing service and its error.
+    /// `degraded` or `warn`, with each failing part and its error.
     Degraded(Vec<(String, String)>),
+    /// Not ready, maybe only for now: the evidence.
     NotReady(String),
+    /// Not ready, and the answer names its failing parts (services, checks or
+    /// components), each with its error.
+    Failing {
+        why: String,
+        failing: Vec<(String, String)>,
+    },
+    /// It never will be without a change to the app or the config.
+    Never(Mismatch),
 }
 
-/// Whether a healthy backend is the one this checkout would start.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Ownership {
-    Ours,
-    OtherService(String),
-    OtherCheckout(String),
-}
-
-/// Decides readiness from one probe. `degraded` is ready only with `accept_degraded`.
-pub fn readiness(probe: &Probe, accept_degraded: bool) -> Readiness {
-    let (code, report) = match probe {
+/// Decides readiness from one probe. `degraded` / `warn` is ready only with
+/// `accept_degraded`; a good status needs a 2xx code as well.
+pub fn readiness(probe: &Probe, format: HealthFormat, accept_degraded: bool) -> Readiness {
+    let answer = match probe {
         Probe::Unreachable(why) => return Readiness::NotReady(why.clone()),
-        Probe::Answered { code, report, .. } => (*code, report),
+        Probe::Stalled { code } if format == HealthFormat::StatusCode && is_success(*code) => {
+            // The code is all this format reads.
+            return Readiness::Ready;
+        }
+        Probe::Stalled { code } => {
+            return Readiness::NotReady(format!(
+                "HTTP {code}: headers arrived, body did not within health_timeout"
+            ));
+        }
+        Probe::Answered(answer) => answer,
     };
-    let report = match report {
-        Ok(report) => report,
-        Err(why) => return Readiness::NotReady(format!("HTTP {code}, unparsable body: {why}")),
+    let code = answer.code;
+    let report = match format::read(answer, format) {
+        Reading::Report(report) => report,
+        Reading::Never(mismatch) => return Readiness::Never(mismatch),
+        Reading::Opaque(why) => return Readiness::NotReady(format!("HTTP {code}, {why}")),
     };
-    match report.status.as_str() {
-        "healthy" if (200..300).contains(&code) => Readiness::Ready,
-        "degraded" => {
-            let failing = failing_services(report);
-            if accept_degraded {
-                Readiness::Ready
+    match report.condition {
+        Condition::Good if is_success(code) => Readiness::Ready,
+        Condition::Degraded if accept_degraded => Readiness::Ready,
+        Condition::Degraded => Readiness::Degraded(report.failing()),
+        Condition::Good | Condition::Bad => {
+            let failing = report.failing();
+            let why = describe_report(code, &report);
+            if failing.is_empty() {
+                Readiness::NotReady(why)
             } else {
-                Readiness::Degraded(failing)
+                Readiness::Failing { why, failing }
             }
         }
-        status => Readiness::NotReady(format!("HTTP {code}, status {status:?}")),
     }
 }
 
-/// Each service whose status is not `ok`, with its error.
-pub fn failing_services(report: &HealthReport) -> Vec<(String, String)> {
-    report
-        .services
-        .iter()
-        .filter(|(_, health)| health.status != "ok")
-        .map(|(name, health)| {
-            let error = health
-                .error
-                .clone()
-                .unwrap_or_else(|| health.status.clone());
-            (name.clone(), error)
-        })
-        .collect()
-}
-
-/// A backend is ours when it reports the configured service and this checkout.
-pub fn ownership(report: &HealthReport, service: &str, workspace: &Path) -> Ownership {
-    let reported_service = report.service.as_deref().unwrap_or("<none>");
-    if reported_service != service {
-        return Ownership::OtherService(reported_service.to_owned());
-    }
-    let reported = report.workspace.as_deref().unwrap_or("<none>");
-    let same = Path::new(reported)
-        .canonicalize()
-        .ok()
-        .zip(workspace.canonicalize().ok())
-        .is_some_and(|(a, b)| a == b);
-    if same {
-        Ownership::Ours
+/// `HTTP 503, status "starting", failing: database (disk I/O error)`.
+pub fn describe_report(code: u16, report: &HealthReport) -> String {
+    let mut text = if report.form == Form::StatusCode {
+        format!("HTTP {code}")
     } else {
-        Ownership::OtherCheckout(reported.to_owned())
+        format!("HTTP {code}, status {:?}", report.status)
+    };
+    let failing = report.failing();
+    if let (true, Some(message)) = (failing.is_empty(), &report.message) {
+        text.push_str(&format!(", {message:?}"));
+    }
+    if !failing.is_empty() {
+        let parts: Vec<String> = failing
+            .iter()
+            .map(|(name, error)| format!("{name} ({error})"))
+            .collect();
+        text.push_str(&format!(", failing: {}", parts.join(", ")));
+    }
+    text
+}
+
+fn is_success(code: u16) -> bool {
+    (200..300).contains(&code)
+}
+
+/// Counts answers that can never become ready: the attempt gives up after
+/// [`Streak::LIMIT`] identical ones in a row rather than waiting out `startup_timeout`.
+#[derive(Debug, Default)]
+pub struct Streak {
+    last: Option<Mismatch>,
+    count: u32,
+}
+
+impl Streak {
+    pub const LIMIT: u32 = 3;
+
+    /// Records one answer's readiness; returns the mismatch once it was seen `LIMIT`
+    /// times in a row. Any other answer (not ready yet, a different mismatch) restarts
+    /// the count.
+    pub fn observe(&mut self, readiness: &Readiness) -> Option<&Mismatch> {
+        let Readiness::Never(mismatch) = readiness else {
+            *self = Streak::default();
+            return None;
+        };
+        if self.last.as_ref() == Some(mismatch) {
+            self.count += 1;
+        } else {
+            self.last = Some(mismatch.clone());
+            self.count = 1;
+        }
+        if self.count >= Streak::LIMIT {
+            self.last.as_ref()
+        } else {
+            None
+        }
     }
 }
 
@@ -158,18 +189,16 @@ impl HealthClient {
         };
         let headers = [("X-Correlation-ID", correlation_id)];
         let connect = self.timeout.min(Duration::from_secs(1));
-        let response = match http::get(&url, &headers, connect, self.timeout, BODY_CAP).await {
-            Ok(response) => response,
-            Err(why) => return Probe::Unreachable(why),
-        };
-        let report =
-            serde_json::from_slice::<HealthReport>(&response.body).map_err(|e| e.to_string());
-        let text = String::from_utf8_lossy(&response.body);
-        let body = text.chars().take(400).collect();
-        Probe::Answered {
-            code: response.code,
-            report,
-            body,
+        match http::get(&url, &headers, connect, self.timeout, BODY_CAP).await {
+            Ok(response) => Probe::Answered(Answer {
+                code: response.code,
+                location: response.location,
+                content_type: response.content_type,
+                body: response.body,
+                truncated: response.truncated,
+            }),
+            Err(http::Failure::Stalled { code }) => Probe::Stalled { code },
+            Err(http::Failure::Other(why)) => Probe::Unreachable(why),
         }
     }
 }
@@ -179,76 +208,159 @@ mod tests {
     use super::*;
 
     fn answered(code: u16, body: &str) -> Probe {
-        Probe::Answered {
+        Probe::Answered(Answer {
             code,
-            report: serde_json::from_str(body).map_err(|e| e.to_string()),
-            body: body.to_owned(),
-        }
+            location: None,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+        })
     }
 
     #[test]
     fn readiness_rules() {
+        let auto = HealthFormat::Auto;
         let degraded = r#"{"status":"degraded","services":{"database":{"status":"error","error":"disk"},"cache":{"status":"ok"}}}"#;
+        let warn = r#"{"status":"warn","checks":{"db":[{"status":"warn","output":"slow"}]}}"#;
         let cases = [
             (
                 answered(200, r#"{"status":"healthy"}"#),
+                auto,
+                false,
+                Readiness::Ready,
+            ),
+            (
+                answered(200, r#"{"status":"ok"}"#),
+                auto,
+                false,
+                Readiness::Ready,
+            ),
+            (
+                answered(200, r#"{"status":"pass"}"#),
+                auto,
+                false,
+                Readiness::Ready,
+            ),
+            (
+                answered(200, r#"{"status":"UP"}"#),
+                auto,
                 false,
                 Readiness::Ready,
             ),
             (
                 answered(503, degraded),
+                auto,
                 false,
                 Readiness::Degraded(vec![("database".into(), "disk".into())]),
             ),
-            (answered(503, degraded), true, Readiness::Ready),
+            (answered(503, degraded), auto, true, Readiness::Ready),
+            (
+                answered(200, warn),
+                auto,
+                false,
+                Readiness::Degraded(vec![("db".into(), "slow".into())]),
+            ),
+            (answered(200, warn), auto, true, Readiness::Ready),
             (
                 answered(503, r#"{"status":"healthy"}"#),
+                auto,
                 false,
                 Readiness::NotReady("HTTP 503, status \"healthy\"".into()),
             ),
             (
                 answered(200, r#"{"status":"starting"}"#),
+                auto,
                 false,
                 Readiness::NotReady("HTTP 200, status \"starting\"".into()),
             ),
             (
+                answered(
+                    503,
+                    r#"{"status":"DOWN","components":{"db":{"status":"DOWN"}}}"#,
+                ),
+                auto,
+                false,
+                Readiness::Failing {
+                    why: "HTTP 503, status \"DOWN\", failing: db (DOWN)".into(),
+                    failing: vec![("db".into(), "DOWN".into())],
+                },
+            ),
+            (
+                answered(200, "OK"),
+                auto,
+                false,
+                Readiness::Never(Mismatch::NotJson {
+                    code: 200,
+                    start: "OK".into(),
+                }),
+            ),
+            (
+                answered(200, "OK"),
+                HealthFormat::StatusCode,
+                false,
+                Readiness::Ready,
+            ),
+            (
+                answered(503, "busy"),
+                HealthFormat::StatusCode,
+                false,
+                Readiness::NotReady("HTTP 503, \"busy\"".into()),
+            ),
+            (
+                answered(503, r#"{"status":"error","error":"db: refused"}"#),
+                auto,
+                false,
+                Readiness::NotReady("HTTP 503, status \"error\", \"db: refused\"".into()),
+            ),
+            (
+                Probe::Stalled { code: 200 },
+                auto,
+                false,
+                Readiness::NotReady(
+                    "HTTP 200: headers arrived, body did not within health_timeout".into(),
+                ),
+            ),
+            (
+                Probe::Stalled { code: 200 },
+                HealthFormat::StatusCode,
+                false,
+                Readiness::Ready,
+            ),
+            (
                 Probe::Unreachable("refused".into()),
+                auto,
                 true,
                 Readiness::NotReady("refused".into()),
             ),
         ];
-        for (probe, accept, expected) in cases {
-            assert_eq!(readiness(&probe, accept), expected, "{probe:?}");
+        for (probe, format, accept, expected) in cases {
+            assert_eq!(readiness(&probe, format, accept), expected, "{probe:?}");
         }
-        let Readiness::NotReady(why) = readiness(&answered(200, "<html>"), false) else {
-            panic!("html is not ready");
-        };
-        assert!(why.starts_with("HTTP 200, unparsable body"), "{why}");
     }
 
     #[test]
-    fn ownership_needs_service_and_checkout() {
-        let here = std::env::current_dir().expect("cwd");
-        let report = |service: &str, workspace: &str| HealthReport {
-            status: "healthy".into(),
-            service: Some(service.into()),
-            version: None,
-            pid: None,
-            workspace: Some(workspace.into()),
-            services: BTreeMap::new(),
+    fn three_identical_mismatches_in_a_row_settle_it() {
+        let redirect = |to: &str| {
+            Readiness::Never(Mismatch::Redirect {
+                code: 307,
+                location: Some(to.into()),
+            })
         };
-        let here_text = here.display().to_string();
-        assert_eq!(
-            ownership(&report("demo", &here_text), "demo", &here),
-            Ownership::Ours
-        );
-        assert_eq!(
-            ownership(&report("other", &here_text), "demo", &here),
-            Ownership::OtherService("other".into())
-        );
-        assert_eq!(
-            ownership(&report("demo", "/elsewhere"), "demo", &here),
-            Ownership::OtherCheckout("/elsewhere".into())
-        );
+        let waiting = Readiness::NotReady("HTTP 503".into());
+        // (the readiness seen, whether the streak settles on it)
+        let cases = [
+            (&redirect("/a"), false),
+            (&redirect("/a"), false),
+            (&waiting, false),
+            (&redirect("/a"), false),
+            (&redirect("/b"), false),
+            (&redirect("/b"), false),
+            (&redirect("/b"), true),
+            (&redirect("/b"), true),
+        ];
+        let mut streak = Streak::default();
+        for (i, (seen, settles)) in cases.into_iter().enumerate() {
+            assert_eq!(streak.observe(seen).is_some(), settles, "answer {i}");
+        }
     }
 }

@@ -11,6 +11,7 @@ mod linux;
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
@@ -139,6 +140,88 @@ pub fn describe(pids: &[u32]) -> Vec<Holder> {
             }
         })
         .collect()
+}
+
+/// What the operating system says about a listening process, for deciding whether it
+/// is ours when its health answer does not say (see `ownership`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessFacts {
+    pub holder: Holder,
+    /// Its parent, grandparent, and so on up to pid 1, as far as they can be read.
+    pub ancestors: Vec<u32>,
+    pub cwd: Option<PathBuf>,
+    pub cmd: Vec<String>,
+}
+
+/// The facts of each process listening on `port`; empty when none can be inspected.
+pub fn facts(port: u16) -> Vec<ProcessFacts> {
+    let (pids, _) = listening_pids(port);
+    let pids: Vec<u32> = pids.into_iter().collect();
+    let holders = describe(&pids);
+    let Ok(mut system) = System::new() else {
+        return holders
+            .into_iter()
+            .map(|holder| ProcessFacts {
+                holder,
+                ancestors: Vec::new(),
+                cwd: None,
+                cmd: Vec::new(),
+            })
+            .collect();
+    };
+    holders
+        .into_iter()
+        .map(|holder| {
+            let pid = Pid::from_u32(holder.pid);
+            system.refresh_processes_specifics(
+                ProcessesToUpdate::Some(&[pid]),
+                true,
+                ProcessRefreshKind::nothing()
+                    .without_tasks()
+                    .with_cmd(UpdateKind::Always)
+                    .with_cwd(UpdateKind::Always),
+            );
+            let (cwd, cmd) = system.process(pid).map_or((None, Vec::new()), |process| {
+                let cmd = process
+                    .cmd()
+                    .iter()
+                    .map(|part| part.to_string_lossy().into_owned())
+                    .collect();
+                (process.cwd().map(PathBuf::from), cmd)
+            });
+            let ancestors = ancestors(&mut system, pid);
+            ProcessFacts {
+                holder,
+                ancestors,
+                cwd,
+                cmd,
+            }
+        })
+        .collect()
+}
+
+/// The parent chain of `pid`, refreshing one process at a time (a full process scan
+/// costs tens of milliseconds; a chain is a handful of reads).
+fn ancestors(system: &mut System, pid: Pid) -> Vec<u32> {
+    let mut chain = Vec::new();
+    let mut current = pid;
+    // Bounded: a chain longer than this is not a process tree anyone runs `dev` in.
+    for _ in 0..64 {
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[current]),
+            true,
+            ProcessRefreshKind::nothing().without_tasks(),
+        );
+        let Some(parent) = system.process(current).and_then(|p| p.parent()) else {
+            break;
+        };
+        if parent.as_u32() == 0 || chain.contains(&parent.as_u32()) {
+            break;
+        }
+        chain.push(parent.as_u32());
+        current = parent;
+    }
+    chain
 }
 
 fn bare(pid: u32) -> Holder {

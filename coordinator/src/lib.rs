@@ -12,6 +12,7 @@ pub mod frontend_config;
 pub mod health;
 pub mod holder;
 pub mod hooks;
+pub mod ownership;
 pub mod port;
 pub mod precommit;
 pub mod process;

@@ -8,8 +8,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::Path;
 
-use crate::health::{self, HealthClient, HealthReport, Ownership, Probe, Readiness};
+use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readiness, Reading};
 use crate::holder::{self, Lookup};
+use crate::ownership::{self, Ownership};
 
 /// How far above the configured port to look for a free one.
 const SEARCH_SPAN: u16 = 200;
@@ -93,57 +94,99 @@ impl PortState {
     }
 }
 
-/// Classifies `port` by asking its health endpoint, then by trying to bind it.
+/// Classifies `port` by asking its health endpoint (read under `format`), then by
+/// trying to bind it. Ownership is decided by the answer's identity fields, else by the
+/// process listening on the port (see `ownership`).
 pub async fn classify(
     client: &HealthClient,
     url: &str,
     correlation_id: &str,
     service: &str,
     workspace: &Path,
+    format: HealthFormat,
     port: u16,
 ) -> PortState {
     let probe = client.probe(url, correlation_id).await;
-    if let Probe::Answered {
-        report: Ok(report), ..
-    } = &probe
-    {
-        return match health::ownership(report, service, workspace) {
-            Ownership::Ours => match health::readiness(&probe, false) {
-                Readiness::Ready => PortState::Reusable(report.clone()),
-                Readiness::Degraded(failing) => PortState::Stale {
-                    report: report.clone(),
-                    why: format!("degraded: {}", crate::report::services(&failing)),
-                    holder: holder::lookup(port),
-                },
-                Readiness::NotReady(why) => PortState::Stale {
-                    report: report.clone(),
-                    why,
-                    holder: holder::lookup(port),
-                },
-            },
-            Ownership::OtherCheckout(_) => PortState::OtherCheckout {
-                report: report.clone(),
+    let code = match &probe {
+        Probe::Answered(answer) => answer.code,
+        Probe::Stalled { code } => {
+            return PortState::Foreign {
+                detail: format!(
+                    "not our backend: it answers HTTP {code} but its body never arrives"
+                ),
                 holder: holder::lookup(port),
-            },
-            Ownership::OtherService(other) => PortState::Foreign {
-                detail: format!("not our backend: it answers health as service {other:?}"),
-                holder: holder::lookup(port),
-            },
-        };
-    }
-    if let Probe::Answered { code, .. } = &probe {
-        return PortState::Foreign {
-            detail: format!("not our backend: it answers HTTP {code} without a health report"),
-            holder: holder::lookup(port),
-        };
-    }
-    if is_free(port) {
-        PortState::Free
-    } else {
-        PortState::Foreign {
-            detail: "not our backend: it does not answer health requests".into(),
-            holder: holder::lookup(port),
+            };
         }
+        Probe::Unreachable(_) if is_free(port) => return PortState::Free,
+        Probe::Unreachable(_) => {
+            return PortState::Foreign {
+                detail: "not our backend: it does not answer health requests".into(),
+                holder: holder::lookup(port),
+            };
+        }
+    };
+    let mut report = match probe.reading(format) {
+        Some(Reading::Report(report)) => report,
+        // Only a whole answer gets here.
+        None => {
+            return PortState::Foreign {
+                detail: format!("not our backend: it answers HTTP {code}"),
+                holder: holder::lookup(port),
+            };
+        }
+        Some(Reading::Never(mismatch)) => {
+            return PortState::Foreign {
+                // Maybe ours with a wrong `health_path` or `health_format`: say what
+                // would make it readable rather than only "not ours".
+                detail: format!(
+                    "its health answer cannot be read: HTTP {code}, {}; if it is this checkout's backend: {}",
+                    mismatch.evidence(),
+                    mismatch.fix()
+                ),
+                holder: holder::lookup(port),
+            };
+        }
+        Some(Reading::Opaque(why)) => {
+            return PortState::Foreign {
+                detail: format!(
+                    "not our backend: it answers HTTP {code} without a health report ({why})"
+                ),
+                holder: holder::lookup(port),
+            };
+        }
+    };
+    match ownership::decide(&report, service, workspace, port) {
+        Ownership::Ours(evidence) => {
+            // A plain answer has no pid: the socket table's is the better one anyway.
+            if report.pid.is_none() {
+                report.pid = evidence.pid();
+            }
+            let why = match health::readiness(&probe, format, false) {
+                Readiness::Ready => return PortState::Reusable(report),
+                Readiness::Degraded(failing) => {
+                    format!("degraded: {}", crate::report::services(&failing))
+                }
+                Readiness::NotReady(why) | Readiness::Failing { why, .. } => why,
+                Readiness::Never(mismatch) => format!("HTTP {code}, {}", mismatch.evidence()),
+            };
+            PortState::Stale {
+                report,
+                why,
+                holder: holder::lookup(port),
+            }
+        }
+        Ownership::OtherCheckout(_) => PortState::OtherCheckout {
+            report,
+            holder: holder::lookup(port),
+        },
+        Ownership::OtherService(other) => PortState::Foreign {
+            detail: format!("not our backend: it answers health as service {other:?}"),
+            holder: holder::lookup(port),
+        },
+        Ownership::Foreign(why) => PortState::Foreign {
+            detail: format!("not our backend: {why}"),
+            holder: holder::lookup(port),
+        },
     }
 }
 

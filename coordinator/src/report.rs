@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::backend::{AttemptFailure, FailureKind};
-use crate::health::{self, Probe};
+use crate::health::{Mismatch, Probe, Readiness};
 use crate::process::StopReport;
 use crate::runlog::RunLog;
 
@@ -90,7 +90,10 @@ fn evidence(failures: &[AttemptFailure], noun: &str) -> Vec<String> {
     }
     if let Some(last) = failures.last() {
         if let Some(probe) = &last.last_probe {
-            evidence.push(format!("last health response: {}", describe_probe(probe)));
+            evidence.push(format!(
+                "last health response: {}",
+                describe_probe(probe, last.last_readiness.as_ref())
+            ));
         }
         if !last.stderr_tail.is_empty() {
             evidence.push(format!(
@@ -159,6 +162,19 @@ pub fn summarize(failure: &AttemptFailure) -> String {
                 crate::config::duration::format(*limit)
             )
         }
+        FailureKind::NeverReady(mismatch) => format!(
+            "the health endpoint answered {} times in a row in a way that cannot become ready: {}",
+            crate::health::Streak::LIMIT,
+            describe_mismatch(mismatch)
+        ),
+    }
+}
+
+/// `HTTP 301, redirect to /health/ (not followed)`.
+fn describe_mismatch(mismatch: &Mismatch) -> String {
+    match mismatch.code() {
+        Some(code) => format!("HTTP {code}, {}", mismatch.evidence()),
+        None => mismatch.evidence(),
     }
 }
 
@@ -187,20 +203,22 @@ pub fn services(failing: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// A health answer (or its absence) as evidence.
-pub fn describe_probe(probe: &Probe) -> String {
+/// The last health answer as evidence: the code, and what it meant under the format.
+pub fn describe_probe(probe: &Probe, readiness: Option<&Readiness>) -> String {
     match probe {
         Probe::Unreachable(why) => format!("no answer ({why})"),
-        Probe::Answered { code, report, body } => match report {
-            Ok(report) => {
-                let failing = health::failing_services(report);
-                let mut text = format!("HTTP {code}, status {:?}", report.status);
-                if !failing.is_empty() {
-                    text.push_str(&format!(", failing services: {}", services(&failing)));
-                }
-                text
-            }
-            Err(_) => format!("HTTP {code}, body {body:?}"),
+        Probe::Stalled { code } => {
+            format!("HTTP {code}: headers arrived, body did not within health_timeout")
+        }
+        Probe::Answered(answer) => match readiness {
+            Some(Readiness::Never(mismatch)) => describe_mismatch(mismatch),
+            Some(Readiness::NotReady(why) | Readiness::Failing { why, .. }) => why.clone(),
+            Some(Readiness::Degraded(failing)) => format!(
+                "HTTP {}, degraded, failing: {}",
+                answer.code,
+                services(failing)
+            ),
+            Some(Readiness::Ready) | None => format!("HTTP {}", answer.code),
         },
     }
 }
@@ -250,12 +268,37 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
             fix: "rerun with `--port auto` to use a free port, or stop the process holding it (`cargo xtask doctor` names it)".into(),
         });
     }
-    let degraded = failures.iter().rev().find_map(|f| match &f.last_probe {
-        Some(Probe::Answered {
-            report: Ok(report), ..
-        }) if report.status == "degraded" => Some(health::failing_services(report)),
+    if let Some(FailureKind::NeverReady(mismatch)) = failures.last().map(|f| &f.kind) {
+        causes.push(Cause {
+            cause: format!(
+                "the health endpoint cannot report ready as it is: {}",
+                describe_mismatch(mismatch)
+            ),
+            fix: mismatch.fix(),
+        });
+    }
+    let degraded = failures.iter().rev().find_map(|f| match &f.last_readiness {
+        Some(Readiness::Degraded(failing)) => Some(failing.clone()),
         _ => None,
     });
+    let failing = failures
+        .last()
+        .and_then(|f| match (&f.kind, &f.last_readiness) {
+            (FailureKind::TimedOut(_), Some(Readiness::Failing { failing, .. })) => {
+                Some(failing.clone())
+            }
+            _ => None,
+        });
+    let explained = degraded.is_some() || failing.is_some();
+    if let Some(failing) = failing {
+        causes.push(Cause {
+            cause: format!(
+                "the backend runs but its health reports failing parts: {}",
+                services(&failing)
+            ),
+            fix: "fix the failing parts (see the backend's output above), or raise `backend.startup_timeout` if they only need longer".into(),
+        });
+    }
     if let Some(failing) = degraded {
         causes.push(Cause {
             cause: format!(
@@ -311,7 +354,7 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
     let timed_out_open = failures
         .iter()
         .any(|f| matches!(f.kind, FailureKind::TimedOut(_)) && f.listening);
-    if timed_out_open && !causes.iter().any(|c| c.cause.contains("degraded")) {
+    if timed_out_open && !explained {
         causes.push(Cause {
             cause: "the backend listens but its health endpoint never reported healthy".into(),
             fix: format!(
@@ -345,6 +388,7 @@ mod tests {
             kind,
             stderr_tail: tail.iter().map(|s| (*s).to_owned()).collect(),
             last_probe: None,
+            last_readiness: None,
             listening,
             bind_conflict: tail.iter().any(|l| crate::process::is_bind_conflict(l)),
             elapsed: Duration::from_millis(5),
@@ -402,5 +446,45 @@ mod tests {
             let cause = first_cause(failure.clone());
             assert!(cause.contains(expected), "{failure:?} gave {cause:?}");
         }
+    }
+
+    #[test]
+    fn health_evidence_gives_its_own_cause_and_fix() {
+        let context = Context {
+            command: vec!["python".into(), "main.py".into()],
+            port: 8000,
+            startup_timeout_key: "backend.startup_timeout",
+        };
+        let mut redirect = failure(
+            FailureKind::NeverReady(Mismatch::Redirect {
+                code: 301,
+                location: Some("/health/".into()),
+            }),
+            &[],
+            true,
+        );
+        redirect.last_readiness = Some(Readiness::Never(Mismatch::Redirect {
+            code: 301,
+            location: Some("/health/".into()),
+        }));
+        let causes = likely_causes(&[redirect], &context);
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert!(
+            causes[0].cause.contains("HTTP 301, redirect to /health/"),
+            "{causes:?}"
+        );
+        assert!(causes[0].fix.contains("backend.health_path"), "{causes:?}");
+
+        let mut failing = failure(FailureKind::TimedOut(Duration::from_secs(3)), &[], true);
+        failing.last_readiness = Some(Readiness::Failing {
+            why: "HTTP 503, status \"fail\"".into(),
+            failing: vec![("db".into(), "refused".into())],
+        });
+        let causes = likely_causes(&[failing], &context);
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert!(
+            causes[0].cause.contains("failing parts: db (refused)"),
+            "{causes:?}"
+        );
     }
 }

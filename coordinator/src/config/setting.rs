@@ -10,6 +10,7 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::duration;
+use crate::health::HealthFormat;
 
 /// One configurable value.
 #[derive(Debug)]
@@ -31,6 +32,11 @@ pub const SETTINGS: &[Setting] = &[
         "backend.health_path",
         "DEV_BACKEND_HEALTH_PATH",
         Kind::HttpPath,
+    ),
+    s(
+        "backend.health_format",
+        "DEV_BACKEND_HEALTH_FORMAT",
+        Kind::HealthFormat,
     ),
     s(
         "backend.startup_timeout",
@@ -138,6 +144,8 @@ pub enum Kind {
     Bool,
     /// A path, relative to the checkout root unless absolute.
     Path,
+    /// How health answers are read: `auto` or `status-code`.
+    HealthFormat,
 }
 
 /// A validated value, ready to be applied to a [`super::Config`].
@@ -151,6 +159,7 @@ pub enum Value {
     Bytes(u64),
     Globs(Vec<String>),
     Bool(bool),
+    HealthFormat(HealthFormat),
 }
 
 impl Kind {
@@ -172,6 +181,9 @@ impl Kind {
             }
             Kind::Bool => "true or false",
             Kind::Path => "a non-empty path string",
+            Kind::HealthFormat => {
+                r#""auto" (recognise the usual JSON health forms) or "status-code" (any 2xx is ready)"#
+            }
         }
     }
 
@@ -224,6 +236,7 @@ impl Kind {
                 .filter(|d| !d.is_zero())
                 .map(Value::Duration),
             Kind::Delay => duration::parse(text).map(Value::Duration),
+            Kind::HealthFormat => HealthFormat::parse(text).map(Value::HealthFormat),
             Kind::Bool => match text.trim() {
                 "true" | "1" | "yes" => Some(Value::Bool(true)),
                 "false" | "0" | "no" => Some(Value::Bool(false)),
@@ -364,6 +377,12 @@ mod tests {
                 Some(Value::Globs(vec!["app/**/*.py".into()])),
             ),
             (Kind::Globs, r#"["app/[.py"]"#, None),
+            (
+                Kind::HealthFormat,
+                "status-code",
+                Some(Value::HealthFormat(HealthFormat::StatusCode)),
+            ),
+            (Kind::HealthFormat, "json", None),
         ];
         for (kind, text, expected) in cases {
             assert_eq!(&kind.parse_text(text), expected, "{kind:?} from {text:?}");

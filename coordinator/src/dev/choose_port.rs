@@ -37,6 +37,7 @@ pub(super) async fn resolve_port(
             log.correlation_id(),
             &config.backend.service,
             &config.root,
+            config.backend.health_format,
             port,
         )
         .await;

@@ -7,7 +7,7 @@
 //! usable answer: no connection, a timeout (a deadlocked server), or an answer that is
 //! not a health report (a reloader whose worker died answers nothing useful).
 
-use crate::health::{self, Probe, Readiness};
+use crate::health::{self, HealthFormat, Probe, Readiness};
 
 /// What one probe means.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,9 +41,14 @@ impl Liveness {
     }
 
     /// Takes one probe into account. After `Dead`, counting starts again.
-    pub(super) fn observe(&mut self, probe: &Probe, accept_degraded: bool) -> Verdict {
-        let answered_report = matches!(probe, Probe::Answered { report: Ok(_), .. });
-        match health::readiness(probe, accept_degraded) {
+    pub(super) fn observe(
+        &mut self,
+        probe: &Probe,
+        format: HealthFormat,
+        accept_degraded: bool,
+    ) -> Verdict {
+        let answered_report = probe.report(format).is_some();
+        match health::readiness(probe, format, accept_degraded) {
             Readiness::Ready => self.alive(false),
             Readiness::Degraded(failing) => {
                 let first = !self.degraded;
@@ -54,9 +59,12 @@ impl Liveness {
                     verdict
                 }
             }
-            // A report that is not ready (`starting` again, say) still proves life.
-            Readiness::NotReady(_) if answered_report => self.alive(self.degraded),
-            Readiness::NotReady(_) => {
+            // A report that is not ready (`starting` again, failing parts) still proves
+            // the process runs and answers.
+            Readiness::NotReady(_) | Readiness::Failing { .. } if answered_report => {
+                self.alive(self.degraded)
+            }
+            Readiness::NotReady(_) | Readiness::Failing { .. } | Readiness::Never(_) => {
                 self.in_a_row += 1;
                 if self.in_a_row >= self.failures {
                     self.in_a_row = 0;
@@ -85,12 +93,16 @@ mod tests {
     use super::*;
 
     fn answer(code: u16, body: &str) -> Probe {
-        Probe::Answered {
+        Probe::Answered(crate::health::Answer {
             code,
-            report: serde_json::from_str(body).map_err(|e| e.to_string()),
-            body: body.to_owned(),
-        }
+            location: None,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+        })
     }
+
+    const AUTO: HealthFormat = HealthFormat::Auto;
 
     #[test]
     fn three_failures_in_a_row_are_dead_and_an_answer_in_between_resets() {
@@ -99,7 +111,7 @@ mod tests {
         let mut liveness = Liveness::new(3);
         let seen: Vec<Verdict> = [&healthy, &hung, &hung, &healthy, &hung, &hung, &hung]
             .into_iter()
-            .map(|probe| liveness.observe(probe, false))
+            .map(|probe| liveness.observe(probe, AUTO, false))
             .collect();
         assert_eq!(
             seen,
@@ -124,13 +136,16 @@ mod tests {
         let healthy = answer(200, r#"{"status":"healthy"}"#);
         let mut liveness = Liveness::new(2);
         assert_eq!(
-            liveness.observe(&degraded, false),
+            liveness.observe(&degraded, AUTO, false),
             Verdict::Degraded(vec![("database".into(), "disk".into())])
         );
-        assert_eq!(liveness.observe(&degraded, false), Verdict::Fine);
-        assert_eq!(liveness.observe(&healthy, false), Verdict::Recovered);
+        assert_eq!(liveness.observe(&degraded, AUTO, false), Verdict::Fine);
+        assert_eq!(liveness.observe(&healthy, AUTO, false), Verdict::Recovered);
         let html = answer(502, "<html>bad gateway</html>");
-        assert_eq!(liveness.observe(&html, false), Verdict::Failing(1));
-        assert_eq!(liveness.observe(&html, false), Verdict::Dead(html.clone()));
+        assert_eq!(liveness.observe(&html, AUTO, false), Verdict::Failing(1));
+        assert_eq!(
+            liveness.observe(&html, AUTO, false),
+            Verdict::Dead(html.clone())
+        );
     }
 }

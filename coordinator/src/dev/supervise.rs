@@ -228,7 +228,11 @@ pub(super) async fn supervise(
                     }
                 };
                 next_probe = Instant::now() + interval;
-                let verdict = liveness.observe(&probe, config.backend.accept_degraded);
+                let verdict = liveness.observe(
+                    &probe,
+                    config.backend.health_format,
+                    config.backend.accept_degraded,
+                );
                 let Some(dead) = said(watch, &processes.backend, verdict) else { continue };
                 let down = match processes.backend.take() {
                     Some(Backend::Owned(running)) => (running, Down::Unresponsive(dead)),
@@ -387,7 +391,14 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
             log.error(&format!(
                 "{name} on port {port} stopped answering: {} health probes in a row failed; last: {} (correlation id {})",
                 watch.config.backend.liveness_failures,
-                report::describe_probe(&probe),
+                report::describe_probe(
+                    &probe,
+                    Some(&crate::health::readiness(
+                        &probe,
+                        watch.config.backend.health_format,
+                        watch.config.backend.accept_degraded
+                    ))
+                ),
                 log.correlation_id()
             ));
             Some(probe)
@@ -500,6 +511,13 @@ async fn restart(
         attempt: u32::try_from(restarts.in_a_row.len() + 1).unwrap_or(u32::MAX),
         kind,
         stderr_tail: down.stderr_tail(),
+        last_readiness: last_probe.as_ref().map(|probe| {
+            crate::health::readiness(
+                probe,
+                config.backend.health_format,
+                config.backend.accept_degraded,
+            )
+        }),
         last_probe,
         listening: true,
         bind_conflict: false,

@@ -10,7 +10,8 @@ use serde_json::json;
 use super::{Check, Context, Status};
 use crate::config::{Source, display_path};
 use crate::frontend_config;
-use crate::health::{self, HealthClient, Probe, Readiness};
+use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readiness, Reading};
+use crate::ownership::{self, Ownership};
 use crate::port::{self, PortState};
 use crate::python;
 
@@ -432,6 +433,7 @@ fn port(cx: &Context) -> Check {
         &cx.correlation_id,
         &backend.service,
         &config.root,
+        backend.health_format,
         port,
     )) else {
         return Check::new("port", Status::Error, "cannot start the async runtime");
@@ -471,10 +473,11 @@ fn port(cx: &Context) -> Check {
 
 fn backend_health(cx: &Context) -> Check {
     let config = &cx.config;
-    let url = format!("{}{}", config.backend_url(), config.backend.health_path);
+    let backend = &config.backend;
+    let format = backend.health_format;
+    let url = format!("{}{}", config.backend_url(), backend.health_path);
     let client = HealthClient::new(
-        config
-            .backend
+        backend
             .health_timeout
             .min(std::time::Duration::from_secs(2)),
     );
@@ -485,79 +488,152 @@ fn backend_health(cx: &Context) -> Check {
             "cannot start the async runtime",
         );
     };
-    let report = match &probe {
-        Probe::Unreachable(_) => {
-            return Check::new(
-                "backend-health",
-                Status::Skip,
-                format!("no backend answers {url}"),
-            );
-        }
-        Probe::Answered {
-            report: Err(why),
-            code,
-            ..
-        } => {
-            return Check::new(
-                "backend-health",
-                Status::Error,
-                format!("{url} answered HTTP {code} without a health report"),
-            )
-            .detail(why.clone())
-            .fix("check `backend.health_path`, or what is listening on the port (see `port`)");
-        }
-        Probe::Answered {
-            report: Ok(report), ..
-        } => report.clone(),
+    let (code, report) = match health_report(&probe, format, &url) {
+        Ok(found) => found,
+        Err(check) => return *check,
     };
-    let services: serde_json::Map<String, serde_json::Value> = report
-        .services
-        .iter()
-        .map(|(name, s)| (name.clone(), json!({"status": s.status, "error": s.error})))
-        .collect();
-    let data = json!({
-        "status": report.status,
-        "service": report.service,
-        "pid": report.pid,
-        "workspace": report.workspace,
-        "services": services,
-    });
-    let mut lines: Vec<String> = report
-        .services
-        .iter()
-        .map(|(name, s)| match &s.error {
-            Some(error) => format!("{name}: {} ({error})", s.status),
-            None => format!("{name}: {}", s.status),
+    let ownership = ownership::decide(&report, &backend.service, &config.root, backend.port);
+    let pid = report
+        .pid
+        .or(match &ownership {
+            Ownership::Ours(evidence) => evidence.pid(),
+            _ => None,
         })
-        .collect();
-    let ours = health::ownership(&report, &config.backend.service, &config.root);
-    if ours != health::Ownership::Ours {
-        lines.insert(0, format!("not ours: {ours:?}"));
-    }
-    let pid = report.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
-    let (status, summary, fix) = match health::readiness(&probe, false) {
-        Readiness::Ready => (Status::Ok, format!("backend pid {pid} is healthy"), None),
-        Readiness::Degraded(failing) => (
-            Status::Error,
-            format!(
-                "backend pid {pid} is degraded: {}",
-                crate::report::services(&failing)
-            ),
-            Some("fix the failing services (see the backend's log), then restart it".to_owned()),
+        .map_or_else(|| "?".to_owned(), |p| p.to_string());
+    let mut lines = vec![
+        format!(
+            "format: {} (health_format = {:?})",
+            report.form.name(),
+            format.name()
         ),
-        Readiness::NotReady(why) => (
-            Status::Warn,
-            format!("backend pid {pid} is not ready: {why}"),
-            Some("wait for it to start, or restart it with `cargo xtask dev`".to_owned()),
-        ),
-    };
-    let mut check = Check::new("backend-health", status, summary).data(data);
+        format!("ownership: {}", ownership.describe()),
+    ];
+    lines.extend(report.parts.iter().map(|p| match &p.error {
+        Some(error) => format!("{}: {} ({error})", p.name, p.status),
+        None => format!("{}: {}", p.name, p.status),
+    }));
+    let (status, summary, fix) = health_verdict(&health::readiness(&probe, format, false), &pid);
+    let mut check =
+        Check::new("backend-health", status, summary).data(health_data(code, &report, &ownership));
     for line in lines {
         check = check.detail(line);
     }
     match fix {
         Some(fix) => check.fix(fix),
         None => check,
+    }
+}
+
+/// The status code and the recognised report, or the finished check when there is no
+/// report to read (nothing answers, a stalled body, an answer the format cannot read).
+fn health_report(
+    probe: &Probe,
+    format: HealthFormat,
+    url: &str,
+) -> Result<(u16, HealthReport), Box<Check>> {
+    let code = match probe {
+        Probe::Unreachable(_) => {
+            return Err(Box::new(Check::new(
+                "backend-health",
+                Status::Skip,
+                format!("no backend answers {url}"),
+            )));
+        }
+        Probe::Stalled { code } => {
+            return Err(Box::new(
+                Check::new(
+                    "backend-health",
+                    Status::Error,
+                    format!(
+                        "{url} answered HTTP {code}, but its body did not arrive within health_timeout"
+                    ),
+                )
+                .fix("the backend's health handler blocks after sending its headers: check it")
+                .data(json!({"code": code, "format": null, "ownership": null})),
+            ));
+        }
+        Probe::Answered(answer) => answer.code,
+    };
+    let check = match probe.reading(format) {
+        Some(Reading::Report(report)) => return Ok((code, report)),
+        Some(Reading::Never(mismatch)) => Check::new(
+            "backend-health",
+            Status::Error,
+            format!("{url} answered HTTP {code}, {}", mismatch.evidence()),
+        )
+        .detail(format!("health_format = {:?}", format.name()))
+        .fix(mismatch.fix()),
+        Some(Reading::Opaque(why)) => Check::new(
+            "backend-health",
+            Status::Warn,
+            format!("{url} answered HTTP {code} without a health report ({why})"),
+        )
+        .fix("wait for it to start, or check `backend.health_path`"),
+        None => Check::new(
+            "backend-health",
+            Status::Error,
+            format!("{url} answered HTTP {code}"),
+        ),
+    };
+    Err(Box::new(check.data(
+        json!({"code": code, "format": null, "ownership": null}),
+    )))
+}
+
+/// `data` of `backend-health` for a recognised answer (README, `doctor --json`).
+fn health_data(code: u16, report: &HealthReport, ownership: &Ownership) -> serde_json::Value {
+    let parts: serde_json::Map<String, serde_json::Value> = report
+        .parts
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                json!({"status": p.status, "error": p.error}),
+            )
+        })
+        .collect();
+    let (decided_by, ours) = match ownership {
+        Ownership::Ours(evidence) => (evidence.id(), true),
+        Ownership::OtherService(_) | Ownership::OtherCheckout(_) => ("health-report", false),
+        Ownership::Foreign(_) => ("process", false),
+    };
+    json!({
+        "code": code,
+        "status": report.status,
+        "format": report.form.id(),
+        "service": report.service,
+        "pid": report.pid,
+        "workspace": report.workspace,
+        "services": parts,
+        "ownership": {"ours": ours, "decided_by": decided_by, "detail": ownership.describe()},
+    })
+}
+
+/// Status, summary and fix of `backend-health` for a recognised answer.
+fn health_verdict(readiness: &Readiness, pid: &str) -> (Status, String, Option<String>) {
+    match readiness {
+        Readiness::Ready => (Status::Ok, format!("backend pid {pid} is healthy"), None),
+        Readiness::Degraded(failing) => (
+            Status::Error,
+            format!(
+                "backend pid {pid} is degraded: {}",
+                crate::report::services(failing)
+            ),
+            Some("fix the failing services (see the backend's log), then restart it".to_owned()),
+        ),
+        Readiness::NotReady(why) | Readiness::Failing { why, .. } => (
+            Status::Warn,
+            format!("backend pid {pid} is not ready: {why}"),
+            Some("wait for it to start, or restart it with `cargo xtask dev`".to_owned()),
+        ),
+        Readiness::Never(mismatch) => (
+            Status::Error,
+            format!(
+                "backend pid {pid} cannot report ready: {}",
+                mismatch.evidence()
+            ),
+            Some(mismatch.fix()),
+        ),
     }
 }
 

@@ -7,11 +7,13 @@ mod bench;
 mod config;
 mod doctor;
 mod frontend_config;
+mod health_answers;
 mod lifecycle;
 mod ports;
 mod precommit;
 mod pressure;
 
+mod real_apps;
 mod reference_app;
 mod runs;
 mod support;

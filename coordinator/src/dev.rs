@@ -8,6 +8,8 @@
 
 mod choose_port;
 mod frontend_guard;
+mod frontend_port;
+mod frontend_ready;
 mod supervise;
 
 use choose_port::resolve_port;
@@ -37,6 +39,8 @@ pub struct DevOptions {
     pub port_auto: bool,
     /// `--yes`: accept every offer without asking.
     pub yes: bool,
+    /// `--frontend-port auto`: take the offered free frontend port without asking.
+    pub frontend_port_auto: bool,
 }
 
 /// How a run ended.
@@ -110,6 +114,21 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         Ok(reused) => reused,
         Err(outcome) => return outcome,
     };
+    if options.frontend_command.is_some() {
+        // `dev -- cmd` runs a command, not the frontend's server.
+        config.frontend.port = None;
+    }
+    if !options.no_frontend {
+        let policy = port::Policy {
+            auto: options.frontend_port_auto,
+            ..policy
+        };
+        let settled =
+            frontend_port::resolve_frontend_port(&mut config, policy, log, &mut shutdown).await;
+        if let Err(outcome) = settled {
+            return outcome;
+        }
+    }
     let mut frontend_config = FrontendConfigGuard::new(&config, log);
     if let Err(err) = frontend_config.point(&config) {
         return DevOutcome::Misconfigured(err.to_string());
@@ -178,13 +197,20 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
             env: child_env(&config, log),
         };
         match process::spawn(&spec, log) {
-            Ok(running) => {
+            Ok(mut running) => {
                 log.info(&format!(
                     "started frontend pid {}: {}",
                     running.pid(),
                     argv.join(" ")
                 ));
+                let ready =
+                    frontend_ready::wait_frontend(&config, &mut running, log, &mut shutdown);
+                let ready = ready.await;
                 owned.frontend = Some(running);
+                if let Err(outcome) = ready {
+                    owned.stop_all(&config, log, &mut shutdown).await;
+                    return outcome;
+                }
             }
             Err(err) => {
                 let outcome = fail_with(
@@ -221,13 +247,21 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
 /// The environment of DESIGN section 4, for both children.
 fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
     let backend = &config.backend;
-    vec![
+    let mut env = vec![
         ("BACKEND_HOST".into(), backend.host.clone()),
         ("BACKEND_PORT".into(), backend.port.to_string()),
         ("BACKEND_URL".into(), config.backend_url()),
         ("CORRELATION_ID".into(), log.correlation_id().to_owned()),
         ("PYTHONUNBUFFERED".into(), "1".into()),
-    ]
+    ];
+    // The frontend's address: where it listens, and the origin the backend allows.
+    if let (Some(port), Some(url)) = (config.frontend.port, config.frontend_url()) {
+        env.push(("FRONTEND_HOST".into(), config.frontend.host.clone()));
+        env.push(("FRONTEND_PORT".into(), port.to_string()));
+        env.push(("FRONTEND_URL".into(), url));
+    }
+    env.push(("FRONTEND_ORIGINS".into(), config.frontend.origins.join(" ")));
+    env
 }
 
 /// Resolves `python` in the backend command: the venv's interpreter, else a system one.

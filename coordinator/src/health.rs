@@ -174,6 +174,19 @@ impl HealthClient {
     }
 }
 
+impl HealthClient {
+    /// `GET url` for its status code alone: a frontend's `ready_path`, which need not
+    /// answer with a health report.
+    pub async fn status(&self, url: &str, correlation_id: &str) -> Result<u16, String> {
+        let url = http::parse_url(url)?;
+        let headers = [("X-Correlation-ID", correlation_id)];
+        let connect = self.timeout.min(Duration::from_secs(1));
+        http::get(&url, &headers, connect, self.timeout, BODY_CAP)
+            .await
+            .map(|response| response.code)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

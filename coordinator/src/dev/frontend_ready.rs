@@ -46,8 +46,8 @@ pub(super) async fn wait_frontend(
     let mut last_answer = None;
     let outcome = tokio::select! {
         () = until_serving(addr, ready_url.as_deref(), log, &mut last_answer) => None,
-        status = running.wait() => Some(format!("it exited ({}) before serving", process::describe_status(status))),
-        () = tokio::time::sleep_until(deadline) => Some(never_served(config, port, last_answer.as_deref())),
+        status = running.wait() => Some(NotServing::Exited(process::describe_status(status))),
+        () = tokio::time::sleep_until(deadline) => Some(NotServing::TimedOut(never_served(config, port, last_answer.as_deref()))),
         name = shutdown.next() => {
             log.info(&format!("{name} received before the frontend was ready: stopping"));
             return Err(DevOutcome::Stopped);
@@ -55,7 +55,7 @@ pub(super) async fn wait_frontend(
     };
     if let Some(why) = outcome {
         running.drain_output(Duration::from_millis(500)).await;
-        return Err(not_ready(config, running, &why, log));
+        return Err(not_ready(config, running, why, log));
     }
     log.file_only(&format!(
         "frontend serving {} ms after it was started",
@@ -67,6 +67,14 @@ pub(super) async fn wait_frontend(
         log.correlation_id(),
     ));
     Ok(())
+}
+
+/// Why the frontend did not become ready.
+enum NotServing {
+    /// It exited, with this status.
+    Exited(String),
+    /// It is running but never served; what was seen.
+    TimedOut(String),
 }
 
 /// "frontend ready: http://127.0.0.1:5174/ (backend http://127.0.0.1:8000, run dev-..)".
@@ -111,19 +119,32 @@ fn never_served(config: &Config, port: u16, last_answer: Option<&str>) -> String
     }
 }
 
-fn not_ready(config: &Config, running: &Running, why: &str, log: &RunLog) -> DevOutcome {
+fn not_ready(config: &Config, running: &Running, why: NotServing, log: &RunLog) -> DevOutcome {
     let command = config.frontend.command.join(" ");
-    let mut evidence = vec![format!("frontend pid {}: {why}", running.pid())];
+    let port = config.frontend.port.unwrap_or_default();
+    let (what, cause) = match why {
+        NotServing::Exited(status) => (
+            format!("it exited ({status}) before serving"),
+            Cause {
+                cause: "the frontend command failed (its stderr is above)".into(),
+                fix: format!("run `FRONTEND_PORT={port} {command}` by hand to see why"),
+            },
+        ),
+        NotServing::TimedOut(what) => (
+            what,
+            Cause {
+                cause: format!("the frontend does not listen on port {port} (FRONTEND_PORT)"),
+                fix: "make it listen on $FRONTEND_PORT (or raise `frontend.startup_timeout`), or set `frontend.port = false` in dev.toml when it is not a server".into(),
+            },
+        ),
+    };
+    let mut evidence = vec![format!("frontend pid {}: {what}", running.pid())];
     let tail = running.stderr_tail();
     if !tail.is_empty() {
         evidence.push("its last stderr lines:".into());
         evidence.extend(tail.into_iter().map(|line| format!("  {line}")));
     }
-    let port = config.frontend.port.unwrap_or_default();
-    let mut causes = vec![Cause {
-        cause: format!("the frontend does not listen on port {port} (FRONTEND_PORT)"),
-        fix: "make it listen on $FRONTEND_PORT, or set `frontend.port = false` in dev.toml when it is not a server".into(),
-    }];
+    let mut causes = vec![cause];
     if running.saw_bind_conflict() {
         causes.insert(
             0,

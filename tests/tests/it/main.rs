@@ -6,6 +6,7 @@
 mod bench;
 mod config;
 mod doctor;
+mod frontend;
 mod frontend_config;
 mod lifecycle;
 mod ports;

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
 mod bench;
+mod browser;
 mod config;
 mod doctor;
 mod frontend;

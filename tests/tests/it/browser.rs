@@ -63,7 +63,7 @@ fn chrome_command(profile: &Path, args: &[&str]) -> Command {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--window-size=900,760",
+            "--window-size=900,440",
             "--hide-scrollbars",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))

@@ -168,9 +168,10 @@ async fn ask(offer: port::Offer, shutdown: &mut Shutdown) -> Answer {
     }
 }
 
-/// One yes/no question (also the frontend port's), read on a thread of its own so that a signal can end the wait
-/// (a blocked read would otherwise hold the only runtime thread, and Ctrl-C would be
-/// ignored until Enter). The thread is left behind when interrupted; the run ends.
+/// One yes/no question (the frontend port's too), read on a thread of its own so that a
+/// signal can end the wait (a blocked read would otherwise hold the only runtime
+/// thread, and Ctrl-C would be ignored until Enter). The thread is left behind when
+/// interrupted; the run ends.
 pub(super) async fn confirm(
     question: String,
     default: bool,

@@ -271,3 +271,28 @@ fn a_second_full_run_reuses_the_backend_and_takes_the_next_frontend_port() {
     first.signal(Signal::SIGINT);
     assert_eq!(first.wait(LONG).code(), Some(0), "{}", first.output());
 }
+
+#[test]
+fn a_frontend_port_held_on_ipv6_loopback_only_counts_as_taken() {
+    let checkout = Checkout::new();
+    let port = free_port();
+    // Held by this test process: the holder named must be it.
+    let Ok(_v6) = std::net::TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port)) else {
+        eprintln!("skipped: this host has no IPv6 loopback");
+        return;
+    };
+    with_frontend(&checkout, ONE_SHOT, port, "");
+    let mut command = checkout.command(&["dev", "--no-sync"]);
+    command.env("CI", "1");
+    let mut dev = crate::support::Running::spawn(command);
+    let status = dev.wait(LONG);
+    let output = dev.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    let me = std::process::id();
+    assert!(
+        output.contains(&format!("Port {port} is in use by `"))
+            && (output.contains(&format!("(pid {me}, "))
+                || output.contains(&format!("(pid {me})"))),
+        "the holder is this test process:\n{output}"
+    );
+}

@@ -114,7 +114,8 @@ fn reference_frontend_serves_the_page_and_its_config() {
     command
         .arg("frontend/server.js")
         .current_dir(repo_root())
-        .env("FRONTEND_PORT", port.to_string());
+        .env("FRONTEND_PORT", port.to_string())
+        .env("CORRELATION_ID", "dev-9-frontend");
     let frontend = Running::spawn(command);
     frontend.expect_line(
         "frontend: serving http://127.0.0.1:",
@@ -127,6 +128,12 @@ fn reference_frontend_serves_the_page_and_its_config() {
     assert_eq!(code, 200);
     let on_disk = std::fs::read_to_string(repo_root().join("frontend/config.json")).unwrap();
     assert_eq!(config, on_disk);
+    let (code, run) = http_get(port, "/run.json", "dev-9").unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        run, r#"{"correlation_id":"dev-9-frontend"}"#,
+        "the run's ID for the page"
+    );
 }
 
 #[test]

@@ -368,3 +368,31 @@ fn a_backend_moved_to_another_port_is_found_again_without_a_reload() {
     );
     backend.expect_line("correlation_id=dev-5-moved GET /health 200", LONG);
 }
+
+#[test]
+fn a_second_runs_page_says_the_reused_backend_refuses_its_origin() {
+    // Two full runs in one checkout: the second reuses the first one's backend, which
+    // allows only the first frontend's origin. The second page must say so, not claim
+    // the backend is down.
+    let (checkout, _) = reference_checkout("");
+    let (first, first_url) = dev_until_ready(&checkout, &[]);
+    let (second, second_url) = dev_until_ready(&checkout, &["--yes"]);
+    assert!(
+        second.output().contains("reusing backend pid"),
+        "{}",
+        second.output()
+    );
+    assert_ne!(first_url, second_url);
+    let dom = dump_dom(&second_url);
+    assert!(dom.contains("data-state=\"refused\""), "{dom}");
+    let message = text_of(&dom, "message");
+    let origin = second_url.trim_end_matches('/');
+    assert!(
+        message.contains(&format!("does not allow {origin}")),
+        "{message}"
+    );
+    assert!(message.contains("[frontend] origins"), "{message}");
+    assert!(dump_dom(&first_url).contains("data-state=\"healthy\""));
+    stop(second);
+    stop(first);
+}

@@ -69,7 +69,7 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Path,
     ),
     s("frontend.port_key", "DEV_FRONTEND_PORT_KEY", Kind::Text),
-    s("frontend.host", "FRONTEND_HOST", Kind::Host),
+    s("frontend.host", "DEV_FRONTEND_HOST", Kind::Host),
     Setting {
         key: "frontend.port",
         env: "FRONTEND_PORT",

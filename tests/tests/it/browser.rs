@@ -378,7 +378,7 @@ fn a_second_runs_page_says_the_reused_backend_refuses_its_origin() {
     let (first, first_url) = dev_until_ready(&checkout, &[]);
     let (second, second_url) = dev_until_ready(&checkout, &["--yes"]);
     assert!(
-        second.output().contains("reusing backend pid"),
+        second.output().contains("[dev] reusing "),
         "{}",
         second.output()
     );

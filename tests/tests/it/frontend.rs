@@ -250,7 +250,8 @@ fn a_second_full_run_reuses_the_backend_and_takes_the_next_frontend_port() {
     let mut first = checkout.spawn(&["dev", "--no-sync"]);
     first.expect_line(&ready_line(port, checkout.port), LONG);
     let mut second = checkout.spawn(&["dev", "--no-sync", "--yes"]);
-    second.expect_line("reusing backend pid", LONG);
+    // "reusing backend pid N", or with run records "reusing the backend of dev run ..."
+    second.expect_line("[dev] reusing ", LONG);
     let line = second.expect_line("[dev] frontend ready: ", LONG);
     let output = second.output();
     assert!(

@@ -1,7 +1,8 @@
 """Reference backend for the dev-process coordinator (DESIGN.md sections 5 and 9).
 
-Run it as `python backend/main.py`. The coordinator sets BACKEND_HOST, BACKEND_PORT
-and CORRELATION_ID; DEMO_DB_PATH overrides where the SQLite database lives.
+Run it as `python backend/main.py`. The coordinator sets BACKEND_HOST, BACKEND_PORT,
+CORRELATION_ID, FRONTEND_URL and FRONTEND_ORIGINS (the browser origins allowed by CORS);
+DEMO_DB_PATH overrides where the SQLite database lives.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 
 SERVICE = "demo-backend"
@@ -65,15 +67,41 @@ class TTLCache:
 
 cache = TTLCache()
 app = FastAPI(title=SERVICE, version=VERSION)
-# Development only: the page is served by the frontend's own server on another port,
-# so the browser needs CORS to read /health.
+
+
+def allowed_origins() -> list[str]:
+    """The browser origins that may call this backend: the frontend's own (FRONTEND_URL,
+    set by the coordinator to the port it settled on) and any extra ones it passes in
+    FRONTEND_ORIGINS (`[frontend] origins`, e.g. an Electron `app://` scheme)."""
+    port = os.environ.get("FRONTEND_PORT", "5173")
+    own = os.environ.get("FRONTEND_URL") or f"http://127.0.0.1:{port}"
+    extra = os.environ.get("FRONTEND_ORIGINS", "").replace(",", " ").split()
+    return [own, *extra]
+
+
+def allowed_hosts() -> list[str]:
+    """The Host headers this backend answers: its own loopback address. Anything else is
+    a DNS-rebinding page that resolved its own name to 127.0.0.1, and is refused."""
+    host = os.environ.get("BACKEND_HOST", "127.0.0.1")
+    # Wildcards are reached on loopback (as the coordinator probes them); Starlette keeps
+    # the brackets of an IPv6 literal.
+    own = {"0.0.0.0": "127.0.0.1", "localhost": "127.0.0.1", "::": "[::1]", "::1": "[::1]"}
+    return sorted({own.get(host, host), "localhost"})
+
+
+# The page is served by the frontend's own server on another port, so the browser needs
+# CORS to read /health; only the frontend's origins get it, so no other web page a
+# developer visits can read /health (pid, checkout path) or call the API.
 app.add_middleware(
-    CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-    expose_headers=["X-Correlation-ID"],
+    CORSMiddleware, allow_origins=allowed_origins(), allow_methods=["*"],
+    allow_headers=["X-Correlation-ID", "Content-Type"], expose_headers=["X-Correlation-ID"],
 )
+# Added after CORS, so it is outside it: a foreign Host is refused before CORS or any
+# route sees the request (the request log below is outside both, so refusals are logged).
+app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts())
 
 
-# Registered after CORS so that it is the outer layer and also logs preflight requests.
+# Registered after CORS so that it is outside it and also logs preflight requests.
 @app.middleware("http")
 async def correlation_id(request: Request, call_next):
     cid = request.headers.get("x-correlation-id")

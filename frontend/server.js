@@ -1,4 +1,5 @@
-// Dev server for the reference frontend: serves index.html and the live config.json.
+// Dev server for the reference frontend: serves index.html, the live config.json, and
+// run.json (the run's correlation ID, which the page sends with every health request).
 // Plain Node (18+), no packages, so it runs straight from a fresh checkout.
 'use strict';
 
@@ -6,7 +7,9 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
-const HOST = '127.0.0.1';
+// `cargo xtask dev` sets FRONTEND_HOST and FRONTEND_PORT (the port it settled on).
+const HOST = process.env.FRONTEND_HOST || '127.0.0.1';
+const SHOWN_HOST = HOST.includes(':') ? `[${HOST}]` : HOST;
 const INDEX_PATH = path.join(__dirname, 'index.html');
 const CONFIG_PATH = path.join(__dirname, 'config.json');
 
@@ -27,8 +30,15 @@ function send(res, status, type, body) {
   res.end(body);
 }
 
+// What the page needs to know about this run; fixed for the server's lifetime.
+const RUN = JSON.stringify({ correlation_id: process.env.CORRELATION_ID || null });
+
 const server = http.createServer((req, res) => {
-  const { pathname } = new URL(req.url, `http://${HOST}`);
+  const { pathname } = new URL(req.url, `http://${SHOWN_HOST}`);
+  if (pathname === '/run.json') {
+    send(res, 200, 'application/json', RUN);
+    return;
+  }
   const file = pathname === '/' || pathname === '/index.html' ? INDEX_PATH
     : pathname === '/config.json' ? CONFIG_PATH : null;
   if (file === null) {
@@ -57,7 +67,7 @@ try {
 
 server.on('error', (err) => {
   const reason = err.code === 'EADDRINUSE' ? 'address already in use' : err.message;
-  fail(`cannot listen on ${HOST}:${port}: ${reason}`);
+  fail(`cannot listen on ${SHOWN_HOST}:${port}: ${reason}`);
 });
 
 if (process.env.CORRELATION_ID) {
@@ -65,7 +75,7 @@ if (process.env.CORRELATION_ID) {
 }
 server.listen(port, HOST, () => {
   const actual = server.address().port;
-  console.log(`frontend: serving http://${HOST}:${actual}/ (backend http://${backend.host}:${backend.port} from config.json)`);
+  console.log(`frontend: serving http://${SHOWN_HOST}:${actual}/ (backend http://${backend.host}:${backend.port} from config.json)`);
 });
 
 function shutdown() {

@@ -79,6 +79,10 @@ pub fn run(
     let ready_peer = measure::ready_latency(&setup, Waiter::ConcurrentlyWaitOn);
     progress("ready-detection latency: a 1 s poll");
     let ready_poll = measure::ready_latency(&setup, Waiter::PollOneSecond);
+    progress("frontend readiness: dev");
+    let frontend_dev = measure::frontend_ready(&setup, false);
+    progress("frontend readiness: wait-on tcp:");
+    let frontend_peer = measure::frontend_ready(&setup, true);
     progress("reuse path");
     let reuse_dev = measure::reuse(&setup, false);
     let reuse_peer = measure::reuse(&setup, true);
@@ -127,6 +131,12 @@ pub fn run(
         ready_dev.summary(),
         ready_peer.summary(),
         ready_poll.summary(),
+    ));
+    table.push_str(&format!(
+        "| frontend's port opens -> `dev` prints the frontend-ready line (p50 / p90 / max, frontend listening after 300 ms + U[0, 1000) ms) | 20 ms (p50) | {} | `wait-on tcp:` starts the next command: {}{peer_note} | {} |\n",
+        frontend_dev.summary(),
+        frontend_peer.summary(),
+        verdict(frontend_dev.pct(50.0), 20.0)
     ));
     table.push_str(&format!(
         "| already-running backend: process start -> frontend started (p50 / p90 / max) | under 30 ms | {} | `wait-on` alone: {}{peer_note} | {} |\n",
@@ -179,6 +189,7 @@ pub fn run(
     report.push_str(
         "\nHow each row is measured:\n\n\
          - Ready detection: the fake backend (`tests/fixtures/fake_backend.py`) writes the instant it can first answer `/health`; `dev -- sh -c 'date +%s%N > mark'` writes the instant it starts the frontend; the latency is the difference (it includes about 1 ms to fork `date`). The peers wait for the same backend, started by the bench, and run the same mark command.\n\
+         - Frontend ready: a frontend (a few lines of Python) opens `FRONTEND_PORT` after a random delay and writes the instant it listens; `dev` (fake backend, this frontend) is timed to the moment the bench reads its `frontend ready:` line from the pipe, `wait-on tcp:127.0.0.1:PORT && date +%s%N > mark` to its mark.\n\
          - Reuse: a fake backend of this checkout is already running; from spawning `dev` (or `wait-on`) to the mark.\n\
          - Holder: a port held by `python3 -m http.server`; in process is `port::who_holds` (socket table, process details, next free port); the commands are timed from spawn to exit.\n\
          - CPU: utime + stime of the `dev` process itself (not its children) over the window, after the backend is ready.\n",

@@ -72,6 +72,16 @@ pub struct FrontendConfig {
     pub command: Vec<String>,
     pub config_file: PathBuf,
     pub port_key: String,
+    /// Where the frontend's own server listens (loopback).
+    pub host: String,
+    /// Its port; `None` when the frontend is not a server (`port = false`).
+    pub port: Option<u16>,
+    /// A path that must answer 2xx before the frontend counts as ready.
+    pub ready_path: Option<String>,
+    /// How long the frontend gets to open its port.
+    pub startup_timeout: Duration,
+    /// Browser origins besides the frontend's own that may call the backend.
+    pub origins: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +189,11 @@ impl Config {
                 command: vec!["node".into(), "frontend/server.js".into()],
                 config_file: root.join("frontend/config.json"),
                 port_key: "backend.port".into(),
+                host: "127.0.0.1".into(),
+                port: Some(5173),
+                ready_path: None,
+                startup_timeout: Duration::from_secs(30),
+                origins: Vec::new(),
             },
             dev: DevConfig {
                 shutdown_grace: Duration::from_secs(5),
@@ -302,9 +317,23 @@ impl Config {
             ("url", self.backend_url()),
             (
                 "frontend_port",
-                std::env::var("FRONTEND_PORT").unwrap_or_else(|_| "5173".into()),
+                self.frontend
+                    .port
+                    .map_or_else(String::new, |p| p.to_string()),
             ),
         ]
+    }
+
+    /// The frontend's base URL (`http://127.0.0.1:5173`), on loopback even when it binds
+    /// a wildcard; `None` when the frontend is not a server.
+    pub fn frontend_url(&self) -> Option<String> {
+        let port = self.frontend.port?;
+        let host = crate::health::probe_host(&self.frontend.host);
+        Some(if host.contains(':') {
+            format!("http://[{host}]:{port}")
+        } else {
+            format!("http://{host}:{port}")
+        })
     }
 
     /// `--print-config`: each setting, its effective value and where it came from.
@@ -313,9 +342,13 @@ impl Config {
         for setting in SETTINGS {
             let value = self.display_value(setting.key);
             let source = self.source(setting.key);
+            let env = match setting.alias {
+                Some(alias) => format!("{} or {alias}", setting.env),
+                None => setting.env.to_owned(),
+            };
             out.push_str(&format!(
-                "{:<26} = {:<40} # {source} (env {})\n",
-                setting.key, value, setting.env
+                "{:<26} = {:<40} # {source} (env {env})\n",
+                setting.key, value
             ));
         }
         out
@@ -418,23 +451,22 @@ impl Config {
 
     fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) {
         for setting in SETTINGS {
-            let Some(text) = env(setting.env) else {
+            // The alias is the more specific name, so it wins.
+            let named = |name: &'static str| env(name).map(|text| (name, text));
+            let Some((name, text)) = setting.alias.and_then(named).or_else(|| named(setting.env))
+            else {
                 continue;
             };
             match setting.kind.parse_text(&text) {
-                Some(value) => self.apply(setting.key, value, Source::Env(setting.env.into())),
+                Some(value) => self.apply(setting.key, value, Source::Env(name.into())),
                 None => problems.push(Problem {
-                    location: format!("environment variable {}", setting.env),
+                    location: format!("environment variable {name}"),
                     message: format!(
                         "invalid value {text:?} for `{}`: expected {}",
                         setting.key,
                         setting.kind.expected()
                     ),
-                    fix: format!(
-                        "unset {} or set it to {}",
-                        setting.env,
-                        setting.kind.expected()
-                    ),
+                    fix: format!("unset {name} or set it to {}", setting.kind.expected()),
                 }),
             }
         }
@@ -470,6 +502,11 @@ impl Config {
             ("frontend.command", Value::Argv(v)) => self.frontend.command = v,
             ("frontend.config_file", Value::Text(v)) => self.frontend.config_file = path(v),
             ("frontend.port_key", Value::Text(v)) => self.frontend.port_key = v,
+            ("frontend.host", Value::Text(v)) => self.frontend.host = v,
+            ("frontend.port", Value::OptionalPort(v)) => self.frontend.port = v,
+            ("frontend.ready_path", Value::Text(v)) => self.frontend.ready_path = Some(v),
+            ("frontend.startup_timeout", Value::Duration(v)) => self.frontend.startup_timeout = v,
+            ("frontend.origins", Value::List(v)) => self.frontend.origins = v,
             ("dev.shutdown_grace", Value::Duration(v)) => self.dev.shutdown_grace = v,
             ("dev.log_dir", Value::Text(v)) => self.dev.log_dir = path(v),
             ("dev.keep_logs", Value::Count(v)) => self.dev.keep_logs = v,
@@ -507,6 +544,20 @@ impl Config {
             "frontend.command" => argv(&self.frontend.command),
             "frontend.config_file" => shown(&self.frontend.config_file),
             "frontend.port_key" => format!("{:?}", self.frontend.port_key),
+            "frontend.host" => format!("{:?}", self.frontend.host),
+            "frontend.port" => self
+                .frontend
+                .port
+                .map_or_else(|| "false".into(), |port| port.to_string()),
+            "frontend.ready_path" => self
+                .frontend
+                .ready_path
+                .as_ref()
+                .map_or_else(|| "(none)".into(), |path| format!("{path:?}")),
+            "frontend.startup_timeout" => {
+                format!("{:?}", duration::format(self.frontend.startup_timeout))
+            }
+            "frontend.origins" => format!("{:?}", self.frontend.origins),
             "dev.shutdown_grace" => format!("{:?}", duration::format(self.dev.shutdown_grace)),
             "dev.log_dir" => shown(&self.dev.log_dir),
             "dev.keep_logs" => self.dev.keep_logs.to_string(),

@@ -9,6 +9,8 @@
 //! ([`crate::runs`]) from start to clean exit.
 
 mod choose_port;
+mod frontend_port;
+mod frontend_ready;
 mod liveness;
 mod supervise;
 mod this_run;
@@ -44,6 +46,8 @@ pub struct DevOptions {
     pub yes: bool,
     /// `--no-watch`: a change of the backend's sources does not restart it.
     pub no_watch: bool,
+    /// `--frontend-port auto`: take the offered free frontend port without asking.
+    pub frontend_port_auto: bool,
 }
 
 /// How a run ended.
@@ -148,6 +152,21 @@ async fn run_registered(
         Ok(reuse) => reuse,
         Err(outcome) => return outcome,
     };
+    if options.frontend_command.is_some() {
+        // `dev -- cmd` runs a command, not the frontend's server.
+        config.frontend.port = None;
+    }
+    if !options.no_frontend {
+        let policy = port::Policy {
+            auto: options.frontend_port_auto,
+            ..policy
+        };
+        let settled =
+            frontend_port::resolve_frontend_port(&mut config, policy, log, shutdown).await;
+        if let Err(outcome) = settled {
+            return outcome;
+        }
+    }
     if let Err(err) = this_run.point_frontend_config(&config, config.backend.port) {
         return DevOutcome::Misconfigured(err.to_string());
     }
@@ -178,8 +197,10 @@ async fn run_registered(
         Err(outcome) => return outcome,
     };
     this_run.update(|record| record.backend_port = Some(plan.port));
+    this_run.update(|record| record.frontend_port = config.frontend.port);
     if !options.no_frontend
-        && let Err(outcome) = start_frontend(&config, options, log, this_run, &mut processes)
+        && let Err(outcome) =
+            start_frontend(&config, options, log, shutdown, this_run, &mut processes).await
     {
         processes.stop_all(&config, log, shutdown).await;
         return outcome;
@@ -355,11 +376,13 @@ async fn start_backend(
     }
 }
 
-/// Starts the frontend (or `dev -- <cmd>`).
-fn start_frontend(
+/// Starts the frontend (or `dev -- <cmd>`) and, when it is a server, waits until it
+/// serves (see [`frontend_ready`]).
+async fn start_frontend(
     config: &Config,
     options: &DevOptions,
     log: &RunLog,
+    shutdown: &mut Shutdown,
     this_run: &mut ThisRun,
     processes: &mut Processes,
 ) -> Result<(), DevOutcome> {
@@ -382,16 +405,17 @@ fn start_frontend(
         foreground: true,
     };
     match process::spawn(&spec, log) {
-        Ok(running) => {
+        Ok(mut running) => {
             log.info(&format!(
                 "started frontend pid {}: {}",
                 running.pid(),
                 argv.join(" ")
             ));
             this_run.started("frontend", &running, &argv);
+            let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
             processes.frontend = Some(running);
             processes.command_mode = options.frontend_command.is_some();
-            Ok(())
+            ready
         }
         Err(err) => Err(fail_with(
             log,
@@ -420,6 +444,13 @@ fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
         env.push(("FORCE_COLOR".into(), "1".into()));
         env.push(("CLICOLOR_FORCE".into(), "1".into()));
     }
+    // The frontend's address: where it listens, and the origin the backend allows.
+    if let (Some(port), Some(url)) = (config.frontend.port, config.frontend_url()) {
+        env.push(("FRONTEND_HOST".into(), config.frontend.host.clone()));
+        env.push(("FRONTEND_PORT".into(), port.to_string()));
+        env.push(("FRONTEND_URL".into(), url));
+    }
+    env.push(("FRONTEND_ORIGINS".into(), config.frontend.origins.join(" ")));
     env
 }
 

@@ -203,6 +203,18 @@ impl HealthClient {
     }
 }
 
+impl HealthClient {
+    /// `GET url` for its status code alone: a frontend's `ready_path`, which need not
+    /// answer with a health report.
+    pub async fn status(&self, url: &str, correlation_id: &str) -> Result<u16, String> {
+        match self.probe(url, correlation_id).await {
+            Probe::Answered(answer) => Ok(answer.code),
+            Probe::Stalled { code } => Ok(code),
+            Probe::Unreachable(why) => Err(why),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

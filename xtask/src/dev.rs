@@ -10,6 +10,9 @@ pub struct DevArgs {
     /// Backend port: a number, or `auto` to accept the next free port without asking.
     #[arg(long, value_name = "N|auto")]
     port: Option<String>,
+    /// Frontend port: a number, or `auto` to accept the next free port without asking.
+    #[arg(long, value_name = "N|auto")]
+    frontend_port: Option<String>,
     /// Accept every offer (a free port, stopping our own stale backend) without asking.
     #[arg(long)]
     yes: bool,
@@ -34,16 +37,31 @@ pub fn run(args: &DevArgs) -> u8 {
     // Before any thread starts, so that every thread inherits it.
     coordinator::process::hold_terminal_signals();
     let mut flags = Vec::new();
-    if let Some(port) = args.port.as_deref().filter(|p| *p != "auto") {
+    let ports = [
+        (args.port.as_deref(), "backend.port", "--port"),
+        (
+            args.frontend_port.as_deref(),
+            "frontend.port",
+            "--frontend-port",
+        ),
+    ];
+    for (given, key, flag) in ports {
+        let Some(port) = given.filter(|p| *p != "auto") else {
+            continue;
+        };
         match Kind::Port.parse_text(port) {
-            Some(value @ Value::Port(_)) => flags.push(FlagValue {
-                key: "backend.port",
-                flag: "--port",
-                value,
+            Some(Value::Port(number)) => flags.push(FlagValue {
+                key,
+                flag,
+                value: if key == "frontend.port" {
+                    Value::OptionalPort(Some(number))
+                } else {
+                    Value::Port(number)
+                },
             }),
             _ => {
                 eprintln!(
-                    "error: invalid value {port:?} for --port: expected {} or `auto`",
+                    "error: invalid value {port:?} for {flag}: expected {} or `auto`",
                     Kind::Port.expected()
                 );
                 return crate::exit::USAGE;
@@ -69,6 +87,7 @@ pub fn run(args: &DevArgs) -> u8 {
         port_auto: args.port.as_deref() == Some("auto"),
         yes: args.yes,
         no_watch: args.no_watch,
+        frontend_port_auto: args.frontend_port.as_deref() == Some("auto"),
     };
     let log_options = LogOptions {
         keep: Some(config.dev.keep_logs as usize),

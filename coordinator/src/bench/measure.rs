@@ -121,7 +121,8 @@ fn xtask(setup: &Setup, dir: &Path, args: &[&str]) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     for (name, _) in std::env::vars() {
-        if name.starts_with("BACKEND_") || name.starts_with("DEV_") {
+        if name.starts_with("BACKEND_") || name.starts_with("FRONTEND_") || name.starts_with("DEV_")
+        {
             command.env_remove(name);
         }
     }
@@ -450,4 +451,109 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
         .next()?
         .parse()
         .ok()
+}
+
+/// A frontend that opens `FRONTEND_PORT` after `argv[1]` ms, writes the instant it
+/// listens to `argv[2]`, then accepts (and closes) connections until killed.
+const LATE_FRONTEND: &str = "import os, socket, sys, time\ntime.sleep(float(sys.argv[1]) / 1000)\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', int(os.environ['FRONTEND_PORT'])))\ns.listen(64)\nopen(sys.argv[2], 'w').write(str(time.time_ns()))\nwhile True:\n    s.accept()[0].close()";
+
+/// The frontend's port opening -> `dev`'s "frontend ready" line (or, for the peer,
+/// `wait-on tcp:` starting the next command), per run.
+pub fn frontend_ready(setup: &Setup, peer: bool) -> Samples {
+    let mut samples = Vec::new();
+    for run in 0..setup.runs {
+        let (port, frontend_port) = (free_port(), free_port());
+        let delay = (300 + jitter(run, 1000)).to_string();
+        let listened = setup.scratch.join(format!("listened-{frontend_port}"));
+        let frontend = [
+            setup.python.display().to_string(),
+            "-c".into(),
+            LATE_FRONTEND.into(),
+            delay,
+            listened.display().to_string(),
+        ];
+        let declared = if peer {
+            let Some(bin) = &setup.peers else {
+                return Samples::default();
+            };
+            peer_frontend_ready(&frontend, frontend_port, bin, &setup.scratch)
+        } else {
+            dev_frontend_ready(setup, port, frontend_port, &frontend)
+        };
+        if let (Some(declared), Some(opened)) = (declared, read_ns(&listened)) {
+            samples.push((declared as f64 - opened as f64) / 1e6);
+        }
+    }
+    Samples(samples)
+}
+
+/// `dev` with the late frontend: the instant its "frontend ready" line is read.
+fn dev_frontend_ready(
+    setup: &Setup,
+    port: u16,
+    frontend_port: u16,
+    frontend: &[String],
+) -> Option<u128> {
+    let dir = checkout(setup, &format!("frontend-{port}"), port, &[]);
+    let toml = std::fs::read_to_string(dir.join("dev.toml")).ok()?;
+    let command = serde_json::to_string(frontend).ok()?;
+    let toml = toml.replace(
+        "[frontend]\n",
+        &format!("[frontend]\ncommand = {command}\nport = {frontend_port}\n"),
+    );
+    std::fs::write(dir.join("dev.toml"), toml).ok()?;
+    let mut command = xtask(setup, &dir, &["dev", "--no-sync"]);
+    command.stdout(Stdio::piped());
+    let mut group = Group::spawn(command).ok()?;
+    let stdout = group.0.stdout.take()?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("frontend ready: ") {
+                let _ = sender.send(now_ns());
+            }
+        }
+    });
+    let declared = receiver.recv_timeout(Duration::from_secs(40)).ok();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(group.pid() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    group.wait(Duration::from_secs(10));
+    declared
+}
+
+/// The same late frontend, waited for by `wait-on tcp:` and the mark command.
+fn peer_frontend_ready(
+    frontend: &[String],
+    frontend_port: u16,
+    bin: &Path,
+    scratch: &Path,
+) -> Option<u128> {
+    let (program, args) = frontend.split_first()?;
+    let mut late = Command::new(program);
+    late.args(args)
+        .env("FRONTEND_PORT", frontend_port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _frontend = Group::spawn(late).ok()?;
+    let marked = scratch.join(format!("frontend-mark-{frontend_port}"));
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            &format!(
+                "{}/wait-on tcp:127.0.0.1:{frontend_port} && {}",
+                bin.display(),
+                mark(&marked)
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut group = Group::spawn(command).ok()?;
+    let declared = wait_ns(&marked, Duration::from_secs(40));
+    group.wait(Duration::from_secs(10));
+    declared
 }

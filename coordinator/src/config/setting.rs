@@ -19,6 +19,9 @@ pub struct Setting {
     pub key: &'static str,
     /// The environment variable that overrides it.
     pub env: &'static str,
+    /// A second variable that overrides it (and wins over `env`), for a value whose
+    /// plain name is also what a child reads: `DEV_FRONTEND_PORT` over `FRONTEND_PORT`.
+    pub alias: Option<&'static str>,
     pub kind: Kind,
 }
 
@@ -103,6 +106,24 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Path,
     ),
     s("frontend.port_key", "DEV_FRONTEND_PORT_KEY", Kind::Text),
+    s("frontend.host", "DEV_FRONTEND_HOST", Kind::Host),
+    Setting {
+        key: "frontend.port",
+        env: "FRONTEND_PORT",
+        alias: Some("DEV_FRONTEND_PORT"),
+        kind: Kind::PortOrOff,
+    },
+    s(
+        "frontend.ready_path",
+        "DEV_FRONTEND_READY_PATH",
+        Kind::HttpPath,
+    ),
+    s(
+        "frontend.startup_timeout",
+        "DEV_FRONTEND_STARTUP_TIMEOUT",
+        Kind::Timeout,
+    ),
+    s("frontend.origins", "DEV_FRONTEND_ORIGINS", Kind::Origins),
     s("dev.shutdown_grace", "DEV_SHUTDOWN_GRACE", Kind::Delay),
     s("dev.log_dir", "DEV_LOG_DIR", Kind::Path),
     s("dev.keep_logs", "DEV_KEEP_LOGS", Kind::Count),
@@ -110,7 +131,12 @@ pub const SETTINGS: &[Setting] = &[
 ];
 
 const fn s(key: &'static str, env: &'static str, kind: Kind) -> Setting {
-    Setting { key, env, kind }
+    Setting {
+        key,
+        env,
+        alias: None,
+        kind,
+    }
 }
 
 /// Looks a dotted key up in [`SETTINGS`].
@@ -127,6 +153,10 @@ pub enum Kind {
     /// A loopback address: the coordinator only ever talks to this machine.
     Host,
     Port,
+    /// A port, or `false`: the frontend is not a server.
+    PortOrOff,
+    /// Extra browser origins (`scheme://host[:port]`), possibly none.
+    Origins,
     /// An HTTP path starting with `/`.
     HttpPath,
     /// A duration greater than zero.
@@ -154,6 +184,9 @@ pub enum Value {
     Argv(Vec<String>),
     Text(String),
     Port(u16),
+    /// `frontend.port`: `None` for `false`.
+    OptionalPort(Option<u16>),
+    List(Vec<String>),
     Duration(Duration),
     Count(u32),
     Bytes(u64),
@@ -170,6 +203,10 @@ impl Kind {
             Kind::Text => "a non-empty string",
             Kind::Host => r#"a loopback address such as "127.0.0.1" or "::1""#,
             Kind::Port => "a port number from 1 to 65535",
+            Kind::PortOrOff => "a port number from 1 to 65535, or false (not a server)",
+            Kind::Origins => {
+                r#"an array of origins such as ["app://-", "http://localhost:3000"] (no path)"#
+            }
             Kind::HttpPath => r#"a path starting with "/", e.g. "/health""#,
             Kind::Timeout => r#"a duration above zero such as "500ms", "30s" or "1m""#,
             Kind::Delay => r#"a duration such as "0s", "500ms" or "2s""#,
@@ -209,8 +246,30 @@ impl Kind {
                 self.parse_number(number)
             }
             (Kind::Bool, DeValue::Boolean(flag)) => Some(Value::Bool(*flag)),
+            (Kind::PortOrOff, DeValue::Integer(int)) => {
+                let number = i64::from_str_radix(int.as_str(), int.radix()).ok()?;
+                match Kind::Port.parse_number(number)? {
+                    Value::Port(port) => Some(Value::OptionalPort(Some(port))),
+                    _ => None,
+                }
+            }
+            (Kind::PortOrOff, DeValue::Boolean(false)) => Some(Value::OptionalPort(None)),
+            (Kind::Origins, DeValue::Array(items)) => {
+                let origins: Option<Vec<String>> = items
+                    .iter()
+                    .map(|item| item.get_ref().as_str().map(str::to_owned))
+                    .collect();
+                origins_value(origins?)
+            }
             (
-                Kind::Argv | Kind::Globs | Kind::Port | Kind::Attempts | Kind::Count | Kind::Bool,
+                Kind::Argv
+                | Kind::Globs
+                | Kind::Port
+                | Kind::PortOrOff
+                | Kind::Origins
+                | Kind::Attempts
+                | Kind::Count
+                | Kind::Bool,
                 _,
             ) => None,
             (_, DeValue::String(text)) => self.parse_text(text),
@@ -232,6 +291,19 @@ impl Kind {
             }
             Kind::Size => parse_size(text).map(Value::Bytes),
             Kind::Globs => globs_value(parse_argv(text)?),
+            Kind::PortOrOff => match text.trim() {
+                "false" | "off" | "none" => Some(Value::OptionalPort(None)),
+                number => match Kind::Port.parse_number(number.parse().ok()?)? {
+                    Value::Port(port) => Some(Value::OptionalPort(Some(port))),
+                    _ => None,
+                },
+            },
+            Kind::Origins => origins_value(
+                text.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|word| !word.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             Kind::Timeout => duration::parse(text)
                 .filter(|d| !d.is_zero())
                 .map(Value::Duration),
@@ -300,6 +372,17 @@ fn globs_value(globs: Vec<String>) -> Option<Value> {
 
 fn argv_value(argv: Vec<String>) -> Option<Value> {
     (!argv.is_empty() && argv.iter().all(|arg| !arg.is_empty())).then_some(Value::Argv(argv))
+}
+
+/// Origins as a browser sends them: `scheme://host[:port]`, no path, no wildcard (the
+/// point of the list is to name exactly who may call the backend).
+fn origins_value(origins: Vec<String>) -> Option<Value> {
+    let valid = |origin: &String| {
+        origin.split_once("://").is_some_and(|(scheme, rest)| {
+            !scheme.is_empty() && !rest.is_empty() && !rest.contains(['/', '*', ' '])
+        })
+    };
+    origins.iter().all(valid).then_some(Value::List(origins))
 }
 
 /// Environment form of an argv: a TOML array (`["python", "main.py"]`) when it starts
@@ -383,6 +466,26 @@ mod tests {
                 Some(Value::HealthFormat(HealthFormat::StatusCode)),
             ),
             (Kind::HealthFormat, "json", None),
+            (
+                Kind::PortOrOff,
+                "5173",
+                Some(Value::OptionalPort(Some(5173))),
+            ),
+            (Kind::PortOrOff, "false", Some(Value::OptionalPort(None))),
+            (Kind::PortOrOff, "0", None),
+            (Kind::PortOrOff, "true", None),
+            (
+                Kind::Origins,
+                "app://-, http://localhost:3000",
+                Some(Value::List(vec![
+                    "app://-".into(),
+                    "http://localhost:3000".into(),
+                ])),
+            ),
+            (Kind::Origins, "", Some(Value::List(vec![]))),
+            (Kind::Origins, "*", None),
+            (Kind::Origins, "http://a.example/path", None),
+            (Kind::Origins, "localhost:3000", None),
         ];
         for (kind, text, expected) in cases {
             assert_eq!(&kind.parse_text(text), expected, "{kind:?} from {text:?}");
@@ -394,6 +497,7 @@ mod tests {
         for (i, a) in SETTINGS.iter().enumerate() {
             for b in &SETTINGS[i + 1..] {
                 assert_ne!(a.env, b.env);
+                assert_ne!(a.alias.unwrap_or(a.env), b.alias.unwrap_or(b.env));
                 assert_ne!(a.key, b.key);
             }
         }

@@ -162,10 +162,11 @@ async fn ask(offer: port::Offer, shutdown: &mut Shutdown) -> Answer {
     }
 }
 
-/// One yes/no question, read on a thread of its own so that a signal can end the wait
-/// (a blocked read would otherwise hold the only runtime thread, and Ctrl-C would be
-/// ignored until Enter). The thread is left behind when interrupted; the run ends.
-async fn confirm(
+/// One yes/no question (the frontend port's too), read on a thread of its own so that a
+/// signal can end the wait (a blocked read would otherwise hold the only runtime
+/// thread, and Ctrl-C would be ignored until Enter). The thread is left behind when
+/// interrupted; the run ends.
+pub(super) async fn confirm(
     question: String,
     default: bool,
     shutdown: &mut Shutdown,
@@ -180,7 +181,7 @@ async fn confirm(
     }
 }
 
-fn capitalised(text: &str) -> String {
+pub(super) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()

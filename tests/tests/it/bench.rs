@@ -14,6 +14,7 @@ fn bench_quick_measures_every_row() {
     assert!(status.success(), "{output}");
     for row in [
         "| backend ready -> `dev` starts the frontend",
+        "| frontend's port opens -> `dev` prints the frontend-ready line",
         "| already-running backend: process start -> frontend started",
         "| who holds port P, with the free alternative",
         "| `doctor`, all checks, wall time",

@@ -246,3 +246,53 @@ fn print_config_shows_values_and_sources() {
     );
     assert!(line("backend.host").contains("# default"), "{stdout}");
 }
+
+#[test]
+fn the_frontend_port_comes_from_the_file_either_variable_or_the_flag_and_can_be_off() {
+    let checkout = Checkout::new();
+    let config = load(&checkout, &[], &[]).unwrap();
+    assert_eq!(config.frontend.port, Some(5173), "the default");
+    assert_eq!(config.frontend.host, "127.0.0.1");
+    assert_eq!(
+        config.frontend_url().as_deref(),
+        Some("http://127.0.0.1:5173")
+    );
+
+    checkout.write(
+        "dev.toml",
+        "[frontend]\nport = false\norigins = [\"app://-\"]\nready_path = \"/ready\"\n",
+    );
+    let config = load(&checkout, &[], &[]).unwrap();
+    assert_eq!(config.frontend.port, None);
+    assert_eq!(config.frontend_url(), None);
+    assert_eq!(config.frontend.origins, ["app://-"]);
+    assert_eq!(config.frontend.ready_path.as_deref(), Some("/ready"));
+
+    let config = load(&checkout, &[("FRONTEND_PORT", "5200")], &[]).unwrap();
+    assert_eq!(config.frontend.port, Some(5200));
+    let both = [("FRONTEND_PORT", "5200"), ("DEV_FRONTEND_PORT", "5300")];
+    let config = load(&checkout, &both, &[]).unwrap();
+    assert_eq!(config.frontend.port, Some(5300), "the DEV_ name wins");
+    assert_eq!(
+        config.source("frontend.port"),
+        &Source::Env("DEV_FRONTEND_PORT".into())
+    );
+    let flag = FlagValue {
+        key: "frontend.port",
+        flag: "--frontend-port",
+        value: Value::OptionalPort(Some(5400)),
+    };
+    let config = load(&checkout, &both, &[flag]).unwrap();
+    assert_eq!(config.frontend.port, Some(5400));
+
+    let err = load(&checkout, &[("DEV_FRONTEND_PORT", "70000")], &[]).unwrap_err();
+    assert!(
+        err.contains("environment variable DEV_FRONTEND_PORT"),
+        "{err}"
+    );
+    let err = error_for("[frontend]\norigins = [\"*\"]\n");
+    assert!(
+        err.contains("invalid value [\"*\"] for `frontend.origins`"),
+        "{err}"
+    );
+}

@@ -4,8 +4,10 @@
 #![expect(clippy::unwrap_used, reason = "tests: a failed step should panic")]
 
 mod bench;
+mod browser;
 mod config;
 mod doctor;
+mod frontend;
 mod frontend_config;
 mod health_answers;
 mod lifecycle;

@@ -401,7 +401,7 @@ fn sighup_restores_the_frontend_config_and_a_killed_run_is_undone_by_the_next() 
 /// Drives `dev` on a pseudo-terminal (Python's pty module), so that dev sees a terminal
 /// on stdin. When the port prompt shows, it types `answer`, or sends SIGINT for `None`.
 /// Returns everything printed, ending with `exit=<code>` (or `exit=hung`).
-fn on_pty(checkout: &Checkout, args: &[&str], answer: Option<&str>) -> String {
+pub(crate) fn on_pty(checkout: &Checkout, args: &[&str], answer: Option<&str>) -> String {
     let driver = r#"
 import os, pty, signal, subprocess, sys, time
 action, argv = sys.argv[1], sys.argv[2:]

@@ -62,7 +62,7 @@ fn app_config(checkout: &Checkout, name: &str, args: &[&str], extra: &str) {
         "dev.toml",
         &format!(
             "[backend]\ncommand = {}\nport = {}\n{timeout}retry_delay = \"100ms\"\n{extra}\n\n\
-             [frontend]\ncommand = [\"sleep\", \"3600\"]\n\n[dev]\nshutdown_grace = \"2s\"\n",
+             [frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n[dev]\nshutdown_grace = \"2s\"\n",
             serde_json::to_string(&command).unwrap(),
             checkout.port
         ),

@@ -10,7 +10,9 @@ use coordinator::config::Config;
 use coordinator::python::venv_python;
 use coordinator::runlog::RunLog;
 
-use crate::support::{Running, free_port, http_get, repo_root, wait_until, xtask_command};
+use crate::support::{
+    Checkout, Running, free_port, http_get, repo_root, wait_until, xtask_command,
+};
 
 /// The repository's `backend/.venv`, synced once per test run (the sync takes a lock, so
 /// concurrent test binaries and a `dev` run are safe).
@@ -112,7 +114,8 @@ fn reference_frontend_serves_the_page_and_its_config() {
     command
         .arg("frontend/server.js")
         .current_dir(repo_root())
-        .env("FRONTEND_PORT", port.to_string());
+        .env("FRONTEND_PORT", port.to_string())
+        .env("CORRELATION_ID", "dev-9-frontend");
     let frontend = Running::spawn(command);
     frontend.expect_line(
         "frontend: serving http://127.0.0.1:",
@@ -125,6 +128,12 @@ fn reference_frontend_serves_the_page_and_its_config() {
     assert_eq!(code, 200);
     let on_disk = std::fs::read_to_string(repo_root().join("frontend/config.json")).unwrap();
     assert_eq!(config, on_disk);
+    let (code, run) = http_get(port, "/run.json", "dev-9").unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        run, r#"{"correlation_id":"dev-9-frontend"}"#,
+        "the run's ID for the page"
+    );
 }
 
 #[test]
@@ -151,4 +160,97 @@ fn dev_brings_up_the_real_reference_backend_end_to_end() {
         "{output}"
     );
     assert!(output.contains("stopping backend pid"), "{output}");
+}
+
+/// A checkout holding a copy of the reference app (so that its backend reports this
+/// checkout as its workspace and its `config.json` is this test's own), run with the
+/// repository's synced venv; `frontend_extra` lines go into `[frontend]`. Returns the
+/// checkout and the frontend's port.
+pub fn reference_checkout(frontend_extra: &str) -> (Checkout, u16) {
+    let python = reference_python();
+    let venv = python.parent().and_then(|bin| bin.parent()).unwrap();
+    let checkout = Checkout::new();
+    for file in [
+        "backend/main.py",
+        "backend/requirements.txt",
+        "frontend/server.js",
+        "frontend/index.html",
+        "frontend/config.json",
+    ] {
+        let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        checkout.write(file, &text);
+    }
+    let frontend_port = free_port();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\nport = {}\nvenv = {:?}\nstartup_timeout = \"60s\"\n\n\
+             [frontend]\nport = {frontend_port}\n{frontend_extra}\n\n\
+             [dev]\nshutdown_grace = \"3s\"\n",
+            checkout.port,
+            venv.display().to_string(),
+        ),
+    );
+    (checkout, frontend_port)
+}
+
+/// A raw `GET /health` with the given `Host` and extra headers: (status, lower-cased head).
+fn raw_health(port: u16, host: &str, extra: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /health HTTP/1.0\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let head = response
+        .split_once("\r\n\r\n")
+        .map_or(response.as_str(), |(head, _)| head)
+        .to_ascii_lowercase();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, head)
+}
+
+#[test]
+fn only_the_frontends_origins_may_call_the_real_backend_and_only_by_its_own_host() {
+    let (checkout, frontend_port) = reference_checkout("origins = [\"app://-\"]");
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("[dev] frontend ready: ", Duration::from_secs(90));
+    let port = checkout.port;
+    let own_host = format!("127.0.0.1:{port}");
+    let frontend = format!("http://127.0.0.1:{frontend_port}");
+
+    let (code, head) = raw_health(port, &own_host, "Origin: http://evil.example\r\n");
+    assert_eq!(code, 200, "{head}");
+    assert!(
+        !head.contains("access-control-allow-origin"),
+        "a foreign page must not read the answer:\n{head}"
+    );
+    let (code, head) = raw_health(port, &own_host, &format!("Origin: {frontend}\r\n"));
+    assert_eq!(code, 200, "{head}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {frontend}\r\n")),
+        "the frontend's own origin (FRONTEND_URL):\n{head}"
+    );
+    let (_, head) = raw_health(port, &own_host, "Origin: app://-\r\n");
+    assert!(
+        head.contains("access-control-allow-origin: app://-"),
+        "an extra origin from [frontend] origins:\n{head}"
+    );
+    let (code, head) = raw_health(port, &format!("evil.example:{port}"), "");
+    assert_eq!(code, 400, "a DNS-rebinding Host is refused:\n{head}");
+    let (code, _) = raw_health(port, &format!("localhost:{port}"), "");
+    assert_eq!(code, 200, "loopback by name is the backend's own host");
+    dev.signal(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(
+        dev.wait(Duration::from_secs(30)).code(),
+        Some(0),
+        "{}",
+        dev.output()
+    );
 }

@@ -164,7 +164,7 @@ fn shell_backend(checkout: &Checkout, script: &str) {
         "dev.toml",
         &format!(
             "[backend]\ncommand = {command}\nport = {}\nstartup_timeout = \"10s\"\nretry_delay = \"100ms\"\n\n\
-             [frontend]\ncommand = [\"sleep\", \"3600\"]\n\n[dev]\nshutdown_grace = \"2s\"\n",
+             [frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n[dev]\nshutdown_grace = \"2s\"\n",
             checkout.port
         ),
     );

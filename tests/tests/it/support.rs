@@ -164,7 +164,7 @@ impl Checkout {
         self.write(
             "dev.toml",
             &format!(
-                "[backend]\n{}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\n\n\
+                "[backend]\n{}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n\
                  [dev]\nshutdown_grace = \"2s\"\n{rest}",
                 backend.join("\n")
             ),
@@ -193,7 +193,11 @@ impl Checkout {
             .current_dir(self.path())
             .env("NO_COLOR", "1");
         for (name, _) in std::env::vars() {
-            if name.starts_with("BACKEND_") || name.starts_with("DEV_") || name == "CI" {
+            if ["BACKEND_", "FRONTEND_", "DEV_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+                || name == "CI"
+            {
                 command.env_remove(name);
             }
         }
@@ -214,12 +218,16 @@ impl Checkout {
 }
 
 /// `dev-xtask` (the real CLI) with `args` in `dir`, without the caller's `BACKEND_*`,
-/// `DEV_*` and `CI` variables, and without colour.
+/// `FRONTEND_*`, `DEV_*` and `CI` variables, and without colour.
 pub fn xtask_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dev-xtask"));
     command.args(args).current_dir(dir).env("NO_COLOR", "1");
     for (name, _) in std::env::vars() {
-        if name.starts_with("BACKEND_") || name.starts_with("DEV_") || name == "CI" {
+        if ["BACKEND_", "FRONTEND_", "DEV_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            || name == "CI"
+        {
             command.env_remove(name);
         }
     }

@@ -24,7 +24,7 @@ fn watched_checkout(extra: &str) -> Checkout {
             "[backend]\ncommand = [\"python3\", \"backend/app.py\"]\nport = {}\n\
              startup_timeout = \"10s\"\nretry_delay = \"100ms\"\nwatch = [\"backend/**/*.py\"]\n\
              watch_debounce = \"50ms\"\n{extra}\n\
-             [frontend]\ncommand = {FRONTEND}\n\n[dev]\nshutdown_grace = \"2s\"\n",
+             [frontend]\ncommand = {FRONTEND}\nport = false\n\n[dev]\nshutdown_grace = \"2s\"\n",
             checkout.port
         ),
     );
@@ -170,7 +170,7 @@ fn placeholders_reach_the_command_and_an_unknown_one_is_a_config_error() {
     checkout.write(
         "dev.toml",
         &format!(
-            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"true\"]\n",
+            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"true\"]\nport = false\n",
             checkout.port
         ),
     );

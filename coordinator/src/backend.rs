@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
@@ -182,7 +183,13 @@ pub async fn start(
                 _ = shutdown.next() => return StartOutcome::Interrupted,
             }
         }
-        match try_once(plan, attempt, client, log, shutdown).await {
+        // Every line of the attempt (the child's output included) carries its number
+        // and the port in the log file.
+        let span = tracing::info_span!("attempt", n = attempt, port = plan.port);
+        match try_once(plan, attempt, client, log, shutdown)
+            .instrument(span)
+            .await
+        {
             Ok(Some((running, report, elapsed))) => {
                 return StartOutcome::Ready {
                     running,
@@ -362,7 +369,19 @@ async fn wait_ready(
     state: &mut WaitState,
 ) -> Result<Option<HealthReport>, Mismatch> {
     let started = Instant::now();
-    while TcpStream::connect(plan.connect_addr).await.is_err() {
+    let mut connects = 0u32;
+    let mut said = Instant::now();
+    while let Err(err) = TcpStream::connect(plan.connect_addr).await {
+        connects += 1;
+        // Why it still waits, a few times a second (not once per 1 ms connect).
+        if said.elapsed() >= Duration::from_millis(250) {
+            tracing::debug!(
+                "port {} not open yet after {} ms ({connects} connects; last: {err})",
+                plan.port,
+                started.elapsed().as_millis()
+            );
+            said = Instant::now();
+        }
         sleep(CONNECT_POLL).await;
     }
     state.listening_after = Some(started.elapsed());
@@ -372,7 +391,6 @@ async fn wait_ready(
         started.elapsed().as_millis()
     ));
     let health_started = Instant::now();
-    let mut last_reason = String::new();
     let mut streak = health::Streak::default();
     loop {
         let probe = client.probe(&plan.health_url, log.correlation_id()).await;
@@ -392,10 +410,12 @@ async fn wait_ready(
             Readiness::Never(mismatch) => mismatch.evidence(),
             Readiness::Ready => String::new(),
         };
-        if reason != last_reason {
-            log.file_only(&format!("health not ready yet: {reason}"));
-            last_reason = reason;
-        }
+        // Each probe's outcome is a debug line (`RUST_LOG=debug` shows why the wait
+        // goes on); the file gets a change of reason even when the terminal filters it.
+        tracing::debug!(
+            "health probe after {} ms: not ready: {reason}",
+            health_started.elapsed().as_millis()
+        );
         let settled = streak.observe(&readiness).cloned();
         let never = matches!(readiness, Readiness::Never(_));
         state.last_probe = Some(probe);

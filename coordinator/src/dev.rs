@@ -80,6 +80,9 @@ pub fn run(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
         .build();
     match runtime {
         Ok(runtime) => {
+            // Library code logs with `tracing`: into this run's log, for the whole run
+            // (the runtime runs every task on this thread).
+            let _entered = log.enter();
             let outcome = runtime.block_on(run_async(config, options, log));
             // A venv sync interrupted by a signal may still be unwinding on a blocking
             // thread (its installer is already stopped): do not wait for it.
@@ -236,6 +239,13 @@ fn start_watching(config: &Config, options: &DevOptions, log: &RunLog) -> Option
         debounce: backend.watch_debounce,
     };
     match Watcher::start(&spec) {
+        Ok(watcher) if watcher.folders() == 0 => {
+            log.file_only(&format!(
+                "not watching: no folder of this checkout matches {}",
+                backend.watch.join(", ")
+            ));
+            None
+        }
         Ok(watcher) => {
             log.info(&format!(
                 "watching {} for changes ({} folders; --no-watch turns it off)",

@@ -27,6 +27,7 @@ use std::time::Duration;
 use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessGroup};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::time::{Instant, sleep};
+use tracing::Instrument;
 
 pub use os::{Entry, ProcessInfo};
 
@@ -80,6 +81,16 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
     let foreground = spec.foreground && os::owns_terminal();
+    tracing::debug!(
+        "spawning {:?} in {} (own process group{})",
+        spec.argv,
+        spec.cwd.display(),
+        if foreground {
+            ", with the terminal"
+        } else {
+            ""
+        }
+    );
     let mut wrap = CommandWrap::with_new(program, |cmd| {
         cmd.args(args)
             .current_dir(&spec.cwd)
@@ -108,26 +119,18 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
     let bind_conflict = Arc::new(AtomicBool::new(false));
     let mut pumps = Vec::new();
     if let Some(stdout) = child.stdout().take() {
-        pumps.push(tokio::spawn(pump(
-            stdout,
-            spec.origin,
-            false,
-            log.clone(),
-            None,
-        )));
+        pumps.push(tokio::spawn(
+            pump(stdout, spec.origin, false, log.clone(), None).in_current_span(),
+        ));
     }
     if let Some(stderr) = child.stderr().take() {
         let evidence = Evidence {
             tail: Arc::clone(&stderr_tail),
             bind_conflict: Arc::clone(&bind_conflict),
         };
-        pumps.push(tokio::spawn(pump(
-            stderr,
-            spec.origin,
-            true,
-            log.clone(),
-            Some(evidence),
-        )));
+        pumps.push(tokio::spawn(
+            pump(stderr, spec.origin, true, log.clone(), Some(evidence)).in_current_span(),
+        ));
     }
     Ok(Running {
         origin: spec.origin,

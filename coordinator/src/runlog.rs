@@ -5,12 +5,14 @@
 //! `X-Correlation-ID` with every health request, and ends every error report, so that
 //! one `grep` finds a run in the terminal, the log file and the backend's own logs.
 
+mod layers;
+
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A fresh ID: milliseconds since the epoch plus 24 random bits.
@@ -33,18 +35,14 @@ pub enum Origin {
     Frontend,
 }
 
-impl Origin {
-    fn tag(self) -> &'static str {
-        match self {
-            Origin::Dev => "dev",
-            Origin::Backend => "backend",
-            Origin::Frontend => "frontend",
-        }
-    }
-}
-
 /// The run's log: lines go to the terminal with an `[origin]` prefix and to the log
 /// file with a timestamp and the correlation ID. Cheap to clone.
+///
+/// It is a `tracing` subscriber (see [`layers`]): the methods here emit events, and so
+/// does library code with `tracing::debug!` and friends while a run's dispatcher is the
+/// default ([`RunLog::enter`]). `RUST_LOG` (default `info`) filters the terminal; the
+/// file always gets `debug`, with the fields of the spans an event is in (the attempt,
+/// the port).
 ///
 /// The terminal is written by a thread of its own, through a bounded queue: a terminal
 /// that does not keep up (a paused `less`, Ctrl-S, a slow pipe) never blocks the caller,
@@ -63,18 +61,11 @@ const TERMINAL_QUEUE: usize = 2048;
 struct Inner {
     correlation_id: String,
     path: Option<PathBuf>,
-    file: Mutex<Option<LogFile>>,
     colour: Colour,
+    dispatch: tracing::Dispatch,
+    /// The run's root span: it carries the correlation ID.
+    span: tracing::Span,
     terminal: SyncSender<Message>,
-    dropped: Arc<AtomicU64>,
-}
-
-#[derive(Debug)]
-struct LogFile {
-    file: File,
-    written: u64,
-    cap: u64,
-    full: bool,
 }
 
 /// What the terminal thread is asked to do.
@@ -153,37 +144,45 @@ impl RunLog {
         let opened = std::fs::create_dir_all(log_dir).and_then(|()| File::create(&path));
         let colour = Colour::detect(&|name| std::env::var(name).ok());
         let (file, path, failure) = match opened {
-            Ok(file) => (
-                Some(LogFile {
-                    file,
-                    written: 0,
-                    cap: options.max_size,
-                    full: false,
-                }),
-                Some(path),
-                None,
-            ),
+            Ok(file) => (Some(file), Some(path), None),
             Err(err) => (None, None, Some(format!("{}: {err}", path.display()))),
         };
         let (terminal, queue) = sync_channel(TERMINAL_QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let note = path.as_ref().map(|p| p.display().to_string());
         let counter = Arc::clone(&dropped);
-        let prefix = Origin::Dev.prefix(colour.stderr, "WARN");
+        let prefix = layers::prefix(Origin::Dev, colour.stderr, tracing::Level::WARN);
         std::thread::spawn(move || write_terminal(&queue, &counter, &prefix, note.as_deref()));
+        let (filter, bad_filter) = layers::terminal_filter(std::env::var("RUST_LOG").ok());
+        let dispatch = layers::dispatch(layers::Sinks {
+            correlation_id: correlation_id.to_owned(),
+            colour,
+            filter,
+            terminal: terminal.clone(),
+            dropped,
+            file: file.map(|file| layers::LogFile::new(file, options.max_size)),
+        });
+        let span = tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info_span!("run", correlation_id = correlation_id)
+        });
         let log = RunLog {
             inner: Arc::new(Inner {
                 correlation_id: correlation_id.to_owned(),
                 path,
-                file: Mutex::new(file),
                 colour,
+                dispatch,
+                span,
                 terminal,
-                dropped,
             }),
         };
         if let Some(failure) = failure {
             log.warn(&format!(
                 "cannot write the run's log file, terminal only: {failure}"
+            ));
+        }
+        if let Some(bad) = bad_filter {
+            log.warn(&format!(
+                "RUST_LOG={bad:?} is not a filter such as `debug` or `warn,backend=info`: using `info`"
             ));
         }
         log
@@ -202,27 +201,38 @@ impl RunLog {
         self.inner.colour
     }
 
+    /// Makes this run's log the default `tracing` subscriber of the current thread
+    /// (the runtime's: every task of the run) and enters the run's span, until the guard
+    /// is dropped. Library code then logs with the `tracing` macros.
+    pub fn enter(&self) -> Entered {
+        let dispatch = tracing::dispatcher::set_default(&self.inner.dispatch);
+        let span = self.inner.span.clone().entered();
+        Entered {
+            _span: span,
+            _dispatch: dispatch,
+        }
+    }
+
     pub fn info(&self, message: &str) {
-        self.write(Origin::Dev, "INFO", message, false);
+        self.emit(Origin::Dev, tracing::Level::INFO, false, message);
     }
 
     pub fn warn(&self, message: &str) {
-        self.write(Origin::Dev, "WARN", message, true);
+        self.emit(Origin::Dev, tracing::Level::WARN, true, message);
     }
 
     pub fn error(&self, message: &str) {
-        self.write(Origin::Dev, "ERROR", message, true);
+        self.emit(Origin::Dev, tracing::Level::ERROR, true, message);
     }
 
     /// A line of a child's output: stdout to stdout, stderr to stderr.
     pub fn child_line(&self, origin: Origin, line: &str, is_stderr: bool) {
-        let level = if is_stderr { "STDERR" } else { "STDOUT" };
-        self.write(origin, level, line, is_stderr);
+        self.emit(origin, tracing::Level::INFO, is_stderr, line);
     }
 
-    /// Only to the file: details that would clutter the terminal.
+    /// A detail: always in the file, on the terminal with `RUST_LOG=debug`.
     pub fn file_only(&self, message: &str) {
-        self.to_file(Origin::Dev, "DEBUG", message);
+        self.emit(Origin::Dev, tracing::Level::DEBUG, false, message);
     }
 
     /// Waits (at most `within`) until the terminal has every line queued so far: before
@@ -234,77 +244,29 @@ impl RunLog {
         }
     }
 
-    fn write(&self, origin: Origin, level: &str, message: &str, to_stderr: bool) {
-        let colour = if to_stderr {
-            self.inner.colour.stderr
-        } else {
-            self.inner.colour.stdout
-        };
-        let prefix = origin.prefix(colour, level);
-        let mut text = String::new();
-        for line in message.lines() {
-            text.push_str(&format!("{prefix} {line}\n"));
-        }
-        // Never blocks: a full queue means the terminal is behind, and the line is
-        // dropped from the terminal only (it is in the file below).
-        if let Err(TrySendError::Full(_)) = self
-            .inner
-            .terminal
-            .try_send(Message::Line { text, to_stderr })
-        {
-            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        self.to_file(origin, level, message);
-    }
-
-    fn to_file(&self, origin: Origin, level: &str, message: &str) {
-        let Ok(mut guard) = self.inner.file.lock() else {
-            return;
-        };
-        let Some(log) = guard.as_mut() else {
-            return;
-        };
-        if log.full {
-            return;
-        }
-        let stamp = timestamp();
-        let mut text = String::new();
-        for line in message.lines() {
-            text.push_str(&format!(
-                "{stamp} {} {level} [{}] {line}\n",
-                self.inner.correlation_id,
-                origin.tag()
-            ));
-        }
-        if log.written + text.len() as u64 > log.cap {
-            log.full = true;
-            let _ = writeln!(
-                log.file,
-                "{stamp} {} WARN [dev] the log file reached its cap of {} bytes (dev.max_log_size): later lines are not written",
-                self.inner.correlation_id, log.cap
-            );
-            return;
-        }
-        log.written += text.len() as u64;
-        let _ = log.file.write_all(text.as_bytes());
+    fn emit(&self, origin: Origin, level: tracing::Level, stderr: bool, message: &str) {
+        tracing::dispatcher::with_default(&self.inner.dispatch, || {
+            let _run = self.inner.span.enter();
+            layers::event(origin, level, stderr, message);
+        });
     }
 }
 
+/// The guard of [`RunLog::enter`].
+#[must_use = "the run's log is the default only while this lives"]
+#[derive(Debug)]
+pub struct Entered {
+    _span: tracing::span::EnteredSpan,
+    _dispatch: tracing::dispatcher::DefaultGuard,
+}
+
 impl Origin {
-    /// `[dev]`, in its colour when `colour`.
-    fn prefix(self, colour: bool, level: &str) -> String {
-        let tag = self.tag();
-        if !colour {
-            return format!("[{tag}]");
+    pub(crate) fn tag(self) -> &'static str {
+        match self {
+            Origin::Dev => "dev",
+            Origin::Backend => "backend",
+            Origin::Frontend => "frontend",
         }
-        let code = match (self, level) {
-            (_, "ERROR") => "31",
-            (_, "WARN") => "33",
-            (Origin::Dev, _) => "36",
-            (Origin::Backend, _) => "35",
-            (Origin::Frontend, _) => "32",
-        };
-        format!("\x1b[{code}m[{tag}]\x1b[0m")
     }
 }
 

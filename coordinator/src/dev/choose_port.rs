@@ -41,6 +41,7 @@ pub(super) async fn resolve_port(
             port,
         )
         .await;
+        tracing::debug!("port {port} classified: {state:?}");
         match &state {
             PortState::Free => return Ok(None),
             PortState::Reusable(report) => return Ok(Some(report.clone())),

@@ -11,7 +11,6 @@ mod render;
 
 use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -217,24 +216,6 @@ pub fn run_checks(checks: Vec<CheckFn>, timeout: Duration) -> Vec<Check> {
 /// Whether human output may use colour: a terminal, and no `NO_COLOR`.
 pub fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
-
-/// The pre-commit hook as `install-hooks` writes it, for the `git-hooks` check.
-pub fn hooks_dir(root: &std::path::Path) -> Option<PathBuf> {
-    let output = std::process::Command::new("git")
-        .args(["rev-parse", "--git-path", "hooks"])
-        .current_dir(root)
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    Some(if path.is_absolute() {
-        path
-    } else {
-        root.join(path)
-    })
 }
 
 #[cfg(test)]

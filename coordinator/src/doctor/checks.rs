@@ -550,23 +550,64 @@ fn backend_health(cx: &Context) -> Check {
 }
 
 fn git_hooks(cx: &Context) -> Check {
-    let Some(dir) = super::hooks_dir(&cx.config.root) else {
-        return Check::new("git-hooks", Status::Skip, "not a git checkout");
+    use crate::hooks::Existing;
+    let dir = match crate::git::hooks_dir(&cx.config.root) {
+        Ok(dir) => dir,
+        Err(why) if crate::git::is_not_a_repository(&why) => {
+            return Check::new("git-hooks", Status::Skip, "not a git checkout");
+        }
+        // Git refuses the repository (e.g. "dubious ownership"): say so, with git's
+        // own advice, rather than pretend there is none.
+        Err(why) => {
+            return Check::new("git-hooks", Status::Warn, "git cannot read this checkout")
+                .detail(why)
+                .fix("follow git's advice above, then rerun `cargo xtask doctor`");
+        }
     };
     let hook = dir.join("pre-commit");
-    match std::fs::read_to_string(&hook) {
-        Ok(text) if text.contains(crate::hooks::MARKER) => {
+    let shown = hook.display().to_string();
+    let existing = match Existing::at(&hook) {
+        Ok(existing) => existing,
+        Err(err) => {
+            return Check::new(
+                "git-hooks",
+                Status::Warn,
+                format!("cannot read {shown}: {err}"),
+            )
+            .fix(format!("make {shown} readable"));
+        }
+    };
+    match existing {
+        Existing::Missing => {
+            Check::new("git-hooks", Status::Warn, "the pre-commit hook is not installed")
+                .fix("cargo xtask install-hooks")
+        }
+        Existing::File {
+            executable: false, ..
+        } => {
+            let ours = existing.is_ours();
+            Check::new(
+                "git-hooks",
+                Status::Warn,
+                "the pre-commit hook is not executable, so git ignores it",
+            )
+            .detail(shown.clone())
+            .fix(if ours {
+                "cargo xtask install-hooks (it repairs the mode)".to_owned()
+            } else {
+                format!("chmod +x {shown}")
+            })
+        }
+        Existing::File { .. } if existing.is_ours() => {
             Check::new("git-hooks", Status::Ok, "the pre-commit hook is installed")
         }
-        Ok(_) => Check::new(
+        Existing::File { .. } | Existing::Symlink { .. } => Check::new(
             "git-hooks",
             Status::Warn,
             "a pre-commit hook exists that `install-hooks` did not write",
         )
-        .detail(format!("{}", hook.display()))
-        .fix("add `cargo xtask pre-commit` to it, or replace it: `cargo xtask install-hooks --force`"),
-        Err(_) => Check::new("git-hooks", Status::Warn, "the pre-commit hook is not installed")
-            .fix("cargo xtask install-hooks"),
+        .detail(shown)
+        .fix("add `cargo xtask pre-commit` to it, or replace it: `cargo xtask install-hooks --force` (the previous hook is moved aside)"),
     }
 }
 

@@ -398,3 +398,137 @@ fn the_pre_commit_framework_runs_the_local_hook() {
         "{text}"
     );
 }
+
+fn install_hooks(dir: &Path, args: &[&str]) -> (i32, String) {
+    let mut all = vec!["install-hooks"];
+    all.extend_from_slice(args);
+    let output = xtask_command(dir, &all).output().unwrap();
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap(), text)
+}
+
+#[test]
+fn install_hooks_never_overwrites_a_foreign_hook_that_is_not_utf8() {
+    let repo = Repo::new();
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    // A Latin-1 comment ("café") and a byte that is never UTF-8.
+    let foreign: &[u8] = b"#!/bin/sh\n# caf\xe9 \xff\nmake lint\n";
+    std::fs::write(&hook, foreign).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let (code, output) = install_hooks(repo.path(), &[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("was not written by install-hooks"),
+        "{output}"
+    );
+    assert_eq!(std::fs::read(&hook).unwrap(), foreign, "left byte for byte");
+
+    let (code, output) = install_hooks(repo.path(), &["--force"]);
+    assert_eq!(code, 0, "{output}");
+    let backup = repo.path().join(".git/hooks/pre-commit.backup");
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        foreign,
+        "restorable byte for byte"
+    );
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o750,
+        "with its mode"
+    );
+    assert!(
+        output.contains(&format!("mv {}", backup.display())),
+        "{output}"
+    );
+
+    // A second forced install keeps the first backup too.
+    std::fs::write(&hook, b"#!/bin/sh\n# second \xff\n").unwrap();
+    let (code, output) = install_hooks(repo.path(), &["--force"]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(std::fs::read(&backup).unwrap(), foreign);
+    assert_eq!(
+        std::fs::read(repo.path().join(".git/hooks/pre-commit.backup.1")).unwrap(),
+        b"#!/bin/sh\n# second \xff\n"
+    );
+}
+
+#[test]
+fn install_hooks_force_replaces_a_symlinked_hook_never_the_team_script_it_points_to() {
+    let repo = Repo::new();
+    let team = repo.path().join("tools/team-hook.sh");
+    let team_script = "#!/bin/sh\n# the team's shared checks\nexit 0\n";
+    repo.checkout.write("tools/team-hook.sh", team_script);
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    std::os::unix::fs::symlink(&team, &hook).unwrap();
+
+    let (code, output) = install_hooks(repo.path(), &[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("is a symlink to"), "{output}");
+    assert_eq!(std::fs::read_link(&hook).unwrap(), team);
+
+    let (code, output) = install_hooks(repo.path(), &["--force"]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(
+        std::fs::read_to_string(&team).unwrap(),
+        team_script,
+        "the link's target is untouched"
+    );
+    assert!(
+        !std::fs::symlink_metadata(&hook)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("cargo xtask pre-commit")
+    );
+    let backup = repo.path().join(".git/hooks/pre-commit.backup");
+    assert_eq!(
+        std::fs::read_link(&backup).unwrap(),
+        team,
+        "the old link is the backup"
+    );
+}
+
+#[test]
+fn a_hook_without_its_executable_bit_is_not_installed_until_install_hooks_repairs_it() {
+    let repo = Repo::new();
+    repo.consistent();
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    let (code, output) = install_hooks(repo.path(), &[]);
+    assert_eq!(code, 0, "{output}");
+    let written = std::fs::read(&hook).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let doctor = xtask_command(repo.path(), &["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "git-hooks")
+        .unwrap()
+        .clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["summary"]
+            .as_str()
+            .unwrap()
+            .contains("not executable"),
+        "{check}"
+    );
+
+    let (code, output) = install_hooks(repo.path(), &[]);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("made"), "{output}");
+    assert_eq!(
+        std::fs::metadata(&hook).unwrap().permissions().mode() & 0o111,
+        0o111
+    );
+    assert_eq!(std::fs::read(&hook).unwrap(), written);
+}

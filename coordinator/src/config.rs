@@ -30,6 +30,8 @@ pub struct Config {
     pub frontend: FrontendConfig,
     pub dev: DevConfig,
     sources: BTreeMap<&'static str, Source>,
+    /// Keys whose given value was invalid (they keep their default).
+    invalid: std::collections::BTreeSet<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +106,17 @@ pub struct Problem {
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ConfigError {
     pub problems: Vec<Problem>,
+    /// No `dev.toml` anywhere from the start folder up: not a checkout at all.
+    pub missing_file: bool,
+}
+
+impl ConfigError {
+    fn new(problems: Vec<Problem>) -> ConfigError {
+        ConfigError {
+            problems,
+            missing_file: false,
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -152,6 +165,7 @@ impl Config {
                 log_dir: root.join(".dev/logs"),
             },
             sources: BTreeMap::new(),
+            invalid: Default::default(),
         };
         for setting in SETTINGS {
             config.sources.insert(setting.key, Source::Default);
@@ -159,44 +173,99 @@ impl Config {
         config
     }
 
-    /// Finds `dev.toml` from `start` upwards and loads every layer. Without a `dev.toml`
-    /// the checkout is `start` and the defaults apply.
+    /// Finds `dev.toml` from `start` upwards and loads every layer. Every problem is
+    /// reported; none is ignored.
     pub fn load(
         start: &Path,
         env: &dyn Fn(&str) -> Option<String>,
         flags: &[FlagValue],
     ) -> Result<Config, ConfigError> {
-        let (root, file) = Config::locate(start);
+        match Config::load_partial(start, env, flags)? {
+            (config, None) => Ok(config),
+            (_, Some(err)) => Err(err),
+        }
+    }
+
+    /// [`Config::load`] that keeps going past invalid values: the config with every
+    /// valid value applied (an invalid one keeps its default, see
+    /// [`Config::is_invalid`]), and the problems found. `doctor` uses it, so that one
+    /// typo does not make it check everything against the defaults. Fails only when
+    /// there is no usable `dev.toml` at all.
+    pub fn load_partial(
+        start: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &[FlagValue],
+    ) -> Result<(Config, Option<ConfigError>), ConfigError> {
+        let (root, file) = Config::locate(start)?;
         let mut config = Config::defaults(&root);
         let mut problems = Vec::new();
-        if let Some(file) = &file {
-            config.apply_file(file, &mut problems);
-            config.file = Some(file.clone());
-        }
+        config.apply_file(&file, &mut problems);
+        config.file = Some(file);
         config.apply_env(env, &mut problems);
         for flag in flags {
             config.apply(flag.key, flag.value.clone(), Source::Flag(flag.flag.into()));
         }
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError { problems })
-        }
+        let err = (!problems.is_empty()).then(|| ConfigError::new(problems));
+        Ok((config, err))
     }
 
-    /// The checkout and its `dev.toml`: the nearest `dev.toml` from `start` upwards, or
-    /// `start` itself when there is none.
-    pub fn locate(start: &Path) -> (PathBuf, Option<PathBuf>) {
-        let file = start
+    /// The checkout and its `dev.toml`: the nearest `dev.toml` from `start` upwards,
+    /// as cargo finds `Cargo.toml`. The nearest entry of that name decides: a dangling
+    /// symlink or a folder called `dev.toml` is an error, never a reason to use a
+    /// parent's file.
+    pub fn locate(start: &Path) -> Result<(PathBuf, PathBuf), ConfigError> {
+        let found = start
             .ancestors()
             .map(|dir| dir.join(FILE_NAME))
-            .find(|candidate| candidate.is_file());
-        let root = file
-            .as_deref()
-            .and_then(Path::parent)
-            .unwrap_or(start)
-            .to_path_buf();
-        (root, file)
+            .find(|candidate| std::fs::symlink_metadata(candidate).is_ok());
+        let Some(file) = found else {
+            return Err(ConfigError {
+                problems: vec![Problem {
+                    location: start.display().to_string(),
+                    message: format!("no {FILE_NAME} in {} or any parent", start.display()),
+                    fix: format!(
+                        "run it inside a checkout, or create {FILE_NAME} at the checkout root (see README.md)"
+                    ),
+                }],
+                missing_file: true,
+            });
+        };
+        let shown = file.display().to_string();
+        let problem = |message: String, fix: String| {
+            ConfigError::new(vec![Problem {
+                location: shown.clone(),
+                message,
+                fix,
+            }])
+        };
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(problem(
+                    "is a folder, not a config file".into(),
+                    format!(
+                        "remove or rename the folder {shown}, or put the config file in its place"
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let target = std::fs::read_link(&file)
+                    .map(|t| format!("a symlink to {}, which cannot be read", t.display()))
+                    .unwrap_or_else(|_| "unreadable".to_owned());
+                return Err(problem(
+                    format!("is {target} ({err})"),
+                    format!("point the link at an existing file, or remove {shown}"),
+                ));
+            }
+        }
+        let root = file.parent().unwrap_or(start).to_path_buf();
+        Ok((root, file))
+    }
+
+    /// True when `key` was given an invalid value (it then holds its default): checks
+    /// that depend on it should say so rather than use the default.
+    pub fn is_invalid(&self, key: &str) -> bool {
+        self.invalid.contains(key)
     }
 
     /// The defaults plus one `dev.toml` given as text, without environment or flags:
@@ -209,7 +278,7 @@ impl Config {
         if problems.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigError { problems })
+            Err(ConfigError::new(problems))
         }
     }
 
@@ -250,7 +319,7 @@ impl Config {
                 problems.push(Problem {
                     location: shown,
                     message: format!("cannot read the config file: {err}"),
-                    fix: "make the file readable, or remove it to use the defaults".into(),
+                    fix: "make the file readable".into(),
                 });
                 return;
             }
@@ -321,14 +390,17 @@ impl Config {
                         };
                         self.apply(setting.key, parsed, source);
                     }
-                    None => problems.push(Problem {
-                        location: location(&shown, text, at),
-                        message: format!(
-                            "invalid value {} for `{dotted}`: expected {}",
-                            text[value.span()].trim(),
-                            setting.kind.expected()
-                        ),
-                        fix: format!("set `{dotted}` to {}", setting.kind.expected()),
+                    None => problems.push({
+                        self.invalid.insert(setting.key);
+                        Problem {
+                            location: location(&shown, text, at),
+                            message: format!(
+                                "invalid value {} for `{dotted}`: expected {}",
+                                text[value.span()].trim(),
+                                setting.kind.expected()
+                            ),
+                            fix: format!("set `{dotted}` to {}", setting.kind.expected()),
+                        }
                     }),
                 }
             }
@@ -344,18 +416,21 @@ impl Config {
             };
             match setting.kind.parse_text(&text) {
                 Some(value) => self.apply(setting.key, value, Source::Env(setting.env.into())),
-                None => problems.push(Problem {
-                    location: format!("environment variable {}", setting.env),
-                    message: format!(
-                        "invalid value {text:?} for `{}`: expected {}",
-                        setting.key,
-                        setting.kind.expected()
-                    ),
-                    fix: format!(
-                        "unset {} or set it to {}",
-                        setting.env,
-                        setting.kind.expected()
-                    ),
+                None => problems.push({
+                    self.invalid.insert(setting.key);
+                    Problem {
+                        location: format!("environment variable {}", setting.env),
+                        message: format!(
+                            "invalid value {text:?} for `{}`: expected {}",
+                            setting.key,
+                            setting.kind.expected()
+                        ),
+                        fix: format!(
+                            "unset {} or set it to {}",
+                            setting.env,
+                            setting.kind.expected()
+                        ),
+                    }
                 }),
             }
         }

@@ -16,11 +16,20 @@ pub struct DoctorArgs {
 
 pub fn run(args: &DoctorArgs) -> u8 {
     let start = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let context = Context::load(
-        &start,
-        &|name| std::env::var(name).ok(),
-        &new_correlation_id(),
-    );
+    let correlation_id = new_correlation_id();
+    let context = match Context::load(&start, &|name| std::env::var(name).ok(), &correlation_id) {
+        Ok(context) => context,
+        // No usable dev.toml: nothing to check against (exit 2, as for `dev`).
+        Err(err) => {
+            if args.json {
+                println!(
+                    "{}",
+                    doctor::unusable_config(&err, &correlation_id).to_json()
+                );
+            }
+            return crate::config_error(&err);
+        }
+    };
     let report = doctor::run(&context);
     if args.json {
         println!("{}", report.to_json());

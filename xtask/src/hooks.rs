@@ -26,6 +26,9 @@ pub fn pre_commit() -> u8 {
             return crate::exit::USAGE;
         }
     };
+    for note in &outcome.notes {
+        println!("pre-commit: {note}");
+    }
     for skipped in &outcome.skipped {
         println!("pre-commit: skipped {skipped}");
     }

@@ -80,6 +80,10 @@ fn load_config(flags: &[FlagValue]) -> Result<Config, ConfigError> {
 
 /// Prints a configuration error and gives the usage exit code.
 fn config_error(err: &ConfigError) -> u8 {
-    eprintln!("error: invalid configuration\n{err}");
+    if err.missing_file {
+        eprintln!("error: {err}");
+    } else {
+        eprintln!("error: invalid configuration\n{err}");
+    }
     exit::USAGE
 }

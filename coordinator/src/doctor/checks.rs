@@ -35,24 +35,9 @@ fn config(cx: &Context) -> Check {
         || "dev.toml".to_owned(),
         |f| display_path(f, &cx.config.root),
     );
-    match (&cx.config_error, &cx.config.file) {
-        (Some(err), _) => {
-            let mut check = Check::new(
-                "config",
-                Status::Error,
-                format!("{shown} is invalid ({} problems)", err.problems.len()),
-            );
-            for problem in &err.problems {
-                check = check.detail(format!("{}: {}", problem.location, problem.message));
-            }
-            let fix = err
-                .problems
-                .first()
-                .map(|p| p.fix.clone())
-                .unwrap_or_default();
-            check.fix(fix).data(json!({"file": shown}))
-        }
-        (None, Some(_)) => Check::new("config", Status::Ok, format!("{shown} is valid"))
+    match &cx.config_error {
+        Some(err) => super::config_error_check(err, &shown),
+        None => Check::new("config", Status::Ok, format!("{shown} is valid"))
             .detail(format!(
                 "backend on {}:{}, frontend `{}`",
                 cx.config.backend.host,
@@ -60,9 +45,28 @@ fn config(cx: &Context) -> Check {
                 cx.config.frontend.command.join(" ")
             ))
             .data(json!({"file": shown})),
-        (None, None) => Check::new("config", Status::Warn, "no dev.toml: using the defaults")
-            .fix("create dev.toml at the checkout root (see README.md)"),
     }
+}
+
+/// A `skip` when a setting the check needs has an invalid value: the check would
+/// otherwise run on the default and give advice that breaks the app.
+fn needs(cx: &Context, id: &'static str, keys: &[&str]) -> Option<Check> {
+    let invalid: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| cx.config.is_invalid(key))
+        .collect();
+    (!invalid.is_empty()).then(|| {
+        Check::new(
+            id,
+            Status::Skip,
+            format!(
+                "{} has an invalid value (see the config check)",
+                invalid.join(", ")
+            ),
+        )
+        .data(json!({"invalid": invalid}))
+    })
 }
 
 fn python(_: &Context) -> Check {
@@ -93,6 +97,13 @@ fn python(_: &Context) -> Check {
 }
 
 fn backend_deps(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "backend-deps",
+        &["backend.requirements", "backend.venv"],
+    ) {
+        return skip;
+    }
     let backend = &cx.config.backend;
     let root = &cx.config.root;
     let shown_req = display_path(&backend.requirements, root);
@@ -331,6 +342,13 @@ fn node(cx: &Context) -> Check {
 }
 
 fn frontend_config(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "frontend-config",
+        &["backend.port", "frontend.config_file", "frontend.port_key"],
+    ) {
+        return skip;
+    }
     let config = &cx.config;
     let shown = display_path(&config.frontend.config_file, &config.root);
     let key = &config.frontend.port_key;
@@ -405,6 +423,13 @@ fn block_on<F: std::future::Future>(future: F) -> Option<F::Output> {
 }
 
 fn port(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "port",
+        &["backend.port", "backend.host", "backend.health_path"],
+    ) {
+        return skip;
+    }
     let config = &cx.config;
     let backend = &config.backend;
     let port = backend.port;
@@ -458,6 +483,13 @@ fn port(cx: &Context) -> Check {
 }
 
 fn backend_health(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "backend-health",
+        &["backend.port", "backend.host", "backend.health_path"],
+    ) {
+        return skip;
+    }
     let config = &cx.config;
     let url = format!("{}{}", config.backend_url(), config.backend.health_path);
     let client = HealthClient::new(

@@ -532,3 +532,213 @@ fn a_hook_without_its_executable_bit_is_not_installed_until_install_hooks_repair
     );
     assert_eq!(std::fs::read(&hook).unwrap(), written);
 }
+
+#[test]
+fn pre_commit_outside_any_checkout_config_exits_2_naming_the_folder() {
+    let repo = Repo::new();
+    repo.stage("README.md", "docs\n");
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("no dev.toml in"), "{output}");
+    assert!(output.contains("or any parent"), "{output}");
+}
+
+#[test]
+fn a_renamed_or_deleted_frontend_config_fails_and_is_not_listed_as_checked() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.git(&["commit", "-q", "-m", "consistent"]);
+    repo.git(&["mv", "frontend/config.json", "frontend/settings.json"]);
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("frontend/config.json: is renamed to frontend/settings.json in this commit, but `frontend.config_file` in dev.toml still names it"),
+        "{output}"
+    );
+
+    repo.git(&["mv", "frontend/settings.json", "frontend/config.json"]);
+    repo.git(&["rm", "-q", "frontend/config.json"]);
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("frontend/config.json: is deleted in this commit"),
+        "{output}"
+    );
+
+    // Never committed: skipped, and the summary does not claim it.
+    let fresh = Repo::new();
+    fresh.stage("dev.toml", "[backend]\nport = 8000\n");
+    let (code, output) = fresh.pre_commit();
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("skipped frontend config port (frontend/config.json): it is not committed"),
+        "{output}"
+    );
+    let summary = output
+        .lines()
+        .find(|l| l.starts_with("pre-commit: ok"))
+        .unwrap();
+    assert!(!summary.contains("frontend config port"), "{summary}");
+}
+
+#[test]
+fn a_monorepo_project_in_a_subfolder_is_checked_from_the_root() {
+    let repo = Repo::new();
+    repo.stage("app/dev.toml", "[backend]\nport = 8000\n");
+    repo.stage(
+        "app/frontend/config.json",
+        "{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 8001}}\n",
+    );
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("app/frontend/config.json: backend.port = 8001 in app/frontend/config.json, but backend.port = 8000 in app/dev.toml"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_symlinked_dev_toml_is_followed_in_the_index_not_parsed_as_its_link_text() {
+    let repo = Repo::new();
+    repo.stage("config/dev.toml", "[backend]\nport = 8000\n");
+    std::os::unix::fs::symlink("config/dev.toml", repo.path().join("dev.toml")).unwrap();
+    repo.git(&["add", "dev.toml"]);
+    repo.stage(
+        "frontend/config.json",
+        "{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 8000}}\n",
+    );
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("dev.toml is a symlink: read its target config/dev.toml from the index"),
+        "{output}"
+    );
+    // The staged target decides, not the working tree.
+    repo.stage("config/dev.toml", "[backend]\nport = 8001\n");
+    repo.checkout
+        .write("config/dev.toml", "[backend]\nport = 8000\n");
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("but backend.port = 8001 in dev.toml"),
+        "{output}"
+    );
+}
+
+#[test]
+fn python_files_that_python_rejects_fail_the_commit_latin1_and_memory_error() {
+    let repo = Repo::new();
+    repo.consistent();
+    // Latin-1 bytes without an encoding line: `python3 file.py` and py_compile refuse.
+    repo.checkout.write("backend/latin.py", "");
+    std::fs::write(
+        repo.path().join("backend/latin.py"),
+        b"name = \"caf\xe9\"\n",
+    )
+    .unwrap();
+    repo.git(&["add", "backend/latin.py"]);
+    // A file that makes the compiler itself raise MemoryError.
+    repo.stage(
+        "backend/huge.py",
+        &format!("x = {}1\n", "-".repeat(200_000)),
+    );
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains(
+            "backend/latin.py:1: cannot be decoded: invalid or missing encoding declaration"
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains("backend/huge.py: cannot be compiled: MemoryError"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_crash_of_the_python_compile_checker_fails_the_commit() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.stage("backend/main.py", "print('fine')\n");
+    // An interpreter that answers the version probe, then crashes on real work.
+    let bin = repo.path().join("crashing-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("python3");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$2\" in\n  *sys.version_info*) echo 3.11.7; echo \"$0\"; exit 0;;\nesac\necho 'Fatal Python error: Segmentation fault' >&2\nexit 139\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(repo.path().join(".git/info/exclude"), "crashing-bin/\n").unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let output = xtask_command(repo.path(), &["pre-commit"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("the compile check crashed"), "{text}");
+    assert!(text.contains("Segmentation fault"), "{text}");
+}
+
+#[test]
+fn a_hanging_python3_does_not_hang_the_commit_and_is_killed_with_its_children() {
+    use crate::support::{Running, hanging_programs, kill_all, processes_with};
+    let repo = Repo::new();
+    repo.consistent();
+    repo.stage("backend/main.py", "print('fine')\n");
+    let seconds = 100_000 + u32::from(repo.checkout.port);
+    let path = hanging_programs(repo.path(), &["python3", "python", "py"], seconds);
+    std::fs::write(repo.path().join(".git/info/exclude"), "hanging-bin/\n").unwrap();
+    let mut command = xtask_command(repo.path(), &["pre-commit"]);
+    command.env("PATH", path);
+    let mut running = Running::spawn(command);
+    let status = running.wait(std::time::Duration::from_secs(60));
+    let output = running.output();
+    let left = processes_with(&format!("sleep {seconds}"));
+    kill_all(&left);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("`python3`") && output.contains("did not answer within"),
+        "{output}"
+    );
+    assert!(
+        output.contains("try `python3 --version` by hand"),
+        "{output}"
+    );
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
+#[test]
+fn hard_coded_addresses_in_vue_svelte_and_env_files_and_the_config_itself_fail() {
+    let repo = Repo::new();
+    repo.stage(
+        "dev.toml",
+        "[backend]\nport = 8000\n\n[frontend]\nconfig_file = \"frontend/.env\"\nport_key = \"BACKEND_PORT\"\n",
+    );
+    repo.stage(
+        "frontend/.env",
+        "BACKEND_PORT=8000\nVITE_API_URL=http://localhost:8001\n",
+    );
+    repo.stage(
+        "frontend/App.vue",
+        "<script>fetch('http://localhost:8002/a')</script>\n",
+    );
+    repo.stage(
+        "frontend/Page.svelte",
+        "<script>fetch('http://127.0.0.1:8003/b')</script>\n",
+    );
+    repo.stage("frontend/.env.production", "API=http://[::1]:8004\n");
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 1, "{output}");
+    for expected in [
+        "frontend/.env:2: hard-codes the backend address localhost:8001",
+        "frontend/App.vue:1: hard-codes the backend address localhost:8002",
+        "frontend/Page.svelte:1: hard-codes the backend address 127.0.0.1:8003",
+        "frontend/.env.production:1: hard-codes the backend address [::1]:8004",
+    ] {
+        assert!(output.contains(expected), "{expected}: {output}");
+    }
+}

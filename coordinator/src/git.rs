@@ -12,36 +12,60 @@ use crate::exec::Cmd;
 /// Generous for a local git command on a big repository, short next to "forever".
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Git could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GitError {
+    #[error("git is not installed (not found on PATH)")]
+    NotInstalled,
+    /// There is no repository here.
+    #[error("{0}")]
+    NotARepository(String),
+    /// Anything else, in git's words (e.g. "detected dubious ownership").
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Runs `git <args>` in `dir`; its stdout, or git's message (its stderr, or why it
 /// could not run) as the error.
-pub fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+pub fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let output = Cmd::new("git")
         .args(args)
         .dir(dir)
         .timeout(TIMEOUT)
         .run()
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| {
+            if err.is_not_found() {
+                GitError::NotInstalled
+            } else {
+                GitError::Failed(err.to_string())
+            }
+        })?;
     if output.success() {
-        Ok(output.stdout)
-    } else {
-        let stderr = output.stderr_text();
-        let message = stderr.trim();
-        Err(if message.is_empty() {
-            format!("`git {}` exited with {}", args.join(" "), output.status)
-        } else {
-            message.to_owned()
-        })
+        return Ok(output.stdout);
     }
+    let stderr = output.stderr_text();
+    let message = stderr.trim();
+    Err(if message.contains("not a git repository") {
+        GitError::NotARepository(message.to_owned())
+    } else if message.is_empty() {
+        GitError::Failed(format!(
+            "`git {}` exited with {}",
+            args.join(" "),
+            output.status
+        ))
+    } else {
+        GitError::Failed(message.to_owned())
+    })
 }
 
 /// [`run`], as text.
-pub fn text(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub fn text(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     run(dir, args).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The hooks folder of the checkout holding `start` (shared by its worktrees), or
 /// git's reason why there is none.
-pub fn hooks_dir(start: &Path) -> Result<PathBuf, String> {
+pub fn hooks_dir(start: &Path) -> Result<PathBuf, GitError> {
     let out = text(start, &["rev-parse", "--git-path", "hooks"])?;
     let path = PathBuf::from(out.trim());
     Ok(if path.is_absolute() {
@@ -49,10 +73,4 @@ pub fn hooks_dir(start: &Path) -> Result<PathBuf, String> {
     } else {
         start.join(path)
     })
-}
-
-/// Whether git's error says there is no repository at all (as opposed to one it
-/// refuses to use, e.g. for "dubious ownership").
-pub fn is_not_a_repository(message: &str) -> bool {
-    message.contains("not a git repository")
 }

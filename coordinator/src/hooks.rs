@@ -5,6 +5,8 @@ pub const MARKER: &str = "# installed by `cargo xtask install-hooks`";
 
 use std::path::{Path, PathBuf};
 
+use crate::git::GitError;
+
 /// The hook `install-hooks` writes.
 pub fn script() -> String {
     format!(
@@ -89,10 +91,10 @@ impl Existing {
 /// `force`, and then moved aside rather than overwritten.
 pub fn install(start: &Path, force: bool) -> Result<Installed, InstallError> {
     let dir = crate::git::hooks_dir(start).map_err(|why| InstallError {
-        fix: if crate::git::is_not_a_repository(&why) {
-            "run it inside the repository".into()
-        } else {
-            "follow git's advice above, then rerun".into()
+        fix: match why {
+            GitError::NotARepository(_) => "run it inside the repository".into(),
+            GitError::NotInstalled => "install git".into(),
+            GitError::Failed(_) => "follow git's advice above, then rerun".into(),
         },
         message: format!(
             "cannot find the git hooks folder of {}: {why}",

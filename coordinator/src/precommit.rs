@@ -57,19 +57,24 @@ pub fn run(start: &Path) -> Result<Outcome, PreCommitError> {
     let top = crate::git::text(start, &["rev-parse", "--show-toplevel"])
         .map(|out| PathBuf::from(out.trim()))
         .map_err(|why| {
-            PreCommitError(if crate::git::is_not_a_repository(&why) {
-                format!("{} is not in a git checkout", start.display())
-            } else {
-                format!("git cannot read the checkout at {}: {why}", start.display())
+            PreCommitError(match why {
+                crate::git::GitError::NotARepository(_) => {
+                    format!("{} is not in a git checkout", start.display())
+                }
+                other => format!(
+                    "git cannot read the checkout at {}: {other}",
+                    start.display()
+                ),
             })
         })?;
-    let changes = index::staged_changes(&top).map_err(PreCommitError)?;
+    let git_error = |err: crate::git::GitError| PreCommitError(err.to_string());
+    let changes = index::staged_changes(&top).map_err(git_error)?;
     let staged: Vec<String> = changes
         .iter()
         .filter(|c| c.kind != ChangeKind::Deleted)
         .map(|c| c.path.clone())
         .collect();
-    let index = Index::load(&top).map_err(PreCommitError)?;
+    let index = Index::load(&top).map_err(git_error)?;
     let mut outcome = Outcome::default();
     rust_checks(&top, &staged, &mut outcome);
     let here = relative_dir(&top, start);

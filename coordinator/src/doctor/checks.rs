@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
 use serde_json::json;
 
 use super::{Check, Context, Status};
 use crate::config::{Source, display_path};
+use crate::exec::Cmd;
 use crate::frontend_config;
+use crate::git::GitError;
 use crate::health::{self, HealthClient, Probe, Readiness};
 use crate::port::{self, PortState};
 use crate::python;
@@ -296,18 +298,51 @@ fn installed_packages(site: &Path) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// How long a `--version` probe may take; a hung one is stopped with its group.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `program args` to completion within [`VERSION_TIMEOUT`]: its trimmed stdout, or
+/// why not, naming the command to try by hand.
+fn version_of(program: &str, args: &[&str]) -> Result<String, VersionError> {
+    let cmd = Cmd::new(program)
+        .args(args.iter().copied())
+        .timeout(VERSION_TIMEOUT);
+    let by_hand = cmd.shown();
+    match cmd.run() {
+        Ok(out) if out.success() => Ok(out.stdout_text().trim().to_owned()),
+        Ok(out) => Err(VersionError::Failed(format!(
+            "`{by_hand}` exited with {}{}",
+            out.status,
+            out.tail()
+                .last()
+                .map_or_else(String::new, |line| format!(": {line}"))
+        ))),
+        Err(err) if err.is_not_found() => Err(VersionError::NotFound),
+        Err(err @ crate::exec::ExecError::TimedOut { .. }) => Err(VersionError::Failed(format!(
+            "{err}; try `{by_hand}` by hand"
+        ))),
+        Err(err) => Err(VersionError::Failed(err.to_string())),
+    }
+}
+
+enum VersionError {
+    NotFound,
+    /// It ran but did not answer: a hang, a crash, a non-zero exit.
+    Failed(String),
+}
+
 fn node(cx: &Context) -> Check {
     let uses_node = cx.config.frontend.command.first().is_some_and(|program| {
         ["node", "npm", "npx", "yarn", "pnpm", "electron"].contains(&program.as_str())
     });
-    let version = Command::new("node")
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
-    match version {
-        Some(version) => {
+    // Only a frontend that runs on Node makes Node's problems errors.
+    let problem = if uses_node {
+        Status::Error
+    } else {
+        Status::Warn
+    };
+    match version_of("node", &["--version"]) {
+        Ok(version) => {
             let major: u32 = version
                 .trim_start_matches('v')
                 .split('.')
@@ -318,22 +353,27 @@ fn node(cx: &Context) -> Check {
                 Check::new("node", Status::Ok, format!("Node {version}"))
                     .data(json!({"version": version}))
             } else {
-                Check::new(
-                    "node",
-                    Status::Error,
-                    format!("Node {version} is older than 18"),
-                )
-                .fix("install Node 18 or newer (https://nodejs.org)")
-                .data(json!({"version": version}))
+                let check = Check::new("node", problem, format!("Node {version} is older than 18"));
+                let check = if uses_node {
+                    check
+                } else {
+                    check.detail("the frontend command does not use Node, so this does not block `dev`")
+                };
+                check
+                    .fix("install Node 18 or newer (https://nodejs.org)")
+                    .data(json!({"version": version}))
             }
         }
-        None if uses_node => Check::new("node", Status::Error, "node is not on PATH")
+        Err(VersionError::Failed(why)) => Check::new("node", problem, "node does not answer")
+            .detail(why)
+            .fix("repair or reinstall Node (https://nodejs.org); `node --version` should print its version"),
+        Err(VersionError::NotFound) if uses_node => Check::new("node", problem, "node is not on PATH")
             .detail(format!(
                 "the frontend command is `{}`",
                 cx.config.frontend.command.join(" ")
             ))
             .fix("install Node 18 or newer (https://nodejs.org)"),
-        None => Check::new(
+        Err(VersionError::NotFound) => Check::new(
             "node",
             Status::Skip,
             "node not found; the frontend does not use it",
@@ -464,18 +504,21 @@ fn port(cx: &Context) -> Check {
         "suggested_port": suggested,
     });
     let described = state.describe(port);
-    let next = suggested.map_or_else(String::new, |p| p.to_string());
+    let instead = suggested.map_or_else(
+        || "no free port was found above it".to_owned(),
+        |p| format!("uses port {p}"),
+    );
     match state {
         PortState::Free => Check::new("port", Status::Ok, described),
         PortState::Reusable(_) => {
             Check::new("port", Status::Ok, described).detail("`cargo xtask dev` will reuse it")
         }
         PortState::Stale { .. } => Check::new("port", Status::Warn, described).fix(format!(
-            "`cargo xtask dev --yes` stops it, or `cargo xtask dev --port auto` uses port {next}"
+            "`cargo xtask dev --yes` stops it, or `cargo xtask dev --port auto` ({instead})"
         )),
         PortState::OtherCheckout { .. } | PortState::Foreign { .. } => {
             Check::new("port", Status::Error, described).fix(format!(
-                "stop that process, or run `cargo xtask dev --port auto` (uses port {next})"
+                "stop that process, or run `cargo xtask dev --port auto` ({instead})"
             ))
         }
     }
@@ -585,14 +628,17 @@ fn git_hooks(cx: &Context) -> Check {
     use crate::hooks::Existing;
     let dir = match crate::git::hooks_dir(&cx.config.root) {
         Ok(dir) => dir,
-        Err(why) if crate::git::is_not_a_repository(&why) => {
+        Err(GitError::NotARepository(_)) => {
             return Check::new("git-hooks", Status::Skip, "not a git checkout");
+        }
+        Err(GitError::NotInstalled) => {
+            return Check::new("git-hooks", Status::Skip, "git is not installed");
         }
         // Git refuses the repository (e.g. "dubious ownership"): say so, with git's
         // own advice, rather than pretend there is none.
         Err(why) => {
             return Check::new("git-hooks", Status::Warn, "git cannot read this checkout")
-                .detail(why)
+                .detail(why.to_string())
                 .fix("follow git's advice above, then rerun `cargo xtask doctor`");
         }
     };
@@ -645,37 +691,49 @@ fn git_hooks(cx: &Context) -> Check {
 
 fn rust_tools(_: &Context) -> Check {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let version = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    let rustfmt = version("rustfmt", &["--version"]);
-    let clippy = version(&cargo, &["clippy", "--version"]);
-    let data = json!({"rustfmt": rustfmt, "clippy": clippy});
+    let rustfmt = version_of("rustfmt", &["--version"]);
+    let clippy = version_of(&cargo, &["clippy", "--version"]);
+    let ok = |v: &Result<String, VersionError>| v.as_ref().ok().cloned();
+    let data = json!({"rustfmt": ok(&rustfmt), "clippy": ok(&clippy)});
     match (&rustfmt, &clippy) {
-        (Some(fmt), Some(clippy)) => {
+        (Ok(fmt), Ok(clippy)) => {
             Check::new("rust-tools", Status::Ok, "rustfmt and clippy are installed")
                 .detail(fmt.clone())
                 .detail(clippy.clone())
                 .data(data)
         }
         _ => {
-            let missing: Vec<&str> = [("rustfmt", &rustfmt), ("clippy", &clippy)]
+            let tools = [("rustfmt", &rustfmt), ("clippy", &clippy)];
+            let missing: Vec<&str> = tools
                 .iter()
-                .filter(|(_, v)| v.is_none())
+                .filter(|(_, v)| matches!(v, Err(VersionError::NotFound)))
                 .map(|(name, _)| *name)
                 .collect();
-            Check::new(
-                "rust-tools",
-                Status::Error,
-                format!("missing: {}", missing.join(", ")),
-            )
-            .fix(format!("rustup component add {}", missing.join(" ")))
-            .data(data)
+            let broken: Vec<String> = tools
+                .iter()
+                .filter_map(|(name, v)| match v {
+                    Err(VersionError::Failed(why)) => Some(format!("{name}: {why}")),
+                    _ => None,
+                })
+                .collect();
+            let mut summary = Vec::new();
+            if !missing.is_empty() {
+                summary.push(format!("missing: {}", missing.join(", ")));
+            }
+            if !broken.is_empty() {
+                summary.push("not answering: see details".to_owned());
+            }
+            let mut check = Check::new("rust-tools", Status::Error, summary.join("; "));
+            for line in broken {
+                check = check.detail(line);
+            }
+            check
+                .fix(if missing.is_empty() {
+                    "repair the Rust toolchain: `rustup update`".to_owned()
+                } else {
+                    format!("rustup component add {}", missing.join(" "))
+                })
+                .data(data)
         }
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::Finding;
+use crate::git::GitError;
 
 /// How a path changes in the commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct Change {
 }
 
 /// The staged changes (`git diff --cached --name-status -M`).
-pub fn staged_changes(top: &Path) -> Result<Vec<Change>, String> {
+pub fn staged_changes(top: &Path) -> Result<Vec<Change>, GitError> {
     let out = crate::git::run(top, &["diff", "--cached", "--name-status", "-M", "-z"])?;
     let text = String::from_utf8_lossy(&out);
     let mut tokens = text.split('\0').filter(|t| !t.is_empty());
@@ -92,7 +93,7 @@ pub struct Index {
 const SYMLINK: &str = "120000";
 
 impl Index {
-    pub fn load(top: &Path) -> Result<Index, String> {
+    pub fn load(top: &Path) -> Result<Index, GitError> {
         let out = crate::git::run(top, &["ls-files", "--cached", "-s", "-z"])?;
         let text = String::from_utf8_lossy(&out);
         let entries = text

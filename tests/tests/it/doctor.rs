@@ -104,9 +104,19 @@ fn the_json_has_the_documented_shape() {
 }
 
 #[test]
-fn config_check_ok_warn_and_error() {
+fn config_check_ok_and_error_and_exit_2_without_dev_toml() {
     let checkout = Checkout::new();
-    assert_eq!(status(&checkout, "config", &[]).0, "warn", "no dev.toml");
+    let (code, report) = doctor(&checkout, &[]);
+    assert_eq!(code, 2, "no dev.toml: {report}");
+    let config = check(&report, "config");
+    assert_eq!(config["status"], "error");
+    assert!(
+        config["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("no dev.toml in "),
+        "{config}"
+    );
     consistent(&checkout);
     assert_eq!(status(&checkout, "config", &[]).0, "ok");
     checkout.write("dev.toml", "[backend]\nport = 70000\n");
@@ -355,7 +365,12 @@ fn git_hooks_skip_warn_ok_and_foreign() {
     let (state, found) = status(&checkout, "git-hooks", &[]);
     assert_eq!(state, "warn");
     assert_eq!(found["fix"], "cargo xtask install-hooks");
+    let hook = checkout.file(".git/hooks/pre-commit");
+    let executable = || {
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
     checkout.write(".git/hooks/pre-commit", "#!/bin/sh\nmake lint\n");
+    executable();
     let (state, found) = status(&checkout, "git-hooks", &[]);
     assert_eq!(state, "warn");
     assert!(found["summary"].as_str().unwrap().contains("did not write"));
@@ -366,6 +381,7 @@ fn git_hooks_skip_warn_ok_and_foreign() {
             coordinator::hooks::MARKER
         ),
     );
+    executable();
     assert_eq!(status(&checkout, "git-hooks", &[]).0, "ok");
 }
 
@@ -414,7 +430,7 @@ fn human_output_snapshot() {
     fix: set backend.port to <port> in frontend/config.json (or run `cargo xtask dev`, which writes it)
 ✓ port             port <port> is free
 - backend-health   no backend answers http://127.0.0.1:<port>/health
-- git-hooks        not a git checkout
+- git-hooks        git is not installed
 ✗ rust-tools       missing: rustfmt, clippy
     fix: rustup component add rustfmt clippy
 
@@ -434,4 +450,100 @@ fn frontend_config_mismatch_names_an_environment_override_as_the_source() {
         found["summary"],
         "frontend/config.json says backend.port = 8000, but env BACKEND_PORT sets backend.port = 8100"
     );
+}
+
+#[test]
+fn one_typo_in_dev_toml_does_not_make_doctor_check_against_the_defaults() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let toml = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    checkout.write(
+        "dev.toml",
+        &toml.replace("[backend]\n", "[backend]\nattemps = 3\n"),
+    );
+    let (code, report) = doctor(&checkout, &[]);
+    assert_eq!(code, 1);
+    let config = check(&report, "config");
+    assert_eq!(config["status"], "error");
+    assert!(
+        config["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("unknown key `backend.attemps`"),
+        "{config}"
+    );
+    let frontend = check(&report, "frontend-config");
+    assert_eq!(
+        frontend["status"], "ok",
+        "the valid port is used: {frontend}"
+    );
+    assert_eq!(frontend["data"]["backend_port"], checkout.port);
+    assert_eq!(check(&report, "port")["data"]["port"], checkout.port);
+
+    // An invalid port itself: the checks that need it say so instead of using 8000.
+    checkout.write(
+        "dev.toml",
+        &toml.replace(&format!("port = {}", checkout.port), "port = 70000"),
+    );
+    let (_, report) = doctor(&checkout, &[]);
+    let frontend = check(&report, "frontend-config");
+    assert_eq!(frontend["status"], "skip", "{frontend}");
+    assert!(
+        frontend["summary"]
+            .as_str()
+            .unwrap()
+            .contains("backend.port has an invalid value"),
+        "{frontend}"
+    );
+    assert_eq!(check(&report, "port")["status"], "skip");
+}
+
+#[test]
+fn a_hanging_python3_or_node_is_named_and_no_probe_outlives_doctor() {
+    use crate::support::{hanging_programs, kill_all, processes_with};
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let seconds = 200_000 + u32::from(checkout.port);
+    let tools = path_with(&checkout, &["sleep", "git"]);
+    let hanging = hanging_programs(checkout.path(), &["python3", "node"], seconds);
+    let hanging_dir = hanging.split(':').next().unwrap();
+    let path = format!("{hanging_dir}:{tools}");
+    let started = std::time::Instant::now();
+    let (_, report) = doctor(&checkout, &[("PATH", path.as_str())]);
+    let took = started.elapsed();
+    let left = processes_with(&format!("sleep {seconds}"));
+    kill_all(&left);
+    assert!(left.is_empty(), "left running after doctor: {left:?}");
+    assert!(took < LONG, "{took:?}");
+    let python = check(&report, "python");
+    assert_eq!(python["status"], "error", "{python}");
+    assert!(
+        python["details"][0].as_str().unwrap().starts_with(
+            "`python3`: did not answer within 3 s and was stopped; try `python3 --version` by hand"
+        ),
+        "{python}"
+    );
+    let node = check(&report, "node");
+    assert_eq!(node["status"], "warn", "the frontend is `sleep`: {node}");
+    assert_eq!(node["summary"], "node does not answer");
+    assert!(
+        node["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("try `node --version` by hand"),
+        "{node}"
+    );
+}
+
+#[test]
+fn an_old_node_is_only_a_warning_when_the_frontend_does_not_use_node() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let path = path_with(&checkout, &[]);
+    let old_node = checkout.file("bin/node");
+    std::fs::write(&old_node, "#!/bin/sh\necho v16.20.0\n").unwrap();
+    std::fs::set_permissions(&old_node, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (state, found) = status(&checkout, "node", &[("PATH", path.as_str())]);
+    assert_eq!(state, "warn", "{found}");
+    assert_eq!(found["summary"], "Node v16.20.0 is older than 18");
 }

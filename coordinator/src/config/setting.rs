@@ -140,7 +140,9 @@ impl Kind {
                 argv_value(argv?)
             }
             (Kind::Port | Kind::Attempts, DeValue::Integer(int)) => {
-                let number = i64::from_str_radix(int.as_str(), int.radix()).ok()?;
+                // TOML allows `8_000`; the digits are what count.
+                let digits = int.as_str().replace('_', "");
+                let number = i64::from_str_radix(&digits, int.radix()).ok()?;
                 self.parse_number(number)
             }
             (Kind::Bool, DeValue::Boolean(flag)) => Some(Value::Bool(*flag)),

@@ -19,6 +19,10 @@ pub struct DevArgs {
     /// Do not create or update the backend's virtualenv.
     #[arg(long)]
     no_sync: bool,
+    /// Reinstall the backend's requirements even if they did not change (after a
+    /// `pip uninstall`, or a venv edited by hand).
+    #[arg(long, conflicts_with = "no_sync")]
+    resync: bool,
     /// Print each setting's effective value and where it came from, then exit.
     #[arg(long)]
     print_config: bool,
@@ -64,6 +68,15 @@ pub fn run(args: &DevArgs) -> u8 {
         port_auto: args.port.as_deref() == Some("auto"),
         yes: args.yes,
     };
+    if args.resync
+        && let Err(err) = coordinator::venv::forget_sync(&config.backend)
+    {
+        eprintln!(
+            "error: --resync: cannot remove the sync marker in {}: {err}",
+            config.backend.venv.display()
+        );
+        return crate::exit::FAILED;
+    }
     let log = RunLog::create(&config.dev.log_dir, &new_correlation_id());
     let outcome = coordinator::dev::run(&config, &options, &log);
     match &outcome {

@@ -110,9 +110,34 @@ fn backend_deps(cx: &Context) -> Check {
     let root = &cx.config.root;
     let shown_req = display_path(&backend.requirements, root);
     let shown_venv = display_path(&backend.venv, root);
-    let Ok(text) = std::fs::read_to_string(&backend.requirements) else {
+    if !backend.requirements.is_file() {
         return Check::new("backend-deps", Status::Skip, format!("no {shown_req}"));
-    };
+    }
+    // Includes (`-r base.txt`) are requirements too; constraints (`-c`) install nothing.
+    let text: String = crate::venv::requirement_files(&backend.requirements)
+        .into_iter()
+        .filter(|file| !file.constraint)
+        .filter_map(|file| file.text)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let interpreter = python::venv_python(&backend.venv);
+    let shown_python = display_path(&interpreter, root);
+    if std::fs::symlink_metadata(&interpreter).is_ok() && !interpreter.exists() {
+        let target = std::fs::read_link(&interpreter)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        return Check::new(
+            "backend-deps",
+            Status::Error,
+            format!("the venv's interpreter {shown_python} is a broken link"),
+        )
+        .detail(format!(
+            "it points to {target}, which no longer exists (the Python the venv was made from was removed or upgraded)"
+        ))
+        .fix(format!(
+            "delete {shown_venv} and run `cargo xtask dev`, which recreates it"
+        ));
+    }
     let Some(site) = site_packages(&backend.venv) else {
         return Check::new(
             "backend-deps",
@@ -149,7 +174,7 @@ fn backend_deps(cx: &Context) -> Check {
                 Status::Warn,
                 format!("{shown_req} changed since the last sync"),
             )
-            .fix("run `cargo xtask dev` to sync the venv")
+            .fix("run `cargo xtask dev`, which syncs the venv")
             .data(data)
         };
     }
@@ -170,8 +195,7 @@ fn backend_deps(cx: &Context) -> Check {
     }
     check
         .fix(format!(
-            "run `cargo xtask dev` (it syncs the venv), or `{} -m pip install -r {shown_req}`",
-            display_path(&python::venv_python(&backend.venv), root)
+            "run `cargo xtask dev --resync` (it reinstalls the requirements), or `{shown_python} -m pip install -r {shown_req}`"
         ))
         .data(data)
 }

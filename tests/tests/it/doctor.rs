@@ -547,3 +547,59 @@ fn an_old_node_is_only_a_warning_when_the_frontend_does_not_use_node() {
     assert_eq!(state, "warn", "{found}");
     assert_eq!(found["summary"], "Node v16.20.0 is older than 18");
 }
+
+#[test]
+fn backend_deps_follows_includes_offers_a_fix_that_works_and_names_a_broken_interpreter() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    checkout.write("backend/requirements.txt", "-r base.txt\n");
+    checkout.write("backend/base.txt", "pip\n");
+    let env = HashMap::<String, String>::new();
+    let config = Config::load(checkout.path(), &|n| env.get(n).cloned(), &[]).unwrap();
+    let log = RunLog::create(&checkout.file(".dev/logs"), "dev-1-doctor");
+    coordinator::venv::sync(&config.backend, &config.root, &checkout.file(".dev"), &log).unwrap();
+    assert_eq!(status(&checkout, "backend-deps", &[]).0, "ok");
+
+    checkout.write("backend/base.txt", "pip\nfastapi==0.162.5\n");
+    let (state, found) = status(&checkout, "backend-deps", &[]);
+    assert_eq!(state, "error", "{found}");
+    assert_eq!(
+        found["data"]["missing"],
+        serde_json::json!(["fastapi==0.162.5"])
+    );
+    assert!(
+        found["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("run `cargo xtask dev --resync`"),
+        "{found}"
+    );
+
+    // The Python the venv was made from is gone.
+    let broken = Checkout::new();
+    consistent(&broken);
+    broken.write("backend/requirements.txt", "pip\n");
+    std::fs::create_dir_all(broken.file("backend/.venv/bin")).unwrap();
+    std::fs::create_dir_all(broken.file("backend/.venv/lib/python3.99/site-packages")).unwrap();
+    std::os::unix::fs::symlink(
+        "/nonexistent/python3.99",
+        broken.file("backend/.venv/bin/python"),
+    )
+    .unwrap();
+    let (state, found) = status(&broken, "backend-deps", &[]);
+    assert_eq!(state, "error", "{found}");
+    assert!(
+        found["summary"]
+            .as_str()
+            .unwrap()
+            .contains("is a broken link"),
+        "{found}"
+    );
+    assert!(
+        found["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("delete backend/.venv"),
+        "{found}"
+    );
+}

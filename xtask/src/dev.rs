@@ -54,11 +54,11 @@ pub fn run(args: &DevArgs) -> u8 {
         Err(err) => return crate::config_error(&err),
     };
     if args.print_config {
-        match &config.file {
-            Some(file) => println!("# config file: {}", file.display()),
-            None => println!("# no dev.toml found: built-in defaults"),
-        }
-        print!("{}", config.describe());
+        let header = match &config.file {
+            Some(file) => format!("# config file: {}\n", file.display()),
+            None => "# no dev.toml found: built-in defaults\n".to_owned(),
+        };
+        crate::print(&format!("{header}{}", config.describe()));
         return crate::exit::OK;
     }
     let options = DevOptions {

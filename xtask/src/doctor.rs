@@ -22,22 +22,19 @@ pub fn run(args: &DoctorArgs) -> u8 {
         // No usable dev.toml: nothing to check against (exit 2, as for `dev`).
         Err(err) => {
             if args.json {
-                println!(
-                    "{}",
+                crate::print(&format!(
+                    "{}\n",
                     doctor::unusable_config(&err, &correlation_id).to_json()
-                );
+                ));
             }
             return crate::config_error(&err);
         }
     };
     let report = doctor::run(&context);
     if args.json {
-        println!("{}", report.to_json());
+        crate::print(&format!("{}\n", report.to_json()));
     } else {
-        print!(
-            "{}",
-            doctor::human(&report, args.verbose, doctor::use_colour())
-        );
+        crate::print(&doctor::human(&report, args.verbose, doctor::use_colour()));
     }
     if report.ok {
         crate::exit::OK

@@ -313,3 +313,21 @@ fn a_dangling_or_folder_dev_toml_is_an_error_not_a_reason_to_use_the_parents() {
     assert_eq!(config.backend.port, 8100);
     assert_eq!(config.root, child);
 }
+
+#[test]
+fn print_config_into_a_closed_pipe_exits_0_without_a_panic() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 8100\n");
+    // `| head -1` that already exited: the read end is closed before anything is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = checkout
+        .command(&["dev", "--print-config"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

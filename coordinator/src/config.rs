@@ -411,25 +411,29 @@ impl Config {
 
     fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) {
         for setting in SETTINGS {
-            let Some(text) = env(setting.env) else {
+            let name = match env_name(setting, env, problems) {
+                Ok(Some(name)) => name,
+                Ok(None) => continue,
+                Err(()) => {
+                    self.invalid.insert(setting.key);
+                    continue;
+                }
+            };
+            let Some(text) = env(name) else {
                 continue;
             };
             match setting.kind.parse_text(&text) {
-                Some(value) => self.apply(setting.key, value, Source::Env(setting.env.into())),
+                Some(value) => self.apply(setting.key, value, Source::Env(name.into())),
                 None => problems.push({
                     self.invalid.insert(setting.key);
                     Problem {
-                        location: format!("environment variable {}", setting.env),
+                        location: format!("environment variable {name}"),
                         message: format!(
                             "invalid value {text:?} for `{}`: expected {}",
                             setting.key,
                             setting.kind.expected()
                         ),
-                        fix: format!(
-                            "unset {} or set it to {}",
-                            setting.env,
-                            setting.kind.expected()
-                        ),
+                        fix: format!("unset {name} or set it to {}", setting.kind.expected()),
                     }
                 }),
             }
@@ -489,6 +493,31 @@ impl Config {
             "dev.log_dir" => shown(&self.dev.log_dir),
             _ => String::new(),
         }
+    }
+}
+
+/// Which variable sets `setting`: its own name, or its `DEV_<SECTION>_<KEY>` alias
+/// (`DEV_BACKEND_PORT` for `BACKEND_PORT`), the scheme every other setting follows, so
+/// a guessed name is never silently ignored. Both set to different values is an error.
+fn env_name(
+    setting: &Setting,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<&'static str>, ()> {
+    let alias = setting::alias(setting.key);
+    let (own, other) = (env(setting.env), alias.and_then(|a| env(a)));
+    match (own, other, alias) {
+        (Some(own), Some(other), Some(alias)) if own != other => {
+            problems.push(Problem {
+                location: format!("environment variables {} and {alias}", setting.env),
+                message: format!("both set `{}`, to {own:?} and {other:?}", setting.key),
+                fix: format!("unset one of them ({} is the usual name)", setting.env),
+            });
+            Err(())
+        }
+        (None, Some(_), Some(alias)) => Ok(Some(alias)),
+        (Some(_), _, _) => Ok(Some(setting.env)),
+        _ => Ok(None),
     }
 }
 

@@ -74,6 +74,21 @@ const fn s(key: &'static str, env: &'static str, kind: Kind) -> Setting {
     Setting { key, env, kind }
 }
 
+/// Settings whose variable is not `DEV_<SECTION>_<KEY>` (they use the names the
+/// frontend and backend already read) also answer to that name.
+const ALIASES: &[(&str, &str)] = &[
+    ("backend.port", "DEV_BACKEND_PORT"),
+    ("backend.host", "DEV_BACKEND_HOST"),
+];
+
+/// The `DEV_<SECTION>_<KEY>` alias of a setting, if it has one.
+pub fn alias(key: &str) -> Option<&'static str> {
+    ALIASES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, alias)| *alias)
+}
+
 /// Looks a dotted key up in [`SETTINGS`].
 pub fn find(key: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|setting| setting.key == key)
@@ -267,6 +282,9 @@ mod tests {
             for b in &SETTINGS[i + 1..] {
                 assert_ne!(a.env, b.env);
                 assert_ne!(a.key, b.key);
+            }
+            for (_, alias) in ALIASES {
+                assert_ne!(a.env, *alias);
             }
         }
     }

@@ -331,3 +331,34 @@ fn print_config_into_a_closed_pipe_exits_0_without_a_panic() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn dev_backend_port_is_read_as_the_scheme_says_and_a_conflict_is_an_error() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 8100\n");
+    let config = load(&checkout, &[("DEV_BACKEND_PORT", "8200")], &[]).unwrap();
+    assert_eq!(config.backend.port, 8200);
+    assert_eq!(
+        config.source("backend.port"),
+        &Source::Env("DEV_BACKEND_PORT".into())
+    );
+    let message = load(
+        &checkout,
+        &[("DEV_BACKEND_PORT", "8200"), ("BACKEND_PORT", "8300")],
+        &[],
+    )
+    .expect_err("two values");
+    assert!(
+        message.starts_with(
+            "environment variables BACKEND_PORT and DEV_BACKEND_PORT: both set `backend.port`"
+        ),
+        "{message}"
+    );
+    let config = load(
+        &checkout,
+        &[("DEV_BACKEND_PORT", "8300"), ("BACKEND_PORT", "8300")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.backend.port, 8300);
+}

@@ -85,6 +85,20 @@ impl Existing {
     }
 }
 
+/// The hook a person edits when husky (v9) manages the hooks: git runs the generated
+/// `.husky/_/pre-commit`, which runs `.husky/pre-commit`. `None` without husky.
+pub fn husky_hook(hooks_dir: &Path) -> Option<PathBuf> {
+    let parent = hooks_dir.parent()?;
+    let generated = hooks_dir.file_name()? == "_" && parent.file_name()? == ".husky";
+    generated.then(|| parent.join("pre-commit"))
+}
+
+/// Whether a hook script runs the project's checks.
+pub fn runs_pre_commit(bytes: &[u8]) -> bool {
+    const COMMAND: &[u8] = b"cargo xtask pre-commit";
+    bytes.windows(COMMAND.len()).any(|window| window == COMMAND)
+}
+
 /// Writes the pre-commit hook of the git checkout holding `start` (a worktree too:
 /// the hooks folder comes from `git rev-parse --git-path hooks`). Idempotent. A hook
 /// we did not write (a file of any content, or a symlink) is only replaced with
@@ -101,6 +115,23 @@ pub fn install(start: &Path, force: bool) -> Result<Installed, InstallError> {
             start.display()
         ),
     })?;
+    if let Some(husky) = husky_hook(&dir) {
+        // Husky regenerates its folder: a hook written there would be lost, and
+        // replacing the generated one would stop husky's other hooks.
+        if std::fs::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
+            return Ok(Installed::AlreadyInstalled(husky));
+        }
+        return Err(InstallError {
+            message: format!(
+                "husky manages the git hooks here ({} is generated)",
+                dir.join("pre-commit").display()
+            ),
+            fix: format!(
+                "add the line `cargo xtask pre-commit` to {}",
+                husky.display()
+            ),
+        });
+    }
     let hook = dir.join("pre-commit");
     let wanted = script();
     let io = |what: &str, path: &Path, err: std::io::Error| InstallError {

@@ -603,3 +603,23 @@ fn backend_deps_follows_includes_offers_a_fix_that_works_and_names_a_broken_inte
         "{found}"
     );
 }
+
+#[test]
+fn a_python3_that_exits_1_shows_its_stderr() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let path = path_with(&checkout, &[]);
+    let broken = checkout.file("bin/python3");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho \"Fatal Python error: init_fs_encoding: failed to get the Python codec\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (state, found) = status(&checkout, "python", &[("PATH", path.as_str())]);
+    assert_eq!(state, "error", "{found}");
+    assert_eq!(
+        found["details"][0],
+        "`python3`: exited with exit status: 1: Fatal Python error: init_fs_encoding: failed to get the Python codec"
+    );
+}

@@ -742,3 +742,49 @@ fn hard_coded_addresses_in_vue_svelte_and_env_files_and_the_config_itself_fail()
         assert!(output.contains(expected), "{expected}: {output}");
     }
 }
+
+#[test]
+fn with_husky_the_fix_points_at_the_hook_people_edit_not_the_generated_one() {
+    let repo = Repo::new();
+    repo.consistent();
+    repo.git(&["config", "core.hooksPath", ".husky/_"]);
+    let generated = "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n";
+    repo.checkout.write(".husky/_/pre-commit", generated);
+    let generated_path = repo.path().join(".husky/_/pre-commit");
+    std::fs::set_permissions(&generated_path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    repo.checkout.write(".husky/pre-commit", "npm test\n");
+
+    let doctor = || {
+        let output = xtask_command(repo.path(), &["doctor", "--json"])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "git-hooks")
+            .unwrap()
+            .clone()
+    };
+    let check = doctor();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert_eq!(
+        check["fix"],
+        "add the line `cargo xtask pre-commit` to .husky/pre-commit"
+    );
+
+    for args in [&[][..], &["--force"]] {
+        let (code, output) = install_hooks(repo.path(), args);
+        assert_eq!(code, 1, "{output}");
+        assert!(output.contains(".husky/pre-commit"), "{output}");
+        assert_eq!(std::fs::read_to_string(&generated_path).unwrap(), generated);
+    }
+
+    repo.checkout
+        .write(".husky/pre-commit", "npm test\ncargo xtask pre-commit\n");
+    assert_eq!(doctor()["status"], "ok");
+    let (code, output) = install_hooks(repo.path(), &[]);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.starts_with("already installed"), "{output}");
+}

@@ -623,3 +623,20 @@ fn a_python3_that_exits_1_shows_its_stderr() {
         "`python3`: exited with exit status: 1: Fatal Python error: init_fs_encoding: failed to get the Python codec"
     );
 }
+
+#[test]
+fn the_port_fix_never_says_uses_port_with_no_port() {
+    // Nothing is free above 65535: the fix must say so rather than print "(uses port )".
+    let Ok(_held) = std::net::TcpListener::bind(("127.0.0.1", 65535)) else {
+        eprintln!("skipped: port 65535 is taken on this machine");
+        return;
+    };
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 65535\n");
+    let (state, found) = status(&checkout, "port", &[]);
+    assert_eq!(state, "error", "{found}");
+    let fix = found["fix"].as_str().unwrap();
+    assert!(!fix.contains("(uses port )"), "{fix}");
+    assert!(fix.contains("no free port was found above it"), "{fix}");
+    assert!(found["data"]["suggested_port"].is_null(), "{found}");
+}

@@ -788,3 +788,42 @@ fn with_husky_the_fix_points_at_the_hook_people_edit_not_the_generated_one() {
     assert_eq!(code, 0, "{output}");
     assert!(output.starts_with("already installed"), "{output}");
 }
+
+#[test]
+fn git_refusing_a_repository_for_dubious_ownership_is_shown_not_called_no_checkout() {
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    if !root {
+        eprintln!("skipped: needs root to give the repository another owner");
+        return;
+    }
+    let repo = Repo::new();
+    repo.consistent();
+    std::os::unix::fs::chown(repo.path(), Some(65534), Some(65534)).unwrap();
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("dubious ownership"), "{output}");
+    assert!(!output.contains("is not in a git checkout"), "{output}");
+    let (code, output) = install_hooks(repo.path(), &[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("dubious ownership"), "{output}");
+    assert!(output.contains("follow git's advice"), "{output}");
+    let doctor = xtask_command(repo.path(), &["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "git-hooks")
+        .unwrap()
+        .clone();
+    assert_eq!(check["summary"], "git cannot read this checkout", "{check}");
+    assert!(
+        check["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("dubious ownership"),
+        "{check}"
+    );
+}

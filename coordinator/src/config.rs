@@ -505,7 +505,7 @@ fn env_name(
     problems: &mut Vec<Problem>,
 ) -> Result<Option<&'static str>, ()> {
     let alias = setting::alias(setting.key);
-    let (own, other) = (env(setting.env), alias.and_then(|a| env(a)));
+    let (own, other) = (env(setting.env), alias.and_then(env));
     match (own, other, alias) {
         (Some(own), Some(other), Some(alias)) if own != other => {
             problems.push(Problem {

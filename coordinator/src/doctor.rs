@@ -118,7 +118,10 @@ pub fn config_error_check(err: &ConfigError, shown: &str) -> Check {
                 .first()
                 .map_or_else(|| "no dev.toml".to_owned(), |p| p.message.clone())
         } else {
-            format!("{shown} is invalid ({} problems)", err.problems.len())
+            match err.problems.len() {
+                1 => format!("{shown} is invalid (1 problem)"),
+                n => format!("{shown} is invalid ({n} problems)"),
+            }
         },
     );
     for problem in &err.problems {

@@ -79,7 +79,12 @@ pub fn run(start: &Path) -> Result<Outcome, PreCommitError> {
     rust_checks(&top, &staged, &mut outcome);
     let here = relative_dir(&top, start);
     let projects = index.projects(&here, &changes);
-    if projects.is_empty() {
+    if projects.is_empty() && !index.project_dirs().is_empty() {
+        // A monorepo commit outside every project (a root README): nothing to check.
+        outcome.skipped.push(
+            "dev.toml and ports (no project with a dev.toml is touched by this commit)".into(),
+        );
+    } else if projects.is_empty() {
         // Nothing committed: the working tree decides between "no checkout" (exit 2)
         // and "dev.toml not committed yet".
         match Config::locate(start) {
@@ -294,7 +299,11 @@ fn addresses(
         .filter(|p| folder.is_empty() || p.starts_with(&format!("{folder}/")))
         .filter(|p| is_frontend_source(p))
         .collect();
-    let check = format!("hard-coded backend addresses ({folder}/)");
+    let check = if folder.is_empty() {
+        "hard-coded backend addresses".to_owned()
+    } else {
+        format!("hard-coded backend addresses ({folder}/)")
+    };
     if sources.is_empty() {
         outcome
             .skipped

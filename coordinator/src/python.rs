@@ -53,12 +53,25 @@ pub fn discover() -> Result<Interpreter, PythonError> {
     discover_from(CANDIDATES)
 }
 
+/// All candidates together get this long, so that discovery ends well inside
+/// `doctor`'s per-check deadline (a check abandoned there could not kill its probe).
+pub const DISCOVER_BUDGET: Duration = Duration::from_secs(8);
+
 /// Tries the given candidates in order; the first one that runs and is new enough wins.
 pub fn discover_from(candidates: &[&[&str]]) -> Result<Interpreter, PythonError> {
     let mut tried = Vec::new();
+    let deadline = std::time::Instant::now() + DISCOVER_BUDGET;
     for argv in candidates {
         let shown = argv.join(" ");
-        match probe(argv) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            tried.push((
+                shown,
+                "not tried: the candidates before it did not answer in time".into(),
+            ));
+            continue;
+        }
+        match probe(argv, left.min(PROBE_TIMEOUT)) {
             Ok(found) if (found.version.0, found.version.1) >= MINIMUM => return Ok(found),
             Ok(found) => tried.push((shown, format!("{} is too old", found.version_text()))),
             Err(why) => tried.push((shown, why)),
@@ -73,7 +86,7 @@ pub fn discover_from(candidates: &[&[&str]]) -> Result<Interpreter, PythonError>
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Asks one interpreter for its version and executable.
-pub fn probe<S: AsRef<str>>(argv: &[S]) -> Result<Interpreter, String> {
+pub fn probe<S: AsRef<str>>(argv: &[S], timeout: Duration) -> Result<Interpreter, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
     let cmd = Cmd::new(program.as_ref())
         .args(args.iter().map(AsRef::as_ref))
@@ -81,7 +94,7 @@ pub fn probe<S: AsRef<str>>(argv: &[S]) -> Result<Interpreter, String> {
             "-c",
             "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)",
         ])
-        .timeout(PROBE_TIMEOUT);
+        .timeout(timeout);
     let by_hand = format!(
         "{} --version",
         argv.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
@@ -90,7 +103,7 @@ pub fn probe<S: AsRef<str>>(argv: &[S]) -> Result<Interpreter, String> {
         ExecError::NotFound { .. } => "not found".to_owned(),
         ExecError::TimedOut { timeout, .. } => format!(
             "did not answer within {} s and was stopped; try `{by_hand}` by hand",
-            timeout.as_secs()
+            timeout.as_secs_f32()
         ),
         other => other.to_string(),
     })?;

@@ -116,18 +116,7 @@ impl Index {
     /// committed `dev.toml` that is nearest to `here` (the folder `pre-commit` runs
     /// in, relative to the top) or to a changed path.
     pub fn projects(&self, here: &str, changes: &[Change]) -> Vec<String> {
-        let name = crate::config::FILE_NAME;
-        let dirs: Vec<&str> = self
-            .entries
-            .keys()
-            .filter_map(|path| {
-                if path == name {
-                    Some("")
-                } else {
-                    path.strip_suffix(name).filter(|dir| dir.ends_with('/'))
-                }
-            })
-            .collect();
+        let dirs = self.project_dirs();
         let nearest = |location: &str| {
             dirs.iter()
                 .filter(|dir| location.starts_with(**dir))
@@ -147,6 +136,21 @@ impl Index {
         found.sort();
         found.dedup();
         found
+    }
+
+    /// Every folder with a committed `dev.toml` (`""` for the top).
+    pub fn project_dirs(&self) -> Vec<&str> {
+        let name = crate::config::FILE_NAME;
+        self.entries
+            .keys()
+            .filter_map(|path| {
+                if path == name {
+                    Some("")
+                } else {
+                    path.strip_suffix(name).filter(|dir| dir.ends_with('/'))
+                }
+            })
+            .collect()
     }
 
     /// The staged content of `path`; `None` when it is not in the index. A symlink is

@@ -595,6 +595,20 @@ fn a_monorepo_project_in_a_subfolder_is_checked_from_the_root() {
         output.contains("app/frontend/config.json: backend.port = 8001 in app/frontend/config.json, but backend.port = 8000 in app/dev.toml"),
         "{output}"
     );
+    // A commit outside every project (a root README) is not blocked for want of a
+    // dev.toml at the root.
+    repo.stage(
+        "app/frontend/config.json",
+        "{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 8000}}\n",
+    );
+    repo.git(&["commit", "-q", "-m", "app"]);
+    repo.stage("README.md", "docs\n");
+    let (code, output) = repo.pre_commit();
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("no project with a dev.toml is touched"),
+        "{output}"
+    );
 }
 
 #[test]

@@ -125,11 +125,16 @@ impl fmt::Display for ConfigError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(
-                f,
-                "{}: {}\n  fix: {}",
-                problem.location, problem.message, problem.fix
-            )?;
+            if self.missing_file {
+                // The message names the folder already.
+                write!(f, "{}\n  fix: {}", problem.message, problem.fix)?;
+            } else {
+                write!(
+                    f,
+                    "{}: {}\n  fix: {}",
+                    problem.location, problem.message, problem.fix
+                )?;
+            }
         }
         Ok(())
     }

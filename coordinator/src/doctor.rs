@@ -124,7 +124,7 @@ pub fn config_error_check(err: &ConfigError, shown: &str) -> Check {
             }
         },
     );
-    for problem in &err.problems {
+    for problem in err.problems.iter().filter(|_| !err.missing_file) {
         check = check.detail(format!("{}: {}", problem.location, problem.message));
     }
     let fix = err

@@ -709,10 +709,18 @@ fn a_hanging_python3_does_not_hang_the_commit_and_is_killed_with_its_children() 
     let mut command = xtask_command(repo.path(), &["pre-commit"]);
     command.env("PATH", path);
     let mut running = Running::spawn(command);
-    let status = running.wait(std::time::Duration::from_secs(60));
+    // Not `Running::wait`, which panics on timeout: the leftovers must be cleaned up
+    // even when this fails.
+    let mut status = None;
+    crate::support::wait_until(std::time::Duration::from_secs(60), || {
+        status = running.try_status();
+        status.is_some()
+    });
     let output = running.output();
+    drop(running);
     let left = processes_with(&format!("sleep {seconds}"));
     kill_all(&left);
+    let status = status.unwrap_or_else(|| panic!("pre-commit hangs:\n{output}"));
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(
         output.contains("`python3`") && output.contains("did not answer within"),

@@ -272,6 +272,15 @@ impl Running {
         kill(Pid::from_raw(self.pid() as i32), signal).unwrap();
     }
 
+    /// The exit status, if it has exited (and then the output it wrote last is in).
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        let status = self.child.try_wait().unwrap()?;
+        wait_until(Duration::from_secs(2), || {
+            Arc::strong_count(&self.lines) == 1
+        });
+        Some(status)
+    }
+
     /// Waits for the exit; panics (after killing it) with the output on timeout.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
         let mut status = None;

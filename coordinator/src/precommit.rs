@@ -210,7 +210,10 @@ fn staged_config(top: &Path, index: &Index, dir: &str, outcome: &mut Outcome) ->
 
 fn ports(top: &Path, index: &Index, config: &Config, changes: &[Change], outcome: &mut Outcome) {
     let port = config.backend.port;
-    let config_file = crate::config::display_path(&config.frontend.config_file, top);
+    let shown = crate::config::display_path(&config.frontend.config_file, top);
+    // `frontend.config_file = "../shared/config.json"` in `app/dev.toml` is
+    // `shared/config.json` in the index.
+    let config_file = index::normalise(&shown).unwrap_or(shown);
     let toml = crate::config::display_path(config.file.as_deref().unwrap_or(top), top);
     let key = &config.frontend.port_key;
     let check = format!("frontend config port ({config_file})");

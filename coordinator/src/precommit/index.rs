@@ -223,6 +223,12 @@ impl Index {
     }
 }
 
+/// `app/../shared/config.json` as the index names it (`shared/config.json`); `None`
+/// when it climbs out of the checkout.
+pub fn normalise(path: &str) -> Option<String> {
+    resolve("", path)
+}
+
 /// The index path a link at `link_path` pointing to `target` names, if it stays
 /// inside the checkout (`None` for absolute targets and ones that climb out).
 fn resolve(link_path: &str, target: &str) -> Option<String> {
@@ -266,5 +272,9 @@ mod tests {
         );
         assert_eq!(resolve("dev.toml", "../elsewhere.toml"), None);
         assert_eq!(resolve("dev.toml", "/etc/dev.toml"), None);
+        assert_eq!(
+            normalise("app/./../shared/c.json").as_deref(),
+            Some("shared/c.json")
+        );
     }
 }

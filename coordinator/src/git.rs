@@ -12,6 +12,9 @@ use crate::exec::Cmd;
 /// Generous for a local git command on a big repository, short next to "forever".
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// For questions git answers from its config alone.
+const QUICK: Duration = Duration::from_secs(5);
+
 /// Git could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
@@ -28,10 +31,15 @@ pub enum GitError {
 /// Runs `git <args>` in `dir`; its stdout, or git's message (its stderr, or why it
 /// could not run) as the error.
 pub fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    run_within(dir, args, TIMEOUT)
+}
+
+/// [`run`] with its own deadline.
+pub fn run_within(dir: &Path, args: &[&str], timeout: Duration) -> Result<Vec<u8>, GitError> {
     let output = Cmd::new("git")
         .args(args)
         .dir(dir)
-        .timeout(TIMEOUT)
+        .timeout(timeout)
         .run()
         .map_err(|err| {
             if err.is_not_found() {
@@ -66,7 +74,10 @@ pub fn text(dir: &Path, args: &[&str]) -> Result<String, GitError> {
 /// The hooks folder of the checkout holding `start` (shared by its worktrees), or
 /// git's reason why there is none.
 pub fn hooks_dir(start: &Path) -> Result<PathBuf, GitError> {
-    let out = text(start, &["rev-parse", "--git-path", "hooks"])?;
+    // Instant when git works; short, because `doctor` asks within its per-check
+    // deadline, and a check abandoned there could not stop its git.
+    let out = run_within(start, &["rev-parse", "--git-path", "hooks"], QUICK)?;
+    let out = String::from_utf8_lossy(&out);
     let path = PathBuf::from(out.trim());
     Ok(if path.is_absolute() {
         path

@@ -216,7 +216,7 @@ fn ports(top: &Path, index: &Index, config: &Config, changes: &[Change], outcome
     let config_file = index::normalise(&shown).unwrap_or(shown);
     let toml = crate::config::display_path(config.file.as_deref().unwrap_or(top), top);
     let key = &config.frontend.port_key;
-    let check = format!("frontend config port ({config_file})");
+    let check = format!("frontend config port in {config_file}");
     // Renaming or deleting the file dev.toml names breaks `dev` and the frontend:
     // that is an error, not a reason to skip the check.
     let gone = changes.iter().find(|c| {
@@ -305,7 +305,7 @@ fn addresses(
     let check = if folder.is_empty() {
         "hard-coded backend addresses".to_owned()
     } else {
-        format!("hard-coded backend addresses ({folder}/)")
+        format!("hard-coded backend addresses in {folder}/")
     };
     if sources.is_empty() {
         outcome

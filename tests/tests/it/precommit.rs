@@ -571,7 +571,8 @@ fn a_renamed_or_deleted_frontend_config_fails_and_is_not_listed_as_checked() {
     let (code, output) = fresh.pre_commit();
     assert_eq!(code, 0, "{output}");
     assert!(
-        output.contains("skipped frontend config port (frontend/config.json): it is not committed"),
+        output
+            .contains("skipped frontend config port in frontend/config.json: it is not committed"),
         "{output}"
     );
     let summary = output

@@ -267,8 +267,9 @@ impl Config {
         Ok((root, file))
     }
 
-    /// True when `key` was given an invalid value (it then holds its default): checks
-    /// that depend on it should say so rather than use the default.
+    /// True when `key` was given an invalid value, or the file could not be read at
+    /// all, and no later layer set it (it then holds its default): checks that depend
+    /// on it should say so rather than use the default.
     pub fn is_invalid(&self, key: &str) -> bool {
         self.invalid.contains(key)
     }
@@ -321,6 +322,8 @@ impl Config {
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
             Err(err) => {
+                self.invalid
+                    .extend(SETTINGS.iter().map(|setting| setting.key));
                 problems.push(Problem {
                     location: shown,
                     message: format!("cannot read the config file: {err}"),
@@ -338,6 +341,10 @@ impl Config {
         let table = match DeTable::parse(text) {
             Ok(table) => table,
             Err(err) => {
+                // Nothing in the file can be read: no setting is known to be right,
+                // so none may silently fall back to its default.
+                self.invalid
+                    .extend(SETTINGS.iter().map(|setting| setting.key));
                 let at = err.span().map_or(0, |span| span.start);
                 problems.push(Problem {
                     location: location(&shown, text, at),
@@ -471,6 +478,9 @@ impl Config {
             ("dev.log_dir", Value::Text(v)) => self.dev.log_dir = path(v),
             _ => return,
         }
+        // A valid value from a later layer (the environment, a flag) makes up for an
+        // unreadable file.
+        self.invalid.remove(key);
         self.sources.insert(key, source);
     }
 

@@ -63,7 +63,7 @@ fn needs(cx: &Context, id: &'static str, keys: &[&str]) -> Option<Check> {
             id,
             Status::Skip,
             format!(
-                "{} has an invalid value (see the config check)",
+                "no valid value for {} (see the config check)",
                 invalid.join(", ")
             ),
         )

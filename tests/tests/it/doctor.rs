@@ -492,10 +492,23 @@ fn one_typo_in_dev_toml_does_not_make_doctor_check_against_the_defaults() {
         frontend["summary"]
             .as_str()
             .unwrap()
-            .contains("backend.port has an invalid value"),
+            .contains("no valid value for backend.port"),
         "{frontend}"
     );
     assert_eq!(check(&report, "port")["status"], "skip");
+
+    // A file that does not parse gives no value at all: nothing is checked against the
+    // defaults, unless a later layer gives the value.
+    checkout.write("dev.toml", &toml.replacen("[backend]", "[backend", 1));
+    let (_, report) = doctor(&checkout, &[]);
+    assert_eq!(check(&report, "frontend-config")["status"], "skip");
+    let port = checkout.port.to_string();
+    let (_, report) = doctor(&checkout, &[("BACKEND_PORT", port.as_str())]);
+    assert_eq!(
+        check(&report, "port")["data"]["invalid"],
+        serde_json::json!(["backend.host", "backend.health_path"]),
+        "the environment gave the port: {report}"
+    );
 }
 
 #[test]

@@ -33,6 +33,8 @@ pub struct Config {
     pub frontend: FrontendConfig,
     pub dev: DevConfig,
     sources: BTreeMap<&'static str, Source>,
+    /// Keys whose given value was invalid (they keep their default).
+    invalid: std::collections::BTreeSet<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +139,17 @@ pub struct Problem {
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ConfigError {
     pub problems: Vec<Problem>,
+    /// No `dev.toml` anywhere from the start folder up: not a checkout at all.
+    pub missing_file: bool,
+}
+
+impl ConfigError {
+    fn new(problems: Vec<Problem>) -> ConfigError {
+        ConfigError {
+            problems,
+            missing_file: false,
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -145,11 +158,16 @@ impl fmt::Display for ConfigError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(
-                f,
-                "{}: {}\n  fix: {}",
-                problem.location, problem.message, problem.fix
-            )?;
+            if self.missing_file {
+                // The message names the folder already.
+                write!(f, "{}\n  fix: {}", problem.message, problem.fix)?;
+            } else {
+                write!(
+                    f,
+                    "{}: {}\n  fix: {}",
+                    problem.location, problem.message, problem.fix
+                )?;
+            }
         }
         Ok(())
     }
@@ -202,6 +220,7 @@ impl Config {
                 max_log_size: 50_000_000,
             },
             sources: BTreeMap::new(),
+            invalid: Default::default(),
         };
         for setting in SETTINGS {
             config.sources.insert(setting.key, Source::Default);
@@ -209,45 +228,101 @@ impl Config {
         config
     }
 
-    /// Finds `dev.toml` from `start` upwards and loads every layer. Without a `dev.toml`
-    /// the checkout is `start` and the defaults apply.
+    /// Finds `dev.toml` from `start` upwards and loads every layer. Every problem is
+    /// reported; none is ignored.
     pub fn load(
         start: &Path,
         env: &dyn Fn(&str) -> Option<String>,
         flags: &[FlagValue],
     ) -> Result<Config, ConfigError> {
-        let (root, file) = Config::locate(start);
+        match Config::load_partial(start, env, flags)? {
+            (config, None) => Ok(config),
+            (_, Some(err)) => Err(err),
+        }
+    }
+
+    /// [`Config::load`] that keeps going past invalid values: the config with every
+    /// valid value applied (an invalid one keeps its default, see
+    /// [`Config::is_invalid`]), and the problems found. `doctor` uses it, so that one
+    /// typo does not make it check everything against the defaults. Fails only when
+    /// there is no usable `dev.toml` at all.
+    pub fn load_partial(
+        start: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &[FlagValue],
+    ) -> Result<(Config, Option<ConfigError>), ConfigError> {
+        let (root, file) = Config::locate(start)?;
         let mut config = Config::defaults(&root);
         let mut problems = Vec::new();
-        if let Some(file) = &file {
-            config.apply_file(file, &mut problems);
-            config.file = Some(file.clone());
-        }
+        config.apply_file(&file, &mut problems);
+        config.file = Some(file);
         config.apply_env(env, &mut problems);
         for flag in flags {
             config.apply(flag.key, flag.value.clone(), Source::Flag(flag.flag.into()));
         }
         config.check_placeholders(&mut problems);
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError { problems })
-        }
+        let err = (!problems.is_empty()).then(|| ConfigError::new(problems));
+        Ok((config, err))
     }
 
-    /// The checkout and its `dev.toml`: the nearest `dev.toml` from `start` upwards, or
-    /// `start` itself when there is none.
-    pub fn locate(start: &Path) -> (PathBuf, Option<PathBuf>) {
-        let file = start
+    /// The checkout and its `dev.toml`: the nearest `dev.toml` from `start` upwards,
+    /// as cargo finds `Cargo.toml`. The nearest entry of that name decides: a dangling
+    /// symlink or a folder called `dev.toml` is an error, never a reason to use a
+    /// parent's file.
+    pub fn locate(start: &Path) -> Result<(PathBuf, PathBuf), ConfigError> {
+        let found = start
             .ancestors()
             .map(|dir| dir.join(FILE_NAME))
-            .find(|candidate| candidate.is_file());
-        let root = file
-            .as_deref()
-            .and_then(Path::parent)
-            .unwrap_or(start)
-            .to_path_buf();
-        (root, file)
+            .find(|candidate| std::fs::symlink_metadata(candidate).is_ok());
+        let Some(file) = found else {
+            return Err(ConfigError {
+                problems: vec![Problem {
+                    location: start.display().to_string(),
+                    message: format!("no {FILE_NAME} in {} or any parent", start.display()),
+                    fix: format!(
+                        "run it inside a checkout, or create {FILE_NAME} at the checkout root (see README.md)"
+                    ),
+                }],
+                missing_file: true,
+            });
+        };
+        let shown = file.display().to_string();
+        let problem = |message: String, fix: String| {
+            ConfigError::new(vec![Problem {
+                location: shown.clone(),
+                message,
+                fix,
+            }])
+        };
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(problem(
+                    "is a folder, not a config file".into(),
+                    format!(
+                        "remove or rename the folder {shown}, or put the config file in its place"
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let target = std::fs::read_link(&file)
+                    .map(|t| format!("a symlink to {}, which cannot be read", t.display()))
+                    .unwrap_or_else(|_| "unreadable".to_owned());
+                return Err(problem(
+                    format!("is {target} ({err})"),
+                    format!("point the link at an existing file, or remove {shown}"),
+                ));
+            }
+        }
+        let root = file.parent().unwrap_or(start).to_path_buf();
+        Ok((root, file))
+    }
+
+    /// True when `key` was given an invalid value, or the file could not be read at
+    /// all, and no later layer set it (it then holds its default): checks that depend
+    /// on it should say so rather than use the default.
+    pub fn is_invalid(&self, key: &str) -> bool {
+        self.invalid.contains(key)
     }
 
     /// The defaults plus one `dev.toml` given as text, without environment or flags:
@@ -260,7 +335,7 @@ impl Config {
         if problems.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigError { problems })
+            Err(ConfigError::new(problems))
         }
     }
 
@@ -359,10 +434,12 @@ impl Config {
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
             Err(err) => {
+                self.invalid
+                    .extend(SETTINGS.iter().map(|setting| setting.key));
                 problems.push(Problem {
                     location: shown,
                     message: format!("cannot read the config file: {err}"),
-                    fix: "make the file readable, or remove it to use the defaults".into(),
+                    fix: "make the file readable".into(),
                 });
                 return;
             }
@@ -376,6 +453,10 @@ impl Config {
         let table = match DeTable::parse(text) {
             Ok(table) => table,
             Err(err) => {
+                // Nothing in the file can be read: no setting is known to be right,
+                // so none may silently fall back to its default.
+                self.invalid
+                    .extend(SETTINGS.iter().map(|setting| setting.key));
                 let at = err.span().map_or(0, |span| span.start);
                 problems.push(Problem {
                     location: location(&shown, text, at),
@@ -433,14 +514,17 @@ impl Config {
                         };
                         self.apply(setting.key, parsed, source);
                     }
-                    None => problems.push(Problem {
-                        location: location(&shown, text, at),
-                        message: format!(
-                            "invalid value {} for `{dotted}`: expected {}",
-                            text[value.span()].trim(),
-                            setting.kind.expected()
-                        ),
-                        fix: format!("set `{dotted}` to {}", setting.kind.expected()),
+                    None => problems.push({
+                        self.invalid.insert(setting.key);
+                        Problem {
+                            location: location(&shown, text, at),
+                            message: format!(
+                                "invalid value {} for `{dotted}`: expected {}",
+                                text[value.span()].trim(),
+                                setting.kind.expected()
+                            ),
+                            fix: format!("set `{dotted}` to {}", setting.kind.expected()),
+                        }
                     }),
                 }
             }
@@ -451,22 +535,30 @@ impl Config {
 
     fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) {
         for setting in SETTINGS {
-            // The alias is the more specific name, so it wins.
-            let named = |name: &'static str| env(name).map(|text| (name, text));
-            let Some((name, text)) = setting.alias.and_then(named).or_else(|| named(setting.env))
-            else {
+            let name = match env_name(setting, env, problems) {
+                Ok(Some(name)) => name,
+                Ok(None) => continue,
+                Err(()) => {
+                    self.invalid.insert(setting.key);
+                    continue;
+                }
+            };
+            let Some(text) = env(name) else {
                 continue;
             };
             match setting.kind.parse_text(&text) {
                 Some(value) => self.apply(setting.key, value, Source::Env(name.into())),
-                None => problems.push(Problem {
-                    location: format!("environment variable {name}"),
-                    message: format!(
-                        "invalid value {text:?} for `{}`: expected {}",
-                        setting.key,
-                        setting.kind.expected()
-                    ),
-                    fix: format!("unset {name} or set it to {}", setting.kind.expected()),
+                None => problems.push({
+                    self.invalid.insert(setting.key);
+                    Problem {
+                        location: format!("environment variable {name}"),
+                        message: format!(
+                            "invalid value {text:?} for `{}`: expected {}",
+                            setting.key,
+                            setting.kind.expected()
+                        ),
+                        fix: format!("unset {name} or set it to {}", setting.kind.expected()),
+                    }
                 }),
             }
         }
@@ -513,6 +605,9 @@ impl Config {
             ("dev.max_log_size", Value::Bytes(v)) => self.dev.max_log_size = v,
             _ => return,
         }
+        // A valid value from a later layer (the environment, a flag) makes up for an
+        // unreadable file.
+        self.invalid.remove(key);
         self.sources.insert(key, source);
     }
 
@@ -564,6 +659,31 @@ impl Config {
             "dev.max_log_size" => format!("{:?}", setting::format_size(self.dev.max_log_size)),
             _ => String::new(),
         }
+    }
+}
+
+/// Which variable sets `setting`: its own name, or its `DEV_<SECTION>_<KEY>` alias
+/// (`DEV_BACKEND_PORT` for `BACKEND_PORT`), the scheme every other setting follows, so
+/// a guessed name is never silently ignored. Both set to different values is an error.
+fn env_name(
+    setting: &Setting,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<&'static str>, ()> {
+    let alias = setting.alias;
+    let (own, other) = (env(setting.env), alias.and_then(env));
+    match (own, other, alias) {
+        (Some(own), Some(other), Some(alias)) if own != other => {
+            problems.push(Problem {
+                location: format!("environment variables {} and {alias}", setting.env),
+                message: format!("both set `{}`, to {own:?} and {other:?}", setting.key),
+                fix: format!("unset one of them ({} is the usual name)", setting.env),
+            });
+            Err(())
+        }
+        (None, Some(_), Some(alias)) => Ok(Some(alias)),
+        (Some(_), _, _) => Ok(Some(setting.env)),
+        _ => Ok(None),
     }
 }
 

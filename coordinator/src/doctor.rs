@@ -12,7 +12,6 @@ mod runs;
 
 use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -84,7 +83,7 @@ pub struct Report {
 /// What every check may look at.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// The effective config, or the defaults for the checkout when it is invalid.
+    /// The effective config: every valid value, defaults for the invalid ones.
     pub config: Config,
     /// Why the config is invalid, if it is.
     pub config_error: Option<ConfigError>,
@@ -92,30 +91,58 @@ pub struct Context {
 }
 
 impl Context {
-    /// Loads the config for `start` with the given environment. An invalid config is
-    /// kept as the `config` check's finding; the other checks run on the defaults.
+    /// Loads the config for `start` with the given environment. Invalid values are
+    /// kept as the `config` check's finding; the other checks run on every valid value
+    /// (an invalid one keeps its default, and the checks that need it say so). Fails
+    /// only when there is no usable `dev.toml` from `start` up.
     pub fn load(
         start: &std::path::Path,
         env: &dyn Fn(&str) -> Option<String>,
         correlation_id: &str,
-    ) -> Context {
-        match Config::load(start, env, &[]) {
-            Ok(config) => Context {
-                config,
-                config_error: None,
-                correlation_id: correlation_id.to_owned(),
-            },
-            Err(err) => {
-                let (root, file) = Config::locate(start);
-                let mut config = Config::defaults(&root);
-                config.file = file;
-                Context {
-                    config,
-                    config_error: Some(err),
-                    correlation_id: correlation_id.to_owned(),
-                }
+    ) -> Result<Context, ConfigError> {
+        let (config, config_error) = Config::load_partial(start, env, &[])?;
+        Ok(Context {
+            config,
+            config_error,
+            correlation_id: correlation_id.to_owned(),
+        })
+    }
+}
+
+/// The `config` check for a configuration with problems.
+pub fn config_error_check(err: &ConfigError, shown: &str) -> Check {
+    let mut check = Check::new(
+        "config",
+        Status::Error,
+        if err.missing_file {
+            err.problems
+                .first()
+                .map_or_else(|| "no dev.toml".to_owned(), |p| p.message.clone())
+        } else {
+            match err.problems.len() {
+                1 => format!("{shown} is invalid (1 problem)"),
+                n => format!("{shown} is invalid ({n} problems)"),
             }
-        }
+        },
+    );
+    for problem in err.problems.iter().filter(|_| !err.missing_file) {
+        check = check.detail(format!("{}: {}", problem.location, problem.message));
+    }
+    let fix = err
+        .problems
+        .first()
+        .map(|p| p.fix.clone())
+        .unwrap_or_default();
+    check.fix(fix).data(serde_json::json!({"file": shown}))
+}
+
+/// The report when there is no usable `dev.toml` at all: the `config` check alone,
+/// since every other check needs the config.
+pub fn unusable_config(err: &ConfigError, correlation_id: &str) -> Report {
+    Report {
+        ok: false,
+        correlation_id: correlation_id.to_owned(),
+        checks: vec![config_error_check(err, crate::config::FILE_NAME)],
     }
 }
 
@@ -218,24 +245,6 @@ pub fn run_checks(checks: Vec<CheckFn>, timeout: Duration) -> Vec<Check> {
 /// Whether human output may use colour: a terminal, and no `NO_COLOR`.
 pub fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
-
-/// The pre-commit hook as `install-hooks` writes it, for the `git-hooks` check.
-pub fn hooks_dir(root: &std::path::Path) -> Option<PathBuf> {
-    let output = std::process::Command::new("git")
-        .args(["rev-parse", "--git-path", "hooks"])
-        .current_dir(root)
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    Some(if path.is_absolute() {
-        path
-    } else {
-        root.join(path)
-    })
 }
 
 #[cfg(test)]

@@ -113,16 +113,75 @@ pub fn read_text(
         message: "unknown format".into(),
         fix: "use a .json, .toml or .env file for `frontend.config_file`".into(),
     })?;
-    let span = match format {
-        Format::Json => find_json(text, shown, key)?,
-        Format::Toml => find_toml(text, shown, key)?,
-        Format::Env => find_env(text, key),
-    };
+    let span = locate(format, text, shown, key)?;
     Ok(span.map(|span| {
-        text[span]
-            .trim_matches(|c| c == '"' || c == '\'')
-            .to_owned()
+        let value = unquote(&text[span]);
+        // A TOML integer may group digits (`8_000`): the number is what the frontend
+        // reads.
+        let grouped = format == Format::Toml
+            && value.contains('_')
+            && value.chars().all(|c| c.is_ascii_digit() || c == '_');
+        if grouped {
+            value.replace('_', "")
+        } else {
+            value.to_owned()
+        }
     }))
+}
+
+/// A value without its quotes: `"8000"` and `'8000'` read as `8000`.
+fn unquote(value: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = value
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return inner;
+        }
+    }
+    value
+}
+
+/// The span of `key`'s value, as the frontend reads it: the last of duplicate keys
+/// (what `JSON.parse`, dotenv and Node's `util.parseEnv` use), after a UTF-8 byte
+/// order mark (which browsers and `fetch().json()` accept). A key naming a table,
+/// object or array is refused: writing a port over it would destroy it.
+fn locate(
+    format: Format,
+    text: &str,
+    shown: &str,
+    key: &str,
+) -> Result<Option<Range<usize>>, FrontendConfigError> {
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let body = &text[bom..];
+    let span = match format {
+        Format::Json => find_json(body, shown, key)?,
+        Format::Toml => find_toml(body, shown, key)?,
+        Format::Env => find_env(body, key),
+    };
+    let Some(span) = span else {
+        return Ok(None);
+    };
+    let value = &body[span.clone()];
+    let kind = match value.as_bytes().first() {
+        Some(b'{') if format == Format::Json => Some("an object"),
+        Some(b'[') if format != Format::Env => Some("an array"),
+        Some(b'{') if format == Format::Toml => Some("an inline table"),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let before = &body[..span.start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        return Err(FrontendConfigError {
+            location: format!("{shown}:{line}:{col}"),
+            message: format!("`{key}` is {kind}, not a port value; it was left untouched"),
+            fix: format!(
+                "set `frontend.port_key` in dev.toml to the key that holds the port number (e.g. `{key}.port`)"
+            ),
+        });
+    }
+    Ok(Some(span.start + bom..span.end + bom))
 }
 
 /// Points the frontend config at `host:port`. `shown` is the path as messages print it.
@@ -166,11 +225,7 @@ pub fn point_at(
         wanted.push((host_key, host.to_owned(), false));
     }
     for (key, value, required) in wanted {
-        let found = match format {
-            Format::Json => find_json(&text, shown, &key)?,
-            Format::Toml => find_toml(&text, shown, &key)?,
-            Format::Env => find_env(&text, &key),
-        };
+        let found = locate(format, &text, shown, &key)?;
         let Some(span) = found else {
             if required && format == Format::Env {
                 let insert = text.len()..text.len();
@@ -195,15 +250,21 @@ pub fn point_at(
             continue;
         };
         let old = &text[span.clone()];
-        let quoted = old.starts_with('"') || old.starts_with('\'');
-        let bare_old = old.trim_matches(|c| c == '"' || c == '\'');
+        let bare_old = unquote(old);
         if bare_old == value {
             continue;
         }
-        let new_text = match format {
-            Format::Env => value.clone(),
-            _ if quoted || !required => format!("\"{value}\""),
-            _ => value.clone(),
+        // Keep the value's quoting: a quoted port stays quoted (the frontend may read
+        // it as a string), and a host is always a string outside `.env`.
+        let quote = old
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '\'' && format != Format::Json);
+        let new_text = match (quote, format) {
+            (Some(quote), _) => format!("{quote}{value}{quote}"),
+            (None, Format::Env) => value.clone(),
+            (None, _) if !required => format!("\"{value}\""),
+            (None, _) => value.clone(),
         };
         let change = Change {
             key,
@@ -321,6 +382,16 @@ fn find_toml(
             return Ok(None);
         };
         if parts.peek().is_none() {
+            if let DeValue::Table(_) = value.get_ref() {
+                // A `[section]` table has no value span to replace.
+                return Err(FrontendConfigError {
+                    location: shown.to_owned(),
+                    message: format!("`{key}` is a table, not a port value; it was left untouched"),
+                    fix: format!(
+                        "set `frontend.port_key` in dev.toml to the key that holds the port number (e.g. `{key}.port`)"
+                    ),
+                });
+            }
             return Ok(Some(value.span()));
         }
         let DeValue::Table(inner) = value.get_ref() else {
@@ -331,9 +402,12 @@ fn find_toml(
     Ok(None)
 }
 
-/// The value of `KEY=value` or `export KEY=value`, without an inline ` # comment`.
+/// The value of the last `KEY=value` or `export KEY=value` line (the one dotenv and
+/// Node read), quotes included. An unquoted value ends at `#` (a comment, as dotenv
+/// reads `8000#x` as `8000`); a quoted one at its closing quote.
 fn find_env(text: &str, key: &str) -> Option<Range<usize>> {
     let mut offset = 0;
+    let mut found = None;
     for line in text.split_inclusive('\n') {
         let content = line.trim_end_matches(['\n', '\r']);
         let trimmed = content.trim_start();
@@ -346,11 +420,31 @@ fn find_env(text: &str, key: &str) -> Option<Range<usize>> {
             .and_then(|rest| rest.trim_start().strip_prefix('='))
         {
             let value_start = offset + content.len() - after.len();
-            let value = after.split(" #").next().unwrap_or(after).trim_end();
-            let lead = value.len() - value.trim_start().len();
-            return Some(value_start + lead..value_start + value.len());
+            let lead = after.len() - after.trim_start().len();
+            let value = &after[lead..];
+            let len = match value.chars().next() {
+                Some(quote @ ('"' | '\'')) => {
+                    closing_quote(value, quote).map_or(value.len(), |end| end + 1)
+                }
+                _ => value.split('#').next().unwrap_or(value).trim_end().len(),
+            };
+            found = Some(value_start + lead..value_start + lead + len);
         }
         offset += line.len();
+    }
+    found
+}
+
+/// The byte index of the quote closing the one that starts `value` (a backslash
+/// escapes a double quote, as in dotenv).
+fn closing_quote(value: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in value.char_indices().skip(1) {
+        match c {
+            '\\' if quote == '"' && !escaped => escaped = true,
+            c if c == quote && !escaped => return Some(i),
+            _ => escaped = false,
+        }
     }
     None
 }
@@ -394,5 +488,12 @@ mod tests {
         assert_eq!(&text[span], "8000");
         assert_eq!(find_env(text, "BACKEND"), None);
         assert_eq!(find_env(text, "C"), None);
+        let span = find_env("P=8000#x\n", "P").expect("found");
+        assert_eq!(span, 2..6);
+        let text = "P=\"80 # 00\" # c\nP=1\nP='9'\n";
+        let span = find_env(text, "P").expect("the last one");
+        assert_eq!(&text[span], "'9'");
+        let text = "P=\"80 # 00\" # c\n";
+        assert_eq!(&text[find_env(text, "P").expect("quoted")], "\"80 # 00\"");
     }
 }

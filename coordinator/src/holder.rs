@@ -238,9 +238,9 @@ impl fmt::Display for Holder {
     /// "`python3 -m http.server 8000` (pid 4242, user alice, up 3 min)"
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = if self.cmdline.is_empty() {
-            "an unknown command"
+            "an unknown command".to_owned()
         } else {
-            &self.cmdline
+            printable(&self.cmdline)
         };
         write!(f, "`{what}` (pid {}", self.pid)?;
         if let Some(user) = &self.user {
@@ -251,6 +251,20 @@ impl fmt::Display for Holder {
         }
         f.write_str(")")
     }
+}
+
+/// A command line on one line: a newline or other control character in an argument
+/// is shown escaped (`\n`), so it cannot break the output or fake extra lines.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// What to say when the holder cannot be named.
@@ -299,6 +313,14 @@ mod tests {
         assert_eq!(
             holder.to_string(),
             "`python3 -m http.server 8000` (pid 4242, user alice, up 3 min)"
+        );
+        let odd = Holder {
+            cmdline: "python3 -c pass\nfake line\x1b[2J".into(),
+            ..holder
+        };
+        assert_eq!(
+            odd.to_string(),
+            "`python3 -c pass\\nfake line\\u{1b}[2J` (pid 4242, user alice, up 3 min)"
         );
     }
 }

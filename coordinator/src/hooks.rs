@@ -5,6 +5,8 @@ pub const MARKER: &str = "# installed by `cargo xtask install-hooks`";
 
 use std::path::{Path, PathBuf};
 
+use crate::git::GitError;
+
 /// The hook `install-hooks` writes.
 pub fn script() -> String {
     format!(
@@ -17,7 +19,11 @@ pub fn script() -> String {
 pub enum Installed {
     Written(PathBuf),
     AlreadyInstalled(PathBuf),
-    /// A hook that we did not write was replaced (`--force`); its content is kept here.
+    /// Our hook was there but not executable (git ignores such a hook): mode repaired.
+    MadeExecutable(PathBuf),
+    /// A previous hook was replaced: a foreign one with `--force`, or an older or
+    /// edited copy of ours. The previous file (or symlink) was moved to `backup`,
+    /// byte for byte, so `mv backup hook` restores it.
     Replaced {
         hook: PathBuf,
         backup: PathBuf,
@@ -32,47 +38,184 @@ pub struct InstallError {
     pub fix: String,
 }
 
-/// Writes the pre-commit hook of the git checkout holding `start` (a worktree too:
-/// the hooks folder comes from `git rev-parse --git-path hooks`). Idempotent; a hook
-/// we did not write is only replaced with `force`, after a backup.
-pub fn install(start: &Path, force: bool) -> Result<Installed, InstallError> {
-    let dir = crate::doctor::hooks_dir(start).ok_or_else(|| InstallError {
-        message: format!("{} is not in a git checkout", start.display()),
-        fix: "run it inside the repository".into(),
-    })?;
-    let hook = dir.join("pre-commit");
-    let wanted = script();
-    let io = |err: std::io::Error| InstallError {
-        message: format!("cannot write {}: {err}", hook.display()),
-        fix: format!("make {} writable", dir.display()),
-    };
-    let existing = std::fs::read_to_string(&hook).ok();
-    let outcome = match &existing {
-        Some(text) if *text == wanted => return Ok(Installed::AlreadyInstalled(hook)),
-        Some(text) if text.contains(MARKER) => Installed::Written(hook.clone()),
-        Some(_) if !force => {
-            return Err(InstallError {
-                message: format!(
-                    "{} exists and was not written by install-hooks; it was left as it is",
-                    hook.display()
-                ),
-                fix: "add `cargo xtask pre-commit` to it yourself, or rerun with --force to replace it (a backup is kept)".into(),
+/// What is at the hook's path now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    Missing,
+    /// A symlink: never written through (its target may be a shared team script).
+    Symlink {
+        target: PathBuf,
+    },
+    /// A regular file (or anything else that is not a link), as bytes: a hook need
+    /// not be UTF-8 text (a Latin-1 comment, a compiled program).
+    File {
+        bytes: Vec<u8>,
+        executable: bool,
+    },
+}
+
+impl Existing {
+    pub fn at(hook: &Path) -> std::io::Result<Existing> {
+        let meta = match std::fs::symlink_metadata(hook) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Existing::Missing);
+            }
+            Err(err) => return Err(err),
+        };
+        if meta.file_type().is_symlink() {
+            return Ok(Existing::Symlink {
+                target: std::fs::read_link(hook)?,
             });
         }
-        Some(text) => {
-            let backup = dir.join("pre-commit.backup");
-            crate::atomic::write(&backup, text.as_bytes()).map_err(io)?;
-            Installed::Replaced {
-                hook: hook.clone(),
-                backup,
-            }
+        Ok(Existing::File {
+            bytes: std::fs::read(hook)?,
+            executable: is_executable(&meta),
+        })
+    }
+
+    /// Whether `install-hooks` wrote this file (it carries [`MARKER`]).
+    pub fn is_ours(&self) -> bool {
+        match self {
+            Existing::File { bytes, .. } => bytes
+                .windows(MARKER.len())
+                .any(|window| window == MARKER.as_bytes()),
+            Existing::Missing | Existing::Symlink { .. } => false,
         }
-        None => Installed::Written(hook.clone()),
+    }
+}
+
+/// The hook a person edits when husky (v9) manages the hooks: git runs the generated
+/// `.husky/_/pre-commit`, which runs `.husky/pre-commit`. `None` without husky.
+pub fn husky_hook(hooks_dir: &Path) -> Option<PathBuf> {
+    let parent = hooks_dir.parent()?;
+    let generated = hooks_dir.file_name()? == "_" && parent.file_name()? == ".husky";
+    generated.then(|| parent.join("pre-commit"))
+}
+
+/// Whether a hook script runs the project's checks.
+pub fn runs_pre_commit(bytes: &[u8]) -> bool {
+    const COMMAND: &[u8] = b"cargo xtask pre-commit";
+    bytes.windows(COMMAND.len()).any(|window| window == COMMAND)
+}
+
+/// Writes the pre-commit hook of the git checkout holding `start` (a worktree too:
+/// the hooks folder comes from `git rev-parse --git-path hooks`). Idempotent. A hook
+/// we did not write (a file of any content, or a symlink) is only replaced with
+/// `force`, and then moved aside rather than overwritten.
+pub fn install(start: &Path, force: bool) -> Result<Installed, InstallError> {
+    let dir = crate::git::hooks_dir(start).map_err(|why| InstallError {
+        fix: match why {
+            GitError::NotARepository(_) => "run it inside the repository".into(),
+            GitError::NotInstalled => "install git".into(),
+            GitError::Failed(_) => "follow git's advice above, then rerun".into(),
+        },
+        message: format!(
+            "cannot find the git hooks folder of {}: {why}",
+            start.display()
+        ),
+    })?;
+    if let Some(husky) = husky_hook(&dir) {
+        // Husky regenerates its folder: a hook written there would be lost, and
+        // replacing the generated one would stop husky's other hooks.
+        if std::fs::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
+            return Ok(Installed::AlreadyInstalled(husky));
+        }
+        return Err(InstallError {
+            message: format!(
+                "husky manages the git hooks here ({} is generated)",
+                dir.join("pre-commit").display()
+            ),
+            fix: format!(
+                "add the line `cargo xtask pre-commit` to {}",
+                husky.display()
+            ),
+        });
+    }
+    let hook = dir.join("pre-commit");
+    let wanted = script();
+    let io = |what: &str, path: &Path, err: std::io::Error| InstallError {
+        message: format!("cannot {what} {}: {err}", path.display()),
+        fix: format!("make {} writable", dir.display()),
     };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    crate::atomic::write(&hook, wanted.as_bytes()).map_err(io)?;
-    make_executable(&hook).map_err(io)?;
-    Ok(outcome)
+    let existing = Existing::at(&hook).map_err(|err| io("read", &hook, err))?;
+    let ours = existing.is_ours();
+    match &existing {
+        Existing::File { bytes, executable } if *bytes == wanted.as_bytes() => {
+            if *executable {
+                return Ok(Installed::AlreadyInstalled(hook));
+            }
+            make_executable(&hook).map_err(|err| io("make executable", &hook, err))?;
+            return Ok(Installed::MadeExecutable(hook));
+        }
+        Existing::Missing => {}
+        _ if ours || force => {}
+        other => {
+            let what = match other {
+                Existing::Symlink { target } => {
+                    format!(
+                        "is a symlink to {} that install-hooks did not create",
+                        target.display()
+                    )
+                }
+                _ => "exists and was not written by install-hooks".to_owned(),
+            };
+            return Err(InstallError {
+                message: format!("{} {what}; it was left as it is", hook.display()),
+                fix: "add `cargo xtask pre-commit` to it yourself, or rerun with --force to replace it (the previous hook is moved aside, not deleted)".into(),
+            });
+        }
+    }
+    std::fs::create_dir_all(&dir).map_err(|err| io("create", &dir, err))?;
+    let backup = match existing {
+        Existing::Missing => None,
+        _ => {
+            // Moving (not copying) keeps the bytes, the mode and a symlink as a
+            // symlink; a free name keeps every earlier backup too.
+            let backup = free_backup_name(&dir);
+            std::fs::rename(&hook, &backup).map_err(|err| io("move aside", &hook, err))?;
+            Some(backup)
+        }
+    };
+    let written =
+        crate::atomic::write(&hook, wanted.as_bytes()).and_then(|()| make_executable(&hook));
+    if let Err(err) = written {
+        if let Some(backup) = &backup {
+            // Put the previous hook back rather than leave none.
+            let _ = std::fs::rename(backup, &hook);
+        }
+        return Err(io("write", &hook, err));
+    }
+    Ok(match backup {
+        Some(backup) => Installed::Replaced { hook, backup },
+        None => Installed::Written(hook),
+    })
+}
+
+/// `pre-commit.backup`, or `pre-commit.backup.N` for the first N not taken.
+fn free_backup_name(dir: &Path) -> PathBuf {
+    let first = dir.join("pre-commit.backup");
+    let taken = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+    if !taken(&first) {
+        return first;
+    }
+    (1..)
+        .map(|n| dir.join(format!("pre-commit.backup.{n}")))
+        .find(|path| !taken(path))
+        .unwrap_or(first)
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    // Git runs a hook only when it may execute it; the owner bit is what matters for
+    // the person committing.
+    meta.permissions().mode() & 0o100 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    true
 }
 
 #[cfg(unix)]

@@ -219,6 +219,23 @@ pub fn who_holds(port: u16) -> Option<(Lookup, Option<u16>)> {
     }
 }
 
+/// True when `port` is free but this user may not listen on it: the kernel refuses
+/// the bind for lack of privilege (ports below `ip_unprivileged_port_start`, 1024 by
+/// default, for a non-root user), and nothing answers a connect on loopback. Such a
+/// port is not "in use by a process that cannot be inspected".
+pub fn needs_privilege(port: u16) -> bool {
+    let refused = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))) {
+        Ok(_) => false,
+        Err(err) => err.kind() == std::io::ErrorKind::PermissionDenied,
+    };
+    refused
+        && std::net::TcpStream::connect_timeout(
+            &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            std::time::Duration::from_millis(500),
+        )
+        .is_err()
+}
+
 /// What the user lets `dev` do about a taken port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {

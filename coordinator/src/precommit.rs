@@ -5,11 +5,15 @@
 //! part of the commit and must not fail it. Every failure is reported, not only the
 //! first, and checks that a commit cannot affect are skipped, and named as skipped.
 
+mod index;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::config::Config;
+use crate::exec::Cmd;
 use crate::frontend_config;
+use index::{Change, ChangeKind, Index};
 
 /// One reason the commit is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +24,14 @@ pub struct Finding {
     pub fix: String,
 }
 
-/// What `pre-commit` found, ran and skipped.
+/// What `pre-commit` found, ran and skipped. `ran` lists only checks that ran.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
     pub ran: Vec<String>,
     pub skipped: Vec<String>,
+    /// Where a file was read from, when it was not simply the staged file (a symlink).
+    pub notes: Vec<String>,
 }
 
 /// `pre-commit` could not run at all (not a git checkout).
@@ -34,40 +40,83 @@ pub struct Outcome {
 pub struct PreCommitError(pub String);
 
 /// Extensions of frontend sources scanned for hard-coded backend addresses.
-const SOURCE_EXTENSIONS: &[&str] = &["js", "mjs", "cjs", "jsx", "ts", "tsx", "html", "json"];
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "js", "mjs", "cjs", "jsx", "ts", "tsx", "html", "json", "vue", "svelte", "toml",
+];
 
 /// A line with this marker may hard-code a loopback address (e.g. the frontend's own).
 pub const ALLOW_MARKER: &str = "dev-allow-address";
 
 /// Runs every check on the index of the git checkout holding `start`.
+///
+/// The projects checked are those whose `dev.toml` is in the index and that hold
+/// `start` or a staged path (a monorepo with the project in `app/` is checked from the
+/// root too). Without any `dev.toml`, in the index or from `start` up, it fails with
+/// the same message as `dev`.
 pub fn run(start: &Path) -> Result<Outcome, PreCommitError> {
-    let top = git(start, &["rev-parse", "--show-toplevel"])
+    let top = crate::git::text(start, &["rev-parse", "--show-toplevel"])
         .map(|out| PathBuf::from(out.trim()))
-        .map_err(|_| PreCommitError(format!("{} is not in a git checkout", start.display())))?;
-    let staged: Vec<String> = git(
-        &top,
-        &[
-            "diff",
-            "--cached",
-            "--name-only",
-            "--diff-filter=ACMR",
-            "-z",
-        ],
-    )
-    .map_err(PreCommitError)?
-    .split('\0')
-    .filter(|p| !p.is_empty())
-    .map(str::to_owned)
-    .collect();
+        .map_err(|why| {
+            PreCommitError(match why {
+                crate::git::GitError::NotARepository(_) => {
+                    format!("{} is not in a git checkout", start.display())
+                }
+                other => format!(
+                    "git cannot read the checkout at {}: {other}",
+                    start.display()
+                ),
+            })
+        })?;
+    let git_error = |err: crate::git::GitError| PreCommitError(err.to_string());
+    let changes = index::staged_changes(&top).map_err(git_error)?;
+    let staged: Vec<String> = changes
+        .iter()
+        .filter(|c| c.kind != ChangeKind::Deleted)
+        .map(|c| c.path.clone())
+        .collect();
+    let index = Index::load(&top).map_err(git_error)?;
     let mut outcome = Outcome::default();
     rust_checks(&top, &staged, &mut outcome);
-    let config = staged_config(&top, &mut outcome);
-    if let Some(config) = &config {
-        ports(&top, config, &staged, &mut outcome);
+    let here = relative_dir(&top, start);
+    let projects = index.projects(&here, &changes);
+    if projects.is_empty() && !index.project_dirs().is_empty() {
+        // A monorepo commit outside every project (a root README): nothing to check.
+        outcome.skipped.push(
+            "dev.toml and ports (no project with a dev.toml is touched by this commit)".into(),
+        );
+    } else if projects.is_empty() {
+        // Nothing committed: the working tree decides between "no checkout" (exit 2)
+        // and "dev.toml not committed yet".
+        match Config::locate(start) {
+            Err(err) => return Err(PreCommitError(err.to_string())),
+            Ok((_, file)) => outcome.skipped.push(format!(
+                "dev.toml and ports ({} is not committed)",
+                crate::config::display_path(&file, &top)
+            )),
+        }
     }
-    python(&top, &staged, &mut outcome);
+    for project in &projects {
+        let Some(config) = staged_config(&top, &index, project, &mut outcome) else {
+            continue;
+        };
+        ports(&top, &index, &config, &changes, &mut outcome);
+    }
+    python(&index, &staged, &mut outcome);
     Ok(outcome)
 }
+
+/// `start` relative to the checkout's top, `""` at the top.
+fn relative_dir(top: &Path, start: &Path) -> String {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canonical(start)
+        .strip_prefix(canonical(top))
+        .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default()
+}
+
+/// How long `cargo fmt` and `cargo clippy` may take: clippy on a cold cache is slow,
+/// but a hook must still end.
+const CARGO_TIMEOUT: Duration = Duration::from_secs(900);
 
 fn rust_checks(top: &Path, staged: &[String], outcome: &mut Outcome) {
     let rust = staged
@@ -102,24 +151,18 @@ fn rust_checks(top: &Path, staged: &[String], outcome: &mut Outcome) {
     ];
     for (name, args, fix) in checks {
         outcome.ran.push(name.into());
-        match Command::new(&cargo)
-            .args(args)
-            .current_dir(top)
-            .stdin(Stdio::null())
-            .output()
-        {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => {
-                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-                text.push_str(&String::from_utf8_lossy(&out.stderr));
-                let lines: Vec<&str> = text.lines().collect();
-                let tail = lines[lines.len().saturating_sub(20)..].join("\n  | ");
-                outcome.findings.push(Finding {
-                    location: "Rust sources".into(),
-                    message: format!("{name} failed:\n  | {tail}"),
-                    fix: fix.into(),
-                });
-            }
+        let run = Cmd::new(&cargo)
+            .args(args.iter().copied())
+            .dir(top)
+            .timeout(CARGO_TIMEOUT)
+            .run();
+        match run {
+            Ok(out) if out.success() => {}
+            Ok(out) => outcome.findings.push(Finding {
+                location: "Rust sources".into(),
+                message: format!("{name} failed:\n  | {}", out.tail().join("\n  | ")),
+                fix: fix.into(),
+            }),
             Err(err) => outcome.findings.push(Finding {
                 location: "Rust sources".into(),
                 message: format!("{name} could not run: {err}"),
@@ -129,14 +172,29 @@ fn rust_checks(top: &Path, staged: &[String], outcome: &mut Outcome) {
     }
 }
 
-/// The staged `dev.toml` (or the defaults when none is committed).
-fn staged_config(top: &Path, outcome: &mut Outcome) -> Option<Config> {
-    outcome.ran.push("dev.toml valid".into());
-    let Some(text) = staged_text(top, crate::config::FILE_NAME) else {
-        return Some(Config::defaults(top));
+/// The staged `dev.toml` of the project in `dir` (`""` or `app/`).
+fn staged_config(top: &Path, index: &Index, dir: &str, outcome: &mut Outcome) -> Option<Config> {
+    let path = format!("{dir}{}", crate::config::FILE_NAME);
+    outcome.ran.push(format!("{path} valid"));
+    let text = match index.read(&path) {
+        Ok(Some(staged)) => {
+            if let Some(note) = staged.note.clone() {
+                outcome.notes.push(note);
+            }
+            staged.text()
+        }
+        Ok(None) => return None,
+        Err(finding) => {
+            outcome.findings.push(finding);
+            return None;
+        }
     };
-    match Config::from_text(top, crate::config::FILE_NAME, &text) {
-        Ok(config) => Some(config),
+    let root = top.join(dir.trim_end_matches('/'));
+    match Config::from_text(&root, &path, &text) {
+        Ok(mut config) => {
+            config.file = Some(top.join(&path));
+            Some(config)
+        }
         Err(err) => {
             for problem in err.problems {
                 outcome.findings.push(Finding {
@@ -150,70 +208,117 @@ fn staged_config(top: &Path, outcome: &mut Outcome) -> Option<Config> {
     }
 }
 
-fn ports(top: &Path, config: &Config, staged: &[String], outcome: &mut Outcome) {
+fn ports(top: &Path, index: &Index, config: &Config, changes: &[Change], outcome: &mut Outcome) {
     let port = config.backend.port;
-    let relative = |path: &Path| crate::config::display_path(path, top);
-    let config_file = relative(&config.frontend.config_file);
-    let toml = crate::config::FILE_NAME;
-    outcome.ran.push("frontend config port".into());
-    match staged_text(top, &config_file) {
-        None => outcome.skipped.push(format!(
-            "frontend config port ({config_file} is not committed)"
-        )),
-        Some(text) => {
-            let key = &config.frontend.port_key;
-            match frontend_config::read_text(&config.frontend.config_file, &config_file, &text, key) {
-                Ok(Some(value)) if value == port.to_string() => {}
-                Ok(Some(value)) => outcome.findings.push(Finding {
-                    location: config_file.clone(),
-                    message: format!(
-                        "{key} = {value} in {config_file}, but backend.port = {port} in {toml}: the frontend would talk to a port the backend does not listen on"
-                    ),
-                    fix: format!(
-                        "set {key} to {port} in {config_file} (or change backend.port in {toml}), then stage it; if `cargo xtask dev` wrote {value} temporarily, unstage it: git restore --staged {config_file}"
-                    ),
-                }),
-                Ok(None) => outcome.findings.push(Finding {
-                    location: config_file.clone(),
-                    message: format!("has no `{key}`"),
-                    fix: format!("add `{key}` = {port}, or set `frontend.port_key` in {toml}"),
-                }),
-                Err(err) => outcome.findings.push(Finding {
-                    location: err.location,
-                    message: err.message,
-                    fix: err.fix,
-                }),
+    let shown = crate::config::display_path(&config.frontend.config_file, top);
+    // `frontend.config_file = "../shared/config.json"` in `app/dev.toml` is
+    // `shared/config.json` in the index.
+    let config_file = index::normalise(&shown).unwrap_or(shown);
+    let toml = crate::config::display_path(config.file.as_deref().unwrap_or(top), top);
+    let key = &config.frontend.port_key;
+    let check = format!("frontend config port in {config_file}");
+    // Renaming or deleting the file dev.toml names breaks `dev` and the frontend:
+    // that is an error, not a reason to skip the check.
+    let gone = changes.iter().find(|c| {
+        (c.kind == ChangeKind::Deleted && c.path == config_file)
+            || c.from.as_deref() == Some(config_file.as_str())
+    });
+    if let Some(change) = gone {
+        let what = match change.kind {
+            ChangeKind::Deleted => "is deleted in this commit".to_owned(),
+            _ => format!("is renamed to {} in this commit", change.path),
+        };
+        outcome.ran.push(check);
+        outcome.findings.push(Finding {
+            location: config_file.clone(),
+            message: format!("{what}, but `frontend.config_file` in {toml} still names it"),
+            fix: format!(
+                "update `frontend.config_file` in {toml} and stage it, or undo the change: git restore --staged --worktree --source=HEAD -- {config_file}"
+            ),
+        });
+    } else {
+        match index.read(&config_file) {
+            Ok(None) => outcome
+                .skipped
+                .push(format!("{check}: it is not committed")),
+            Err(finding) => {
+                outcome.ran.push(check);
+                outcome.findings.push(finding);
+            }
+            Ok(Some(staged)) => {
+                outcome.ran.push(check);
+                if let Some(note) = staged.note.clone() {
+                    outcome.notes.push(note);
+                }
+                let text = staged.text();
+                match frontend_config::read_text(&config.frontend.config_file, &config_file, &text, key) {
+                    Ok(Some(value)) if value == port.to_string() => {}
+                    Ok(Some(value)) => outcome.findings.push(Finding {
+                        location: config_file.clone(),
+                        message: format!(
+                            "{key} = {value} in {config_file}, but backend.port = {port} in {toml}: the frontend would talk to a port the backend does not listen on"
+                        ),
+                        fix: format!(
+                            "set {key} to {port} in {config_file} (or change backend.port in {toml}), then stage it; if `cargo xtask dev` wrote {value} temporarily, unstage it: git restore --staged {config_file}"
+                        ),
+                    }),
+                    Ok(None) => outcome.findings.push(Finding {
+                        location: config_file.clone(),
+                        message: format!("has no `{key}`"),
+                        fix: format!("add `{key}` = {port}, or set `frontend.port_key` in {toml}"),
+                    }),
+                    Err(err) => outcome.findings.push(Finding {
+                        location: err.location,
+                        message: err.message,
+                        fix: err.fix,
+                    }),
+                }
             }
         }
     }
-    // Frontend sources: the folder that holds the frontend config.
-    let folder = Path::new(&config_file)
+    addresses(index, config, &config_file, &toml, changes, outcome);
+}
+
+/// Hard-coded backend addresses in the staged frontend sources: the files under the
+/// folder that holds the frontend config, the config itself included (its other keys,
+/// e.g. `VITE_API_URL=http://localhost:8001` in `frontend/.env`).
+fn addresses(
+    index: &Index,
+    config: &Config,
+    config_file: &str,
+    toml: &str,
+    changes: &[Change],
+    outcome: &mut Outcome,
+) {
+    let port = config.backend.port;
+    let folder = Path::new(config_file)
         .parent()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let sources: Vec<&String> = staged
+    let sources: Vec<&String> = changes
         .iter()
+        .filter(|c| c.kind != ChangeKind::Deleted)
+        .map(|c| &c.path)
         .filter(|p| folder.is_empty() || p.starts_with(&format!("{folder}/")))
-        .filter(|p| **p != config_file)
-        .filter(|p| {
-            Path::new(p.as_str())
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
-        })
+        .filter(|p| is_frontend_source(p))
         .collect();
+    let check = if folder.is_empty() {
+        "hard-coded backend addresses".to_owned()
+    } else {
+        format!("hard-coded backend addresses in {folder}/")
+    };
     if sources.is_empty() {
         outcome
             .skipped
-            .push("hard-coded backend addresses (no frontend source staged)".into());
+            .push(format!("{check}: no frontend source staged"));
         return;
     }
-    outcome.ran.push("hard-coded backend addresses".into());
+    outcome.ran.push(check);
     for path in sources {
-        let Some(text) = staged_text(top, path) else {
+        let Ok(Some(staged)) = index.read(path) else {
             continue;
         };
-        for (number, line) in text.lines().enumerate() {
+        for (number, line) in staged.text().lines().enumerate() {
             if line.contains(ALLOW_MARKER) {
                 continue;
             }
@@ -234,6 +339,22 @@ fn ports(top: &Path, config: &Config, staged: &[String], outcome: &mut Outcome) 
     }
 }
 
+/// Sources by extension, and `.env` files by name (`.env`, `.env.local`, `app.env`).
+fn is_frontend_source(path: &str) -> bool {
+    let name = Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let extension = Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    SOURCE_EXTENSIONS.contains(&extension)
+        || name == ".env"
+        || name.starts_with(".env.")
+        || name.ends_with(".env")
+}
+
 /// `localhost:8001`, `127.0.0.1:8001`, `[::1]:8001`, `0.0.0.0:8001` in a line, with
 /// the port.
 pub fn loopback_addresses(line: &str) -> Vec<(String, u16)> {
@@ -252,7 +373,40 @@ pub fn loopback_addresses(line: &str) -> Vec<(String, u16)> {
     found
 }
 
-fn python(top: &Path, staged: &[String], outcome: &mut Outcome) {
+/// How long compiling the staged Python files may take.
+const COMPILE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Compiles each staged file from its staged bytes as the interpreter would run it
+/// (the encoding from its PEP 263 line or UTF-8, decoded strictly), without writing
+/// `.pyc` files. Prints one JSON list of `[path, line, message]`. Any exception of
+/// `compile` is a finding, and a crash of the checker itself is one too (its status is
+/// checked): a check that did not finish is never a pass.
+const COMPILE_SCRIPT: &str = r#"
+import io, json, sys, tokenize
+found = []
+for f in json.load(sys.stdin):
+    path, data = f["path"], bytes.fromhex(f["hex"])
+    try:
+        try:
+            encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        except SyntaxError as e:
+            found.append([path, 1, "cannot be decoded: %s; save it as UTF-8 or declare its encoding (PEP 263)" % e.msg])
+            continue
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError as e:
+            line = data[:e.start].count(b"\n") + 1
+            found.append([path, line, "is not valid %s (%s); save it as UTF-8 or declare its encoding (PEP 263)" % (encoding, e.reason)])
+            continue
+        compile(data, path, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        found.append([path, e.lineno or 0, "does not compile: %s" % e.msg])
+    except Exception as e:
+        found.append([path, 0, "cannot be compiled: %s: %s" % (type(e).__name__, e)])
+print(json.dumps(found))
+"#;
+
+fn python(index: &Index, staged: &[String], outcome: &mut Outcome) {
     let files: Vec<&String> = staged.iter().filter(|p| p.ends_with(".py")).collect();
     if files.is_empty() {
         outcome
@@ -275,69 +429,56 @@ fn python(top: &Path, staged: &[String], outcome: &mut Outcome) {
     let sources: Vec<serde_json::Value> = files
         .iter()
         .filter_map(|path| {
-            Some(serde_json::json!({"path": path, "source": staged_text(top, path)?}))
+            let staged = index.read(path).ok()??;
+            let hex: String = staged.bytes.iter().map(|b| format!("{b:02x}")).collect();
+            Some(serde_json::json!({"path": path, "hex": hex}))
         })
         .collect();
-    // Compiles each staged file from its staged bytes (what py_compile does, without
-    // writing .pyc files), and prints `path:line:col: message` per error.
-    let script = "import json, sys\n\
-        for f in json.load(sys.stdin):\n\
-        \x20   try:\n\
-        \x20       compile(f['source'], f['path'], 'exec')\n\
-        \x20   except SyntaxError as e:\n\
-        \x20       print(f\"{f['path']}:{e.lineno}:{e.offset}: {e.msg}\")\n";
-    let child = Command::new(interpreter)
-        .args(["-c", script])
-        .current_dir(top)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let output = child.and_then(|mut child| {
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write;
-            stdin.write_all(serde_json::Value::from(sources).to_string().as_bytes())?;
+    let cmd = Cmd::new(&interpreter)
+        .args(["-c", COMPILE_SCRIPT])
+        .stdin(serde_json::Value::from(sources).to_string().into_bytes())
+        .timeout(COMPILE_TIMEOUT);
+    let failed = |message: String, fix: String| Finding {
+        location: "Python sources".into(),
+        message,
+        fix,
+    };
+    let by_hand = format!("{} -m py_compile <file>", interpreter.display());
+    let output = match cmd.run() {
+        Ok(output) => output,
+        Err(err) => {
+            outcome.findings.push(failed(
+                format!("the compile check did not complete: {err}"),
+                format!(
+                    "try `{by_hand}` by hand; check the Python installation (`cargo xtask doctor`)"
+                ),
+            ));
+            return;
         }
-        child.wait_with_output()
-    });
-    match output {
-        Ok(out) => {
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                let mut parts = line.splitn(4, ':');
-                let (path, row) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                let _col = parts.next();
-                let message = parts.next().unwrap_or("").trim();
+    };
+    let parsed: Option<Vec<(String, u64, String)>> = serde_json::from_slice(&output.stdout).ok();
+    match parsed {
+        Some(found) if output.success() => {
+            for (path, line, message) in found {
                 outcome.findings.push(Finding {
-                    location: format!("{path}:{row}"),
-                    message: format!("does not compile: {message}"),
-                    fix: "fix the syntax error, then stage the file".into(),
+                    location: if line == 0 {
+                        path
+                    } else {
+                        format!("{path}:{line}")
+                    },
+                    message,
+                    fix: "fix it, then stage the file".into(),
                 });
             }
         }
-        Err(err) => outcome.findings.push(Finding {
-            location: "Python sources".into(),
-            message: format!("the compile check could not run: {err}"),
-            fix: "check the Python installation (`cargo xtask doctor`)".into(),
-        }),
-    }
-}
-
-/// The staged content of `path`, if it is in the index.
-fn staged_text(top: &Path, path: &str) -> Option<String> {
-    git(top, &["show", &format!(":{path}")]).ok()
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|err| format!("git could not run: {err}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        _ => outcome.findings.push(failed(
+            format!(
+                "the compile check crashed ({}), so the staged .py files are unchecked:\n  | {}",
+                output.status,
+                output.tail().join("\n  | ")
+            ),
+            format!("try `{by_hand}` by hand"),
+        )),
     }
 }
 

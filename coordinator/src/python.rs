@@ -5,7 +5,9 @@
 //! venv) and by `doctor`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
+
+use crate::exec::{Cmd, ExecError};
 
 /// The oldest Python the reference backend supports.
 pub const MINIMUM: (u32, u32) = (3, 10);
@@ -51,12 +53,25 @@ pub fn discover() -> Result<Interpreter, PythonError> {
     discover_from(CANDIDATES)
 }
 
+/// All candidates together get this long, so that discovery ends well inside
+/// `doctor`'s per-check deadline (a check abandoned there could not kill its probe).
+pub const DISCOVER_BUDGET: Duration = Duration::from_secs(8);
+
 /// Tries the given candidates in order; the first one that runs and is new enough wins.
 pub fn discover_from(candidates: &[&[&str]]) -> Result<Interpreter, PythonError> {
     let mut tried = Vec::new();
+    let deadline = std::time::Instant::now() + DISCOVER_BUDGET;
     for argv in candidates {
         let shown = argv.join(" ");
-        match probe(argv) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            tried.push((
+                shown,
+                "not tried: the candidates before it did not answer in time".into(),
+            ));
+            continue;
+        }
+        match probe(argv, left.min(PROBE_TIMEOUT)) {
             Ok(found) if (found.version.0, found.version.1) >= MINIMUM => return Ok(found),
             Ok(found) => tried.push((shown, format!("{} is too old", found.version_text()))),
             Err(why) => tried.push((shown, why)),
@@ -65,25 +80,43 @@ pub fn discover_from(candidates: &[&[&str]]) -> Result<Interpreter, PythonError>
     Err(PythonError { tried })
 }
 
+/// How long an interpreter may take to say its version: a healthy one answers in tens
+/// of milliseconds; a hanging one (a broken shim, a wrapper waiting on the network) is
+/// stopped with its process group.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Asks one interpreter for its version and executable.
-pub fn probe<S: AsRef<str>>(argv: &[S]) -> Result<Interpreter, String> {
+pub fn probe<S: AsRef<str>>(argv: &[S], timeout: Duration) -> Result<Interpreter, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
-    let output = Command::new(program.as_ref())
+    let cmd = Cmd::new(program.as_ref())
         .args(args.iter().map(AsRef::as_ref))
         .args([
             "-c",
             "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)",
         ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|err| match err.kind() {
-            std::io::ErrorKind::NotFound => "not found".to_owned(),
-            _ => err.to_string(),
-        })?;
-    if !output.status.success() {
-        return Err(format!("exited with {}", output.status));
+        .timeout(timeout);
+    let by_hand = format!(
+        "{} --version",
+        argv.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
+    );
+    let output = cmd.run().map_err(|err| match err {
+        ExecError::NotFound { .. } => "not found".to_owned(),
+        ExecError::TimedOut { timeout, .. } => format!(
+            "did not answer within {} s and was stopped; try `{by_hand}` by hand",
+            timeout.as_secs_f32()
+        ),
+        other => other.to_string(),
+    })?;
+    if !output.success() {
+        let stderr = output.stderr_text();
+        let last = crate::exec::tail(&stderr);
+        return Err(if last.is_empty() {
+            format!("exited with {}; try `{by_hand}` by hand", output.status)
+        } else {
+            format!("exited with {}: {}", output.status, last.join(" / "))
+        });
     }
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = output.stdout_text();
     let mut lines = text.lines();
     let version = lines
         .next()

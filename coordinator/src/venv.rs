@@ -7,9 +7,10 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
 use crate::config::{BackendConfig, display_path};
+use crate::exec::{Cmd, ExecError};
 use crate::progress::Step;
 use crate::python::{self, venv_python};
 use crate::runlog::RunLog;
@@ -38,13 +39,85 @@ pub struct SyncError {
     pub fix: String,
 }
 
+/// One file of the requirements: the top file, or one it includes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequirementsFile {
+    pub path: PathBuf,
+    /// `None` when it cannot be read (pip will say so when it installs).
+    pub text: Option<String>,
+    /// Included with `-c`/`--constraint`: it limits versions, installs nothing.
+    pub constraint: bool,
+}
+
+/// The requirements file and every file it includes with `-r`/`--requirement` or
+/// `-c`/`--constraint` (paths relative to the including file, as pip reads them),
+/// each once, in the order pip meets them.
+pub fn requirement_files(top: &Path) -> Vec<RequirementsFile> {
+    let mut files: Vec<RequirementsFile> = Vec::new();
+    let mut queue = vec![(top.to_path_buf(), false)];
+    while let Some((path, constraint)) = queue.pop() {
+        if files.iter().any(|f| f.path == path) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).ok();
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut included: Vec<(PathBuf, bool)> = text
+            .as_deref()
+            .unwrap_or_default()
+            .lines()
+            .filter_map(include)
+            .map(|(rest, is_constraint)| (dir.join(rest), constraint || is_constraint))
+            .collect();
+        files.push(RequirementsFile {
+            path,
+            text,
+            constraint,
+        });
+        // A stack: reversed so the first include is read first.
+        included.reverse();
+        queue.extend(included);
+    }
+    files
+}
+
+/// The file a requirements line includes, and whether as constraints: `-r f`, `-rf`,
+/// `--requirement f`, `--requirement=f`, and the same for `-c`/`--constraint`.
+fn include(line: &str) -> Option<(&str, bool)> {
+    let line = line.split(" #").next()?.trim();
+    for (short, long, constraint) in [("-r", "--requirement", false), ("-c", "--constraint", true)]
+    {
+        let rest = if let Some(rest) = line.strip_prefix(long) {
+            rest.strip_prefix('=').unwrap_or(rest)
+        } else if let Some(rest) = line.strip_prefix(short) {
+            rest
+        } else {
+            continue;
+        };
+        let rest = rest.trim();
+        if !rest.is_empty() {
+            return Some((rest, constraint));
+        }
+    }
+    None
+}
+
 /// What the sync would do now, without doing it (for `doctor`).
 pub fn is_up_to_date(backend: &BackendConfig) -> bool {
-    let Ok(requirements) = std::fs::read(&backend.requirements) else {
+    if !backend.requirements.exists() {
         return true;
-    };
+    }
     venv_python(&backend.venv).exists()
-        && std::fs::read_to_string(backend.venv.join(MARKER)).ok() == Some(marker(&requirements))
+        && std::fs::read_to_string(backend.venv.join(MARKER)).ok()
+            == Some(marker(&requirement_files(&backend.requirements)))
+}
+
+/// Makes the next sync run even if the requirements did not change (`dev --resync`):
+/// the venv may have been changed by hand (`pip uninstall`).
+pub fn forget_sync(backend: &BackendConfig) -> std::io::Result<()> {
+    match std::fs::remove_file(backend.venv.join(MARKER)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
 }
 
 /// Brings `backend.venv` up to date with `backend.requirements`.
@@ -56,14 +129,14 @@ pub fn sync(
 ) -> Result<SyncOutcome, SyncError> {
     let shown_req = display_path(&backend.requirements, root);
     let shown_venv = display_path(&backend.venv, root);
-    let Ok(requirements) = std::fs::read(&backend.requirements) else {
+    if !backend.requirements.is_file() {
         log.info(&format!(
             "no {shown_req}: skipping the Python environment sync"
         ));
         return Ok(SyncOutcome::NoRequirements);
-    };
+    }
     let _lock = lock(lock_dir)?;
-    let wanted = marker(&requirements);
+    let wanted = marker(&requirement_files(&backend.requirements));
     let python = venv_python(&backend.venv);
     let created = !python.exists();
     if !created && std::fs::read_to_string(backend.venv.join(MARKER)).ok() == Some(wanted.clone()) {
@@ -93,6 +166,10 @@ pub fn sync(
     }
 }
 
+/// How long creating the venv or installing into it may take: a cold install of
+/// the reference backend downloads wheels, but a sync must still end.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(900);
+
 fn run_sync(
     backend: &BackendConfig,
     uv: Option<&Path>,
@@ -108,40 +185,33 @@ fn run_sync(
             tail: Vec::new(),
             fix: err.fix(),
         })?;
-        let mut create = match uv {
-            Some(uv) => command(uv, ["venv", "--quiet", "--python"]),
-            None => command(&interpreter.executable, ["-m", "venv"]),
+        let create = match uv {
+            Some(uv) => Cmd::new(uv)
+                .args(["venv", "--quiet", "--python"])
+                .arg(&interpreter.executable),
+            None => Cmd::new(&interpreter.executable).args(["-m", "venv"]),
         };
-        if uv.is_some() {
-            create.arg(&interpreter.executable);
-        }
-        create.arg(venv);
         run(
-            create,
+            create.arg(venv),
             &format!("creating the virtualenv {}", venv.display()),
         )?;
     }
     let install = match uv {
-        Some(uv) => {
-            let mut cmd = command(uv, ["pip", "install", "--quiet", "--python"]);
-            cmd.arg(python).arg("-r").arg(requirements);
-            cmd
-        }
-        None => {
-            let mut cmd = command(
-                python,
-                [
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                ],
-            );
-            cmd.arg(requirements);
-            cmd
-        }
+        Some(uv) => Cmd::new(uv)
+            .args(["pip", "install", "--quiet", "--python"])
+            .arg(python)
+            .arg("-r")
+            .arg(requirements),
+        None => Cmd::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(requirements),
     };
     run(
         install,
@@ -153,27 +223,26 @@ fn run_sync(
     )
 }
 
-fn command<const N: usize>(program: &Path, args: [&str; N]) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.args(args).stdin(std::process::Stdio::null());
-    cmd
-}
-
-fn run(mut cmd: Command, what: &str) -> Result<(), SyncError> {
-    let shown = format!("{cmd:?}").replace('"', "");
-    let output = cmd.output().map_err(|err| SyncError {
+fn run(cmd: Cmd, what: &str) -> Result<(), SyncError> {
+    let shown = cmd.shown();
+    let output = cmd.timeout(SYNC_TIMEOUT).run().map_err(|err| SyncError {
         what: format!("{what} failed: {err}"),
         command: shown.clone(),
-        tail: Vec::new(),
-        fix: "check that the program exists and is executable".into(),
+        tail: match &err {
+            ExecError::TimedOut { tail, .. } => tail.clone(),
+            _ => Vec::new(),
+        },
+        fix: if err.is_not_found() {
+            "check that the program exists and is executable".into()
+        } else {
+            format!("run `{shown}` by hand to see what it waits for")
+        },
     })?;
-    if output.status.success() {
+    if output.success() {
         return Ok(());
     }
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let tail = lines[lines.len().saturating_sub(20)..].to_vec();
+    let tail = output.tail();
+    let text = format!("{}{}", output.stdout_text(), output.stderr_text());
     let offline = text.contains("No matching distribution") || text.contains("connection");
     Err(SyncError {
         what: format!("{what} failed ({})", output.status),
@@ -187,13 +256,25 @@ fn run(mut cmd: Command, what: &str) -> Result<(), SyncError> {
     })
 }
 
-/// The marker's content: a hash of the requirements file (FNV-1a, stable across Rust
-/// versions, unlike `DefaultHasher`).
-fn marker(requirements: &[u8]) -> String {
+/// The marker's content: a hash of every requirements file, includes too (FNV-1a,
+/// stable across Rust versions, unlike `DefaultHasher`), so that editing an included
+/// file resyncs.
+fn marker(files: &[RequirementsFile]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in requirements {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    let mut feed = |bytes: &[u8]| {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (i, file) in files.iter().enumerate() {
+        // The top file alone hashes as before, so existing venvs are not resynced.
+        if i > 0 {
+            feed(b"\0");
+            feed(file.path.to_string_lossy().as_bytes());
+            feed(b"\0");
+        }
+        feed(file.text.as_deref().unwrap_or("\0(unreadable)").as_bytes());
     }
     format!("requirements-fnv1a64={hash:016x}\n")
 }
@@ -229,7 +310,26 @@ mod tests {
 
     #[test]
     fn marker_changes_with_content() {
-        assert_eq!(marker(b"fastapi==1\n"), marker(b"fastapi==1\n"));
-        assert_ne!(marker(b"fastapi==1\n"), marker(b"fastapi==2\n"));
+        let file = |text: &str| RequirementsFile {
+            path: "r.txt".into(),
+            text: Some(text.into()),
+            constraint: false,
+        };
+        assert_eq!(
+            marker(&[file("fastapi==1\n")]),
+            marker(&[file("fastapi==1\n")])
+        );
+        assert_ne!(
+            marker(&[file("fastapi==1\n")]),
+            marker(&[file("fastapi==2\n")])
+        );
+        assert_eq!(include("-r base.txt  # shared"), Some(("base.txt", false)));
+        assert_eq!(include("--requirement=base.txt"), Some(("base.txt", false)));
+        assert_eq!(include("-cpins.txt"), Some(("pins.txt", true)));
+        assert_eq!(include("requests==2"), None);
+        assert_ne!(
+            marker(&[file("-r x\n"), file("a\n")]),
+            marker(&[file("-r x\n"), file("b\n")])
+        );
     }
 }

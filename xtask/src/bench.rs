@@ -13,7 +13,9 @@ pub struct BenchArgs {
 
 pub fn run(args: &BenchArgs) -> u8 {
     let start = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let (root, _) = Config::locate(&start);
+    // The bench measures its own temporary checkouts: a missing dev.toml only means
+    // BENCHMARKS.md goes into the current folder.
+    let root = Config::locate(&start).map_or_else(|_| start.clone(), |(root, _)| root);
     let exe = std::env::current_exe().unwrap_or_else(|_| "xtask".into());
     let options = BenchOptions {
         quick: args.quick,

@@ -25,6 +25,10 @@ pub struct DevArgs {
     /// Do not restart the backend when its sources change (`backend.watch`).
     #[arg(long)]
     no_watch: bool,
+    /// Reinstall the backend's requirements even if they did not change (after a
+    /// `pip uninstall`, or a venv edited by hand).
+    #[arg(long, conflicts_with = "no_sync")]
+    resync: bool,
     /// Print each setting's effective value and where it came from, then exit.
     #[arg(long)]
     print_config: bool,
@@ -73,11 +77,11 @@ pub fn run(args: &DevArgs) -> u8 {
         Err(err) => return crate::config_error(&err),
     };
     if args.print_config {
-        match &config.file {
-            Some(file) => println!("# config file: {}", file.display()),
-            None => println!("# no dev.toml found: built-in defaults"),
-        }
-        print!("{}", config.describe());
+        let header = match &config.file {
+            Some(file) => format!("# config file: {}\n", file.display()),
+            None => "# no dev.toml found: built-in defaults\n".to_owned(),
+        };
+        crate::print(&format!("{header}{}", config.describe()));
         return crate::exit::OK;
     }
     let options = DevOptions {
@@ -89,6 +93,15 @@ pub fn run(args: &DevArgs) -> u8 {
         no_watch: args.no_watch,
         frontend_port_auto: args.frontend_port.as_deref() == Some("auto"),
     };
+    if args.resync
+        && let Err(err) = coordinator::venv::forget_sync(&config.backend)
+    {
+        eprintln!(
+            "error: --resync: cannot remove the sync marker in {}: {err}",
+            config.backend.venv.display()
+        );
+        return crate::exit::FAILED;
+    }
     let log_options = LogOptions {
         keep: Some(config.dev.keep_logs as usize),
         max_size: config.dev.max_log_size,

@@ -16,19 +16,25 @@ pub struct DoctorArgs {
 
 pub fn run(args: &DoctorArgs) -> u8 {
     let start = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let context = Context::load(
-        &start,
-        &|name| std::env::var(name).ok(),
-        &new_correlation_id(),
-    );
+    let correlation_id = new_correlation_id();
+    let context = match Context::load(&start, &|name| std::env::var(name).ok(), &correlation_id) {
+        Ok(context) => context,
+        // No usable dev.toml: nothing to check against (exit 2, as for `dev`).
+        Err(err) => {
+            if args.json {
+                crate::print(&format!(
+                    "{}\n",
+                    doctor::unusable_config(&err, &correlation_id).to_json()
+                ));
+            }
+            return crate::config_error(&err);
+        }
+    };
     let report = doctor::run(&context);
     if args.json {
-        println!("{}", report.to_json());
+        crate::print(&format!("{}\n", report.to_json()));
     } else {
-        print!(
-            "{}",
-            doctor::human(&report, args.verbose, doctor::use_colour())
-        );
+        crate::print(&doctor::human(&report, args.verbose, doctor::use_colour()));
     }
     if report.ok {
         crate::exit::OK

@@ -8,7 +8,7 @@ use coordinator::precommit;
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Replace a pre-commit hook that install-hooks did not write (a backup is kept).
+    /// Replace a pre-commit hook that install-hooks did not write (it is moved aside).
     #[arg(long)]
     force: bool,
 }
@@ -26,6 +26,9 @@ pub fn pre_commit() -> u8 {
             return crate::exit::USAGE;
         }
     };
+    for note in &outcome.notes {
+        println!("pre-commit: {note}");
+    }
     for skipped in &outcome.skipped {
         println!("pre-commit: skipped {skipped}");
     }
@@ -55,10 +58,15 @@ pub fn install(args: &InstallArgs) -> u8 {
         Ok(Installed::AlreadyInstalled(hook)) => {
             println!("already installed: {}", hook.display());
         }
+        Ok(Installed::MadeExecutable(hook)) => {
+            println!("made {} executable (git ignored it)", hook.display());
+        }
         Ok(Installed::Replaced { hook, backup }) => println!(
-            "replaced {} (the previous hook is in {})",
+            "replaced {} (the previous hook was moved to {}; `mv {} {}` restores it)",
             hook.display(),
-            backup.display()
+            backup.display(),
+            backup.display(),
+            hook.display()
         ),
         Err(err) => {
             eprintln!("error: {err}");

@@ -78,8 +78,20 @@ fn load_config(flags: &[FlagValue]) -> Result<Config, ConfigError> {
     Config::load(&start, &|name| std::env::var(name).ok(), flags)
 }
 
+/// Writes `text` to stdout. A closed stdout (`dev --print-config | head -1`) is a
+/// normal end for a reader that had enough, not a panic: the rest is dropped.
+fn print(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Prints a configuration error and gives the usage exit code.
 fn config_error(err: &ConfigError) -> u8 {
-    eprintln!("error: invalid configuration\n{err}");
+    if err.missing_file {
+        eprintln!("error: {err}");
+    } else {
+        eprintln!("error: invalid configuration\n{err}");
+    }
     exit::USAGE
 }

@@ -6,7 +6,8 @@ use coordinator::port;
 
 #[derive(Debug, Args)]
 pub struct PortArgs {
-    /// The port (default: `backend.port` of the effective config).
+    /// The port, 1 to 65535 (default: `backend.port` of the effective config).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     port: Option<u16>,
 }
 
@@ -18,6 +19,12 @@ pub fn run(args: &PortArgs) -> u8 {
             Err(err) => return crate::config_error(&err),
         },
     };
+    if port::needs_privilege(port) {
+        println!(
+            "port {port} is free, but this user may not listen on it (ports below 1024 need root); use a port from 1024 up"
+        );
+        return crate::exit::FAILED;
+    }
     match port::who_holds(port) {
         None => {
             println!("port {port} is free");

@@ -29,8 +29,20 @@ pub struct Setting {
 pub const SETTINGS: &[Setting] = &[
     s("backend.command", "DEV_BACKEND_COMMAND", Kind::Argv),
     s("backend.service", "DEV_BACKEND_SERVICE", Kind::Text),
-    s("backend.host", "BACKEND_HOST", Kind::Host),
-    s("backend.port", "BACKEND_PORT", Kind::Port),
+    // The names the frontend and backend already read; they also answer to the
+    // `DEV_<SECTION>_<KEY>` name of the scheme (both set, and different, is an error).
+    Setting {
+        key: "backend.host",
+        env: "BACKEND_HOST",
+        alias: Some("DEV_BACKEND_HOST"),
+        kind: Kind::Host,
+    },
+    Setting {
+        key: "backend.port",
+        env: "BACKEND_PORT",
+        alias: Some("DEV_BACKEND_PORT"),
+        kind: Kind::Port,
+    },
     s(
         "backend.health_path",
         "DEV_BACKEND_HEALTH_PATH",
@@ -242,12 +254,15 @@ impl Kind {
                 globs_value(globs?)
             }
             (Kind::Port | Kind::Attempts | Kind::Count, DeValue::Integer(int)) => {
-                let number = i64::from_str_radix(int.as_str(), int.radix()).ok()?;
+                // TOML allows `8_000`; the digits are what count.
+                let digits = int.as_str().replace('_', "");
+                let number = i64::from_str_radix(&digits, int.radix()).ok()?;
                 self.parse_number(number)
             }
             (Kind::Bool, DeValue::Boolean(flag)) => Some(Value::Bool(*flag)),
             (Kind::PortOrOff, DeValue::Integer(int)) => {
-                let number = i64::from_str_radix(int.as_str(), int.radix()).ok()?;
+                let digits = int.as_str().replace('_', "");
+                let number = i64::from_str_radix(&digits, int.radix()).ok()?;
                 match Kind::Port.parse_number(number)? {
                     Value::Port(port) => Some(Value::OptionalPort(Some(port))),
                     _ => None,
@@ -499,6 +514,9 @@ mod tests {
                 assert_ne!(a.env, b.env);
                 assert_ne!(a.alias.unwrap_or(a.env), b.alias.unwrap_or(b.env));
                 assert_ne!(a.key, b.key);
+            }
+            for b in SETTINGS {
+                assert_ne!(Some(a.env), b.alias);
             }
         }
     }

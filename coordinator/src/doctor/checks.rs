@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
 use serde_json::json;
 
 use super::{Check, Context, Status};
 use crate::config::{Source, display_path};
+use crate::exec::Cmd;
 use crate::frontend_config;
+use crate::git::GitError;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readiness, Reading};
 use crate::ownership::{self, Ownership};
 use crate::port::{self, PortState};
@@ -37,24 +39,9 @@ fn config(cx: &Context) -> Check {
         || "dev.toml".to_owned(),
         |f| display_path(f, &cx.config.root),
     );
-    match (&cx.config_error, &cx.config.file) {
-        (Some(err), _) => {
-            let mut check = Check::new(
-                "config",
-                Status::Error,
-                format!("{shown} is invalid ({} problems)", err.problems.len()),
-            );
-            for problem in &err.problems {
-                check = check.detail(format!("{}: {}", problem.location, problem.message));
-            }
-            let fix = err
-                .problems
-                .first()
-                .map(|p| p.fix.clone())
-                .unwrap_or_default();
-            check.fix(fix).data(json!({"file": shown}))
-        }
-        (None, Some(_)) => Check::new("config", Status::Ok, format!("{shown} is valid"))
+    match &cx.config_error {
+        Some(err) => super::config_error_check(err, &shown),
+        None => Check::new("config", Status::Ok, format!("{shown} is valid"))
             .detail(format!(
                 "backend on {}:{}, frontend `{}`",
                 cx.config.backend.host,
@@ -62,9 +49,28 @@ fn config(cx: &Context) -> Check {
                 cx.config.frontend.command.join(" ")
             ))
             .data(json!({"file": shown})),
-        (None, None) => Check::new("config", Status::Warn, "no dev.toml: using the defaults")
-            .fix("create dev.toml at the checkout root (see README.md)"),
     }
+}
+
+/// A `skip` when a setting the check needs has an invalid value: the check would
+/// otherwise run on the default and give advice that breaks the app.
+fn needs(cx: &Context, id: &'static str, keys: &[&str]) -> Option<Check> {
+    let invalid: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| cx.config.is_invalid(key))
+        .collect();
+    (!invalid.is_empty()).then(|| {
+        Check::new(
+            id,
+            Status::Skip,
+            format!(
+                "no valid value for {} (see the config check)",
+                invalid.join(", ")
+            ),
+        )
+        .data(json!({"invalid": invalid}))
+    })
 }
 
 fn python(_: &Context) -> Check {
@@ -95,13 +101,45 @@ fn python(_: &Context) -> Check {
 }
 
 fn backend_deps(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "backend-deps",
+        &["backend.requirements", "backend.venv"],
+    ) {
+        return skip;
+    }
     let backend = &cx.config.backend;
     let root = &cx.config.root;
     let shown_req = display_path(&backend.requirements, root);
     let shown_venv = display_path(&backend.venv, root);
-    let Ok(text) = std::fs::read_to_string(&backend.requirements) else {
+    if !backend.requirements.is_file() {
         return Check::new("backend-deps", Status::Skip, format!("no {shown_req}"));
-    };
+    }
+    // Includes (`-r base.txt`) are requirements too; constraints (`-c`) install nothing.
+    let text: String = crate::venv::requirement_files(&backend.requirements)
+        .into_iter()
+        .filter(|file| !file.constraint)
+        .filter_map(|file| file.text)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let interpreter = python::venv_python(&backend.venv);
+    let shown_python = display_path(&interpreter, root);
+    if std::fs::symlink_metadata(&interpreter).is_ok() && !interpreter.exists() {
+        let target = std::fs::read_link(&interpreter)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        return Check::new(
+            "backend-deps",
+            Status::Error,
+            format!("the venv's interpreter {shown_python} is a broken link"),
+        )
+        .detail(format!(
+            "it points to {target}, which no longer exists (the Python the venv was made from was removed or upgraded)"
+        ))
+        .fix(format!(
+            "delete {shown_venv} and run `cargo xtask dev`, which recreates it"
+        ));
+    }
     let Some(site) = site_packages(&backend.venv) else {
         return Check::new(
             "backend-deps",
@@ -138,7 +176,7 @@ fn backend_deps(cx: &Context) -> Check {
                 Status::Warn,
                 format!("{shown_req} changed since the last sync"),
             )
-            .fix("run `cargo xtask dev` to sync the venv")
+            .fix("run `cargo xtask dev`, which syncs the venv")
             .data(data)
         };
     }
@@ -159,8 +197,7 @@ fn backend_deps(cx: &Context) -> Check {
     }
     check
         .fix(format!(
-            "run `cargo xtask dev` (it syncs the venv), or `{} -m pip install -r {shown_req}`",
-            display_path(&python::venv_python(&backend.venv), root)
+            "run `cargo xtask dev --resync` (it reinstalls the requirements), or `{shown_python} -m pip install -r {shown_req}`"
         ))
         .data(data)
 }
@@ -287,18 +324,51 @@ fn installed_packages(site: &Path) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// How long a `--version` probe may take; a hung one is stopped with its group.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `program args` to completion within [`VERSION_TIMEOUT`]: its trimmed stdout, or
+/// why not, naming the command to try by hand.
+fn version_of(program: &str, args: &[&str]) -> Result<String, VersionError> {
+    let cmd = Cmd::new(program)
+        .args(args.iter().copied())
+        .timeout(VERSION_TIMEOUT);
+    let by_hand = cmd.shown();
+    match cmd.run() {
+        Ok(out) if out.success() => Ok(out.stdout_text().trim().to_owned()),
+        Ok(out) => Err(VersionError::Failed(format!(
+            "`{by_hand}` exited with {}{}",
+            out.status,
+            out.tail()
+                .last()
+                .map_or_else(String::new, |line| format!(": {line}"))
+        ))),
+        Err(err) if err.is_not_found() => Err(VersionError::NotFound),
+        Err(err @ crate::exec::ExecError::TimedOut { .. }) => Err(VersionError::Failed(format!(
+            "{err}; try `{by_hand}` by hand"
+        ))),
+        Err(err) => Err(VersionError::Failed(err.to_string())),
+    }
+}
+
+enum VersionError {
+    NotFound,
+    /// It ran but did not answer: a hang, a crash, a non-zero exit.
+    Failed(String),
+}
+
 fn node(cx: &Context) -> Check {
     let uses_node = cx.config.frontend.command.first().is_some_and(|program| {
         ["node", "npm", "npx", "yarn", "pnpm", "electron"].contains(&program.as_str())
     });
-    let version = Command::new("node")
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
-    match version {
-        Some(version) => {
+    // Only a frontend that runs on Node makes Node's problems errors.
+    let problem = if uses_node {
+        Status::Error
+    } else {
+        Status::Warn
+    };
+    match version_of("node", &["--version"]) {
+        Ok(version) => {
             let major: u32 = version
                 .trim_start_matches('v')
                 .split('.')
@@ -309,22 +379,27 @@ fn node(cx: &Context) -> Check {
                 Check::new("node", Status::Ok, format!("Node {version}"))
                     .data(json!({"version": version}))
             } else {
-                Check::new(
-                    "node",
-                    Status::Error,
-                    format!("Node {version} is older than 18"),
-                )
-                .fix("install Node 18 or newer (https://nodejs.org)")
-                .data(json!({"version": version}))
+                let check = Check::new("node", problem, format!("Node {version} is older than 18"));
+                let check = if uses_node {
+                    check
+                } else {
+                    check.detail("the frontend command does not use Node, so this does not block `dev`")
+                };
+                check
+                    .fix("install Node 18 or newer (https://nodejs.org)")
+                    .data(json!({"version": version}))
             }
         }
-        None if uses_node => Check::new("node", Status::Error, "node is not on PATH")
+        Err(VersionError::Failed(why)) => Check::new("node", problem, "node does not answer")
+            .detail(why)
+            .fix("repair or reinstall Node (https://nodejs.org); `node --version` should print its version"),
+        Err(VersionError::NotFound) if uses_node => Check::new("node", problem, "node is not on PATH")
             .detail(format!(
                 "the frontend command is `{}`",
                 cx.config.frontend.command.join(" ")
             ))
             .fix("install Node 18 or newer (https://nodejs.org)"),
-        None => Check::new(
+        Err(VersionError::NotFound) => Check::new(
             "node",
             Status::Skip,
             "node not found; the frontend does not use it",
@@ -333,6 +408,13 @@ fn node(cx: &Context) -> Check {
 }
 
 fn frontend_config(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "frontend-config",
+        &["backend.port", "frontend.config_file", "frontend.port_key"],
+    ) {
+        return skip;
+    }
     let config = &cx.config;
     let shown = display_path(&config.frontend.config_file, &config.root);
     let key = &config.frontend.port_key;
@@ -418,6 +500,13 @@ fn block_on<F: std::future::Future>(future: F) -> Option<F::Output> {
 }
 
 fn port(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "port",
+        &["backend.port", "backend.host", "backend.health_path"],
+    ) {
+        return skip;
+    }
     let config = &cx.config;
     let backend = &config.backend;
     let port = backend.port;
@@ -453,18 +542,21 @@ fn port(cx: &Context) -> Check {
         "suggested_port": suggested,
     });
     let described = state.describe(port);
-    let next = suggested.map_or_else(String::new, |p| p.to_string());
+    let instead = suggested.map_or_else(
+        || "no free port was found above it".to_owned(),
+        |p| format!("uses port {p}"),
+    );
     match state {
         PortState::Free => Check::new("port", Status::Ok, described),
         PortState::Reusable(_) => {
             Check::new("port", Status::Ok, described).detail("`cargo xtask dev` will reuse it")
         }
         PortState::Stale { .. } => Check::new("port", Status::Warn, described).fix(format!(
-            "`cargo xtask dev --yes` stops it, or `cargo xtask dev --port auto` uses port {next}"
+            "`cargo xtask dev --yes` stops it, or `cargo xtask dev --port auto` ({instead})"
         )),
         PortState::OtherCheckout { .. } | PortState::Foreign { .. } => {
             Check::new("port", Status::Error, described).fix(format!(
-                "stop that process, or run `cargo xtask dev --port auto` (uses port {next})"
+                "stop that process, or run `cargo xtask dev --port auto` ({instead})"
             ))
         }
     }
@@ -472,6 +564,13 @@ fn port(cx: &Context) -> Check {
 }
 
 fn backend_health(cx: &Context) -> Check {
+    if let Some(skip) = needs(
+        cx,
+        "backend-health",
+        &["backend.port", "backend.host", "backend.health_path"],
+    ) {
+        return skip;
+    }
     let config = &cx.config;
     let backend = &config.backend;
     let format = backend.health_format;
@@ -638,59 +737,135 @@ fn health_verdict(readiness: &Readiness, pid: &str) -> (Status, String, Option<S
 }
 
 fn git_hooks(cx: &Context) -> Check {
-    let Some(dir) = super::hooks_dir(&cx.config.root) else {
-        return Check::new("git-hooks", Status::Skip, "not a git checkout");
+    use crate::hooks::Existing;
+    let dir = match crate::git::hooks_dir(&cx.config.root) {
+        Ok(dir) => dir,
+        Err(GitError::NotARepository(_)) => {
+            return Check::new("git-hooks", Status::Skip, "not a git checkout");
+        }
+        Err(GitError::NotInstalled) => {
+            return Check::new("git-hooks", Status::Skip, "git is not installed");
+        }
+        // Git refuses the repository (e.g. "dubious ownership"): say so, with git's
+        // own advice, rather than pretend there is none.
+        Err(why) => {
+            return Check::new("git-hooks", Status::Warn, "git cannot read this checkout")
+                .detail(why.to_string())
+                .fix("follow git's advice above, then rerun `cargo xtask doctor`");
+        }
     };
+    if let Some(husky) = crate::hooks::husky_hook(&dir) {
+        let shown = display_path(&husky, &cx.config.root);
+        return match std::fs::read(&husky) {
+            Ok(bytes) if crate::hooks::runs_pre_commit(&bytes) => Check::new(
+                "git-hooks",
+                Status::Ok,
+                format!("husky runs `cargo xtask pre-commit` ({shown})"),
+            ),
+            _ => Check::new(
+                "git-hooks",
+                Status::Warn,
+                "husky manages the git hooks and does not run `cargo xtask pre-commit`",
+            )
+            .detail(format!(
+                "{} is generated by husky; {shown} is the hook to edit",
+                display_path(&dir.join("pre-commit"), &cx.config.root)
+            ))
+            .fix(format!("add the line `cargo xtask pre-commit` to {shown}")),
+        };
+    }
     let hook = dir.join("pre-commit");
-    match std::fs::read_to_string(&hook) {
-        Ok(text) if text.contains(crate::hooks::MARKER) => {
+    let shown = hook.display().to_string();
+    let existing = match Existing::at(&hook) {
+        Ok(existing) => existing,
+        Err(err) => {
+            return Check::new(
+                "git-hooks",
+                Status::Warn,
+                format!("cannot read {shown}: {err}"),
+            )
+            .fix(format!("make {shown} readable"));
+        }
+    };
+    match existing {
+        Existing::Missing => {
+            Check::new("git-hooks", Status::Warn, "the pre-commit hook is not installed")
+                .fix("cargo xtask install-hooks")
+        }
+        Existing::File {
+            executable: false, ..
+        } => {
+            let ours = existing.is_ours();
+            Check::new(
+                "git-hooks",
+                Status::Warn,
+                "the pre-commit hook is not executable, so git ignores it",
+            )
+            .detail(shown.clone())
+            .fix(if ours {
+                "cargo xtask install-hooks (it repairs the mode)".to_owned()
+            } else {
+                format!("chmod +x {shown}")
+            })
+        }
+        Existing::File { .. } if existing.is_ours() => {
             Check::new("git-hooks", Status::Ok, "the pre-commit hook is installed")
         }
-        Ok(_) => Check::new(
+        Existing::File { .. } | Existing::Symlink { .. } => Check::new(
             "git-hooks",
             Status::Warn,
             "a pre-commit hook exists that `install-hooks` did not write",
         )
-        .detail(format!("{}", hook.display()))
-        .fix("add `cargo xtask pre-commit` to it, or replace it: `cargo xtask install-hooks --force`"),
-        Err(_) => Check::new("git-hooks", Status::Warn, "the pre-commit hook is not installed")
-            .fix("cargo xtask install-hooks"),
+        .detail(shown)
+        .fix("add `cargo xtask pre-commit` to it, or replace it: `cargo xtask install-hooks --force` (the previous hook is moved aside)"),
     }
 }
 
 fn rust_tools(_: &Context) -> Check {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let version = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    let rustfmt = version("rustfmt", &["--version"]);
-    let clippy = version(&cargo, &["clippy", "--version"]);
-    let data = json!({"rustfmt": rustfmt, "clippy": clippy});
+    let rustfmt = version_of("rustfmt", &["--version"]);
+    let clippy = version_of(&cargo, &["clippy", "--version"]);
+    let ok = |v: &Result<String, VersionError>| v.as_ref().ok().cloned();
+    let data = json!({"rustfmt": ok(&rustfmt), "clippy": ok(&clippy)});
     match (&rustfmt, &clippy) {
-        (Some(fmt), Some(clippy)) => {
+        (Ok(fmt), Ok(clippy)) => {
             Check::new("rust-tools", Status::Ok, "rustfmt and clippy are installed")
                 .detail(fmt.clone())
                 .detail(clippy.clone())
                 .data(data)
         }
         _ => {
-            let missing: Vec<&str> = [("rustfmt", &rustfmt), ("clippy", &clippy)]
+            let tools = [("rustfmt", &rustfmt), ("clippy", &clippy)];
+            let missing: Vec<&str> = tools
                 .iter()
-                .filter(|(_, v)| v.is_none())
+                .filter(|(_, v)| matches!(v, Err(VersionError::NotFound)))
                 .map(|(name, _)| *name)
                 .collect();
-            Check::new(
-                "rust-tools",
-                Status::Error,
-                format!("missing: {}", missing.join(", ")),
-            )
-            .fix(format!("rustup component add {}", missing.join(" ")))
-            .data(data)
+            let broken: Vec<String> = tools
+                .iter()
+                .filter_map(|(name, v)| match v {
+                    Err(VersionError::Failed(why)) => Some(format!("{name}: {why}")),
+                    _ => None,
+                })
+                .collect();
+            let mut summary = Vec::new();
+            if !missing.is_empty() {
+                summary.push(format!("missing: {}", missing.join(", ")));
+            }
+            if !broken.is_empty() {
+                summary.push("not answering: see details".to_owned());
+            }
+            let mut check = Check::new("rust-tools", Status::Error, summary.join("; "));
+            for line in broken {
+                check = check.detail(line);
+            }
+            check
+                .fix(if missing.is_empty() {
+                    "repair the Rust toolchain: `rustup update`".to_owned()
+                } else {
+                    format!("rustup component add {}", missing.join(" "))
+                })
+                .data(data)
         }
     }
 }

@@ -30,18 +30,22 @@ impl Scanner<'_> {
             return None;
         }
         self.pos += 1;
+        // `JSON.parse` keeps the last of duplicate keys: remember each match, and
+        // descend into the last one once the object ends.
+        let mut last = None;
         loop {
             self.skip_ws();
             if self.peek()? == b'}' {
-                return None;
+                self.pos = last?;
+                return self.find(rest);
             }
             let key = self.string()?;
             self.skip_ws();
             self.pos += 1; // the ':'
-            if key == *first {
-                return self.find(rest);
-            }
             self.skip_ws();
+            if key == *first {
+                last = Some(self.pos);
+            }
             self.skip_value();
             self.skip_ws();
             if self.peek()? == b',' {
@@ -133,5 +137,8 @@ mod tests {
         );
         let span = find(text, &["a\"b"]).expect("escaped key");
         assert_eq!(&text[span], "[1, {\"port\": 1}]");
+        let text = r#"{"b": {"port": 1}, "b": {"port": 2, "port": 3}}"#;
+        let span = find(text, &["b", "port"]).expect("the last of duplicates");
+        assert_eq!(&text[span], "3");
     }
 }

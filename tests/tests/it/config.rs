@@ -91,12 +91,13 @@ fn the_config_file_is_found_from_a_subfolder() {
 }
 
 #[test]
-fn without_a_config_file_the_defaults_apply() {
+fn an_empty_config_file_gives_the_defaults() {
     let checkout = Checkout::new();
+    checkout.write("dev.toml", "");
     let config = load(&checkout, &[], &[]).unwrap();
     assert_eq!(config.backend.port, 8000);
     assert_eq!(config.backend.command, ["python", "backend/main.py"]);
-    assert!(config.file.is_none());
+    assert_eq!(config.file, Some(checkout.file("dev.toml")));
 }
 
 #[test]
@@ -169,6 +170,7 @@ fn toml_syntax_errors_point_at_the_position() {
 #[test]
 fn invalid_environment_overrides_name_the_variable() {
     let checkout = Checkout::new();
+    checkout.write("dev.toml", "");
     for (var, value, expected) in [
         ("BACKEND_PORT", "abc", "a port number from 1 to 65535"),
         ("BACKEND_PORT", "0", "a port number from 1 to 65535"),
@@ -207,6 +209,7 @@ fn the_cli_exits_2_on_a_config_error_and_names_the_place() {
     );
 
     let checkout = Checkout::new();
+    checkout.write("dev.toml", "");
     let mut command = checkout.command(&["dev", "--print-config"]);
     command.env("BACKEND_PORT", "abc");
     let output = command.output().unwrap();
@@ -250,6 +253,7 @@ fn print_config_shows_values_and_sources() {
 #[test]
 fn the_frontend_port_comes_from_the_file_either_variable_or_the_flag_and_can_be_off() {
     let checkout = Checkout::new();
+    checkout.write("dev.toml", "");
     let config = load(&checkout, &[], &[]).unwrap();
     assert_eq!(config.frontend.port, Some(5173), "the default");
     assert_eq!(config.frontend.host, "127.0.0.1");
@@ -270,20 +274,29 @@ fn the_frontend_port_comes_from_the_file_either_variable_or_the_flag_and_can_be_
 
     let config = load(&checkout, &[("FRONTEND_PORT", "5200")], &[]).unwrap();
     assert_eq!(config.frontend.port, Some(5200));
-    let both = [("FRONTEND_PORT", "5200"), ("DEV_FRONTEND_PORT", "5300")];
-    let config = load(&checkout, &both, &[]).unwrap();
-    assert_eq!(config.frontend.port, Some(5300), "the DEV_ name wins");
+    let config = load(&checkout, &[("DEV_FRONTEND_PORT", "5300")], &[]).unwrap();
+    assert_eq!(
+        config.frontend.port,
+        Some(5300),
+        "the scheme's name works too"
+    );
     assert_eq!(
         config.source("frontend.port"),
         &Source::Env("DEV_FRONTEND_PORT".into())
+    );
+    let both = [("FRONTEND_PORT", "5200"), ("DEV_FRONTEND_PORT", "5300")];
+    let err = load(&checkout, &both, &[]).unwrap_err();
+    assert!(
+        err.contains("both set `frontend.port`"),
+        "two values: {err}"
     );
     let flag = FlagValue {
         key: "frontend.port",
         flag: "--frontend-port",
         value: Value::OptionalPort(Some(5400)),
     };
-    let config = load(&checkout, &both, &[flag]).unwrap();
-    assert_eq!(config.frontend.port, Some(5400));
+    let config = load(&checkout, &[("FRONTEND_PORT", "5200")], &[flag]).unwrap();
+    assert_eq!(config.frontend.port, Some(5400), "the flag wins");
 
     let err = load(&checkout, &[("DEV_FRONTEND_PORT", "70000")], &[]).unwrap_err();
     assert!(
@@ -295,4 +308,118 @@ fn the_frontend_port_comes_from_the_file_either_variable_or_the_flag_and_can_be_
         err.contains("invalid value [\"*\"] for `frontend.origins`"),
         "{err}"
     );
+}
+
+#[test]
+fn dev_doctor_and_port_outside_a_checkout_exit_2_and_create_nothing() {
+    let outside = Checkout::new();
+    for args in [
+        &["dev"][..],
+        &["doctor"],
+        &["port"],
+        &["dev", "--print-config"],
+    ] {
+        let output = outside.command(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "no dev.toml in {} or any parent",
+                outside.path().display()
+            )),
+            "{args:?}: {stderr}"
+        );
+    }
+    let created: Vec<_> = std::fs::read_dir(outside.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(created.is_empty(), "created {created:?}");
+}
+
+#[test]
+fn a_dangling_or_folder_dev_toml_is_an_error_not_a_reason_to_use_the_parents() {
+    let parent = Checkout::new();
+    parent.write("dev.toml", "[backend]\nport = 8100\n");
+    let child = parent.file("child");
+    std::fs::create_dir_all(&child).unwrap();
+    std::os::unix::fs::symlink("missing.toml", child.join("dev.toml")).unwrap();
+    let err = Config::load(&child, &|_| None, &[]).expect_err("dangling");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{}: is a symlink to missing.toml, which cannot be read",
+            child.join("dev.toml").display()
+        )),
+        "{text}"
+    );
+    let output = crate::support::xtask_command(&child, &["dev", "--print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+
+    std::fs::remove_file(child.join("dev.toml")).unwrap();
+    std::fs::create_dir(child.join("dev.toml")).unwrap();
+    let err = Config::load(&child, &|_| None, &[]).expect_err("a folder");
+    assert!(
+        err.to_string()
+            .contains("dev.toml: is a folder, not a config file"),
+        "{err}"
+    );
+
+    // A symlink to a real file is accepted, as before.
+    std::fs::remove_dir(child.join("dev.toml")).unwrap();
+    std::os::unix::fs::symlink("../dev.toml", child.join("dev.toml")).unwrap();
+    let config = Config::load(&child, &|_| None, &[]).unwrap();
+    assert_eq!(config.backend.port, 8100);
+    assert_eq!(config.root, child);
+}
+
+#[test]
+fn print_config_into_a_closed_pipe_exits_0_without_a_panic() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 8100\n");
+    // `| head -1` that already exited: the read end is closed before anything is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = checkout
+        .command(&["dev", "--print-config"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn dev_backend_port_is_read_as_the_scheme_says_and_a_conflict_is_an_error() {
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 8100\n");
+    let config = load(&checkout, &[("DEV_BACKEND_PORT", "8200")], &[]).unwrap();
+    assert_eq!(config.backend.port, 8200);
+    assert_eq!(
+        config.source("backend.port"),
+        &Source::Env("DEV_BACKEND_PORT".into())
+    );
+    let message = load(
+        &checkout,
+        &[("DEV_BACKEND_PORT", "8200"), ("BACKEND_PORT", "8300")],
+        &[],
+    )
+    .expect_err("two values");
+    assert!(
+        message.starts_with(
+            "environment variables BACKEND_PORT and DEV_BACKEND_PORT: both set `backend.port`"
+        ),
+        "{message}"
+    );
+    let config = load(
+        &checkout,
+        &[("DEV_BACKEND_PORT", "8300"), ("BACKEND_PORT", "8300")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.backend.port, 8300);
 }

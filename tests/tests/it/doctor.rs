@@ -105,9 +105,19 @@ fn the_json_has_the_documented_shape() {
 }
 
 #[test]
-fn config_check_ok_warn_and_error() {
+fn config_check_ok_and_error_and_exit_2_without_dev_toml() {
     let checkout = Checkout::new();
-    assert_eq!(status(&checkout, "config", &[]).0, "warn", "no dev.toml");
+    let (code, report) = doctor(&checkout, &[]);
+    assert_eq!(code, 2, "no dev.toml: {report}");
+    let config = check(&report, "config");
+    assert_eq!(config["status"], "error");
+    assert!(
+        config["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("no dev.toml in "),
+        "{config}"
+    );
     consistent(&checkout);
     assert_eq!(status(&checkout, "config", &[]).0, "ok");
     checkout.write("dev.toml", "[backend]\nport = 70000\n");
@@ -356,7 +366,12 @@ fn git_hooks_skip_warn_ok_and_foreign() {
     let (state, found) = status(&checkout, "git-hooks", &[]);
     assert_eq!(state, "warn");
     assert_eq!(found["fix"], "cargo xtask install-hooks");
+    let hook = checkout.file(".git/hooks/pre-commit");
+    let executable = || {
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
     checkout.write(".git/hooks/pre-commit", "#!/bin/sh\nmake lint\n");
+    executable();
     let (state, found) = status(&checkout, "git-hooks", &[]);
     assert_eq!(state, "warn");
     assert!(found["summary"].as_str().unwrap().contains("did not write"));
@@ -367,6 +382,7 @@ fn git_hooks_skip_warn_ok_and_foreign() {
             coordinator::hooks::MARKER
         ),
     );
+    executable();
     assert_eq!(status(&checkout, "git-hooks", &[]).0, "ok");
 }
 
@@ -414,7 +430,7 @@ fn human_output_snapshot() {
     fix: set backend.port to <port> in frontend/config.json (or run `cargo xtask dev`, which writes it)
 ✓ port             port <port> is free
 - backend-health   no backend answers http://127.0.0.1:<port>/health
-- git-hooks        not a git checkout
+- git-hooks        git is not installed
 ✗ rust-tools       missing: rustfmt, clippy
     fix: rustup component add rustfmt clippy
 ✓ runs             no dev run is live in this checkout
@@ -435,4 +451,206 @@ fn frontend_config_mismatch_names_an_environment_override_as_the_source() {
         found["summary"],
         "frontend/config.json says backend.port = 8000, but env BACKEND_PORT sets backend.port = 8100"
     );
+}
+
+#[test]
+fn one_typo_in_dev_toml_does_not_make_doctor_check_against_the_defaults() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let toml = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    checkout.write(
+        "dev.toml",
+        &toml.replace("[backend]\n", "[backend]\nattemps = 3\n"),
+    );
+    let (code, report) = doctor(&checkout, &[]);
+    assert_eq!(code, 1);
+    let config = check(&report, "config");
+    assert_eq!(config["status"], "error");
+    assert!(
+        config["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("unknown key `backend.attemps`"),
+        "{config}"
+    );
+    let frontend = check(&report, "frontend-config");
+    assert_eq!(
+        frontend["status"], "ok",
+        "the valid port is used: {frontend}"
+    );
+    assert_eq!(frontend["data"]["backend_port"], checkout.port);
+    assert_eq!(check(&report, "port")["data"]["port"], checkout.port);
+
+    // An invalid port itself: the checks that need it say so instead of using 8000.
+    checkout.write(
+        "dev.toml",
+        &toml.replace(&format!("port = {}", checkout.port), "port = 70000"),
+    );
+    let (_, report) = doctor(&checkout, &[]);
+    let frontend = check(&report, "frontend-config");
+    assert_eq!(frontend["status"], "skip", "{frontend}");
+    assert!(
+        frontend["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no valid value for backend.port"),
+        "{frontend}"
+    );
+    assert_eq!(check(&report, "port")["status"], "skip");
+
+    // A file that does not parse gives no value at all: nothing is checked against the
+    // defaults, unless a later layer gives the value.
+    checkout.write("dev.toml", &toml.replacen("[backend]", "[backend", 1));
+    let (_, report) = doctor(&checkout, &[]);
+    assert_eq!(check(&report, "frontend-config")["status"], "skip");
+    let port = checkout.port.to_string();
+    let (_, report) = doctor(&checkout, &[("BACKEND_PORT", port.as_str())]);
+    assert_eq!(
+        check(&report, "port")["data"]["invalid"],
+        serde_json::json!(["backend.host", "backend.health_path"]),
+        "the environment gave the port: {report}"
+    );
+}
+
+#[test]
+fn a_hanging_python3_or_node_is_named_and_no_probe_outlives_doctor() {
+    use crate::support::{hanging_programs, kill_all, processes_with};
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let seconds = 200_000 + u32::from(checkout.port);
+    let tools = path_with(&checkout, &["sleep", "git"]);
+    let hanging = hanging_programs(checkout.path(), &["python3", "node"], seconds);
+    let hanging_dir = hanging.split(':').next().unwrap();
+    let path = format!("{hanging_dir}:{tools}");
+    let started = std::time::Instant::now();
+    let (_, report) = doctor(&checkout, &[("PATH", path.as_str())]);
+    let took = started.elapsed();
+    let left = processes_with(&format!("sleep {seconds}"));
+    kill_all(&left);
+    assert!(left.is_empty(), "left running after doctor: {left:?}");
+    assert!(took < LONG, "{took:?}");
+    let python = check(&report, "python");
+    assert_eq!(python["status"], "error", "{python}");
+    assert!(
+        python["details"][0].as_str().unwrap().starts_with(
+            "`python3`: did not answer within 3 s and was stopped; try `python3 --version` by hand"
+        ),
+        "{python}"
+    );
+    let node = check(&report, "node");
+    assert_eq!(node["status"], "warn", "the frontend is `sleep`: {node}");
+    assert_eq!(node["summary"], "node does not answer");
+    assert!(
+        node["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("try `node --version` by hand"),
+        "{node}"
+    );
+}
+
+#[test]
+fn an_old_node_is_only_a_warning_when_the_frontend_does_not_use_node() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let path = path_with(&checkout, &[]);
+    let old_node = checkout.file("bin/node");
+    std::fs::write(&old_node, "#!/bin/sh\necho v16.20.0\n").unwrap();
+    std::fs::set_permissions(&old_node, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (state, found) = status(&checkout, "node", &[("PATH", path.as_str())]);
+    assert_eq!(state, "warn", "{found}");
+    assert_eq!(found["summary"], "Node v16.20.0 is older than 18");
+}
+
+#[test]
+fn backend_deps_follows_includes_offers_a_fix_that_works_and_names_a_broken_interpreter() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    checkout.write("backend/requirements.txt", "-r base.txt\n");
+    checkout.write("backend/base.txt", "pip\n");
+    let env = HashMap::<String, String>::new();
+    let config = Config::load(checkout.path(), &|n| env.get(n).cloned(), &[]).unwrap();
+    let log = RunLog::create(&checkout.file(".dev/logs"), "dev-1-doctor");
+    coordinator::venv::sync(&config.backend, &config.root, &checkout.file(".dev"), &log).unwrap();
+    assert_eq!(status(&checkout, "backend-deps", &[]).0, "ok");
+
+    checkout.write("backend/base.txt", "pip\nfastapi==0.162.5\n");
+    let (state, found) = status(&checkout, "backend-deps", &[]);
+    assert_eq!(state, "error", "{found}");
+    assert_eq!(
+        found["data"]["missing"],
+        serde_json::json!(["fastapi==0.162.5"])
+    );
+    assert!(
+        found["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("run `cargo xtask dev --resync`"),
+        "{found}"
+    );
+
+    // The Python the venv was made from is gone.
+    let broken = Checkout::new();
+    consistent(&broken);
+    broken.write("backend/requirements.txt", "pip\n");
+    std::fs::create_dir_all(broken.file("backend/.venv/bin")).unwrap();
+    std::fs::create_dir_all(broken.file("backend/.venv/lib/python3.99/site-packages")).unwrap();
+    std::os::unix::fs::symlink(
+        "/nonexistent/python3.99",
+        broken.file("backend/.venv/bin/python"),
+    )
+    .unwrap();
+    let (state, found) = status(&broken, "backend-deps", &[]);
+    assert_eq!(state, "error", "{found}");
+    assert!(
+        found["summary"]
+            .as_str()
+            .unwrap()
+            .contains("is a broken link"),
+        "{found}"
+    );
+    assert!(
+        found["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("delete backend/.venv"),
+        "{found}"
+    );
+}
+
+#[test]
+fn a_python3_that_exits_1_shows_its_stderr() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    let path = path_with(&checkout, &[]);
+    let broken = checkout.file("bin/python3");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\necho \"Fatal Python error: init_fs_encoding: failed to get the Python codec\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (state, found) = status(&checkout, "python", &[("PATH", path.as_str())]);
+    assert_eq!(state, "error", "{found}");
+    assert_eq!(
+        found["details"][0],
+        "`python3`: exited with exit status: 1: Fatal Python error: init_fs_encoding: failed to get the Python codec"
+    );
+}
+
+#[test]
+fn the_port_fix_never_says_uses_port_with_no_port() {
+    // Nothing is free above 65535: the fix must say so rather than print "(uses port )".
+    let Ok(_held) = std::net::TcpListener::bind(("127.0.0.1", 65535)) else {
+        eprintln!("skipped: port 65535 is taken on this machine");
+        return;
+    };
+    let checkout = Checkout::new();
+    checkout.write("dev.toml", "[backend]\nport = 65535\n");
+    let (state, found) = status(&checkout, "port", &[]);
+    assert_eq!(state, "error", "{found}");
+    let fix = found["fix"].as_str().unwrap();
+    assert!(!fix.contains("(uses port )"), "{fix}");
+    assert!(fix.contains("no free port was found above it"), "{fix}");
+    assert!(found["data"]["suggested_port"].is_null(), "{found}");
 }

@@ -191,3 +191,94 @@ fn restore_puts_back_the_old_bytes_unless_the_file_was_edited_meanwhile() {
         "the edit wins"
     );
 }
+
+#[test]
+fn duplicate_keys_edit_the_occurrence_the_frontend_reads_the_last() {
+    let (_, after) = write_and_read(
+        "config.json",
+        "{\"backend\": {\"port\": 1}, \"backend\": {\"port\": 8000}}\n",
+        "backend.port",
+        8001,
+    );
+    assert_eq!(
+        after,
+        "{\"backend\": {\"port\": 1}, \"backend\": {\"port\": 8001}}\n"
+    );
+    let (_, after) = write_and_read(
+        ".env",
+        "BACKEND_PORT=1\nBACKEND_PORT=8000\n",
+        "BACKEND_PORT",
+        8001,
+    );
+    assert_eq!(after, "BACKEND_PORT=1\nBACKEND_PORT=8001\n");
+    let checkout = Checkout::new();
+    checkout.write(".env", "BACKEND_PORT=1\nBACKEND_PORT=8000\n");
+    let read = coordinator::frontend_config::read(&checkout.file(".env"), ".env", "BACKEND_PORT");
+    assert_eq!(read.unwrap().as_deref(), Some("8000"));
+}
+
+#[test]
+fn a_port_key_naming_an_object_or_table_is_refused_and_the_file_untouched() {
+    for (name, before, key) in [
+        (
+            "config.json",
+            "{\"backend\": {\"port\": 8000}}\n",
+            "backend",
+        ),
+        ("config.toml", "[backend]\nport = 8000\n", "backend"),
+        ("config.toml", "backend = { port = 8000 }\n", "backend"),
+    ] {
+        let checkout = Checkout::new();
+        checkout.write(name, before);
+        let path = checkout.file(name);
+        let err = point_at(&path, name, key, "127.0.0.1", 8001).expect_err("not a scalar");
+        assert!(err.message.starts_with("`backend` is "), "{err}");
+        assert!(err.message.contains("not a port value"), "{err}");
+        assert!(err.fix.contains("frontend.port_key"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted_and_never_duplicates_the_env_line() {
+    let (_, after) = write_and_read(
+        "config.json",
+        "\u{feff}{\"backend\": {\"port\": 8000}}\n",
+        "backend.port",
+        8001,
+    );
+    assert_eq!(after, "\u{feff}{\"backend\": {\"port\": 8001}}\n");
+    let (changes, after) =
+        write_and_read(".env", "\u{feff}BACKEND_PORT=8000\n", "BACKEND_PORT", 8001);
+    assert_eq!(after, "\u{feff}BACKEND_PORT=8001\n");
+    assert_eq!(changes[0].old, "8000");
+}
+
+#[test]
+fn env_quotes_are_kept_and_comments_without_a_space_are_comments() {
+    let (_, after) = write_and_read(
+        ".env",
+        "BACKEND_PORT=\"8000\"\nBACKEND_HOST='localhost'\n",
+        "BACKEND_PORT",
+        8001,
+    );
+    assert_eq!(after, "BACKEND_PORT=\"8001\"\nBACKEND_HOST='127.0.0.1'\n");
+    let (changes, after) = write_and_read(".env", "BACKEND_PORT=8000#api\n", "BACKEND_PORT", 8001);
+    assert_eq!(changes[0].old, "8000");
+    assert_eq!(after, "BACKEND_PORT=8001#api\n");
+}
+
+#[test]
+fn toml_integers_with_underscores_are_numbers() {
+    let checkout = Checkout::new();
+    checkout.write("config.toml", "[backend]\nport = 8_000\n");
+    let read = coordinator::frontend_config::read(
+        &checkout.file("config.toml"),
+        "config.toml",
+        "backend.port",
+    );
+    assert_eq!(read.unwrap().as_deref(), Some("8000"));
+    checkout.write("dev.toml", "[backend]\nport = 8_100\n");
+    let config = coordinator::config::Config::load(checkout.path(), &|_| None, &[]).unwrap();
+    assert_eq!(config.backend.port, 8100);
+}

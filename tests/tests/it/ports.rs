@@ -481,3 +481,75 @@ fn ctrl_c_at_the_prompt_stops_at_once() {
     );
     assert!(!text.contains("started backend"), "{text}");
 }
+
+#[test]
+fn port_0_is_not_a_port_to_ask_about() {
+    let output = xtask_command(Path::new("/"), &["port", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value '0'"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("is free"));
+}
+
+#[test]
+fn a_privileged_port_as_a_normal_user_is_free_but_needs_root_not_held_by_a_hidden_process() {
+    let setpriv = coordinator::which::which("setpriv");
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    if !root || setpriv.is_none() {
+        eprintln!("skipped: needs root and setpriv to run as a normal user");
+        return;
+    }
+    // A privileged port nothing listens on (checked as root, who may bind it).
+    let Some(port) = (80..1024u16).find(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, *p)).is_ok())
+    else {
+        eprintln!("skipped: no free privileged port");
+        return;
+    };
+    let command = xtask_command(Path::new("/"), &["port", &port.to_string()]);
+    let output = Command::new(setpriv.unwrap())
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("Permission denied") {
+        eprintln!("skipped: the unprivileged user cannot run the binary here: {stderr}");
+        return;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}{stderr}");
+    assert!(
+        text.contains(&format!(
+            "port {port} is free, but this user may not listen on it"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("cannot be inspected"), "{text}");
+}
+
+#[test]
+fn a_holder_whose_command_line_has_a_newline_is_printed_on_one_line() {
+    let port = crate::support::free_port();
+    let mut command = Command::new("python3");
+    command.args([
+        "-c",
+        "import socket, sys\ns = socket.socket()\ns.bind(('127.0.0.1', int(sys.argv[1])))\ns.listen()\nprint('listening', flush=True)\nsys.stdin.read() if False else __import__('time').sleep(3600)\n",
+        &port.to_string(),
+        "first line\nsecond line",
+    ]);
+    let holder = Running::spawn(command);
+    holder.expect_line("listening", LONG);
+    let output = xtask_command(Path::new("/"), &["port", &port.to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let held = text.lines().next().unwrap();
+    assert!(held.contains("first line\\nsecond line"), "{text}");
+    assert!(held.contains(&format!("(pid {}", holder.pid())), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+}

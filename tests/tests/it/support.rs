@@ -285,6 +285,15 @@ impl Running {
         kill(Pid::from_raw(self.pid() as i32), signal).unwrap();
     }
 
+    /// The exit status, if it has exited (and then the output it wrote last is in).
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        let status = self.child.try_wait().unwrap()?;
+        wait_until(Duration::from_secs(2), || {
+            Arc::strong_count(&self.lines) == 1
+        });
+        Some(status)
+    }
+
     /// Waits for the exit; panics (after killing it) with the output on timeout.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
         let mut status = None;
@@ -353,4 +362,51 @@ pub fn http_get(port: u16, path: &str, correlation_id: &str) -> Option<(u16, Str
     let (head, body) = response.split_once("\r\n\r\n")?;
     let code = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((code, body.to_owned()))
+}
+
+/// The pids whose command line contains `needle` (arguments joined by spaces), for
+/// "nothing left running" checks by the process table.
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| {
+                let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+                line.contains(needle)
+            })
+        })
+        .filter(|pid| pid_alive(*pid))
+        .collect()
+}
+
+/// Fake programs in `dir/bin` that hang (a shell that runs `sleep <seconds>`, so a
+/// killed parent alone would leave the sleep behind). Returns the PATH to use: those
+/// programs first, then the caller's PATH. Look for leftovers with
+/// `processes_with(&format!("sleep {seconds}"))`; pick `seconds` unique to the test.
+pub fn hanging_programs(dir: &Path, names: &[&str], seconds: u32) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("hanging-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in names {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\nsleep {seconds}\necho done\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Kills leftovers found by [`processes_with`] (after a failed assertion, so that a
+/// failing test does not leave them running).
+pub fn kill_all(pids: &[u32]) {
+    for pid in pids {
+        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
 }

@@ -308,7 +308,7 @@ async fn try_once(
     if stop_attempt(&mut running, plan.grace, shutdown, log).await {
         return Ok(None);
     }
-    stop_left_behind(&left, plan.grace).await;
+    stop_left_behind(&left, plan.grace, shutdown).await;
     running.drain_output(Duration::from_millis(500)).await;
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
@@ -335,13 +335,20 @@ pub fn exited(running: &Running, status: std::process::ExitStatus) -> FailureKin
 
 /// Stops what a backend left behind outside its group (its group is stopped by
 /// [`stop_attempt`]): descendants re-parented to `dev` as the child subreaper.
-pub async fn stop_left_behind(left: &[process::ProcessInfo], grace: Duration) {
+pub async fn stop_left_behind(
+    left: &[process::ProcessInfo],
+    grace: Duration,
+    shutdown: &mut Shutdown,
+) {
     let targets: Vec<process::Target> = left
         .iter()
         .filter_map(|info| process::Target::process(info.pid))
         .collect();
     if !targets.is_empty() {
-        process::terminate(&targets, grace, std::future::pending(), || {}).await;
+        let hurry = async {
+            shutdown.next().await;
+        };
+        process::terminate(&targets, grace, hurry, || {}).await;
     }
 }
 

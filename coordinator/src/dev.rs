@@ -62,17 +62,6 @@ pub enum DevOutcome {
     Misconfigured(String),
 }
 
-impl DevOutcome {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            DevOutcome::Stopped => 0,
-            DevOutcome::FrontendExited(code) => *code,
-            DevOutcome::Failed(_) => 1,
-            DevOutcome::Misconfigured(_) => 2,
-        }
-    }
-}
-
 /// Runs `dev` to the end on a single-threaded runtime.
 pub fn run(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -114,10 +103,13 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if !process::become_subreaper() {
         log.file_only("cannot become the child subreaper: a backend that daemonizes may escape");
     }
-    let mut this_run = ThisRun::register(config, log).await;
+    let mut this_run = ThisRun::register(config, log, &mut shutdown).await;
     let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
     // Whatever escaped the groups (a double fork into its own session) goes too.
-    for info in process::stop_descendants(config.dev.shutdown_grace).await {
+    let hurry = async {
+        shutdown.next().await;
+    };
+    for info in process::stop_descendants(config.dev.shutdown_grace, hurry).await {
         log.warn(&format!(
             "pid {} ({}) was still running after the grace period and was killed: {}",
             info.pid, info.name, info.cmdline
@@ -283,13 +275,10 @@ async fn sync(config: &Config, log: &RunLog, shutdown: &mut Shutdown) -> Option<
         },
         name = shutdown.next() => {
             log.info(&format!("{name} received during the venv sync: stopping the installer"));
-            let stop = process::stop_descendants(config.dev.shutdown_grace);
-            let killed = tokio::select! {
-                killed = stop => killed,
-                _ = shutdown.next() => {
-                    process::stop_descendants(std::time::Duration::ZERO).await
-                }
+            let hurry = async {
+                shutdown.next().await;
             };
+            let killed = process::stop_descendants(config.dev.shutdown_grace, hurry).await;
             for info in killed {
                 log.warn(&format!("pid {} ({}) was killed: {}", info.pid, info.name, info.cmdline));
             }
@@ -439,7 +428,7 @@ async fn start_frontend(
     }
 }
 
-/// The environment of DESIGN section 4, for both children. Their output reaches the
+/// The environment the children get (README, `cargo xtask dev`), for both children. Their output reaches the
 /// terminal through a pipe, so when `dev` writes colour there they are told to as well.
 fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
     let backend = &config.backend;

@@ -33,7 +33,7 @@ pub enum Status {
     Skip,
 }
 
-/// One check's result: the JSON object of DESIGN section 8.
+/// One check's result: one object of `doctor --json`'s `checks` (see the README).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
     pub id: &'static str,
@@ -149,7 +149,7 @@ pub fn unusable_config(err: &ConfigError, correlation_id: &str) -> Report {
 /// A check to run: its id (for the report if it crashes or hangs) and its function.
 pub type CheckFn = (&'static str, Box<dyn FnOnce() -> Check + Send>);
 
-/// Runs every check of DESIGN section 8 concurrently.
+/// Runs every check concurrently.
 pub fn run(context: &Context) -> Report {
     let checks: Vec<CheckFn> = checks::ALL
         .iter()

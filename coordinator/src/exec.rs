@@ -355,36 +355,6 @@ mod tests {
         assert!(text.contains("| started"), "{text}");
     }
 
-    /// One mechanism per job: short commands run here (with a deadline), long-running
-    /// ones in `process`, and `bench` times the tools it starts. Any other
-    /// `std::process::Command` would be a probe without a deadline.
-    #[test]
-    fn commands_are_spawned_only_by_exec_process_and_bench() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = vec![src.clone()];
-        let mut offenders = Vec::new();
-        while let Some(path) = files.pop() {
-            if path.is_dir() {
-                files.extend(
-                    std::fs::read_dir(&path)
-                        .expect("src is readable")
-                        .map(|e| e.expect("entry").path()),
-                );
-                continue;
-            }
-            let relative = path.strip_prefix(&src).expect("under src").to_path_buf();
-            let allowed = ["exec.rs", "process.rs", "bench.rs", "bench/"]
-                .iter()
-                .any(|a| relative.to_string_lossy().starts_with(a));
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let needle = ["Command", "::new("].concat();
-            if !allowed && text.contains(&needle) {
-                offenders.push(relative.display().to_string());
-            }
-        }
-        assert!(offenders.is_empty(), "use exec::Cmd in {offenders:?}");
-    }
-
     #[test]
     fn a_missing_program_is_named() {
         let err = Cmd::new("no-such-program-5f2a").run().expect_err("missing");

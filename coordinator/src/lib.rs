@@ -4,7 +4,6 @@
 
 pub mod atomic;
 pub mod backend;
-pub mod bench;
 pub mod config;
 pub mod dev;
 pub mod doctor;

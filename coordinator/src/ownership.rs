@@ -1,7 +1,7 @@
 //! Is the backend on the port ours? From its health answer when it says, else from the
 //! operating system.
 //!
-//! An answer carrying `service` and `workspace` (DESIGN section 5) decides by itself.
+//! An answer carrying `service` and `workspace` (the project's own health contract) decides by itself.
 //! Most real apps' health answers carry neither, so then the process that listens on
 //! the port (the socket table, not a pid in the body) decides: it is ours when it
 //! descends from this `dev` process, or when its working directory or a path on its

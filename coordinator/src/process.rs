@@ -388,8 +388,19 @@ pub async fn terminate(
 /// Stops every process descended from this one that is still running: what escaped the
 /// groups `dev` stopped (a daemon that double-forked into its own session comes back to
 /// `dev` as the child subreaper). Returns what had to be killed.
-pub async fn stop_descendants(grace: Duration) -> Vec<ProcessInfo> {
+pub async fn stop_descendants(
+    grace: Duration,
+    hurry: impl Future<Output = ()>,
+) -> Vec<ProcessInfo> {
     let mut killed = Vec::new();
+    // After a hurry (a second Ctrl-C), the later rounds kill at once; a finished future
+    // is never polled again.
+    let hurried = std::cell::Cell::new(false);
+    let hurry = async {
+        hurry.await;
+        hurried.set(true);
+    };
+    tokio::pin!(hurry);
     // New processes can appear while the first ones stop: look again, a few times.
     for _ in 0..3 {
         let targets: Vec<Target> = descendants(std::process::id())
@@ -402,7 +413,18 @@ pub async fn stop_descendants(grace: Duration) -> Vec<ProcessInfo> {
         if targets.is_empty() {
             break;
         }
-        killed.extend(terminate(&targets, grace, std::future::pending(), || {}).await);
+        let (grace, round_hurry) = if hurried.get() {
+            (Duration::ZERO, None)
+        } else {
+            (grace, Some(&mut hurry))
+        };
+        let round_hurry = async {
+            match round_hurry {
+                Some(hurry) => hurry.await,
+                None => std::future::pending().await,
+            }
+        };
+        killed.extend(terminate(&targets, grace, round_hurry, || {}).await);
     }
     killed
 }
@@ -489,11 +511,11 @@ impl Drop for Running {
 /// Stops one process that `dev` did not start, by pid alone (its group is not ours to
 /// signal): SIGTERM, up to `grace`, then SIGKILL. Only after the user confirmed it.
 /// Returns whether the pid is gone.
-pub async fn stop_pid(pid: u32, grace: Duration) -> bool {
+pub async fn stop_pid(pid: u32, grace: Duration, hurry: impl Future<Output = ()>) -> bool {
     let Some(target) = Target::process(pid) else {
         return true;
     };
-    terminate(&[target], grace, std::future::pending(), || {}).await;
+    terminate(&[target], grace, hurry, || {}).await;
     !target.alive()
 }
 

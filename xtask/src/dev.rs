@@ -116,5 +116,5 @@ pub fn run(args: &DevArgs) -> u8 {
         DevOutcome::Misconfigured(message) => eprintln!("error: invalid configuration\n{message}"),
         DevOutcome::Stopped | DevOutcome::FrontendExited(_) => {}
     }
-    u8::try_from(outcome.exit_code()).unwrap_or(crate::exit::FAILED)
+    crate::exit::of_dev(&outcome)
 }

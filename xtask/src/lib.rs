@@ -9,17 +9,31 @@ mod dev;
 mod doctor;
 mod hooks;
 mod port;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use coordinator::config::{Config, ConfigError, FlagValue};
 
-/// Exit codes of DESIGN section 3, decided here and nowhere else.
+/// The exit codes (README "Exit codes"), decided here and nowhere else.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
+
+    /// How a `dev` run ends: 0 stopped cleanly, the frontend's (or `dev -- cmd`'s) own
+    /// code, 1 failed, 2 misconfigured.
+    pub fn of_dev(outcome: &coordinator::dev::DevOutcome) -> u8 {
+        use coordinator::dev::DevOutcome;
+        match outcome {
+            DevOutcome::Stopped => OK,
+            DevOutcome::FrontendExited(code) => u8::try_from(*code).unwrap_or(FAILED),
+            DevOutcome::Failed(_) => FAILED,
+            DevOutcome::Misconfigured(_) => USAGE,
+        }
+    }
 }
 
 #[derive(Debug, Parser)]
@@ -67,7 +81,7 @@ pub fn main() -> ExitCode {
         Command::PreCommit => hooks::pre_commit(),
         Command::InstallHooks(args) => hooks::install(&args),
         Command::Port(args) => port::run(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => bench::command(&args),
     };
     ExitCode::from(code)
 }

@@ -1,5 +1,5 @@
 //! Settling the backend port before anything starts: free, reusable, or taken, when
-//! the offer of DESIGN section 7 is made (asked on a terminal, decided by `--port auto`
+//! the offer (a free port, or stopping our own stale backend) is made (asked on a terminal, decided by `--port auto`
 //! and `--yes` otherwise) and the port may change.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use crate::runlog::RunLog;
 use crate::signals::Shutdown;
 
 /// Settles the backend port: free (returns `None`: start one), ours and ready (returns
-/// its health report: reuse it), or taken, when the offer of DESIGN section 7 is made
+/// its health report: reuse it), or taken, when the offer (a free port, or stopping our own stale backend) is made
 /// and `config.backend.port` may change. Refusals end the run.
 pub(super) async fn resolve_port(
     config: &mut Config,
@@ -82,7 +82,10 @@ pub(super) async fn resolve_port(
                     continue;
                 }
                 log.info(&format!("stopping our stale backend pid {pid}"));
-                if !process::stop_pid(pid, config.dev.shutdown_grace).await {
+                let hurry = async {
+                    shutdown.next().await;
+                };
+                if !process::stop_pid(pid, config.dev.shutdown_grace, hurry).await {
                     return Err(refuse(
                         log,
                         &format!("our stale backend pid {pid} did not stop"),

@@ -330,7 +330,7 @@ async fn reload(
         if backend::stop_attempt(&mut old, config.dev.shutdown_grace, shutdown, log).await {
             return Reload::Stopped;
         }
-        backend::stop_left_behind(&left, config.dev.shutdown_grace).await;
+        backend::stop_left_behind(&left, config.dev.shutdown_grace, shutdown).await;
         old.drain_output(Duration::from_millis(200)).await;
     }
     let once = Plan {
@@ -501,7 +501,7 @@ async fn restart(
     if backend::stop_attempt(&mut down, config.dev.shutdown_grace, shutdown, log).await {
         return Err(DevOutcome::Stopped);
     }
-    backend::stop_left_behind(&left, config.dev.shutdown_grace).await;
+    backend::stop_left_behind(&left, config.dev.shutdown_grace, shutdown).await;
     down.drain_output(Duration::from_millis(500)).await;
     let forked = matches!(kind, FailureKind::Forked { .. });
     if up_for >= STABLE_AFTER {

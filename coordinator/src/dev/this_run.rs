@@ -10,6 +10,7 @@ use crate::frontend_config;
 use crate::process::{self, Running};
 use crate::runlog::RunLog;
 use crate::runs::{self, ConfigChange, Record, Runs, Settle, Started};
+use crate::signals::Shutdown;
 
 pub(super) struct ThisRun {
     runs: Runs,
@@ -21,7 +22,11 @@ pub(super) struct ThisRun {
 impl ThisRun {
     /// Cleans up after dead runs, then records this one. Failing to write the record is
     /// not fatal (the run works; only cross-run care is lost), and is said once.
-    pub(super) async fn register(config: &Config, log: &RunLog) -> ThisRun {
+    pub(super) async fn register(
+        config: &Config,
+        log: &RunLog,
+        shutdown: &mut Shutdown,
+    ) -> ThisRun {
         let runs = Runs::of(&config.root);
         let record = Record::new(log.correlation_id(), log.path());
         let mut this = ThisRun {
@@ -44,7 +49,7 @@ impl ThisRun {
         let (live, dead): (Vec<Record>, Vec<Record>) =
             records.into_iter().partition(Record::is_live);
         for run in &dead {
-            clean_up(run, &live, config, log).await;
+            clean_up(run, &live, config, log, shutdown).await;
             this.runs.remove(&run.correlation_id, &lock);
         }
         this.saved = this.runs.save(&this.record, &lock).is_ok();
@@ -249,7 +254,13 @@ fn settle_file(change: &ConfigChange, others: &[Record]) -> std::io::Result<Sett
 }
 
 /// Stops what a dead run left running and settles its frontend-config change.
-async fn clean_up(run: &Record, live: &[Record], config: &Config, log: &RunLog) {
+async fn clean_up(
+    run: &Record,
+    live: &[Record],
+    config: &Config,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) {
     let leftovers = run.leftovers();
     if !leftovers.is_empty() {
         log.warn(&format!(
@@ -268,7 +279,11 @@ async fn clean_up(run: &Record, live: &[Record], config: &Config, log: &RunLog) 
         }
         let targets: Vec<process::Target> = leftovers.iter().map(|(t, _)| *t).collect();
         let grace = config.dev.shutdown_grace.min(Duration::from_secs(5));
-        let killed = process::terminate(&targets, grace, std::future::pending(), || {}).await;
+        // A Ctrl-C meanwhile kills them at once rather than being ignored.
+        let hurry = async {
+            shutdown.next().await;
+        };
+        let killed = process::terminate(&targets, grace, hurry, || {}).await;
         for info in killed {
             log.warn(&format!(
                 "pid {} ({}) ignored SIGTERM and was killed",

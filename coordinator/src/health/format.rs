@@ -51,7 +51,7 @@ impl HealthFormat {
 /// Which format an answer was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
-    /// DESIGN section 5: `healthy` / `degraded` / `starting`, with `services`.
+    /// The project's own contract: `healthy` / `degraded` / `starting`, with `services`.
     Contract,
     /// draft-inadarei-api-health-check: `pass` / `warn` / `fail`, with `checks`.
     Ietf,
@@ -113,7 +113,7 @@ pub struct HealthReport {
     /// The `status` value as sent (for `status-code`, the code).
     pub status: String,
     pub condition: Condition,
-    /// The identity fields of DESIGN section 5, in whichever format they appear.
+    /// The identity fields (`service`, `workspace`, `pid`), in whichever format they appear.
     pub service: Option<String>,
     pub version: Option<String>,
     pub pid: Option<u32>,
@@ -141,7 +141,7 @@ impl HealthReport {
             .collect()
     }
 
-    /// Whether the answer says which service and checkout it is (DESIGN section 5).
+    /// Whether the answer says which service and checkout it is (`service` and `workspace`).
     pub fn has_identity(&self) -> bool {
         self.service.is_some() || self.workspace.is_some()
     }

@@ -330,7 +330,7 @@ pub fn holder(setup: &Setup) -> HolderTimes {
     }
     for _ in 0..setup.runs {
         let started = Instant::now();
-        let found = crate::port::who_holds(port);
+        let found = coordinator::port::who_holds(port);
         times
             .in_process
             .0
@@ -342,12 +342,12 @@ pub fn holder(setup: &Setup) -> HolderTimes {
     let mut ours = Command::new(&setup.exe);
     ours.args(["port", &p]);
     commands.push(("`cargo xtask port` (binary)".into(), ours));
-    if crate::which::which("ss").is_some() {
+    if coordinator::which::which("ss").is_some() {
         let mut ss = Command::new("ss");
         ss.args(["-ltnp", &format!("sport = :{port}")]);
         commands.push(("`ss -ltnp` (no alternative)".into(), ss));
     }
-    if crate::which::which("lsof").is_some() {
+    if coordinator::which::which("lsof").is_some() {
         let mut lsof = Command::new("lsof");
         lsof.args(["-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN"]);
         commands.push(("`lsof` (no alternative)".into(), lsof));

@@ -1,0 +1,219 @@
+//! Tidy: the codebase checks itself inside `cargo test` (as rust-analyzer's
+//! `xtask/src/tidy.rs` does), so that a rule written in ARCHITECTURE.md or
+//! CONTRIBUTING.md cannot quietly stop being true.
+//!
+//! Each rule is a pure function from a file's path and text to its violations, tested on
+//! a deliberately broken sample, and run over the workspace by one `#[test]`.
+
+use std::path::{Path, PathBuf};
+
+/// The files that may start processes: the two modules that own it (short commands with
+/// a deadline; long-running supervised groups) and the bench, whose job is to start the
+/// tools it times. The `tests` crate's harness is not product code and is not checked.
+const SPAWNERS: &[&str] = &[
+    "coordinator/src/exec.rs",
+    "coordinator/src/process.rs",
+    "coordinator/src/process/",
+    "xtask/src/bench.rs",
+    "xtask/src/bench/",
+];
+
+/// Every `.rs` file opens with a `//!` line that says why it exists.
+fn module_doc(path: &str, text: &str) -> Vec<String> {
+    if text.starts_with("//!") {
+        Vec::new()
+    } else {
+        vec![format!("{path}: does not open with a `//!` line")]
+    }
+}
+
+/// `Command::new` (std or tokio) only where processes are owned.
+fn spawns(path: &str, text: &str) -> Vec<String> {
+    if !path.starts_with("coordinator/") && !path.starts_with("xtask/") {
+        return Vec::new();
+    }
+    if SPAWNERS.iter().any(|allowed| path.starts_with(allowed)) {
+        return Vec::new();
+    }
+    let needle = ["Command", "::new("].concat();
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains(&needle) && !line.trim_start().starts_with("//"))
+        .map(|(i, _)| {
+            format!(
+                "{path}:{}: starts a process; use `coordinator::exec::Cmd` (short commands) or `coordinator::process::spawn` (supervised ones)",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+/// No comment points at a document outside the repository: a reader of the code has
+/// only the repository.
+fn outside_documents(path: &str, text: &str) -> Vec<String> {
+    let outside = [
+        ["DESIGN", " section"].concat(),
+        ["DESIGN", ".md"].concat(),
+        ["STYLE", ".md"].concat(),
+        ["DEPENDENCIES", ".md"].concat(),
+    ];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let trimmed = line.trim_start();
+            trimmed.starts_with("//") && outside.iter().any(|o| trimmed.contains(o.as_str()))
+        })
+        .map(|(i, _)| {
+            format!(
+                "{path}:{}: refers to a document outside the repository",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+/// Exit codes are decided in one place (`xtask::exit`): nothing else builds an
+/// `ExitCode` or calls `process::exit`.
+fn exit_codes(path: &str, text: &str) -> Vec<String> {
+    if path == "xtask/src/lib.rs"
+        || !(path.starts_with("coordinator/") || path.starts_with("xtask/"))
+    {
+        return Vec::new();
+    }
+    let needles = [
+        ["ExitCode", "::from("].concat(),
+        ["process", "::exit("].concat(),
+    ];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| needles.iter().any(|n| line.contains(n.as_str())))
+        .map(|(i, _)| format!("{path}:{}: exit codes are decided in `xtask::exit`", i + 1))
+        .collect()
+}
+
+/// Every wait in `dev` also waits on `Shutdown`: a stop is never given a hurry that can
+/// never come.
+fn waits_on_shutdown(path: &str, text: &str) -> Vec<String> {
+    if !path.starts_with("coordinator/src/dev") && path != "coordinator/src/backend.rs" {
+        return Vec::new();
+    }
+    let needle = ["future::", "pending(), ||"].concat();
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains(&needle))
+        .map(|(i, _)| {
+            format!(
+                "{path}:{}: a stop that a second Ctrl-C cannot hurry; pass the shutdown",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+/// Every setting is shown by `--print-config` and documented in the README's table.
+fn settings_documented(print_config: &str, readme: &str) -> Vec<String> {
+    coordinator::config::SETTINGS
+        .iter()
+        .flat_map(|setting| {
+            let mut missing = Vec::new();
+            if !print_config
+                .lines()
+                .any(|line| line.starts_with(&format!("{} ", setting.key)))
+            {
+                missing.push(format!("{}: not shown by --print-config", setting.key));
+            }
+            let row = format!("| `{}` |", setting.key);
+            if !readme.lines().any(|line| line.starts_with(&row)) {
+                missing.push(format!(
+                    "{}: no row in README.md's configuration table",
+                    setting.key
+                ));
+            }
+            missing
+        })
+        .collect()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+/// The `.rs` files of the workspace's crates, as `(relative path, text)`.
+fn sources(root: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut folders: Vec<PathBuf> = ["coordinator/src", "xtask/src", "tests/src", "tests/tests"]
+        .iter()
+        .map(|dir| root.join(dir))
+        .collect();
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let relative = path
+                    .strip_prefix(root)
+                    .expect("under the root")
+                    .display()
+                    .to_string();
+                found.push((relative, std::fs::read_to_string(&path).unwrap_or_default()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn the_workspace_is_tidy() {
+    let root = workspace();
+    let rules: [fn(&str, &str) -> Vec<String>; 5] = [
+        module_doc,
+        spawns,
+        outside_documents,
+        exit_codes,
+        waits_on_shutdown,
+    ];
+    // This file names what the rules look for, in its samples.
+    let mut problems: Vec<String> = sources(&root)
+        .iter()
+        .filter(|(path, _)| path != "xtask/src/tidy.rs")
+        .flat_map(|(path, text)| rules.iter().flat_map(move |rule| rule(path, text)))
+        .collect();
+    let config = coordinator::config::Config::defaults(&root);
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
+    problems.extend(settings_documented(&config.describe(), &readme));
+    assert!(problems.is_empty(), "untidy:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn each_rule_catches_what_it_is_about() {
+    let broken = "use std::process::Command;\nfn main() {\n    // See DESIGN section 6.\n    let _ = Command::new(\"ls\");\n    std::process::exit(3);\n}\n";
+    let path = "coordinator/src/broken.rs";
+    assert_eq!(module_doc(path, broken).len(), 1);
+    assert_eq!(spawns(path, broken).len(), 1);
+    assert_eq!(outside_documents(path, broken).len(), 1);
+    assert_eq!(exit_codes(path, broken).len(), 1);
+    let stop = "//! x\nterminate(&t, grace, std::future::pending(), || {}).await;\n";
+    assert_eq!(waits_on_shutdown("coordinator/src/dev/x.rs", stop).len(), 1);
+    let allowed = "//! x\nlet _ = Command::new(\"ls\");\n";
+    assert!(spawns("coordinator/src/exec.rs", allowed).is_empty());
+    assert!(spawns("tests/tests/it/support.rs", allowed).is_empty());
+    let missing = settings_documented("backend.port = 8000\n", "| `backend.port` | 8000 |\n");
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.starts_with("backend.host: not shown")),
+        "{missing:?}"
+    );
+    assert!(
+        !missing.iter().any(|m| m.starts_with("backend.port")),
+        "{missing:?}"
+    );
+}

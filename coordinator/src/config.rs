@@ -384,6 +384,17 @@ impl Config {
         }
     }
 
+    /// The configuration as a run uses it, once its ports are settled: the one place
+    /// where the chosen ports (a free one instead of a taken one) replace the
+    /// configured ones, so that URLs, placeholders and the children's environment all
+    /// follow from the same values.
+    pub fn with_ports(&self, backend: u16, frontend: Option<u16>) -> Config {
+        let mut config = self.clone();
+        config.backend.port = backend;
+        config.frontend.port = frontend;
+        config
+    }
+
     /// The values of the command placeholders (see [`placeholder`]).
     pub fn placeholders(&self) -> Vec<(&'static str, String)> {
         vec![

@@ -8,6 +8,23 @@
 //! reused backend survives every exit path. The run is recorded in `.dev/runs/`
 //! ([`crate::runs`]) from start to clean exit.
 
+/// The value of a [`Flow`], or the end of the enclosing function with the run's
+/// outcome (`proceed!(flow: ..)` in a function that itself returns a [`Flow`]).
+macro_rules! proceed {
+    (flow: $flow:expr) => {
+        match $flow {
+            std::ops::ControlFlow::Continue(value) => value,
+            std::ops::ControlFlow::Break(outcome) => return std::ops::ControlFlow::Break(outcome),
+        }
+    };
+    ($flow:expr) => {
+        match $flow {
+            std::ops::ControlFlow::Continue(value) => value,
+            std::ops::ControlFlow::Break(outcome) => return outcome,
+        }
+    };
+}
+
 mod choose_port;
 mod frontend_port;
 mod frontend_ready;
@@ -15,7 +32,7 @@ mod liveness;
 mod supervise;
 mod this_run;
 
-use choose_port::resolve_port;
+use choose_port::{ResolvedPort, resolve_port};
 use supervise::{Backend, Processes, Reused, Watch, supervise};
 use this_run::ThisRun;
 
@@ -49,6 +66,10 @@ pub struct DevOptions {
     /// `--frontend-port auto`: take the offered free frontend port without asking.
     pub frontend_port_auto: bool,
 }
+
+/// How a step of the run went: on with a value, or the run ends here with this outcome
+/// (a stop by Ctrl-C is one way for a run to end, not an error of the step).
+pub(super) type Flow<T> = std::ops::ControlFlow<DevOutcome, T>;
 
 /// How a run ended.
 #[derive(Debug)]
@@ -141,60 +162,38 @@ async fn run_registered(
         yes: options.yes,
         interactive: prompt::interactive(),
     };
-    let mut config = config.clone();
-    let client = HealthClient::new(config.backend.health_timeout);
-    let reuse = match resolve_port(&mut config, policy, log, shutdown).await {
-        Ok(reuse) => reuse,
-        Err(outcome) => return outcome,
-    };
-    if options.frontend_command.is_some() {
-        // `dev -- cmd` runs a command, not the frontend's server.
-        config.frontend.port = None;
-    }
-    if !options.no_frontend {
-        let policy = port::Policy {
-            auto: options.frontend_port_auto,
-            ..policy
-        };
-        let settled =
-            frontend_port::resolve_frontend_port(&mut config, policy, log, shutdown).await;
-        if let Err(outcome) = settled {
-            return outcome;
-        }
-    }
+    let ports = proceed!(settle_ports(config, options, policy, log, shutdown).await);
+    let mut config = config.with_ports(ports.backend.port, ports.frontend);
     if let Err(err) = this_run.point_frontend_config(&config, config.backend.port) {
         return DevOutcome::Misconfigured(err.to_string());
     }
-    let argv = match backend_argv(&config, log) {
-        Ok(argv) => argv,
-        Err(outcome) => return outcome,
-    };
+    let argv = proceed!(backend_argv(&config, log));
     let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
-    let mut processes = Processes::default();
-    let started = match reuse {
-        Some(report) => Ok(Backend::Reused(reused(&report, &config, this_run, log))),
+    let client = HealthClient::new(config.backend.health_timeout);
+    let backend = match ports.backend.reuse {
+        Some(report) => Backend::Reused(reused(&report, &config, this_run, log)),
         None => {
-            start_backend(
-                &mut config,
-                &mut plan,
-                &argv,
+            let mut start = Start {
+                config: &mut config,
+                plan: &mut plan,
+                argv: &argv,
                 policy,
-                &client,
+                client: &client,
                 log,
-                shutdown,
-                this_run,
-            )
-            .await
+            };
+            proceed!(start_backend(&mut start, shutdown, this_run).await)
         }
     };
-    processes.backend = match started {
-        Ok(backend) => Some(backend),
-        Err(outcome) => return outcome,
+    let mut processes = Processes {
+        backend: Some(backend),
+        ..Processes::default()
     };
-    this_run.update(|record| record.backend_port = Some(plan.port));
-    this_run.update(|record| record.frontend_port = config.frontend.port);
+    this_run.update(|record| {
+        record.backend_port = Some(plan.port);
+        record.frontend_port = config.frontend.port;
+    });
     if !options.no_frontend
-        && let Err(outcome) =
+        && let Flow::Break(outcome) =
             start_frontend(&config, options, log, shutdown, this_run, &mut processes).await
     {
         processes.stop_all(&config, log, shutdown).await;
@@ -210,6 +209,42 @@ async fn run_registered(
     let outcome = supervise(&watch, shutdown, &mut processes, this_run, watcher).await;
     processes.stop_all(&config, log, shutdown).await;
     outcome
+}
+
+/// Both ports, settled before anything starts.
+struct SettledPorts {
+    backend: ResolvedPort,
+    /// `None` when the frontend is not a server (or `dev -- cmd` replaces it).
+    frontend: Option<u16>,
+}
+
+/// Settles the backend's port, then the frontend's (never the same one).
+async fn settle_ports(
+    config: &Config,
+    options: &DevOptions,
+    policy: port::Policy,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> Flow<SettledPorts> {
+    let backend =
+        proceed!(flow: resolve_port(config, config.backend.port, policy, log, shutdown).await);
+    // `dev -- cmd` runs a command, not the frontend's server.
+    let configured = if options.frontend_command.is_some() {
+        None
+    } else {
+        config.frontend.port
+    };
+    let frontend = if options.no_frontend {
+        configured
+    } else {
+        let policy = port::Policy {
+            auto: options.frontend_port_auto,
+            ..policy
+        };
+        let wanted = config.with_ports(backend.port, configured);
+        proceed!(flow: frontend_port::resolve_frontend_port(&wanted, backend.port, policy, log, shutdown).await)
+    };
+    Flow::Continue(SettledPorts { backend, frontend })
 }
 
 /// Starts watching the backend's sources (`backend.watch`), unless `--no-watch` or no
@@ -316,41 +351,44 @@ fn reused(report: &HealthReport, config: &Config, this_run: &mut ThisRun, log: &
     Reused { pid, run }
 }
 
-/// Starts the backend, choosing the port again when it was taken meanwhile.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the run's context, passed down once"
-)]
-async fn start_backend(
-    config: &mut Config,
-    plan: &mut Plan,
-    argv: &[String],
+/// What starting the backend works on: the run's config and plan, which change when the
+/// port has to be chosen again.
+struct Start<'a> {
+    config: &'a mut Config,
+    plan: &'a mut Plan,
+    argv: &'a [String],
     policy: port::Policy,
-    client: &HealthClient,
-    log: &RunLog,
+    client: &'a HealthClient,
+    log: &'a RunLog,
+}
+
+/// Starts the backend, choosing the port again when it was taken meanwhile (the config
+/// then moves to the new port, and the frontend config with it).
+async fn start_backend(
+    start: &mut Start<'_>,
     shutdown: &mut Shutdown,
     this_run: &mut ThisRun,
-) -> Result<Backend, DevOutcome> {
+) -> Flow<Backend> {
+    let log = start.log;
     let mut failures = Vec::new();
     let mut next_attempt = 1;
     loop {
-        match backend::start(plan, next_attempt, client, log, shutdown).await {
+        match backend::start(start.plan, next_attempt, start.client, log, shutdown).await {
             StartOutcome::Ready { running, .. } => {
-                this_run.started("backend", &running, &plan.spec.argv);
+                this_run.started("backend", &running, &start.plan.spec.argv);
                 let pid = running.pid();
                 this_run.update(|record| record.backend = BackendUse::Owned { pid });
-                return Ok(Backend::Owned(running));
+                return Flow::Continue(Backend::Owned(running));
             }
             StartOutcome::Interrupted => {
                 log.info("stopped before the backend was ready");
-                return Err(DevOutcome::Stopped);
+                return Flow::Break(DevOutcome::Stopped);
             }
             StartOutcome::Failed(more) => {
                 failures.extend(more);
-                let context = context(config, plan);
-                return Err(DevOutcome::Failed(Box::new(FailureReport::backend(
-                    log, &failures, &context,
-                ))));
+                let context = context(start.config, start.plan);
+                let report = FailureReport::backend(log, &failures, &context);
+                return Flow::Break(DevOutcome::Failed(Box::new(report)));
             }
             StartOutcome::PortTaken {
                 failures: more,
@@ -358,17 +396,22 @@ async fn start_backend(
             } => {
                 failures.extend(more);
                 next_attempt = next;
+                let taken = start.config.backend.port;
                 log.warn(&format!(
-                    "port {} was taken after it was chosen: choosing again",
-                    config.backend.port
+                    "port {taken} was taken after it was chosen: choosing again"
                 ));
-                let reuse = resolve_port(config, policy, log, shutdown).await?;
+                let resolved = proceed!(flow: resolve_port(start.config, taken, start.policy, log, shutdown).await);
+                *start.config = start
+                    .config
+                    .with_ports(resolved.port, start.config.frontend.port);
+                let config = &*start.config;
                 if let Err(err) = this_run.point_frontend_config(config, config.backend.port) {
-                    return Err(DevOutcome::Misconfigured(err.to_string()));
+                    return Flow::Break(DevOutcome::Misconfigured(err.to_string()));
                 }
-                *plan = Plan::new(config, argv.to_vec(), child_env(config, log));
-                if let Some(report) = reuse {
-                    return Ok(Backend::Reused(reused(&report, config, this_run, log)));
+                *start.plan = Plan::new(config, start.argv.to_vec(), child_env(config, log));
+                if let Some(report) = resolved.reuse {
+                    let reused = reused(&report, config, this_run, log);
+                    return Flow::Continue(Backend::Reused(reused));
                 }
             }
         }
@@ -384,7 +427,7 @@ async fn start_frontend(
     shutdown: &mut Shutdown,
     this_run: &mut ThisRun,
     processes: &mut Processes,
-) -> Result<(), DevOutcome> {
+) -> Flow<()> {
     // Placeholders are for `frontend.command`; `dev -- <cmd>` is passed as typed.
     let values = config.placeholders();
     let argv: Vec<String> = match &options.frontend_command {
@@ -416,7 +459,7 @@ async fn start_frontend(
             processes.command_mode = options.frontend_command.is_some();
             ready
         }
-        Err(err) => Err(fail_with(
+        Err(err) => Flow::Break(fail_with(
             log,
             &format!("could not start the frontend `{}`: {err}", argv.join(" ")),
             vec![],
@@ -454,16 +497,17 @@ fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
 }
 
 /// Resolves `python` in the backend command: the venv's interpreter, else a system one.
-fn backend_argv(config: &Config, log: &RunLog) -> Result<Vec<String>, DevOutcome> {
+fn backend_argv(config: &Config, log: &RunLog) -> Flow<Vec<String>> {
     let mut argv = config.backend.command.clone();
     if argv.first().map(String::as_str) == Some("python") {
         let in_venv = python::venv_python(&config.backend.venv);
         let resolved = if in_venv.exists() {
             in_venv
         } else {
-            python::discover()
-                .map_err(|err| {
-                    fail_with(
+            match python::discover() {
+                Ok(found) => found.executable,
+                Err(err) => {
+                    return Flow::Break(fail_with(
                         log,
                         &format!("cannot run the backend command `{}`", argv.join(" ")),
                         vec![err.to_string()],
@@ -471,13 +515,13 @@ fn backend_argv(config: &Config, log: &RunLog) -> Result<Vec<String>, DevOutcome
                             cause: "no suitable Python interpreter is installed".into(),
                             fix: err.fix(),
                         }],
-                    )
-                })?
-                .executable
+                    ));
+                }
+            }
         };
         argv[0] = resolved.display().to_string();
     }
-    Ok(argv)
+    Flow::Continue(argv)
 }
 
 fn context(config: &Config, plan: &Plan) -> Context {

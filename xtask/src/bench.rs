@@ -144,13 +144,16 @@ pub fn run(
     } else {
         progress("cargo's up-to-date check");
         let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cargo = Command::new(cargo_bin);
-        cargo
-            .args(["build", "--quiet", "-p", "xtask"])
-            .current_dir(root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        measure::time_command(&mut cargo, 5)
+        match xshell::Shell::new() {
+            Ok(sh) => {
+                sh.change_dir(root);
+                let mut cargo: Command =
+                    xshell::cmd!(sh, "{cargo_bin} build --quiet -p xtask").into();
+                cargo.stdout(Stdio::null()).stderr(Stdio::null());
+                measure::time_command(&mut cargo, 5)
+            }
+            Err(_) => Samples::default(),
+        }
     };
 
     let verdict = |value: Option<f64>, target: f64| match value {
@@ -249,15 +252,22 @@ fn install_peers(dir: &Path) -> Option<PathBuf> {
     }
     coordinator::which::which("npm")?;
     std::fs::create_dir_all(dir).ok()?;
-    let status = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-        .arg(dir)
-        .args(PEERS)
-        .env("npm_config_update_notifier", "false")
-        .stdin(Stdio::null())
-        .status()
-        .ok()?;
-    (status.success() && bin.join("wait-on").exists()).then_some(bin)
+    // A run-to-completion command with no deadline to keep: xshell's job (its error
+    // names the command and keeps the output).
+    let sh = xshell::Shell::new().ok()?;
+    let peers = PEERS;
+    let installed = xshell::cmd!(
+        sh,
+        "npm install --no-audit --no-fund --silent --prefix {dir} {peers...}"
+    )
+    .env("npm_config_update_notifier", "false")
+    .quiet()
+    .run();
+    if let Err(err) = installed {
+        eprintln!("bench: the peers could not be installed: {err}");
+        return None;
+    }
+    bin.join("wait-on").exists().then_some(bin)
 }
 
 /// CPU model, cores, memory and kernel.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::DevOutcome;
+use super::Flow;
 use super::fail_with;
 use crate::config::Config;
 use crate::health::{HealthClient, HealthReport};
@@ -15,22 +16,32 @@ use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::signals::Shutdown;
 
-/// Settles the backend port: free (returns `None`: start one), ours and ready (returns
-/// its health report: reuse it), or taken, when the offer (a free port, or stopping our own stale backend) is made
-/// and `config.backend.port` may change. Refusals end the run.
+/// The backend port, settled: the port, and the health report of our backend on it
+/// when it is to be reused (none: start one).
+#[derive(Debug, Clone)]
+pub(super) struct ResolvedPort {
+    pub(super) port: u16,
+    pub(super) reuse: Option<HealthReport>,
+}
+
+/// Settles the backend port, starting from `wanted`: free (start one), ours and ready
+/// (reuse it), or taken, when the offer (a free port, or stopping our own stale backend)
+/// is made and the port may change. Refusals end the run.
 pub(super) async fn resolve_port(
-    config: &mut Config,
+    config: &Config,
+    wanted: u16,
     policy: port::Policy,
     log: &RunLog,
     shutdown: &mut Shutdown,
-) -> Result<Option<HealthReport>, DevOutcome> {
+) -> Flow<ResolvedPort> {
+    let mut port = wanted;
     // Classification must not hang on a process that accepts and never answers.
     let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
     // Each round either settles the port or changes something (a new port, a stopped
     // backend); the bound only guards against a port that keeps being stolen.
     for _ in 0..5 {
-        let port = config.backend.port;
-        let url = format!("{}{}", config.backend_url(), config.backend.health_path);
+        let at = config.with_ports(port, config.frontend.port);
+        let url = format!("{}{}", at.backend_url(), config.backend.health_path);
         let state = port::classify(
             &client,
             &url,
@@ -43,13 +54,16 @@ pub(super) async fn resolve_port(
         .await;
         tracing::debug!("port {port} classified: {state:?}");
         match &state {
-            PortState::Free => return Ok(None),
-            PortState::Reusable(report) => return Ok(Some(report.clone())),
+            PortState::Free => return Flow::Continue(ResolvedPort { port, reuse: None }),
+            PortState::Reusable(report) => {
+                let reuse = Some(report.clone());
+                return Flow::Continue(ResolvedPort { port, reuse });
+            }
             _ => {}
         }
         let described = state.describe(port);
         let Some(next) = port::next_free(port) else {
-            return Err(refuse(
+            return Flow::Break(refuse(
                 log,
                 &described,
                 "stop the process holding it".into(),
@@ -63,7 +77,7 @@ pub(super) async fn resolve_port(
                 Answer::Choice(choice) => choice,
                 Answer::Interrupted(name) => {
                     log.info(&format!("{name} received at the prompt: stopping"));
-                    return Err(DevOutcome::Stopped);
+                    return Flow::Break(DevOutcome::Stopped);
                 }
             },
             None => None,
@@ -86,7 +100,7 @@ pub(super) async fn resolve_port(
                     shutdown.next().await;
                 };
                 if !process::stop_pid(pid, config.dev.shutdown_grace, hurry).await {
-                    return Err(refuse(
+                    return Flow::Break(refuse(
                         log,
                         &format!("our stale backend pid {pid} did not stop"),
                         format!("stop it by hand (kill {pid}), or rerun with --port auto"),
@@ -104,10 +118,10 @@ pub(super) async fn resolve_port(
                 Some(_),
             ) => {
                 log.info(&format!("using port {next} instead of {port}"));
-                config.backend.port = next;
+                port = next;
             }
             (port::Offer::NextPort(next), None) => {
-                return Err(refuse(
+                return Flow::Break(refuse(
                     log,
                     &described,
                     format!(
@@ -116,7 +130,7 @@ pub(super) async fn resolve_port(
                 ));
             }
             (port::Offer::StopOrNextPort { pid, port: next }, None) => {
-                return Err(refuse(
+                return Flow::Break(refuse(
                     log,
                     &described,
                     format!(
@@ -126,7 +140,7 @@ pub(super) async fn resolve_port(
             }
         }
     }
-    Err(refuse(
+    Flow::Break(refuse(
         log,
         "no port could be settled after 5 tries",
         "choose a port with --port N".into(),

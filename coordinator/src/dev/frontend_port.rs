@@ -5,6 +5,7 @@
 //! port is never "ours" to reclaim.
 
 use super::DevOutcome;
+use super::Flow;
 use super::choose_port::{capitalised, confirm};
 use super::fail_with;
 use crate::config::Config;
@@ -14,28 +15,27 @@ use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::signals::Shutdown;
 
-/// Settles `config.frontend.port` (unchanged when free). A frontend that is not a
+/// Settles the frontend's port: the configured one when it is free. A frontend that is not a
 /// server (`port = false`) has nothing to settle.
 pub(super) async fn resolve_frontend_port(
-    config: &mut Config,
+    config: &Config,
+    backend: u16,
     policy: port::Policy,
     log: &RunLog,
     shutdown: &mut Shutdown,
-) -> Result<(), DevOutcome> {
+) -> Flow<Option<u16>> {
     let Some(mut wanted) = config.frontend.port else {
-        return Ok(());
+        return Flow::Continue(None);
     };
-    let backend = config.backend.port;
     // Each round takes a new port; the bound only guards against ports that keep being
     // taken between the check and the next look.
     for _ in 0..5 {
         if wanted != backend && port::is_free(wanted) {
-            config.frontend.port = Some(wanted);
-            return Ok(());
+            return Flow::Continue(Some(wanted));
         }
         let described = describe(wanted, backend);
         let Some(next) = next_free_besides(wanted, backend) else {
-            return Err(refuse(
+            return Flow::Break(refuse(
                 log,
                 &described,
                 format!("stop the process holding port {wanted}"),
@@ -50,19 +50,19 @@ pub(super) async fn resolve_frontend_port(
                     Ok(accepted) => accepted,
                     Err(name) => {
                         log.info(&format!("{name} received at the prompt: stopping"));
-                        return Err(DevOutcome::Stopped);
+                        return Flow::Break(DevOutcome::Stopped);
                     }
                 }
             }
             None => false,
         };
         if !accepted {
-            return Err(refuse(log, &described, rerun_hint(wanted, next)));
+            return Flow::Break(refuse(log, &described, rerun_hint(wanted, next)));
         }
         log.info(&format!("frontend: using port {next} instead of {wanted}"));
         wanted = next;
     }
-    Err(refuse(
+    Flow::Break(refuse(
         log,
         "no frontend port could be settled after 5 tries",
         "choose one with --frontend-port N".into(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
 
+use super::Flow;
 use super::{DevOutcome, fail_with};
 use crate::config::{Config, duration};
 use crate::health::{HealthClient, probe_host};
@@ -31,9 +32,9 @@ pub(super) async fn wait_frontend(
     running: &mut Running,
     log: &RunLog,
     shutdown: &mut Shutdown,
-) -> Result<(), DevOutcome> {
+) -> Flow<()> {
     let (Some(port), Some(url)) = (config.frontend.port, config.frontend_url()) else {
-        return Ok(());
+        return Flow::Continue(());
     };
     let started = Instant::now();
     let deadline = started + config.frontend.startup_timeout;
@@ -50,12 +51,12 @@ pub(super) async fn wait_frontend(
         () = tokio::time::sleep_until(deadline) => Some(NotServing::TimedOut(never_served(config, port, last_answer.as_deref()))),
         name = shutdown.next() => {
             log.info(&format!("{name} received before the frontend was ready: stopping"));
-            return Err(DevOutcome::Stopped);
+            return Flow::Break(DevOutcome::Stopped);
         }
     };
     if let Some(why) = outcome {
         running.drain_output(Duration::from_millis(500)).await;
-        return Err(not_ready(config, running, why, log));
+        return Flow::Break(not_ready(config, running, why, log));
     }
     log.file_only(&format!(
         "frontend serving {} ms after it was started",
@@ -66,7 +67,7 @@ pub(super) async fn wait_frontend(
         &config.backend_url(),
         log.correlation_id(),
     ));
-    Ok(())
+    Flow::Continue(())
 }
 
 /// Why the frontend did not become ready.

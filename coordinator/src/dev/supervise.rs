@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::Flow;
 use super::liveness::{Liveness, Verdict};
 use super::this_run::ThisRun;
 use super::{DevOutcome, context};
@@ -250,14 +251,12 @@ pub(super) async fn supervise(
                     }
                     None => continue,
                 };
-                match restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await {
-                    Ok(running) => {
-                        processes.backend = Some(Backend::Owned(running));
-                        backend_since = Instant::now();
-                        next_probe = Instant::now() + interval;
-                    }
-                    Err(outcome) => return outcome,
-                }
+                let running = proceed!(
+                    restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await
+                );
+                processes.backend = Some(Backend::Owned(running));
+                backend_since = Instant::now();
+                next_probe = Instant::now() + interval;
             }
             status = wait_for(processes.frontend.as_mut()) => {
                 let code = process::exit_code(status);
@@ -273,15 +272,13 @@ pub(super) async fn supervise(
             status = wait_for(owned(&mut processes.backend)) => {
                 let Some(Backend::Owned(crashed)) = processes.backend.take() else { continue };
                 let down = (crashed, Down::Exited(status));
-                match restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await {
-                    Ok(running) => {
-                        processes.backend = Some(Backend::Owned(running));
-                        backend_since = Instant::now();
-                        liveness = Liveness::new(config.backend.liveness_failures);
-                        next_probe = Instant::now() + interval;
-                    }
-                    Err(outcome) => return outcome,
-                }
+                let running = proceed!(
+                    restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await
+                );
+                processes.backend = Some(Backend::Owned(running));
+                backend_since = Instant::now();
+                liveness = Liveness::new(config.backend.liveness_failures);
+                next_probe = Instant::now() + interval;
             }
         }
     }
@@ -485,7 +482,7 @@ async fn restart(
     ready_since: Instant,
     this_run: &mut ThisRun,
     shutdown: &mut Shutdown,
-) -> Result<Running, DevOutcome> {
+) -> Flow<Running> {
     let (config, plan, log) = (watch.config, watch.plan, watch.log);
     let up_for = ready_since.elapsed();
     let (kind, last_probe) = match &why {
@@ -499,7 +496,7 @@ async fn restart(
     };
     let left = down.left_behind();
     if backend::stop_attempt(&mut down, config.dev.shutdown_grace, shutdown, log).await {
-        return Err(DevOutcome::Stopped);
+        return Flow::Break(DevOutcome::Stopped);
     }
     backend::stop_left_behind(&left, config.dev.shutdown_grace, shutdown).await;
     down.drain_output(Duration::from_millis(500)).await;
@@ -526,7 +523,7 @@ async fn restart(
     let context = context(config, plan);
     if forked {
         // Restarting a daemonizing command would start a second copy every time.
-        return Err(DevOutcome::Failed(Box::new(FailureReport::backend(
+        return Flow::Break(DevOutcome::Failed(Box::new(FailureReport::backend(
             log,
             &[failure],
             &context,
@@ -546,7 +543,7 @@ async fn restart(
     restarts.in_a_row.push(failure);
     let count = u32::try_from(restarts.in_a_row.len()).unwrap_or(u32::MAX);
     if count > config.backend.max_restarts {
-        return Err(DevOutcome::Failed(Box::new(FailureReport::gave_up(
+        return Flow::Break(DevOutcome::Failed(Box::new(FailureReport::gave_up(
             log,
             &restarts.in_a_row,
             &context,
@@ -564,7 +561,7 @@ async fn restart(
         () = tokio::time::sleep(delay) => {}
         name = shutdown.next() => {
             log.info(&format!("{name} received: stopping what dev started"));
-            return Err(DevOutcome::Stopped);
+            return Flow::Break(DevOutcome::Stopped);
         }
     }
     match backend::start(plan, 1, watch.client, log, shutdown).await {
@@ -572,12 +569,12 @@ async fn restart(
             this_run.started("backend", &running, &plan.spec.argv);
             let pid = running.pid();
             this_run.update(|record| record.backend = BackendUse::Owned { pid });
-            Ok(running)
+            Flow::Continue(running)
         }
-        StartOutcome::Interrupted => Err(DevOutcome::Stopped),
+        StartOutcome::Interrupted => Flow::Break(DevOutcome::Stopped),
         // Restarts stay on the port the frontend already uses: a stolen port is a
         // failure here, not a reason to move.
-        StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => Err(
+        StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => Flow::Break(
             DevOutcome::Failed(Box::new(FailureReport::backend(log, &failures, &context))),
         ),
     }

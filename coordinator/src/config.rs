@@ -19,6 +19,8 @@ pub use setting::{Kind, SETTINGS, Setting, Value};
 use crate::health::HealthFormat;
 use toml::de::{DeTable, DeValue};
 
+use crate::text::line_col;
+
 /// The name of the config file, looked for from the current directory upwards.
 pub const FILE_NAME: &str = "dev.toml";
 
@@ -717,25 +719,4 @@ fn position(location: &str) -> (usize, usize) {
     let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
     let line = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
     (line, col)
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_and_column_are_one_based() {
-        let text = "a = 1\nbb = 2\n";
-        assert_eq!(line_col(text, 0), (1, 1));
-        assert_eq!(line_col(text, 6), (2, 1));
-        assert_eq!(line_col(text, 11), (2, 6));
-    }
 }

@@ -10,7 +10,6 @@ mod checks;
 mod render;
 mod runs;
 
-use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -244,7 +243,9 @@ pub fn run_checks(checks: Vec<CheckFn>, timeout: Duration) -> Vec<Check> {
 
 /// Whether human output may use colour: a terminal, and no `NO_COLOR`.
 pub fn use_colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    // The one colour decision (`NO_COLOR`, `CLICOLOR_FORCE`, per stream): the report
+    // goes to stdout.
+    crate::runlog::Colour::detect(&|name| std::env::var(name).ok()).stdout
 }
 
 #[cfg(test)]

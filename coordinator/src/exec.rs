@@ -15,8 +15,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// How many lines of output an error keeps.
-pub const TAIL_LINES: usize = 20;
+pub use crate::text::TAIL_LINES;
 
 /// A command to run to completion.
 #[derive(Debug, Clone)]
@@ -102,11 +101,7 @@ fn tail_suffix(tail: &[String]) -> String {
 
 /// The last [`TAIL_LINES`] lines of `text`.
 pub fn tail(text: &str) -> Vec<String> {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(TAIL_LINES)..]
-        .iter()
-        .map(|line| (*line).to_owned())
-        .collect()
+    crate::text::Tail::of(text)
 }
 
 impl Cmd {

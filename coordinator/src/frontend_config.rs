@@ -170,9 +170,7 @@ fn locate(
         _ => None,
     };
     if let Some(kind) = kind {
-        let before = &body[..span.start];
-        let line = before.matches('\n').count() + 1;
-        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        let (line, col) = crate::text::line_col(body, span.start);
         return Err(FrontendConfigError {
             location: format!("{shown}:{line}:{col}"),
             message: format!("`{key}` is {kind}, not a port value; it was left untouched"),
@@ -366,9 +364,7 @@ fn find_toml(
 ) -> Result<Option<Range<usize>>, FrontendConfigError> {
     let table = DeTable::parse(text).map_err(|err| {
         let at = err.span().map_or(0, |span| span.start);
-        let before = &text[..at.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        let (line, col) = crate::text::line_col(text, at);
         malformed(shown, line, col, err.message(), "TOML")
     })?;
     let mut current = table.get_ref();

@@ -24,6 +24,7 @@ pub mod report;
 pub mod runlog;
 pub mod runs;
 pub mod signals;
+pub mod text;
 pub mod venv;
 pub mod watch;
 pub mod which;

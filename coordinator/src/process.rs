@@ -16,7 +16,7 @@
 #[path = "process/unix.rs"]
 mod os;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -32,9 +32,9 @@ use tracing::Instrument;
 pub use os::{Entry, ProcessInfo};
 
 use crate::runlog::{Origin, RunLog};
+use crate::text::Tail;
 
-/// How many lines of stderr are kept as evidence.
-pub const TAIL_LINES: usize = 20;
+pub use crate::text::TAIL_LINES;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ pub struct Running {
     pid: u32,
     child: Box<dyn ChildWrapper>,
     status: Option<ExitStatus>,
-    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    stderr_tail: Arc<Mutex<Tail>>,
     bind_conflict: Arc<AtomicBool>,
     /// The tasks copying stdout and stderr, to wait for their last lines.
     pumps: Vec<tokio::task::JoinHandle<()>>,
@@ -115,7 +115,7 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
     if foreground {
         os::give_terminal(pid);
     }
-    let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let stderr_tail = Arc::new(Mutex::new(Tail::default()));
     let bind_conflict = Arc::new(AtomicBool::new(false));
     let mut pumps = Vec::new();
     if let Some(stdout) = child.stdout().take() {
@@ -146,7 +146,7 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
 }
 
 struct Evidence {
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<Mutex<Tail>>,
     bind_conflict: Arc<AtomicBool>,
 }
 
@@ -174,10 +174,7 @@ async fn pump(
                 evidence.bind_conflict.store(true, Ordering::Relaxed);
             }
             if let Ok(mut tail) = evidence.tail.lock() {
-                if tail.len() == TAIL_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line.to_owned());
+                tail.push(line);
             }
         }
     }
@@ -250,7 +247,7 @@ impl Running {
     pub fn stderr_tail(&self) -> Vec<String> {
         self.stderr_tail
             .lock()
-            .map(|tail| tail.iter().cloned().collect())
+            .map(|tail| tail.lines())
             .unwrap_or_default()
     }
 

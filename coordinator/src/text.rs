@@ -1,0 +1,72 @@
+//! Small text helpers that several modules need, written once: the last lines of
+//! output kept as evidence, and a byte offset as a 1-based line and column.
+
+use std::collections::VecDeque;
+
+/// How many lines of output are kept as evidence (a child's stderr, a command's output).
+pub const TAIL_LINES: usize = 20;
+
+/// The last [`TAIL_LINES`] lines seen.
+#[derive(Debug, Clone, Default)]
+pub struct Tail {
+    lines: VecDeque<String>,
+}
+
+impl Tail {
+    pub fn push(&mut self, line: &str) {
+        if self.lines.len() == TAIL_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line.to_owned());
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
+    }
+
+    /// The last lines of `text`.
+    pub fn of(text: &str) -> Vec<String> {
+        let mut tail = Tail::default();
+        for line in text.lines() {
+            tail.push(line);
+        }
+        tail.lines()
+    }
+}
+
+/// 1-based line and column of a byte offset; the column counts characters, as editors
+/// do, not bytes.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let text = "a = 1\nbb = 2\né = \"x\"\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 6), (2, 1));
+        assert_eq!(line_col(text, 11), (2, 6));
+        // `é` is two bytes, one column.
+        assert_eq!(line_col(text, 13 + 2), (3, 2));
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_lines() {
+        let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        let tail = Tail::of(&text);
+        assert_eq!(tail.len(), TAIL_LINES);
+        assert_eq!(tail.first().map(String::as_str), Some("line 11"));
+        assert_eq!(tail.last().map(String::as_str), Some("line 30"));
+    }
+}

@@ -161,6 +161,12 @@ pub fn backoff(retry_delay: Duration, k: u32, max: Duration) -> Duration {
         .min(max)
 }
 
+/// Told of each process group as soon as it is spawned, before it is ready: a run
+/// killed during the health wait must already have it on record.
+pub trait OnSpawn {
+    fn spawned(&mut self, running: &Running, argv: &[String]);
+}
+
 /// Starts the backend: tries `first_attempt` to `plan.attempts`.
 pub async fn start(
     plan: &Plan,
@@ -168,6 +174,7 @@ pub async fn start(
     client: &HealthClient,
     log: &RunLog,
     shutdown: &mut Shutdown,
+    on_spawn: &mut dyn OnSpawn,
 ) -> StartOutcome {
     let mut failures = Vec::new();
     for attempt in first_attempt..=plan.attempts {
@@ -186,7 +193,7 @@ pub async fn start(
         // Every line of the attempt (the child's output included) carries its number
         // and the port in the log file.
         let span = tracing::info_span!("attempt", n = attempt, port = plan.port);
-        match try_once(plan, attempt, client, log, shutdown)
+        match try_once(plan, attempt, client, log, shutdown, on_spawn)
             .instrument(span)
             .await
         {
@@ -240,6 +247,7 @@ async fn try_once(
     client: &HealthClient,
     log: &RunLog,
     shutdown: &mut Shutdown,
+    on_spawn: &mut dyn OnSpawn,
 ) -> Result<Option<Started>, AttemptFailure> {
     let started = Instant::now();
     let mut failure = AttemptFailure {
@@ -262,6 +270,7 @@ async fn try_once(
             return Err(failure);
         }
     };
+    on_spawn.spawned(&running, &plan.spec.argv);
     log.info(&format!(
         "started backend pid {} (attempt {attempt} of {}): {}",
         running.pid(),

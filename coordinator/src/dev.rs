@@ -373,9 +373,17 @@ async fn start_backend(
     let mut failures = Vec::new();
     let mut next_attempt = 1;
     loop {
-        match backend::start(start.plan, next_attempt, start.client, log, shutdown).await {
+        match backend::start(
+            start.plan,
+            next_attempt,
+            start.client,
+            log,
+            shutdown,
+            this_run,
+        )
+        .await
+        {
             StartOutcome::Ready { running, .. } => {
-                this_run.started("backend", &running, &start.plan.spec.argv);
                 let pid = running.pid();
                 this_run.update(|record| record.backend = BackendUse::Owned { pid });
                 return Flow::Continue(Backend::Owned(running));

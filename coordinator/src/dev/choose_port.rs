@@ -35,24 +35,10 @@ pub(super) async fn resolve_port(
     shutdown: &mut Shutdown,
 ) -> Flow<ResolvedPort> {
     let mut port = wanted;
-    // Classification must not hang on a process that accepts and never answers.
-    let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
     // Each round either settles the port or changes something (a new port, a stopped
     // backend); the bound only guards against a port that keeps being stolen.
     for _ in 0..5 {
-        let at = config.with_ports(port, config.frontend.port);
-        let url = format!("{}{}", at.backend_url(), config.backend.health_path);
-        let state = port::classify(
-            &client,
-            &url,
-            log.correlation_id(),
-            &config.backend.service,
-            &config.root,
-            config.backend.health_format,
-            port,
-        )
-        .await;
-        tracing::debug!("port {port} classified: {state:?}");
+        let state = classify(config, port, log).await;
         match &state {
             PortState::Free => return Flow::Continue(ResolvedPort { port, reuse: None }),
             PortState::Reusable(report) => {
@@ -63,11 +49,8 @@ pub(super) async fn resolve_port(
         }
         let described = state.describe(port);
         let Some(next) = port::next_free(port) else {
-            return Flow::Break(refuse(
-                log,
-                &described,
-                "stop the process holding it".into(),
-            ));
+            let fix = "stop the process holding it".into();
+            return Flow::Break(refuse(log, &described, fix));
         };
         let offer = port::offer(&state, next);
         log.warn(&capitalised(&described));
@@ -82,69 +65,110 @@ pub(super) async fn resolve_port(
             },
             None => None,
         };
-        match (offer, accepted) {
-            (port::Offer::StopOrNextPort { pid, .. }, Some(true)) => {
-                // An answer may take minutes: stop the pid only if it still holds the
-                // port now (pids are reused), else look at the port again.
-                let holds = crate::holder::lookup(port)
-                    .holder()
-                    .is_some_and(|holder| holder.pid == pid);
-                if !holds {
-                    log.warn(&format!(
-                        "pid {pid} no longer holds port {port}: looking at the port again"
-                    ));
-                    continue;
-                }
-                log.info(&format!("stopping our stale backend pid {pid}"));
-                let hurry = async {
-                    shutdown.next().await;
-                };
-                if !process::stop_pid(pid, config.dev.shutdown_grace, hurry).await {
-                    return Flow::Break(refuse(
-                        log,
-                        &format!("our stale backend pid {pid} did not stop"),
-                        format!("stop it by hand (kill {pid}), or rerun with --port auto"),
-                    ));
-                }
-                // The kernel releases the listening socket a moment after the process
-                // is gone; classifying at once could see a nameless holder.
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-                while !port::is_free(port) && tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-            (
-                port::Offer::NextPort(next) | port::Offer::StopOrNextPort { port: next, .. },
-                Some(_),
-            ) => {
-                log.info(&format!("using port {next} instead of {port}"));
-                port = next;
-            }
-            (port::Offer::NextPort(next), None) => {
-                return Flow::Break(refuse(
-                    log,
-                    &described,
-                    format!(
-                        "rerun with `cargo xtask dev --port auto` to use port {next}, or stop the process holding port {port}"
-                    ),
-                ));
-            }
-            (port::Offer::StopOrNextPort { pid, port: next }, None) => {
-                return Flow::Break(refuse(
-                    log,
-                    &described,
-                    format!(
-                        "rerun with `cargo xtask dev --yes` to stop pid {pid}, or with `cargo xtask dev --port auto` to use port {next}"
-                    ),
-                ));
-            }
-        }
+        port = proceed!(flow: take_offer(config, port, offer, accepted, &described, log, shutdown).await);
     }
     Flow::Break(refuse(
         log,
         "no port could be settled after 5 tries",
         "choose a port with --port N".into(),
     ))
+}
+
+/// What is on `port` now.
+async fn classify(config: &Config, port: u16, log: &RunLog) -> PortState {
+    // Classification must not hang on a process that accepts and never answers.
+    let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
+    let at = config.with_ports(port, config.frontend.port);
+    let url = format!("{}{}", at.backend_url(), config.backend.health_path);
+    let state = port::classify(
+        &client,
+        &url,
+        log.correlation_id(),
+        &config.backend.service,
+        &config.root,
+        config.backend.health_format,
+        port,
+    )
+    .await;
+    tracing::debug!("port {port} classified: {state:?}");
+    state
+}
+
+/// Acts on the answer to an offer: stop our stale backend (the port is then looked at
+/// again), move to the free port, or refuse with the exact rerun command. Returns the
+/// port to look at next.
+async fn take_offer(
+    config: &Config,
+    port: u16,
+    offer: port::Offer,
+    accepted: Option<bool>,
+    described: &str,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> Flow<u16> {
+    match (offer, accepted) {
+        (port::Offer::StopOrNextPort { pid, .. }, Some(true)) => {
+            proceed!(flow: stop_stale(config, port, pid, log, shutdown).await);
+            Flow::Continue(port)
+        }
+        (port::Offer::NextPort(next) | port::Offer::StopOrNextPort { port: next, .. }, Some(_)) => {
+            log.info(&format!("using port {next} instead of {port}"));
+            Flow::Continue(next)
+        }
+        (port::Offer::NextPort(next), None) => Flow::Break(refuse(
+            log,
+            described,
+            format!(
+                "rerun with `cargo xtask dev --port auto` to use port {next}, or stop the process holding port {port}"
+            ),
+        )),
+        (port::Offer::StopOrNextPort { pid, port: next }, None) => Flow::Break(refuse(
+            log,
+            described,
+            format!(
+                "rerun with `cargo xtask dev --yes` to stop pid {pid}, or with `cargo xtask dev --port auto` to use port {next}"
+            ),
+        )),
+    }
+}
+
+/// Stops our own stale backend `pid`, after consent, if it still holds `port`.
+async fn stop_stale(
+    config: &Config,
+    port: u16,
+    pid: u32,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> Flow<()> {
+    // An answer may take minutes: stop the pid only if it still holds the port now
+    // (pids are reused), else look at the port again.
+    let holds = crate::holder::lookup(port)
+        .holder()
+        .is_some_and(|holder| holder.pid == pid);
+    if !holds {
+        log.warn(&format!(
+            "pid {pid} no longer holds port {port}: looking at the port again"
+        ));
+        return Flow::Continue(());
+    }
+    log.info(&format!("stopping our stale backend pid {pid}"));
+    let hurry = async {
+        shutdown.next().await;
+    };
+    if !process::stop_pid(pid, config.dev.shutdown_grace, hurry).await {
+        return Flow::Break(refuse(
+            log,
+            &format!("our stale backend pid {pid} did not stop"),
+            format!("stop it by hand (kill {pid}), or rerun with --port auto"),
+        ));
+    }
+    // The kernel releases the listening socket a moment after the process is gone;
+    // classifying at once could see a nameless holder.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !port::is_free(port) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Flow::Continue(())
 }
 
 /// An answer at the prompt, or the signal that interrupted it.

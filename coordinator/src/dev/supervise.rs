@@ -166,121 +166,214 @@ pub(super) async fn supervise(
     this_run: &mut ThisRun,
     mut watcher: Option<Watcher>,
 ) -> DevOutcome {
-    let (config, plan, log) = (watch.config, watch.plan, watch.log);
+    let config = watch.config;
     let interval = config.backend.liveness_interval;
-    // A probe may take at most one interval, so that a hung backend is declared dead
-    // after `liveness_failures` intervals, not after that many `health_timeout`s.
-    let prober = HealthClient::new(config.backend.health_timeout.min(interval));
-    let mut liveness = Liveness::new(config.backend.liveness_failures);
-    let mut next_probe = Instant::now() + interval;
-    let mut restarts = Restarts::default();
-    let mut backend_since = Instant::now();
-    let mut reused_change_said = false;
+    let mut state = Supervisor {
+        watch,
+        // A probe may take at most one interval, so that a hung backend is declared
+        // dead after `liveness_failures` intervals, not that many `health_timeout`s.
+        prober: HealthClient::new(config.backend.health_timeout.min(interval)),
+        liveness: Liveness::new(config.backend.liveness_failures),
+        next_probe: Instant::now() + interval,
+        restarts: Restarts::default(),
+        backend_since: Instant::now(),
+        reused_change_said: false,
+    };
     loop {
-        tokio::select! {
+        let step = tokio::select! {
             paths = changed(watcher.as_mut()) => {
-                if let Some(Backend::Reused(reused)) = &processes.backend {
-                    if !reused_change_said {
-                        log.info(&format!(
-                            "{} changed, but {} is not dev's, so a change does not restart it",
-                            shown(&paths),
-                            reused.named()
-                        ));
-                        reused_change_said = true;
-                    }
-                    continue;
-                }
-                let mut paths = paths;
-                loop {
-                    log.info(&format!("{} changed: restarting the backend", shown(&paths)));
-                    match reload(watch, processes.backend.take(), this_run, shutdown).await {
-                        Reload::Ready(running) => {
-                            processes.backend = Some(Backend::Owned(running));
-                            backend_since = Instant::now();
-                            restarts = Restarts::default();
-                            liveness = Liveness::new(config.backend.liveness_failures);
-                            next_probe = Instant::now() + interval;
-                        }
-                        Reload::Broken => {}
-                        Reload::Stopped => return DevOutcome::Stopped,
-                    }
-                    // What changed meanwhile makes one more restart, not one per save.
-                    let more = watcher.as_mut().map(Watcher::pending).unwrap_or_default();
-                    if more.is_empty() {
-                        break;
-                    }
-                    paths = more;
-                }
+                state.on_change(paths, processes, this_run, shutdown, watcher.as_mut()).await
             }
             name = shutdown.next() => {
-                log.info(&format!("{name} received: stopping what dev started"));
-                return DevOutcome::Stopped;
+                watch.log.info(&format!("{name} received: stopping what dev started"));
+                Flow::Break(DevOutcome::Stopped)
             }
             () = tokio::time::sleep(TICK) => {
                 process::reap_adopted();
                 this_run.note_escaped();
+                Flow::Continue(())
             }
-            () = tokio::time::sleep_until(next_probe), if processes.backend.is_some() => {
-                let probe = tokio::select! {
-                    probe = prober.probe(&plan.health_url, log.correlation_id()) => probe,
-                    name = shutdown.next() => {
-                        log.info(&format!("{name} received: stopping what dev started"));
-                        return DevOutcome::Stopped;
-                    }
-                };
-                next_probe = Instant::now() + interval;
-                let verdict = liveness.observe(
-                    &probe,
-                    config.backend.health_format,
-                    config.backend.accept_degraded,
-                );
-                let Some(dead) = said(watch, &processes.backend, verdict) else { continue };
-                let down = match processes.backend.take() {
-                    Some(Backend::Owned(running)) => (running, Down::Unresponsive(dead)),
-                    Some(Backend::Reused(reused)) => {
-                        match look_at_reused(watch, &reused, this_run, shutdown).await {
-                            Look::Fine => processes.backend = Some(Backend::Reused(reused)),
-                            Look::TookOver(running) => {
-                                processes.backend = Some(Backend::Owned(running));
-                                backend_since = Instant::now();
-                                restarts = Restarts::default();
-                            }
-                            Look::End(outcome) => return outcome,
-                        }
-                        continue;
-                    }
-                    None => continue,
-                };
-                let running = proceed!(
-                    restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await
-                );
-                processes.backend = Some(Backend::Owned(running));
-                backend_since = Instant::now();
-                next_probe = Instant::now() + interval;
+            () = tokio::time::sleep_until(state.next_probe), if processes.backend.is_some() => {
+                state.on_probe(processes, this_run, shutdown).await
             }
             status = wait_for(processes.frontend.as_mut()) => {
-                let code = process::exit_code(status);
-                let had_terminal = processes.frontend.as_ref().is_some_and(Running::has_terminal);
-                if had_terminal && !processes.command_mode && process::is_interrupt(status) {
-                    // With the terminal, the frontend got the Ctrl-C instead of dev.
-                    log.info("Ctrl-C reached the frontend (it has the terminal): stopping what dev started");
-                    return DevOutcome::Stopped;
-                }
-                log.info(&format!("frontend exited ({}): stopping", process::describe_status(status)));
-                return DevOutcome::FrontendExited(code);
+                Flow::Break(state.on_frontend_exit(processes, status))
             }
             status = wait_for(owned(&mut processes.backend)) => {
-                let Some(Backend::Owned(crashed)) = processes.backend.take() else { continue };
-                let down = (crashed, Down::Exited(status));
-                let running = proceed!(
-                    restart(watch, down, &mut restarts, backend_since, this_run, shutdown).await
-                );
-                processes.backend = Some(Backend::Owned(running));
-                backend_since = Instant::now();
-                liveness = Liveness::new(config.backend.liveness_failures);
-                next_probe = Instant::now() + interval;
+                state.on_backend_exit(processes, status, this_run, shutdown).await
             }
+        };
+        if let Flow::Break(outcome) = step {
+            return outcome;
         }
+    }
+}
+
+/// The supervisor's memory between events.
+struct Supervisor<'a> {
+    watch: &'a Watch<'a>,
+    prober: HealthClient,
+    liveness: Liveness,
+    next_probe: Instant,
+    restarts: Restarts,
+    /// When the current backend became ready (a minute up resets the restart count).
+    backend_since: Instant,
+    reused_change_said: bool,
+}
+
+impl Supervisor<'_> {
+    /// A new backend of ours is ready: supervise it from scratch.
+    fn owned_again(&mut self, processes: &mut Processes, running: Running) {
+        let config = self.watch.config;
+        processes.backend = Some(Backend::Owned(running));
+        self.backend_since = Instant::now();
+        self.liveness = Liveness::new(config.backend.liveness_failures);
+        self.next_probe = Instant::now() + config.backend.liveness_interval;
+    }
+
+    /// A watched source changed: restart an owned backend (health-gated), once more for
+    /// what changed meanwhile; a reused one is not ours to restart.
+    async fn on_change(
+        &mut self,
+        mut paths: Vec<PathBuf>,
+        processes: &mut Processes,
+        this_run: &mut ThisRun,
+        shutdown: &mut Shutdown,
+        mut watcher: Option<&mut Watcher>,
+    ) -> Flow<()> {
+        let log = self.watch.log;
+        if let Some(Backend::Reused(reused)) = &processes.backend {
+            if !self.reused_change_said {
+                log.info(&format!(
+                    "{} changed, but {} is not dev's, so a change does not restart it",
+                    shown(&paths),
+                    reused.named()
+                ));
+                self.reused_change_said = true;
+            }
+            return Flow::Continue(());
+        }
+        loop {
+            log.info(&format!(
+                "{} changed: restarting the backend",
+                shown(&paths)
+            ));
+            match reload(self.watch, processes.backend.take(), this_run, shutdown).await {
+                Reload::Ready(running) => {
+                    self.owned_again(processes, running);
+                    self.restarts = Restarts::default();
+                }
+                Reload::Broken => {}
+                Reload::Stopped => return Flow::Break(DevOutcome::Stopped),
+            }
+            // What changed meanwhile makes one more restart, not one per save.
+            let more = watcher.as_mut().map(|w| w.pending()).unwrap_or_default();
+            if more.is_empty() {
+                return Flow::Continue(());
+            }
+            paths = more;
+        }
+    }
+
+    /// Time for a liveness probe: ask, judge, and act on a dead backend (restart an
+    /// owned one; take over a reused one that is gone).
+    async fn on_probe(
+        &mut self,
+        processes: &mut Processes,
+        this_run: &mut ThisRun,
+        shutdown: &mut Shutdown,
+    ) -> Flow<()> {
+        let (config, plan, log) = (self.watch.config, self.watch.plan, self.watch.log);
+        let probe = tokio::select! {
+            probe = self.prober.probe(&plan.health_url, log.correlation_id()) => probe,
+            name = shutdown.next() => {
+                log.info(&format!("{name} received: stopping what dev started"));
+                return Flow::Break(DevOutcome::Stopped);
+            }
+        };
+        self.next_probe = Instant::now() + config.backend.liveness_interval;
+        let format = config.backend.health_format;
+        let verdict = self
+            .liveness
+            .observe(&probe, format, config.backend.accept_degraded);
+        let Some(dead) = said(self.watch, &processes.backend, verdict) else {
+            return Flow::Continue(());
+        };
+        match processes.backend.take() {
+            Some(Backend::Owned(running)) => {
+                let down = (running, Down::Unresponsive(dead));
+                let running = proceed!(flow: self.restart(down, this_run, shutdown).await);
+                self.owned_again(processes, running);
+            }
+            Some(Backend::Reused(reused)) => {
+                match look_at_reused(self.watch, &reused, this_run, shutdown).await {
+                    Look::Fine => processes.backend = Some(Backend::Reused(reused)),
+                    Look::TookOver(running) => {
+                        self.owned_again(processes, running);
+                        self.restarts = Restarts::default();
+                    }
+                    Look::End(outcome) => return Flow::Break(outcome),
+                }
+            }
+            None => {}
+        }
+        Flow::Continue(())
+    }
+
+    /// The frontend exited: the run ends with its code (a Ctrl-C it got because it had
+    /// the terminal is a clean stop).
+    fn on_frontend_exit(&self, processes: &Processes, status: ExitStatus) -> DevOutcome {
+        let log = self.watch.log;
+        let had_terminal = processes
+            .frontend
+            .as_ref()
+            .is_some_and(Running::has_terminal);
+        if had_terminal && !processes.command_mode && process::is_interrupt(status) {
+            log.info(
+                "Ctrl-C reached the frontend (it has the terminal): stopping what dev started",
+            );
+            return DevOutcome::Stopped;
+        }
+        log.info(&format!(
+            "frontend exited ({}): stopping",
+            process::describe_status(status)
+        ));
+        DevOutcome::FrontendExited(process::exit_code(status))
+    }
+
+    /// Our backend exited while running: restart it under the policy.
+    async fn on_backend_exit(
+        &mut self,
+        processes: &mut Processes,
+        status: ExitStatus,
+        this_run: &mut ThisRun,
+        shutdown: &mut Shutdown,
+    ) -> Flow<()> {
+        let Some(Backend::Owned(crashed)) = processes.backend.take() else {
+            return Flow::Continue(());
+        };
+        let down = (crashed, Down::Exited(status));
+        let running = proceed!(flow: self.restart(down, this_run, shutdown).await);
+        self.owned_again(processes, running);
+        Flow::Continue(())
+    }
+
+    async fn restart(
+        &mut self,
+        down: (Running, Down),
+        this_run: &mut ThisRun,
+        shutdown: &mut Shutdown,
+    ) -> Flow<Running> {
+        let since = self.backend_since;
+        restart(
+            self.watch,
+            down,
+            &mut self.restarts,
+            since,
+            this_run,
+            shutdown,
+        )
+        .await
     }
 }
 
@@ -334,14 +427,13 @@ async fn reload(
         attempts: 1,
         ..watch.plan.clone()
     };
-    match backend::start(&once, 1, watch.client, log, shutdown).await {
+    match backend::start(&once, 1, watch.client, log, shutdown, this_run).await {
         StartOutcome::Ready { running, .. } => {
             log.info(&format!(
                 "backend ready again in {} ms (pid {})",
                 started.elapsed().as_millis(),
                 running.pid()
             ));
-            this_run.started("backend", &running, &once.spec.argv);
             let pid = running.pid();
             this_run.update(|record| record.backend = BackendUse::Owned { pid });
             Reload::Ready(running)
@@ -447,9 +539,8 @@ async fn look_at_reused(
         reused.named(),
         log.correlation_id()
     ));
-    match backend::start(watch.plan, 1, watch.client, log, shutdown).await {
+    match backend::start(watch.plan, 1, watch.client, log, shutdown, this_run).await {
         StartOutcome::Ready { running, .. } => {
-            this_run.started("backend", &running, &watch.plan.spec.argv);
             let pid = running.pid();
             this_run.update(|record| record.backend = BackendUse::Owned { pid });
             Look::TookOver(running)
@@ -485,70 +576,28 @@ async fn restart(
 ) -> Flow<Running> {
     let (config, plan, log) = (watch.config, watch.plan, watch.log);
     let up_for = ready_since.elapsed();
-    let (kind, last_probe) = match &why {
-        Down::Exited(status) => (backend::exited(&down, *status), None),
-        Down::Unresponsive(probe) => (
-            FailureKind::Unresponsive {
-                probes: config.backend.liveness_failures,
-            },
-            Some(probe.clone()),
-        ),
-    };
+    let (kind, last_probe) = evidence_of(watch, &down, &why);
     let left = down.left_behind();
     if backend::stop_attempt(&mut down, config.dev.shutdown_grace, shutdown, log).await {
         return Flow::Break(DevOutcome::Stopped);
     }
     backend::stop_left_behind(&left, config.dev.shutdown_grace, shutdown).await;
     down.drain_output(Duration::from_millis(500)).await;
-    let forked = matches!(kind, FailureKind::Forked { .. });
-    if up_for >= STABLE_AFTER {
-        restarts.in_a_row.clear();
-    }
-    let failure = AttemptFailure {
-        attempt: u32::try_from(restarts.in_a_row.len() + 1).unwrap_or(u32::MAX),
-        kind,
-        stderr_tail: down.stderr_tail(),
-        last_readiness: last_probe.as_ref().map(|probe| {
-            crate::health::readiness(
-                probe,
-                config.backend.health_format,
-                config.backend.accept_degraded,
-            )
-        }),
-        last_probe,
-        listening: true,
-        bind_conflict: false,
-        elapsed: up_for,
-    };
+    let failure = failure_of(watch, &down, kind, last_probe, up_for, restarts);
     let context = context(config, plan);
-    if forked {
+    if let FailureKind::Forked { .. } = failure.kind {
         // Restarting a daemonizing command would start a second copy every time.
-        return Flow::Break(DevOutcome::Failed(Box::new(FailureReport::backend(
-            log,
-            &[failure],
-            &context,
-        ))));
+        let report = FailureReport::backend(log, &[failure], &context);
+        return Flow::Break(DevOutcome::Failed(Box::new(report)));
     }
     if let Down::Exited(status) = why {
-        log.error(&format!(
-            "backend pid {} exited while running ({}); correlation id {}",
-            down.pid(),
-            process::describe_status(status),
-            log.correlation_id()
-        ));
-        for line in down.stderr_tail() {
-            log.error(&format!("  | {line}"));
-        }
+        say_exited(log, &down, status);
     }
-    restarts.in_a_row.push(failure);
-    let count = u32::try_from(restarts.in_a_row.len()).unwrap_or(u32::MAX);
+    let count = restarts.note(failure, up_for);
     if count > config.backend.max_restarts {
-        return Flow::Break(DevOutcome::Failed(Box::new(FailureReport::gave_up(
-            log,
-            &restarts.in_a_row,
-            &context,
-            config.backend.max_restarts,
-        ))));
+        let max = config.backend.max_restarts;
+        let report = FailureReport::gave_up(log, &restarts.in_a_row, &context, max);
+        return Flow::Break(DevOutcome::Failed(Box::new(report)));
     }
     let delay = backend::backoff(plan.retry_delay, count, plan.max_retry_delay);
     log.info(&format!(
@@ -564,19 +613,97 @@ async fn restart(
             return Flow::Break(DevOutcome::Stopped);
         }
     }
-    match backend::start(plan, 1, watch.client, log, shutdown).await {
+    start_again(watch, &context, this_run, shutdown).await
+}
+
+impl Restarts {
+    /// Counts one more failure in a row (a backend that was up for a minute starts the
+    /// count again); returns how many there are now.
+    fn note(&mut self, failure: AttemptFailure, up_for: Duration) -> u32 {
+        if up_for >= STABLE_AFTER {
+            self.in_a_row.clear();
+        }
+        self.in_a_row.push(failure);
+        u32::try_from(self.in_a_row.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// What went wrong, as evidence: how it exited (or that it forked into the background),
+/// or the last liveness probe.
+fn evidence_of(watch: &Watch<'_>, down: &Running, why: &Down) -> (FailureKind, Option<Probe>) {
+    match why {
+        Down::Exited(status) => (backend::exited(down, *status), None),
+        Down::Unresponsive(probe) => (
+            FailureKind::Unresponsive {
+                probes: watch.config.backend.liveness_failures,
+            },
+            Some(probe.clone()),
+        ),
+    }
+}
+
+/// The failure as the report shows it, numbered after the ones before it in a row.
+fn failure_of(
+    watch: &Watch<'_>,
+    down: &Running,
+    kind: FailureKind,
+    last_probe: Option<Probe>,
+    up_for: Duration,
+    restarts: &Restarts,
+) -> AttemptFailure {
+    let backend = &watch.config.backend;
+    let earlier = if up_for >= STABLE_AFTER {
+        0
+    } else {
+        restarts.in_a_row.len()
+    };
+    AttemptFailure {
+        attempt: u32::try_from(earlier + 1).unwrap_or(u32::MAX),
+        kind,
+        stderr_tail: down.stderr_tail(),
+        last_readiness: last_probe.as_ref().map(|probe| {
+            crate::health::readiness(probe, backend.health_format, backend.accept_degraded)
+        }),
+        last_probe,
+        listening: true,
+        bind_conflict: false,
+        elapsed: up_for,
+    }
+}
+
+/// "backend pid N exited while running", with its stderr tail.
+fn say_exited(log: &RunLog, down: &Running, status: ExitStatus) {
+    log.error(&format!(
+        "backend pid {} exited while running ({}); correlation id {}",
+        down.pid(),
+        process::describe_status(status),
+        log.correlation_id()
+    ));
+    for line in down.stderr_tail() {
+        log.error(&format!("  | {line}"));
+    }
+}
+
+/// One start on the same port (the frontend uses it: a stolen port is a failure here,
+/// not a reason to move).
+async fn start_again(
+    watch: &Watch<'_>,
+    context: &crate::report::Context,
+    this_run: &mut ThisRun,
+    shutdown: &mut Shutdown,
+) -> Flow<Running> {
+    let (plan, log) = (watch.plan, watch.log);
+    match backend::start(plan, 1, watch.client, log, shutdown, this_run).await {
         StartOutcome::Ready { running, .. } => {
-            this_run.started("backend", &running, &plan.spec.argv);
             let pid = running.pid();
             this_run.update(|record| record.backend = BackendUse::Owned { pid });
             Flow::Continue(running)
         }
         StartOutcome::Interrupted => Flow::Break(DevOutcome::Stopped),
-        // Restarts stay on the port the frontend already uses: a stolen port is a
-        // failure here, not a reason to move.
-        StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => Flow::Break(
-            DevOutcome::Failed(Box::new(FailureReport::backend(log, &failures, &context))),
-        ),
+        StartOutcome::Failed(failures) | StartOutcome::PortTaken { failures, .. } => {
+            let report = FailureReport::backend(log, &failures, context);
+            Flow::Break(DevOutcome::Failed(Box::new(report)))
+        }
     }
 }
 

@@ -229,6 +229,12 @@ impl ThisRun {
     }
 }
 
+impl crate::backend::OnSpawn for ThisRun {
+    fn spawned(&mut self, running: &Running, argv: &[String]) {
+        self.started("backend", running, argv);
+    }
+}
+
 /// Applies [`runs::settle`] to the file. Returns what was decided.
 fn settle_file(change: &ConfigChange, others: &[Record]) -> std::io::Result<Settle<'static>> {
     let live: Vec<&ConfigChange> = others

@@ -12,6 +12,7 @@
 //! test suite's pass/fail: the suite only runs `--quick` to prove the bench works.
 
 mod measure;
+mod reload;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -74,12 +75,50 @@ pub struct BenchOptions {
 #[error("{0}")]
 pub struct BenchError(pub String);
 
+/// Everything one bench run measured.
+struct Measured {
+    runs: usize,
+    peer_note: &'static str,
+    ready_dev: Samples,
+    ready_peer: Samples,
+    ready_poll: Samples,
+    frontend_dev: Samples,
+    frontend_peer: Samples,
+    reuse_dev: Samples,
+    reuse_peer: Samples,
+    holder: measure::HolderTimes,
+    doctor: Samples,
+    window: Duration,
+    idle: measure::Idle,
+    reload: reload::Reload,
+    cargo: Samples,
+}
+
 /// Runs every measurement and returns the markdown report.
 pub fn run(
     root: &Path,
     options: &BenchOptions,
     progress: &dyn Fn(&str),
 ) -> Result<String, BenchError> {
+    let scratch =
+        tempfile::tempdir().map_err(|e| BenchError(format!("no temporary folder: {e}")))?;
+    let setup = setup(root, options, scratch.path(), progress)?;
+    let measured = measure_all(root, options, &setup, progress);
+    let report = report(options, &measured);
+    if let Some(path) = &options.write {
+        std::fs::write(path, &report)
+            .map_err(|e| BenchError(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(report)
+}
+
+/// What the measurements share: the binary, the interpreter, the fixture, the peers.
+fn setup(
+    root: &Path,
+    options: &BenchOptions,
+    scratch: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<Setup, BenchError> {
     let python = coordinator::python::discover()
         .map_err(|err| BenchError(format!("{err}; fix: {}", err.fix())))?
         .executable;
@@ -90,44 +129,41 @@ pub fn run(
             fake_backend.display()
         )));
     }
-    let scratch =
-        tempfile::tempdir().map_err(|e| BenchError(format!("no temporary folder: {e}")))?;
     let peers = if options.quick {
         None
     } else {
         progress("installing the peers (wait-on, concurrently) with npm");
         install_peers(&root.join("target/bench-peers"))
     };
-    let runs = if options.quick { 3 } else { 20 };
-    let setup = Setup {
+    Ok(Setup {
         exe: options.exe.clone(),
         python,
         fake_backend,
-        scratch: scratch.path().to_path_buf(),
+        scratch: scratch.to_path_buf(),
         peers,
-        runs,
-    };
-    let peer_note = if setup.peers.is_some() {
-        ""
-    } else {
-        " (peers not installed: no Node/npm, or --quick)"
-    };
+        runs: if options.quick { 3 } else { 20 },
+    })
+}
 
-    progress("ready-detection latency: dev");
-    let ready_dev = measure::ready_latency(&setup, Waiter::Dev);
-    progress("ready-detection latency: concurrently + wait-on");
-    let ready_peer = measure::ready_latency(&setup, Waiter::ConcurrentlyWaitOn);
-    progress("ready-detection latency: a 1 s poll");
-    let ready_poll = measure::ready_latency(&setup, Waiter::PollOneSecond);
-    progress("frontend readiness: dev");
-    let frontend_dev = measure::frontend_ready(&setup, false);
-    progress("frontend readiness: wait-on tcp:");
-    let frontend_peer = measure::frontend_ready(&setup, true);
+fn measure_all(
+    root: &Path,
+    options: &BenchOptions,
+    setup: &Setup,
+    progress: &dyn Fn(&str),
+) -> Measured {
+    let runs = setup.runs;
+    progress("ready-detection latency: dev, concurrently + wait-on, a 1 s poll");
+    let ready_dev = measure::ready_latency(setup, Waiter::Dev);
+    let ready_peer = measure::ready_latency(setup, Waiter::ConcurrentlyWaitOn);
+    let ready_poll = measure::ready_latency(setup, Waiter::PollOneSecond);
+    progress("frontend readiness: dev, wait-on tcp:");
+    let frontend_dev = measure::frontend_ready(setup, false);
+    let frontend_peer = measure::frontend_ready(setup, true);
     progress("reuse path");
-    let reuse_dev = measure::reuse(&setup, false);
-    let reuse_peer = measure::reuse(&setup, true);
+    let reuse_dev = measure::reuse(setup, false);
+    let reuse_peer = measure::reuse(setup, true);
     progress("holder lookup");
-    let holder = measure::holder(&setup);
+    let holder = measure::holder(setup);
     progress("doctor");
     let mut doctor = Command::new(&setup.exe);
     doctor
@@ -138,87 +174,60 @@ pub fn run(
     let doctor = measure::time_command(&mut doctor, runs.min(10));
     progress("CPU and memory of dev supervising an idle backend");
     let window = Duration::from_secs(if options.quick { 1 } else { 5 });
-    let idle = measure::idle(&setup, window);
+    let idle = measure::idle(setup, window);
+    progress("save -> healthy again: the backend's cold start, dev's watch, uvicorn --reload");
+    let reload = reload::reload(setup, root, runs.min(10));
     let cargo = if options.quick {
         Samples::default()
     } else {
         progress("cargo's up-to-date check");
-        let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        match xshell::Shell::new() {
-            Ok(sh) => {
-                sh.change_dir(root);
-                let mut cargo: Command =
-                    xshell::cmd!(sh, "{cargo_bin} build --quiet -p xtask").into();
-                cargo.stdout(Stdio::null()).stderr(Stdio::null());
-                measure::time_command(&mut cargo, 5)
-            }
-            Err(_) => Samples::default(),
-        }
+        cargo_check(root)
     };
+    Measured {
+        runs,
+        peer_note: if setup.peers.is_some() {
+            ""
+        } else {
+            " (peers not installed: no Node/npm, or --quick)"
+        },
+        ready_dev,
+        ready_peer,
+        ready_poll,
+        frontend_dev,
+        frontend_peer,
+        reuse_dev,
+        reuse_peer,
+        holder,
+        doctor,
+        window,
+        idle,
+        reload,
+        cargo,
+    }
+}
 
-    let verdict = |value: Option<f64>, target: f64| match value {
+/// `cargo build -p xtask` with nothing to do, five times.
+fn cargo_check(root: &Path) -> Samples {
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let Ok(sh) = xshell::Shell::new() else {
+        return Samples::default();
+    };
+    sh.change_dir(root);
+    let mut cargo: Command = xshell::cmd!(sh, "{cargo_bin} build --quiet -p xtask").into();
+    cargo.stdout(Stdio::null()).stderr(Stdio::null());
+    measure::time_command(&mut cargo, 5)
+}
+
+fn verdict(value: Option<f64>, target: f64) -> &'static str {
+    match value {
         Some(v) if v <= target => "met",
         Some(_) => "**not met**",
         None => "n/a",
-    };
-    let mut table =
-        String::from("| what | target | dev | peers, same run | met? |\n|---|---|---|---|---|\n");
-    let both = match (ready_dev.pct(50.0), ready_dev.pct(90.0)) {
-        (Some(a), Some(b)) if a <= 10.0 && b <= 20.0 => "met",
-        (Some(_), Some(_)) => "**not met**",
-        _ => "n/a",
-    };
-    table.push_str(&format!(
-        "| backend ready -> `dev` starts the frontend (p50 / p90 / max, {} runs, backend ready after 300 ms + U[0, 1000) ms) | 10 / 20 ms | {} | `concurrently` + `wait-on`: {}; a 1 s poll: {}{peer_note} | {both} |\n",
-        runs,
-        ready_dev.summary(),
-        ready_peer.summary(),
-        ready_poll.summary(),
-    ));
-    table.push_str(&format!(
-        "| frontend's port opens -> `dev` prints the frontend-ready line (p50 / p90 / max, frontend listening after 300 ms + U[0, 1000) ms) | 20 ms (p50) | {} | `wait-on tcp:` starts the next command: {}{peer_note} | {} |\n",
-        frontend_dev.summary(),
-        frontend_peer.summary(),
-        verdict(frontend_dev.pct(50.0), 20.0)
-    ));
-    table.push_str(&format!(
-        "| already-running backend: process start -> frontend started (p50 / p90 / max) | under 30 ms | {} | `wait-on` alone: {}{peer_note} | {} |\n",
-        reuse_dev.summary(),
-        reuse_peer.summary(),
-        verdict(reuse_dev.pct(50.0), 30.0)
-    ));
-    let commands: Vec<String> = holder
-        .commands
-        .iter()
-        .map(|(name, samples)| format!("{name}: {}", samples.median()))
-        .collect();
-    table.push_str(&format!(
-        "| who holds port P, with the free alternative (p50) | under 10 ms | in process: {} | {} | {} |\n",
-        holder.in_process.median(),
-        commands.join("; "),
-        verdict(holder.in_process.pct(50.0), 10.0)
-    ));
-    table.push_str(&format!(
-        "| `doctor`, all checks, wall time (p50 / p90 / max) | under 300 ms | {} | | {} |\n",
-        doctor.summary(),
-        verdict(doctor.pct(50.0), 300.0)
-    ));
-    table.push_str(&format!(
-        "| CPU of `dev` supervising an idle backend ({} s) | under 1% | {} | | {} |\n",
-        window.as_secs(),
-        idle.cpu_percent
-            .map_or_else(|| "n/a".into(), |c| format!("{c:.2}%")),
-        verdict(idle.cpu_percent, 1.0)
-    ));
-    table.push_str(&format!(
-        "| peak memory (VmHWM) of `dev` | | {} | | |\n",
-        idle.peak_rss_mb
-            .map_or_else(|| "n/a".into(), |m| format!("{m:.1} MB"))
-    ));
-    table.push_str(&format!(
-        "| cargo's own up-to-date check (`cargo build -p xtask`, nothing to do; paid by every `cargo xtask`, not in the rows above) | | {} | | |\n",
-        cargo.summary()
-    ));
+    }
+}
+
+/// The markdown report: the table, then how each row is measured.
+fn report(options: &BenchOptions, m: &Measured) -> String {
     let mut report = String::from("# Benchmarks\n\n");
     report.push_str(
         "Written by `cargo xtask bench`; every number below is its output, none is edited by hand.\n\n",
@@ -228,21 +237,121 @@ pub fn run(
         options.exe.display()
     ));
     report.push_str(&format!("Machine: {}\n\n", machine()));
-    report.push_str(&table);
-    report.push_str(
-        "\nHow each row is measured:\n\n\
-         - Ready detection: the fake backend (`tests/fixtures/fake_backend.py`) writes the instant it can first answer `/health`; `dev -- sh -c 'date +%s%N > mark'` writes the instant it starts the frontend; the latency is the difference (it includes about 1 ms to fork `date`). The peers wait for the same backend, started by the bench, and run the same mark command.\n\
-         - Frontend ready: a frontend (a few lines of Python) opens `FRONTEND_PORT` after a random delay and writes the instant it listens; `dev` (fake backend, this frontend) is timed to the moment the bench reads its `frontend ready:` line from the pipe, `wait-on tcp:127.0.0.1:PORT && date +%s%N > mark` to its mark.\n\
-         - Reuse: a fake backend of this checkout is already running; from spawning `dev` (or `wait-on`) to the mark.\n\
-         - Holder: a port held by `python3 -m http.server`; in process is `port::who_holds` (socket table, process details, next free port); the commands are timed from spawn to exit.\n\
-         - CPU: utime + stime of the `dev` process itself (not its children) over the window, after the backend is ready.\n",
-    );
-    if let Some(path) = &options.write {
-        std::fs::write(path, &report)
-            .map_err(|e| BenchError(format!("cannot write {}: {e}", path.display())))?;
+    report.push_str("| what | target | dev | peers, same run | met? |\n|---|---|---|---|---|\n");
+    for row in latency_rows(m).into_iter().chain(other_rows(m)) {
+        report.push_str(&row);
     }
-    Ok(report)
+    report.push_str(HOW);
+    report
 }
+
+fn latency_rows(m: &Measured) -> Vec<String> {
+    let peer_note = m.peer_note;
+    let both = match (m.ready_dev.pct(50.0), m.ready_dev.pct(90.0)) {
+        (Some(a), Some(b)) if a <= 10.0 && b <= 20.0 => "met",
+        (Some(_), Some(_)) => "**not met**",
+        _ => "n/a",
+    };
+    vec![
+        format!(
+            "| backend ready -> `dev` starts the frontend (p50 / p90 / max, {} runs, backend ready after 300 ms + U[0, 1000) ms) | 10 / 20 ms | {} | `concurrently` + `wait-on`: {}; a 1 s poll: {}{peer_note} | {both} |\n",
+            m.runs,
+            m.ready_dev.summary(),
+            m.ready_peer.summary(),
+            m.ready_poll.summary(),
+        ),
+        format!(
+            "| frontend's port opens -> `dev` prints the frontend-ready line (p50 / p90 / max, frontend listening after 300 ms + U[0, 1000) ms) | 20 ms (p50) | {} | `wait-on tcp:` starts the next command: {}{peer_note} | {} |\n",
+            m.frontend_dev.summary(),
+            m.frontend_peer.summary(),
+            verdict(m.frontend_dev.pct(50.0), 20.0)
+        ),
+        format!(
+            "| already-running backend: process start -> frontend started (p50 / p90 / max) | under 30 ms | {} | `wait-on` alone: {}{peer_note} | {} |\n",
+            m.reuse_dev.summary(),
+            m.reuse_peer.summary(),
+            verdict(m.reuse_dev.pct(50.0), 30.0)
+        ),
+        reload_row(&m.reload),
+    ]
+}
+
+/// Save -> healthy again: no slower than `uvicorn --reload` at p50, and under 150 ms
+/// over the backend's own cold start.
+fn reload_row(reload: &reload::Reload) -> String {
+    let (dev, uvicorn, cold) = (
+        reload.dev.pct(50.0),
+        reload.uvicorn.pct(50.0),
+        reload.cold.pct(50.0),
+    );
+    let met = match (dev, uvicorn, cold) {
+        (Some(d), Some(u), Some(c)) if d <= u && d - c < 150.0 => "met",
+        (Some(_), Some(_), Some(_)) => "**not met**",
+        _ => "n/a",
+    };
+    let overhead = match (dev, cold) {
+        (Some(d), Some(c)) => format!("; over the cold start: {:.1} ms", d - c),
+        _ => String::new(),
+    };
+    let missing = reload
+        .missing
+        .as_ref()
+        .map_or_else(String::new, |why| format!(" ({why})"));
+    format!(
+        "| save `backend/main.py` -> reference backend healthy again from a new process (p50 / p90 / max, 10 saves) | no slower than `uvicorn --reload` (p50), under 150 ms over the backend's cold start | {}{overhead} | `uvicorn --reload`: {}; the backend's own cold start: {}{missing} | {met} |\n",
+        reload.dev.summary(),
+        reload.uvicorn.summary(),
+        reload.cold.summary(),
+    )
+}
+
+fn other_rows(m: &Measured) -> Vec<String> {
+    let commands: Vec<String> = m
+        .holder
+        .commands
+        .iter()
+        .map(|(name, samples)| format!("{name}: {}", samples.median()))
+        .collect();
+    vec![
+        format!(
+            "| who holds port P, with the free alternative (p50) | under 10 ms | in process: {} | {} | {} |\n",
+            m.holder.in_process.median(),
+            commands.join("; "),
+            verdict(m.holder.in_process.pct(50.0), 10.0)
+        ),
+        format!(
+            "| `doctor`, all checks, wall time (p50 / p90 / max) | under 300 ms | {} | | {} |\n",
+            m.doctor.summary(),
+            verdict(m.doctor.pct(50.0), 300.0)
+        ),
+        format!(
+            "| CPU of `dev` supervising an idle backend ({} s; liveness probes every 2 s, watching `backend/**/*.py`) | under 1% | {} | | {} |\n",
+            m.window.as_secs(),
+            m.idle
+                .cpu_percent
+                .map_or_else(|| "n/a".into(), |c| format!("{c:.2}%")),
+            verdict(m.idle.cpu_percent, 1.0)
+        ),
+        format!(
+            "| peak memory (VmHWM) of `dev` | | {} | | |\n",
+            m.idle
+                .peak_rss_mb
+                .map_or_else(|| "n/a".into(), |mb| format!("{mb:.1} MB"))
+        ),
+        format!(
+            "| cargo's own up-to-date check (`cargo build -p xtask`, nothing to do; paid by every `cargo xtask`, not in the rows above) | | {} | | |\n",
+            m.cargo.summary()
+        ),
+    ]
+}
+
+const HOW: &str = "\nHow each row is measured:\n\n\
+- Ready detection: the fake backend (`tests/fixtures/fake_backend.py`) writes the instant it can first answer `/health`; `dev -- sh -c 'date +%s%N > mark'` writes the instant it starts the frontend; the latency is the difference (it includes about 1 ms to fork `date`). The peers wait for the same backend, started by the bench, and run the same mark command.\n\
+- Frontend ready: a frontend (a few lines of Python) opens `FRONTEND_PORT` after a random delay and writes the instant it listens; `dev` (fake backend, this frontend) is timed to the moment the bench reads its `frontend ready:` line from the pipe, `wait-on tcp:127.0.0.1:PORT && date +%s%N > mark` to its mark.\n\
+- Reuse: a fake backend of this checkout is already running; from spawning `dev` (or `wait-on`) to the mark.\n\
+- Save -> healthy again: a copy of the reference backend (`backend/main.py`, the repository's venv) under `dev --no-frontend` and, separately, under `python -m uvicorn main:app --reload`; a comment is appended to `main.py` and the time runs until `/health` answers 200 from a new pid (polled every 5 ms). The cold start is the same backend started by hand until its `/health` answers.\n\
+- Holder: a port held by `python3 -m http.server`; in process is `port::who_holds` (socket table, process details, next free port); the commands are timed from spawn to exit.\n\
+- CPU: utime + stime of the `dev` process itself (not its children) over the window, after the backend is ready, with liveness probes and a watched `backend/` folder.\n";
 
 /// Installs the peers with npm; `None` when Node or npm is missing or the install fails.
 fn install_peers(dir: &Path) -> Option<PathBuf> {

@@ -28,4 +28,9 @@ fn bench_quick_measures_every_row() {
         let dev_cell = line.split('|').nth(3).unwrap();
         assert!(!dev_cell.contains("n/a"), "{row} was not measured:\n{line}");
     }
+    // Measured when the reference backend's venv exists (another test syncs it).
+    assert!(
+        output.contains("| save `backend/main.py` -> reference backend healthy again"),
+        "{output}"
+    );
 }

@@ -387,6 +387,9 @@ pub fn idle(setup: &Setup, window: Duration) -> Idle {
     };
     let port = free_port();
     let dir = checkout(setup, &format!("idle-{port}"), port, &[]);
+    // Something to watch, as in a real checkout: idle CPU includes the watch.
+    let _ = std::fs::create_dir_all(dir.join("backend/app"));
+    let _ = std::fs::write(dir.join("backend/app/routes.py"), "x = 1\n");
     let command = xtask(setup, &dir, &["dev", "--no-sync", "--no-frontend"]);
     let Ok(mut dev) = Group::spawn(command) else {
         return idle;

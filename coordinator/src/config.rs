@@ -17,7 +17,8 @@ use std::time::Duration;
 pub use setting::{Kind, SETTINGS, Setting, Value};
 
 use crate::health::HealthFormat;
-use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
 
 use crate::text::line_col;
 
@@ -462,7 +463,6 @@ impl Config {
 
     /// The file layer from text: `shown` names it in messages and sources.
     fn apply_text(&mut self, shown: &str, text: &str, problems: &mut Vec<Problem>) {
-        let shown = shown.to_owned();
         let table = match DeTable::parse(text) {
             Ok(table) => table,
             Err(err) => {
@@ -472,7 +472,7 @@ impl Config {
                     .extend(SETTINGS.iter().map(|setting| setting.key));
                 let at = err.span().map_or(0, |span| span.start);
                 problems.push(Problem {
-                    location: location(&shown, text, at),
+                    location: location(shown, text, at),
                     message: format!("invalid TOML: {}", err.message().trim()),
                     fix: format!("correct the syntax of {shown} at that position"),
                 });
@@ -481,69 +481,96 @@ impl Config {
         };
         let first_new = problems.len();
         for (section, body) in table.get_ref() {
-            let section_name = section.get_ref().as_ref();
-            let keys: Vec<&str> = SETTINGS
-                .iter()
-                .filter_map(|s| s.key.strip_prefix(section_name)?.strip_prefix('.'))
-                .collect();
-            let DeValue::Table(entries) = body.get_ref() else {
-                let message = if keys.is_empty() {
-                    format!("unknown key `{section_name}`")
-                } else {
-                    format!("`{section_name}` must be a table ([{section_name}])")
-                };
-                problems.push(Problem {
-                    location: location(&shown, text, section.span().start),
-                    message,
-                    fix: "the sections are [backend], [frontend] and [dev]".into(),
-                });
-                continue;
-            };
-            if keys.is_empty() {
-                problems.push(Problem {
-                    location: location(&shown, text, section.span().start),
-                    message: format!("unknown section [{section_name}]"),
-                    fix: "the sections are [backend], [frontend] and [dev]".into(),
-                });
-                continue;
-            }
-            for (key, value) in entries {
-                let dotted = format!("{section_name}.{}", key.get_ref());
-                let Some(setting) = setting::find(&dotted) else {
-                    problems.push(Problem {
-                        location: location(&shown, text, key.span().start),
-                        message: format!("unknown key `{dotted}`"),
-                        fix: format!("[{section_name}] accepts: {}", keys.join(", ")),
-                    });
-                    continue;
-                };
-                let at = value.span().start;
-                match setting.kind.parse_toml(value.get_ref()) {
-                    Some(parsed) => {
-                        let line = line_col(text, at).0;
-                        let source = Source::File {
-                            path: PathBuf::from(&shown),
-                            line,
-                        };
-                        self.apply(setting.key, parsed, source);
-                    }
-                    None => problems.push({
-                        self.invalid.insert(setting.key);
-                        Problem {
-                            location: location(&shown, text, at),
-                            message: format!(
-                                "invalid value {} for `{dotted}`: expected {}",
-                                text[value.span()].trim(),
-                                setting.kind.expected()
-                            ),
-                            fix: format!("set `{dotted}` to {}", setting.kind.expected()),
-                        }
-                    }),
-                }
-            }
+            self.apply_section(shown, text, section, body, problems);
         }
         // The parsed table is not in file order: report top to bottom.
         problems[first_new..].sort_by_key(|p| position(&p.location));
+    }
+
+    /// One top-level entry of the file: a known section's settings, or a problem
+    /// for an unknown section or a section that is not a table.
+    fn apply_section(
+        &mut self,
+        shown: &str,
+        text: &str,
+        section: &Spanned<DeString<'_>>,
+        body: &Spanned<DeValue<'_>>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let section_name = section.get_ref().as_ref();
+        let keys: Vec<&str> = SETTINGS
+            .iter()
+            .filter_map(|s| s.key.strip_prefix(section_name)?.strip_prefix('.'))
+            .collect();
+        let DeValue::Table(entries) = body.get_ref() else {
+            let message = if keys.is_empty() {
+                format!("unknown key `{section_name}`")
+            } else {
+                format!("`{section_name}` must be a table ([{section_name}])")
+            };
+            problems.push(Problem {
+                location: location(shown, text, section.span().start),
+                message,
+                fix: "the sections are [backend], [frontend] and [dev]".into(),
+            });
+            return;
+        };
+        if keys.is_empty() {
+            problems.push(Problem {
+                location: location(shown, text, section.span().start),
+                message: format!("unknown section [{section_name}]"),
+                fix: "the sections are [backend], [frontend] and [dev]".into(),
+            });
+            return;
+        }
+        for (key, value) in entries {
+            let dotted = format!("{section_name}.{}", key.get_ref());
+            let Some(setting) = setting::find(&dotted) else {
+                problems.push(Problem {
+                    location: location(shown, text, key.span().start),
+                    message: format!("unknown key `{dotted}`"),
+                    fix: format!("[{section_name}] accepts: {}", keys.join(", ")),
+                });
+                continue;
+            };
+            self.apply_entry(shown, text, setting, &dotted, value, problems);
+        }
+    }
+
+    /// One known setting from the file: applied with its file and line as the
+    /// source, or marked invalid with a problem saying what it expects.
+    fn apply_entry(
+        &mut self,
+        shown: &str,
+        text: &str,
+        setting: &Setting,
+        dotted: &str,
+        value: &Spanned<DeValue<'_>>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let at = value.span().start;
+        match setting.kind.parse_toml(value.get_ref()) {
+            Some(parsed) => {
+                let line = line_col(text, at).0;
+                let source = Source::File {
+                    path: PathBuf::from(shown),
+                    line,
+                };
+                self.apply(setting.key, parsed, source);
+            }
+            None => {
+                self.invalid.insert(setting.key);
+                problems.push(Problem {
+                    location: location(shown, text, at),
+                    message: format!(
+                        "invalid value {} for `{dotted}`: expected {}",
+                        text[value.span()].trim(),
+                        setting.kind.expected()
+                    ),
+                    fix: format!("set `{dotted}` to {}", setting.kind.expected()),
+                });
+            }
+        }
     }
 
     fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) {

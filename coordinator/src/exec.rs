@@ -175,6 +175,44 @@ impl Cmd {
     /// is not an error here: the caller decides what the status means.
     pub fn run(&self) -> Result<Output, ExecError> {
         let shown = self.shown();
+        let mut child = self
+            .command()
+            .spawn()
+            .map_err(|err| self.spawn_error(&shown, &err))?;
+        let pid = child.id();
+        let deadline = Instant::now() + self.timeout;
+        // Output is read on threads so that a chatty program never blocks on a full
+        // pipe, and stdin is written on one so that a program that does not read it
+        // cannot block us either.
+        let readers = [
+            child.stdout.take().map(|s| reader(Box::new(s))),
+            child.stderr.take().map(|s| reader(Box::new(s))),
+        ];
+        if let (Some(pipe), Some(bytes)) = (child.stdin.take(), self.stdin.clone()) {
+            feed(pipe, bytes);
+        }
+        let status = match wait_on_thread(child, self.timeout) {
+            Ok(Ok(status)) => status,
+            Ok(Err(err)) => {
+                os::kill_group(pid);
+                return Err(ExecError::Spawn {
+                    command: shown,
+                    reason: format!("waiting for it failed: {err}"),
+                });
+            }
+            Err(_) => {
+                // The waiting thread has not reaped the child, so its pid (and with it
+                // the group id) cannot have been reused yet.
+                os::kill_group(pid);
+                return Err(self.timed_out(shown, readers));
+            }
+        };
+        Ok(finish(status, readers, deadline, pid))
+    }
+
+    /// The process to spawn: piped output, stdin piped only when there are bytes to
+    /// write, in a process group of its own.
+    fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -192,74 +230,74 @@ impl Cmd {
             command.env(name, value);
         }
         os::new_group(&mut command);
-        let mut child = command.spawn().map_err(|err| match err.kind() {
+        command
+    }
+
+    /// Why the spawn failed: the program is not there, or it could not be started.
+    fn spawn_error(&self, shown: &str, err: &std::io::Error) -> ExecError {
+        match err.kind() {
             std::io::ErrorKind::NotFound => ExecError::NotFound {
                 program: self.program(),
-                command: shown.clone(),
+                command: shown.to_owned(),
             },
             _ => ExecError::Spawn {
-                command: shown.clone(),
+                command: shown.to_owned(),
                 reason: err.to_string(),
             },
-        })?;
-        let pid = child.id();
-        let deadline = Instant::now() + self.timeout;
-        // Output is read on threads so that a chatty program never blocks on a full
-        // pipe, and stdin is written on one so that a program that does not read it
-        // cannot block us either.
-        let readers = [
-            child.stdout.take().map(|s| reader(Box::new(s))),
-            child.stderr.take().map(|s| reader(Box::new(s))),
-        ];
-        if let (Some(mut pipe), Some(bytes)) = (child.stdin.take(), self.stdin.clone()) {
-            std::thread::spawn(move || {
-                // A program may exit without reading everything: a broken pipe is fine.
-                let _ = pipe.write_all(&bytes);
-            });
         }
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = sender.send(child.wait());
-        });
-        let status = match receiver.recv_timeout(self.timeout) {
-            Ok(Ok(status)) => status,
-            Ok(Err(err)) => {
-                os::kill_group(pid);
-                return Err(ExecError::Spawn {
-                    command: shown,
-                    reason: format!("waiting for it failed: {err}"),
-                });
-            }
-            Err(_) => {
-                // The waiting thread has not reaped the child, so its pid (and with it
-                // the group id) cannot have been reused yet.
-                os::kill_group(pid);
-                let [out, err] =
-                    readers.map(|r| collect(r, Instant::now() + Duration::from_secs(1)));
-                let mut text = String::from_utf8_lossy(&out).into_owned();
-                text.push_str(&String::from_utf8_lossy(&err));
-                return Err(ExecError::TimedOut {
-                    program: self.program(),
-                    command: shown,
-                    timeout: self.timeout,
-                    tail: tail(&text),
-                });
-            }
-        };
-        // Something the program left behind in its group may still hold the pipes:
-        // stop waiting for them at the deadline, and stop it.
-        let [stdout, stderr] = readers.map(|r| read_until(r, deadline.max(Instant::now())));
-        if stdout.is_none() || stderr.is_none() {
-            // A member of the group still holds a pipe, so the group (and its id) is
-            // still there to be killed.
-            os::kill_group(pid);
+    }
+
+    /// The timeout error, with the tail of what the (killed) command printed: the
+    /// pipes get one more second to deliver it.
+    fn timed_out(&self, shown: String, readers: [Option<Reader>; 2]) -> ExecError {
+        let [out, err] = readers.map(|r| collect(r, Instant::now() + Duration::from_secs(1)));
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        text.push_str(&String::from_utf8_lossy(&err));
+        ExecError::TimedOut {
+            program: self.program(),
+            command: shown,
+            timeout: self.timeout,
+            tail: tail(&text),
         }
-        let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
-        Ok(Output {
-            status,
-            stdout,
-            stderr,
-        })
+    }
+}
+
+/// Writes `bytes` to the program's stdin on a thread of its own.
+fn feed(mut pipe: std::process::ChildStdin, bytes: Vec<u8>) {
+    std::thread::spawn(move || {
+        // A program may exit without reading everything: a broken pipe is fine.
+        let _ = pipe.write_all(&bytes);
+    });
+}
+
+/// Waits for `child` on a thread, for at most `timeout`: `Err` when it is still
+/// running then (the thread keeps waiting, so the child is reaped once it is killed).
+fn wait_on_thread(
+    mut child: std::process::Child,
+    timeout: Duration,
+) -> Result<std::io::Result<ExitStatus>, mpsc::RecvTimeoutError> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait());
+    });
+    receiver.recv_timeout(timeout)
+}
+
+/// The output of a command that exited with `status`.
+fn finish(status: ExitStatus, readers: [Option<Reader>; 2], deadline: Instant, pid: u32) -> Output {
+    // Something the program left behind in its group may still hold the pipes:
+    // stop waiting for them at the deadline, and stop it.
+    let [stdout, stderr] = readers.map(|r| read_until(r, deadline.max(Instant::now())));
+    if stdout.is_none() || stderr.is_none() {
+        // A member of the group still holds a pipe, so the group (and its id) is
+        // still there to be killed.
+        os::kill_group(pid);
+    }
+    let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
+    Output {
+        status,
+        stdout,
+        stderr,
     }
 }
 

@@ -190,108 +190,29 @@ pub fn point_at(
     host: &str,
     port: u16,
 ) -> Result<Outcome, FrontendConfigError> {
-    let error = |location: String, message: String, fix: &str| FrontendConfigError {
-        location,
-        message,
-        fix: fix.to_owned(),
-    };
     let format = Format::of(path).ok_or_else(|| {
-        error(
-            shown.to_owned(),
+        file_error(
+            shown,
             "unknown format".into(),
             "use a .json, .toml or .env file for `frontend.config_file`",
         )
     })?;
-    let bytes = std::fs::read(path).map_err(|err| {
-        error(
-            shown.to_owned(),
-            format!("cannot read: {err}"),
-            "create it, or correct `frontend.config_file` in dev.toml",
-        )
-    })?;
-    let text = String::from_utf8(bytes.clone()).map_err(|_| {
-        error(
-            shown.to_owned(),
-            "not UTF-8 text".into(),
-            "save it as UTF-8",
-        )
-    })?;
-    let host_key = host_key_for(port_key);
-    let mut edits: Vec<(Range<usize>, String, Change)> = Vec::new();
-    let mut wanted = vec![(port_key.to_owned(), port.to_string(), true)];
-    if let Some(host_key) = host_key {
-        wanted.push((host_key, host.to_owned(), false));
-    }
-    for (key, value, required) in wanted {
-        let found = locate(format, &text, shown, &key)?;
-        let Some(span) = found else {
-            if required && format == Format::Env {
-                let insert = text.len()..text.len();
-                let newline = if text.is_empty() || text.ends_with('\n') {
-                    ""
-                } else {
-                    "\n"
-                };
-                let change = Change {
-                    key: key.clone(),
-                    old: "(unset)".into(),
-                    new: value.clone(),
-                };
-                edits.push((insert, format!("{newline}{key}={value}\n"), change));
-            } else if required {
-                return Err(error(
-                    shown.to_owned(),
-                    format!("has no `{key}` to write the backend port into"),
-                    &format!("add `{key}` to it, or set `frontend.port_key` in dev.toml"),
-                ));
-            }
-            continue;
-        };
-        let old = &text[span.clone()];
-        let bare_old = unquote(old);
-        if bare_old == value {
-            continue;
-        }
-        // Keep the value's quoting: a quoted port stays quoted (the frontend may read
-        // it as a string), and a host is always a string outside `.env`.
-        let quote = old
-            .chars()
-            .next()
-            .filter(|c| *c == '"' || *c == '\'' && format != Format::Json);
-        let new_text = match (quote, format) {
-            (Some(quote), _) => format!("{quote}{value}{quote}"),
-            (None, Format::Env) => value.clone(),
-            (None, _) if !required => format!("\"{value}\""),
-            (None, _) => value.clone(),
-        };
-        let change = Change {
-            key,
-            old: bare_old.to_owned(),
-            new: value,
-        };
-        edits.push((span, new_text, change));
-    }
+    let (bytes, text) = read_utf8(path, shown)?;
+    let edits = plan_edits(format, &text, shown, port_key, host, port)?;
     if edits.is_empty() {
         return Ok(Outcome::Unchanged);
     }
     if std::fs::metadata(path).is_ok_and(|meta| meta.permissions().readonly()) {
-        return Err(error(
-            shown.to_owned(),
+        return Err(file_error(
+            shown,
             "is read-only, so the backend port cannot be written into it".into(),
             "make it writable (chmod u+w), or pass the port it holds with --port",
         ));
     }
-    edits.sort_by_key(|(span, _, _)| std::cmp::Reverse(span.start));
-    let mut new = text.clone();
-    let mut changes = Vec::new();
-    for (span, replacement, change) in edits {
-        new.replace_range(span, &replacement);
-        changes.push(change);
-    }
-    changes.reverse();
+    let (new, changes) = apply_edits(&text, edits);
     crate::atomic::write(path, new.as_bytes()).map_err(|err| {
-        error(
-            shown.to_owned(),
+        file_error(
+            shown,
             format!("cannot be written: {err}"),
             "make the file and its folder writable",
         )
@@ -304,6 +225,140 @@ pub fn point_at(
             written: new.into_bytes(),
         },
     })
+}
+
+/// An error about the file as a whole (no line or column).
+fn file_error(shown: &str, message: String, fix: &str) -> FrontendConfigError {
+    FrontendConfigError {
+        location: shown.to_owned(),
+        message,
+        fix: fix.to_owned(),
+    }
+}
+
+/// The file's bytes (kept to undo the write) and the same content as text.
+fn read_utf8(path: &Path, shown: &str) -> Result<(Vec<u8>, String), FrontendConfigError> {
+    let bytes = std::fs::read(path).map_err(|err| {
+        file_error(
+            shown,
+            format!("cannot read: {err}"),
+            "create it, or correct `frontend.config_file` in dev.toml",
+        )
+    })?;
+    let text = String::from_utf8(bytes.clone())
+        .map_err(|_| file_error(shown, "not UTF-8 text".into(), "save it as UTF-8"))?;
+    Ok((bytes, text))
+}
+
+/// One planned edit: the span of `text` to replace, its replacement, and the change
+/// it makes.
+type Edit = (Range<usize>, String, Change);
+
+/// The edits that make `text` hold `port` at `port_key` (required) and `host` at the
+/// matching host key (if there is one, and only if the file has it). Empty when the
+/// file already holds both.
+fn plan_edits(
+    format: Format,
+    text: &str,
+    shown: &str,
+    port_key: &str,
+    host: &str,
+    port: u16,
+) -> Result<Vec<Edit>, FrontendConfigError> {
+    let mut wanted = vec![(port_key.to_owned(), port.to_string(), true)];
+    if let Some(host_key) = host_key_for(port_key) {
+        wanted.push((host_key, host.to_owned(), false));
+    }
+    let mut edits = Vec::new();
+    for (key, value, required) in wanted {
+        let edit = match locate(format, text, shown, &key)? {
+            Some(span) => replace_value(format, text, span, key, value, required),
+            None if required => Some(add_missing(format, text, shown, key, value)?),
+            None => None,
+        };
+        edits.extend(edit);
+    }
+    Ok(edits)
+}
+
+/// The edit for a required key the file lacks: appended to a `.env` file, refused
+/// in the other formats (where it would mean guessing the structure).
+fn add_missing(
+    format: Format,
+    text: &str,
+    shown: &str,
+    key: String,
+    value: String,
+) -> Result<Edit, FrontendConfigError> {
+    if format != Format::Env {
+        return Err(file_error(
+            shown,
+            format!("has no `{key}` to write the backend port into"),
+            &format!("add `{key}` to it, or set `frontend.port_key` in dev.toml"),
+        ));
+    }
+    let insert = text.len()..text.len();
+    let newline = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    let line = format!("{newline}{key}={value}\n");
+    let change = Change {
+        key,
+        old: "(unset)".into(),
+        new: value,
+    };
+    Ok((insert, line, change))
+}
+
+/// The edit that writes `value` over the value at `span`, `None` when it is already
+/// `value`. `required` marks the port (a host is a string).
+fn replace_value(
+    format: Format,
+    text: &str,
+    span: Range<usize>,
+    key: String,
+    value: String,
+    required: bool,
+) -> Option<Edit> {
+    let old = &text[span.clone()];
+    let bare_old = unquote(old);
+    if bare_old == value {
+        return None;
+    }
+    // Keep the value's quoting: a quoted port stays quoted (the frontend may read
+    // it as a string), and a host is always a string outside `.env`.
+    let quote = old
+        .chars()
+        .next()
+        .filter(|c| *c == '"' || *c == '\'' && format != Format::Json);
+    let new_text = match (quote, format) {
+        (Some(quote), _) => format!("{quote}{value}{quote}"),
+        (None, Format::Env) => value.clone(),
+        (None, _) if !required => format!("\"{value}\""),
+        (None, _) => value.clone(),
+    };
+    let change = Change {
+        key,
+        old: bare_old.to_owned(),
+        new: value,
+    };
+    Some((span, new_text, change))
+}
+
+/// `text` with the edits made, and their changes in file order. Edits are made from
+/// the end backwards so that each span is still where it was found.
+fn apply_edits(text: &str, mut edits: Vec<Edit>) -> (String, Vec<Change>) {
+    edits.sort_by_key(|(span, _, _)| std::cmp::Reverse(span.start));
+    let mut new = text.to_owned();
+    let mut changes = Vec::new();
+    for (span, replacement, change) in edits {
+        new.replace_range(span, &replacement);
+        changes.push(change);
+    }
+    changes.reverse();
+    (new, changes)
 }
 
 impl Written {

@@ -104,7 +104,41 @@ pub fn runs_pre_commit(bytes: &[u8]) -> bool {
 /// we did not write (a file of any content, or a symlink) is only replaced with
 /// `force`, and then moved aside rather than overwritten.
 pub fn install(start: &Path, force: bool) -> Result<Installed, InstallError> {
-    let dir = crate::git::hooks_dir(start).map_err(|why| InstallError {
+    let dir = hooks_dir(start)?;
+    if let Some(husky) = husky_hook(&dir) {
+        return husky_installed(&dir, husky);
+    }
+    let hook = dir.join("pre-commit");
+    let wanted = script();
+    let existing = Existing::at(&hook).map_err(|err| io_error(&dir, "read", &hook, err))?;
+    match &existing {
+        Existing::File { bytes, executable } if *bytes == wanted.as_bytes() => {
+            return repair_mode(&dir, hook, *executable);
+        }
+        Existing::Missing => {}
+        _ if existing.is_ours() || force => {}
+        other => return Err(refusal(&hook, other)),
+    }
+    std::fs::create_dir_all(&dir).map_err(|err| io_error(&dir, "create", &dir, err))?;
+    let backup = move_aside(&dir, &hook, &existing)?;
+    let written =
+        crate::atomic::write(&hook, wanted.as_bytes()).and_then(|()| make_executable(&hook));
+    if let Err(err) = written {
+        if let Some(backup) = &backup {
+            // Put the previous hook back rather than leave none.
+            let _ = std::fs::rename(backup, &hook);
+        }
+        return Err(io_error(&dir, "write", &hook, err));
+    }
+    Ok(match backup {
+        Some(backup) => Installed::Replaced { hook, backup },
+        None => Installed::Written(hook),
+    })
+}
+
+/// The hooks folder of the checkout holding `start`, or why git cannot say.
+fn hooks_dir(start: &Path) -> Result<PathBuf, InstallError> {
+    crate::git::hooks_dir(start).map_err(|why| InstallError {
         fix: match why {
             GitError::NotARepository(_) => "run it inside the repository".into(),
             GitError::NotInstalled => "install git".into(),
@@ -114,82 +148,76 @@ pub fn install(start: &Path, force: bool) -> Result<Installed, InstallError> {
             "cannot find the git hooks folder of {}: {why}",
             start.display()
         ),
-    })?;
-    if let Some(husky) = husky_hook(&dir) {
-        // Husky regenerates its folder: a hook written there would be lost, and
-        // replacing the generated one would stop husky's other hooks.
-        if std::fs::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
-            return Ok(Installed::AlreadyInstalled(husky));
-        }
-        return Err(InstallError {
-            message: format!(
-                "husky manages the git hooks here ({} is generated)",
-                dir.join("pre-commit").display()
-            ),
-            fix: format!(
-                "add the line `cargo xtask pre-commit` to {}",
-                husky.display()
-            ),
-        });
+    })
+}
+
+/// Husky manages `dir`: nothing is written (husky regenerates its folder, so a hook
+/// written there would be lost, and replacing the generated one would stop husky's
+/// other hooks). Installed only if the `husky` hook already runs the checks.
+fn husky_installed(dir: &Path, husky: PathBuf) -> Result<Installed, InstallError> {
+    if std::fs::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
+        return Ok(Installed::AlreadyInstalled(husky));
     }
-    let hook = dir.join("pre-commit");
-    let wanted = script();
-    let io = |what: &str, path: &Path, err: std::io::Error| InstallError {
+    Err(InstallError {
+        message: format!(
+            "husky manages the git hooks here ({} is generated)",
+            dir.join("pre-commit").display()
+        ),
+        fix: format!(
+            "add the line `cargo xtask pre-commit` to {}",
+            husky.display()
+        ),
+    })
+}
+
+/// Our hook, byte for byte, is already there: made executable if it is not.
+fn repair_mode(dir: &Path, hook: PathBuf, executable: bool) -> Result<Installed, InstallError> {
+    if executable {
+        return Ok(Installed::AlreadyInstalled(hook));
+    }
+    make_executable(&hook).map_err(|err| io_error(dir, "make executable", &hook, err))?;
+    Ok(Installed::MadeExecutable(hook))
+}
+
+/// The refusal to replace a hook (or symlink) that `install-hooks` did not write.
+fn refusal(hook: &Path, existing: &Existing) -> InstallError {
+    let what = match existing {
+        Existing::Symlink { target } => {
+            format!(
+                "is a symlink to {} that install-hooks did not create",
+                target.display()
+            )
+        }
+        _ => "exists and was not written by install-hooks".to_owned(),
+    };
+    InstallError {
+        message: format!("{} {what}; it was left as it is", hook.display()),
+        fix: "add `cargo xtask pre-commit` to it yourself, or rerun with --force to replace it (the previous hook is moved aside, not deleted)".into(),
+    }
+}
+
+/// Moves the previous hook (if any) to a free backup name, which it returns.
+fn move_aside(
+    dir: &Path,
+    hook: &Path,
+    existing: &Existing,
+) -> Result<Option<PathBuf>, InstallError> {
+    if *existing == Existing::Missing {
+        return Ok(None);
+    }
+    // Moving (not copying) keeps the bytes, the mode and a symlink as a symlink; a
+    // free name keeps every earlier backup too.
+    let backup = free_backup_name(dir);
+    std::fs::rename(hook, &backup).map_err(|err| io_error(dir, "move aside", hook, err))?;
+    Ok(Some(backup))
+}
+
+/// A failed file operation on `path` while installing into the hooks folder `dir`.
+fn io_error(dir: &Path, what: &str, path: &Path, err: std::io::Error) -> InstallError {
+    InstallError {
         message: format!("cannot {what} {}: {err}", path.display()),
         fix: format!("make {} writable", dir.display()),
-    };
-    let existing = Existing::at(&hook).map_err(|err| io("read", &hook, err))?;
-    let ours = existing.is_ours();
-    match &existing {
-        Existing::File { bytes, executable } if *bytes == wanted.as_bytes() => {
-            if *executable {
-                return Ok(Installed::AlreadyInstalled(hook));
-            }
-            make_executable(&hook).map_err(|err| io("make executable", &hook, err))?;
-            return Ok(Installed::MadeExecutable(hook));
-        }
-        Existing::Missing => {}
-        _ if ours || force => {}
-        other => {
-            let what = match other {
-                Existing::Symlink { target } => {
-                    format!(
-                        "is a symlink to {} that install-hooks did not create",
-                        target.display()
-                    )
-                }
-                _ => "exists and was not written by install-hooks".to_owned(),
-            };
-            return Err(InstallError {
-                message: format!("{} {what}; it was left as it is", hook.display()),
-                fix: "add `cargo xtask pre-commit` to it yourself, or rerun with --force to replace it (the previous hook is moved aside, not deleted)".into(),
-            });
-        }
     }
-    std::fs::create_dir_all(&dir).map_err(|err| io("create", &dir, err))?;
-    let backup = match existing {
-        Existing::Missing => None,
-        _ => {
-            // Moving (not copying) keeps the bytes, the mode and a symlink as a
-            // symlink; a free name keeps every earlier backup too.
-            let backup = free_backup_name(&dir);
-            std::fs::rename(&hook, &backup).map_err(|err| io("move aside", &hook, err))?;
-            Some(backup)
-        }
-    };
-    let written =
-        crate::atomic::write(&hook, wanted.as_bytes()).and_then(|()| make_executable(&hook));
-    if let Err(err) = written {
-        if let Some(backup) = &backup {
-            // Put the previous hook back rather than leave none.
-            let _ = std::fs::rename(backup, &hook);
-        }
-        return Err(io("write", &hook, err));
-    }
-    Ok(match backup {
-        Some(backup) => Installed::Replaced { hook, backup },
-        None => Installed::Written(hook),
-    })
 }
 
 /// `pre-commit.backup`, or `pre-commit.backup.N` for the first N not taken.

@@ -110,83 +110,98 @@ pub async fn classify(
     let code = match &probe {
         Probe::Answered(answer) => answer.code,
         Probe::Stalled { code } => {
-            return PortState::Foreign {
-                detail: format!(
-                    "not our backend: it answers HTTP {code} but its body never arrives"
-                ),
-                holder: holder::lookup(port),
-            };
+            return foreign(
+                format!("not our backend: it answers HTTP {code} but its body never arrives"),
+                port,
+            );
         }
         Probe::Unreachable(_) if is_free(port) => return PortState::Free,
         Probe::Unreachable(_) => {
-            return PortState::Foreign {
-                detail: "not our backend: it does not answer health requests".into(),
-                holder: holder::lookup(port),
-            };
+            return foreign(
+                "not our backend: it does not answer health requests".into(),
+                port,
+            );
         }
     };
-    let mut report = match probe.reading(format) {
-        Some(Reading::Report(report)) => report,
-        // Only a whole answer gets here.
-        None => {
-            return PortState::Foreign {
-                detail: format!("not our backend: it answers HTTP {code}"),
-                holder: holder::lookup(port),
-            };
-        }
-        Some(Reading::Never(mismatch)) => {
-            return PortState::Foreign {
-                // Maybe ours with a wrong `health_path` or `health_format`: say what
-                // would make it readable rather than only "not ours".
-                detail: format!(
-                    "its health answer cannot be read: HTTP {code}, {}; if it is this checkout's backend: {}",
-                    mismatch.evidence(),
-                    mismatch.fix()
-                ),
-                holder: holder::lookup(port),
-            };
-        }
-        Some(Reading::Opaque(why)) => {
-            return PortState::Foreign {
-                detail: format!(
-                    "not our backend: it answers HTTP {code} without a health report ({why})"
-                ),
-                holder: holder::lookup(port),
-            };
-        }
+    let report = match report_of(&probe, format, code) {
+        Ok(report) => report,
+        Err(detail) => return foreign(detail, port),
     };
     match ownership::decide(&report, service, workspace, port) {
-        Ownership::Ours(evidence) => {
-            // A plain answer has no pid: the socket table's is the better one anyway.
-            if report.pid.is_none() {
-                report.pid = evidence.pid();
-            }
-            let why = match health::readiness(&probe, format, false) {
-                Readiness::Ready => return PortState::Reusable(report),
-                Readiness::Degraded(failing) => {
-                    format!("degraded: {}", crate::report::services(&failing))
-                }
-                Readiness::NotReady(why) | Readiness::Failing { why, .. } => why,
-                Readiness::Never(mismatch) => format!("HTTP {code}, {}", mismatch.evidence()),
-            };
-            PortState::Stale {
-                report,
-                why,
-                holder: holder::lookup(port),
-            }
-        }
+        Ownership::Ours(evidence) => ours(report, &evidence, &probe, format, code, port),
         Ownership::OtherCheckout(_) => PortState::OtherCheckout {
             report,
             holder: holder::lookup(port),
         },
-        Ownership::OtherService(other) => PortState::Foreign {
-            detail: format!("not our backend: it answers health as service {other:?}"),
+        Ownership::OtherService(other) => foreign(
+            format!("not our backend: it answers health as service {other:?}"),
+            port,
+        ),
+        Ownership::Foreign(why) => foreign(format!("not our backend: {why}"), port),
+    }
+}
+
+/// Something that is not our backend holds `port`: `detail` says why, the socket
+/// table says who.
+fn foreign(detail: String, port: u16) -> PortState {
+    PortState::Foreign {
+        detail,
+        holder: holder::lookup(port),
+    }
+}
+
+/// The health report of a whole answer (HTTP `code`), or why the answer is not one
+/// our backend would give.
+fn report_of(probe: &Probe, format: HealthFormat, code: u16) -> Result<HealthReport, String> {
+    match probe.reading(format) {
+        Some(Reading::Report(report)) => Ok(report),
+        // Only a whole answer gets here.
+        None => Err(format!("not our backend: it answers HTTP {code}")),
+        // Maybe ours with a wrong `health_path` or `health_format`: say what would
+        // make it readable rather than only "not ours".
+        Some(Reading::Never(mismatch)) => Err(format!(
+            "its health answer cannot be read: HTTP {code}, {}; if it is this checkout's backend: {}",
+            mismatch.evidence(),
+            mismatch.fix()
+        )),
+        Some(Reading::Opaque(why)) => Err(format!(
+            "not our backend: it answers HTTP {code} without a health report ({why})"
+        )),
+    }
+}
+
+/// Our backend from this checkout: reusable when ready, else stale with the reason.
+fn ours(
+    mut report: HealthReport,
+    evidence: &ownership::Evidence,
+    probe: &Probe,
+    format: HealthFormat,
+    code: u16,
+    port: u16,
+) -> PortState {
+    // A plain answer has no pid: the socket table's is the better one anyway.
+    if report.pid.is_none() {
+        report.pid = evidence.pid();
+    }
+    match not_ready(probe, format, code) {
+        None => PortState::Reusable(report),
+        Some(why) => PortState::Stale {
+            report,
+            why,
             holder: holder::lookup(port),
         },
-        Ownership::Foreign(why) => PortState::Foreign {
-            detail: format!("not our backend: {why}"),
-            holder: holder::lookup(port),
-        },
+    }
+}
+
+/// Why our backend's answer (HTTP `code`) is not ready, `None` when it is.
+fn not_ready(probe: &Probe, format: HealthFormat, code: u16) -> Option<String> {
+    match health::readiness(probe, format, false) {
+        Readiness::Ready => None,
+        Readiness::Degraded(failing) => {
+            Some(format!("degraded: {}", crate::report::services(&failing)))
+        }
+        Readiness::NotReady(why) | Readiness::Failing { why, .. } => Some(why),
+        Readiness::Never(mismatch) => Some(format!("HTTP {code}, {}", mismatch.evidence())),
     }
 }
 

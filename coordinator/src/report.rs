@@ -223,147 +223,200 @@ pub fn describe_probe(probe: &Probe, readiness: Option<&Readiness>) -> String {
     }
 }
 
-/// Ranks the likely causes of a failed start by the evidence of its attempts.
+/// Ranks the likely causes of a failed start by the evidence of its attempts: each
+/// family of causes is one function below, asked in rank order.
 pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    let tail: Vec<&str> = failures
-        .iter()
-        .flat_map(|f| f.stderr_tail.iter().map(String::as_str))
-        .collect();
-    let mentions = |needle: &str| tail.iter().any(|line| line.contains(needle));
-    let program = context.command.first().cloned().unwrap_or_default();
-    if let Some(FailureKind::Spawn { program, error }) = failures
-        .iter()
-        .map(|f| &f.kind)
-        .find(|k| matches!(k, FailureKind::Spawn { .. }))
-    {
-        causes.push(Cause {
-            cause: format!("the backend command `{program}` cannot be run ({error})"),
-            fix: "install it or correct `backend.command` in dev.toml; for `python`, run without --no-sync so that the venv is created".into(),
-        });
+    let failing = failing_parts(failures);
+    let degraded = degraded(failures);
+    // A health report that names what fails explains a listening backend that never
+    // became ready better than the generic "never reported healthy".
+    let explained = failing.is_some() || degraded.is_some();
+    let mut causes: Vec<Cause> = [
+        spawn_failure(failures),
+        missing_package(failures),
+        forking(failures, context),
+        port_taken(failures, context),
+        health_never_ready(failures),
+        failing,
+        degraded,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // An exit is only blamed on a crash when nothing above explains it.
+    if causes.is_empty() {
+        causes.extend(crashed(failures, context));
     }
-    if mentions("ModuleNotFoundError") || mentions("No module named") {
-        causes.push(Cause {
-            cause: "a Python package is missing from the backend's environment".into(),
-            fix: "run `cargo xtask dev` without --no-sync (it installs the requirements), or `cargo xtask doctor` to see which".into(),
-        });
+    causes.extend(port_never_opened(failures, context));
+    if !explained {
+        causes.extend(never_healthy(failures, context));
     }
-    if let Some(FailureKind::Forked { left, .. }) = failures
-        .iter()
-        .map(|f| &f.kind)
-        .find(|k| matches!(k, FailureKind::Forked { .. }))
-    {
-        causes.push(Cause {
-            cause: format!(
-                "the backend command `{}` forks into the background: it exited while {} kept running",
-                context.command.join(" "),
-                named(left)
-            ),
-            fix: "run the server in the foreground (drop a --daemon/-D flag or a trailing `&`; in a wrapper script, `exec` the server) so that dev can supervise and stop it; dev stopped what it left behind".into(),
-        });
-    }
-    if failures.iter().any(|f| f.bind_conflict) {
-        causes.push(Cause {
-            cause: format!("port {} was taken by another process", context.port),
-            fix: "rerun with `--port auto` to use a free port, or stop the process holding it (`cargo xtask doctor` names it)".into(),
-        });
-    }
-    if let Some(FailureKind::NeverReady(mismatch)) = failures.last().map(|f| &f.kind) {
-        causes.push(Cause {
-            cause: format!(
-                "the health endpoint cannot report ready as it is: {}",
-                describe_mismatch(mismatch)
-            ),
-            fix: mismatch.fix(),
-        });
-    }
-    let degraded = failures.iter().rev().find_map(|f| match &f.last_readiness {
-        Some(Readiness::Degraded(failing)) => Some(failing.clone()),
+    causes
+}
+
+/// The backend command could not be started at all (the first such attempt).
+fn spawn_failure(failures: &[AttemptFailure]) -> Option<Cause> {
+    let (program, error) = failures.iter().find_map(|f| match &f.kind {
+        FailureKind::Spawn { program, error } => Some((program, error)),
         _ => None,
-    });
+    })?;
+    Some(Cause {
+        cause: format!("the backend command `{program}` cannot be run ({error})"),
+        fix: "install it or correct `backend.command` in dev.toml; for `python`, run without --no-sync so that the venv is created".into(),
+    })
+}
+
+/// The stderr of some attempt shows a Python import failing.
+fn missing_package(failures: &[AttemptFailure]) -> Option<Cause> {
+    let mentions = |needle: &str| {
+        failures
+            .iter()
+            .flat_map(|f| &f.stderr_tail)
+            .any(|line| line.contains(needle))
+    };
+    (mentions("ModuleNotFoundError") || mentions("No module named")).then(|| Cause {
+        cause: "a Python package is missing from the backend's environment".into(),
+        fix: "run `cargo xtask dev` without --no-sync (it installs the requirements), or `cargo xtask doctor` to see which".into(),
+    })
+}
+
+/// The backend command exited but left processes running: it daemonizes.
+fn forking(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
+    let left = failures.iter().find_map(|f| match &f.kind {
+        FailureKind::Forked { left, .. } => Some(left),
+        _ => None,
+    })?;
+    Some(Cause {
+        cause: format!(
+            "the backend command `{}` forks into the background: it exited while {} kept running",
+            context.command.join(" "),
+            named(left)
+        ),
+        fix: "run the server in the foreground (drop a --daemon/-D flag or a trailing `&`; in a wrapper script, `exec` the server) so that dev can supervise and stop it; dev stopped what it left behind".into(),
+    })
+}
+
+/// Some attempt could not bind the port because another process holds it.
+fn port_taken(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
+    failures.iter().any(|f| f.bind_conflict).then(|| Cause {
+        cause: format!("port {} was taken by another process", context.port),
+        fix: "rerun with `--port auto` to use a free port, or stop the process holding it (`cargo xtask doctor` names it)".into(),
+    })
+}
+
+/// The last attempt ended on health answers that cannot become ready as configured.
+fn health_never_ready(failures: &[AttemptFailure]) -> Option<Cause> {
+    let Some(FailureKind::NeverReady(mismatch)) = failures.last().map(|f| &f.kind) else {
+        return None;
+    };
+    Some(Cause {
+        cause: format!(
+            "the health endpoint cannot report ready as it is: {}",
+            describe_mismatch(mismatch)
+        ),
+        fix: mismatch.fix(),
+    })
+}
+
+/// The last attempt timed out while health named its failing parts.
+fn failing_parts(failures: &[AttemptFailure]) -> Option<Cause> {
     let failing = failures
         .last()
         .and_then(|f| match (&f.kind, &f.last_readiness) {
-            (FailureKind::TimedOut(_), Some(Readiness::Failing { failing, .. })) => {
-                Some(failing.clone())
-            }
+            (FailureKind::TimedOut(_), Some(Readiness::Failing { failing, .. })) => Some(failing),
             _ => None,
-        });
-    let explained = degraded.is_some() || failing.is_some();
-    if let Some(failing) = failing {
-        causes.push(Cause {
-            cause: format!(
-                "the backend runs but its health reports failing parts: {}",
-                services(&failing)
-            ),
-            fix: "fix the failing parts (see the backend's output above), or raise `backend.startup_timeout` if they only need longer".into(),
-        });
-    }
-    if let Some(failing) = degraded {
-        causes.push(Cause {
-            cause: format!(
-                "the backend runs but reports degraded: {}",
-                services(&failing)
-            ),
-            fix: "fix the failing services (see the backend's output above), or set `backend.accept_degraded = true` to accept a degraded backend".into(),
-        });
-    }
+        })?;
+    Some(Cause {
+        cause: format!(
+            "the backend runs but its health reports failing parts: {}",
+            services(failing)
+        ),
+        fix: "fix the failing parts (see the backend's output above), or raise `backend.startup_timeout` if they only need longer".into(),
+    })
+}
+
+/// The latest attempt whose health said degraded, with the services it named.
+fn degraded(failures: &[AttemptFailure]) -> Option<Cause> {
+    let failing = failures
+        .iter()
+        .rev()
+        .find_map(|f| match &f.last_readiness {
+            Some(Readiness::Degraded(failing)) => Some(failing),
+            _ => None,
+        })?;
+    Some(Cause {
+        cause: format!(
+            "the backend runs but reports degraded: {}",
+            services(failing)
+        ),
+        fix: "fix the failing services (see the backend's output above), or set `backend.accept_degraded = true` to accept a degraded backend".into(),
+    })
+}
+
+/// The backend exited before it was ready: it finished instead of serving, or it
+/// crashed, silently or with stderr to read.
+fn crashed(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
     let exited = failures
         .iter()
         .any(|f| matches!(f.kind, FailureKind::Exited(_)));
-    if exited && causes.is_empty() {
-        let silent = failures.iter().all(|f| f.stderr_tail.is_empty());
-        let succeeded = failures
-            .iter()
-            .any(|f| matches!(&f.kind, FailureKind::Exited(status) if status == "exit code 0"));
-        causes.push(match (succeeded, silent) {
-            (true, _) => Cause {
-                cause: format!(
-                    "the backend command (`{program}`) finished (exit code 0) instead of serving: it is not a long-running server"
-                ),
-                fix: "make `backend.command` run the server in the foreground".into(),
-            },
-            (false, true) => Cause {
-                cause: format!(
-                    "the backend (`{program}`) crashed during start-up without printing anything on stderr"
-                ),
-                fix: "run the backend command by hand to see why (its stdout is in the log file)".into(),
-            },
-            (false, false) => Cause {
-                cause: format!("the backend (`{program}`) crashed during start-up"),
-                fix: "read the stderr lines above; run the backend command by hand to reproduce"
-                    .into(),
-            },
-        });
+    if !exited {
+        return None;
     }
+    let program = context.command.first().cloned().unwrap_or_default();
+    let silent = failures.iter().all(|f| f.stderr_tail.is_empty());
+    let succeeded = failures
+        .iter()
+        .any(|f| matches!(&f.kind, FailureKind::Exited(status) if status == "exit code 0"));
+    Some(match (succeeded, silent) {
+        (true, _) => Cause {
+            cause: format!(
+                "the backend command (`{program}`) finished (exit code 0) instead of serving: it is not a long-running server"
+            ),
+            fix: "make `backend.command` run the server in the foreground".into(),
+        },
+        (false, true) => Cause {
+            cause: format!(
+                "the backend (`{program}`) crashed during start-up without printing anything on stderr"
+            ),
+            fix: "run the backend command by hand to see why (its stdout is in the log file)"
+                .into(),
+        },
+        (false, false) => Cause {
+            cause: format!("the backend (`{program}`) crashed during start-up"),
+            fix: "read the stderr lines above; run the backend command by hand to reproduce".into(),
+        },
+    })
+}
+
+/// Some attempt timed out before the port ever opened.
+fn port_never_opened(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
     let timed_out_closed = failures
         .iter()
         .any(|f| matches!(f.kind, FailureKind::TimedOut(_)) && !f.listening);
-    if timed_out_closed {
-        causes.push(Cause {
-            cause: format!(
-                "the backend never opened port {}: too slow to start, or listening on another host or port",
-                context.port
-            ),
-            fix: format!(
-                "make the backend bind BACKEND_HOST:BACKEND_PORT, or raise `{}` in dev.toml",
-                context.startup_timeout_key
-            ),
-        });
-    }
+    timed_out_closed.then(|| Cause {
+        cause: format!(
+            "the backend never opened port {}: too slow to start, or listening on another host or port",
+            context.port
+        ),
+        fix: format!(
+            "make the backend bind BACKEND_HOST:BACKEND_PORT, or raise `{}` in dev.toml",
+            context.startup_timeout_key
+        ),
+    })
+}
+
+/// Some attempt timed out with the port open but health never ready.
+fn never_healthy(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
     let timed_out_open = failures
         .iter()
         .any(|f| matches!(f.kind, FailureKind::TimedOut(_)) && f.listening);
-    if timed_out_open && !explained {
-        causes.push(Cause {
-            cause: "the backend listens but its health endpoint never reported healthy".into(),
-            fix: format!(
-                "check `backend.health_path` and the last health response above, or raise `{}`",
-                context.startup_timeout_key
-            ),
-        });
-    }
-    causes
+    timed_out_open.then(|| Cause {
+        cause: "the backend listens but its health endpoint never reported healthy".into(),
+        fix: format!(
+            "check `backend.health_path` and the last health response above, or raise `{}`",
+            context.startup_timeout_key
+        ),
+    })
 }
 
 /// Logs the processes a stop had to kill, by pid and command line.

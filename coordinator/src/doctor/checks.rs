@@ -418,13 +418,6 @@ fn frontend_config(cx: &Context) -> Check {
     let config = &cx.config;
     let shown = display_path(&config.frontend.config_file, &config.root);
     let key = &config.frontend.port_key;
-    // Name the layer the backend port came from: dev.toml, or an override.
-    let port_source = match config.source("backend.port") {
-        Source::File { path, .. } => format!("{} says", path.display()),
-        Source::Env(var) => format!("env {var} sets"),
-        Source::Flag(flag) => format!("flag {flag} sets"),
-        Source::Default => "the default is".to_owned(),
-    };
     if !config.frontend.config_file.exists() {
         return Check::new(
             "frontend-config",
@@ -433,29 +426,31 @@ fn frontend_config(cx: &Context) -> Check {
         )
         .fix("create it, or correct `frontend.config_file` in dev.toml");
     }
-    let value = match frontend_config::read(&config.frontend.config_file, &shown, key) {
-        Ok(Some(value)) => value,
-        Ok(None) => {
-            return Check::new(
-                "frontend-config",
-                Status::Error,
-                format!("{shown} has no `{key}`"),
-            )
-            .fix(format!(
-                "add `{key}` to it, or set `frontend.port_key` in dev.toml"
-            ));
-        }
-        Err(err) => {
-            return Check::new(
-                "frontend-config",
-                Status::Error,
-                format!("{shown} cannot be parsed"),
-            )
-            .detail(format!("{}: {}", err.location, err.message))
-            .fix(err.fix);
-        }
-    };
-    let backend_port = config.backend.port;
+    match frontend_config::read(&config.frontend.config_file, &shown, key) {
+        Ok(Some(value)) => frontend_port(cx, &shown, key, &value),
+        Ok(None) => Check::new(
+            "frontend-config",
+            Status::Error,
+            format!("{shown} has no `{key}`"),
+        )
+        .fix(format!(
+            "add `{key}` to it, or set `frontend.port_key` in dev.toml"
+        )),
+        Err(err) => Check::new(
+            "frontend-config",
+            Status::Error,
+            format!("{shown} cannot be parsed"),
+        )
+        .detail(format!("{}: {}", err.location, err.message))
+        .fix(err.fix),
+    }
+}
+
+/// The frontend config's port `value` (at `key` in `shown`) against the backend
+/// port: the same, set for now by a live dev run, or a mismatch.
+fn frontend_port(cx: &Context, shown: &str, key: &str, value: &str) -> Check {
+    let backend_port = cx.config.backend.port;
+    let port_source = port_source(cx.config.source("backend.port"));
     let data = json!({"file": shown, "key": key, "value": value, "backend_port": backend_port});
     if value == backend_port.to_string() {
         return Check::new(
@@ -465,7 +460,7 @@ fn frontend_config(cx: &Context) -> Check {
         )
         .data(data);
     }
-    if let Some(run) = super::runs::live_writer(cx, &value) {
+    if let Some(run) = super::runs::live_writer(cx, value) {
         let mut data = data;
         data["live_run"] = json!(run.correlation_id);
         return Check::new(
@@ -489,6 +484,17 @@ fn frontend_config(cx: &Context) -> Check {
         "set {key} to {backend_port} in {shown} (or run `cargo xtask dev`, which writes it)"
     ))
     .data(data)
+}
+
+/// Names the layer a setting came from, as the subject of a sentence: dev.toml, or
+/// an override.
+fn port_source(source: &Source) -> String {
+    match source {
+        Source::File { path, .. } => format!("{} says", path.display()),
+        Source::Env(var) => format!("env {var} sets"),
+        Source::Flag(flag) => format!("flag {flag} sets"),
+        Source::Default => "the default is".to_owned(),
+    }
 }
 
 fn block_on<F: std::future::Future>(future: F) -> Option<F::Output> {
@@ -740,53 +746,62 @@ fn git_hooks(cx: &Context) -> Check {
     use crate::hooks::Existing;
     let dir = match crate::git::hooks_dir(&cx.config.root) {
         Ok(dir) => dir,
-        Err(GitError::NotARepository(_)) => {
-            return Check::new("git-hooks", Status::Skip, "not a git checkout");
-        }
-        Err(GitError::NotInstalled) => {
-            return Check::new("git-hooks", Status::Skip, "git is not installed");
-        }
-        // Git refuses the repository (e.g. "dubious ownership"): say so, with git's
-        // own advice, rather than pretend there is none.
-        Err(why) => {
-            return Check::new("git-hooks", Status::Warn, "git cannot read this checkout")
-                .detail(why.to_string())
-                .fix("follow git's advice above, then rerun `cargo xtask doctor`");
-        }
+        Err(why) => return no_hooks_folder(why),
     };
     if let Some(husky) = crate::hooks::husky_hook(&dir) {
-        let shown = display_path(&husky, &cx.config.root);
-        return match std::fs::read(&husky) {
-            Ok(bytes) if crate::hooks::runs_pre_commit(&bytes) => Check::new(
-                "git-hooks",
-                Status::Ok,
-                format!("husky runs `cargo xtask pre-commit` ({shown})"),
-            ),
-            _ => Check::new(
-                "git-hooks",
-                Status::Warn,
-                "husky manages the git hooks and does not run `cargo xtask pre-commit`",
-            )
-            .detail(format!(
-                "{} is generated by husky; {shown} is the hook to edit",
-                display_path(&dir.join("pre-commit"), &cx.config.root)
-            ))
-            .fix(format!("add the line `cargo xtask pre-commit` to {shown}")),
-        };
+        return husky_hook(cx, &dir, &husky);
     }
     let hook = dir.join("pre-commit");
     let shown = hook.display().to_string();
-    let existing = match Existing::at(&hook) {
-        Ok(existing) => existing,
-        Err(err) => {
-            return Check::new(
-                "git-hooks",
-                Status::Warn,
-                format!("cannot read {shown}: {err}"),
-            )
-            .fix(format!("make {shown} readable"));
-        }
-    };
+    match Existing::at(&hook) {
+        Ok(existing) => pre_commit_hook(&existing, shown),
+        Err(err) => Check::new(
+            "git-hooks",
+            Status::Warn,
+            format!("cannot read {shown}: {err}"),
+        )
+        .fix(format!("make {shown} readable")),
+    }
+}
+
+/// Git cannot name the hooks folder: no checkout, no git, or git refuses it.
+fn no_hooks_folder(why: GitError) -> Check {
+    match why {
+        GitError::NotARepository(_) => Check::new("git-hooks", Status::Skip, "not a git checkout"),
+        GitError::NotInstalled => Check::new("git-hooks", Status::Skip, "git is not installed"),
+        // Git refuses the repository (e.g. "dubious ownership"): say so, with git's
+        // own advice, rather than pretend there is none.
+        why => Check::new("git-hooks", Status::Warn, "git cannot read this checkout")
+            .detail(why.to_string())
+            .fix("follow git's advice above, then rerun `cargo xtask doctor`"),
+    }
+}
+
+/// Husky manages the hooks in `dir`: whether its editable `husky` hook runs the checks.
+fn husky_hook(cx: &Context, dir: &Path, husky: &Path) -> Check {
+    let shown = display_path(husky, &cx.config.root);
+    match std::fs::read(husky) {
+        Ok(bytes) if crate::hooks::runs_pre_commit(&bytes) => Check::new(
+            "git-hooks",
+            Status::Ok,
+            format!("husky runs `cargo xtask pre-commit` ({shown})"),
+        ),
+        _ => Check::new(
+            "git-hooks",
+            Status::Warn,
+            "husky manages the git hooks and does not run `cargo xtask pre-commit`",
+        )
+        .detail(format!(
+            "{} is generated by husky; {shown} is the hook to edit",
+            display_path(&dir.join("pre-commit"), &cx.config.root)
+        ))
+        .fix(format!("add the line `cargo xtask pre-commit` to {shown}")),
+    }
+}
+
+/// The verdict on what is at the pre-commit hook's path (`shown`).
+fn pre_commit_hook(existing: &crate::hooks::Existing, shown: String) -> Check {
+    use crate::hooks::Existing;
     match existing {
         Existing::Missing => {
             Check::new("git-hooks", Status::Warn, "the pre-commit hook is not installed")
@@ -794,20 +809,17 @@ fn git_hooks(cx: &Context) -> Check {
         }
         Existing::File {
             executable: false, ..
-        } => {
-            let ours = existing.is_ours();
-            Check::new(
-                "git-hooks",
-                Status::Warn,
-                "the pre-commit hook is not executable, so git ignores it",
-            )
-            .detail(shown.clone())
-            .fix(if ours {
-                "cargo xtask install-hooks (it repairs the mode)".to_owned()
-            } else {
-                format!("chmod +x {shown}")
-            })
-        }
+        } => Check::new(
+            "git-hooks",
+            Status::Warn,
+            "the pre-commit hook is not executable, so git ignores it",
+        )
+        .detail(shown.clone())
+        .fix(if existing.is_ours() {
+            "cargo xtask install-hooks (it repairs the mode)".to_owned()
+        } else {
+            format!("chmod +x {shown}")
+        }),
         Existing::File { .. } if existing.is_ours() => {
             Check::new("git-hooks", Status::Ok, "the pre-commit hook is installed")
         }

@@ -4,9 +4,21 @@
 use std::io::Write;
 use std::path::Path;
 
-/// Replaces `path` with `content` atomically. Keeps the old file's permissions; a
-/// symlink keeps pointing where it did (its target is what gets replaced).
+/// Replaces `path` with `content` atomically and durably. Keeps the old file's
+/// permissions; a symlink keeps pointing where it did (its target is what gets replaced).
 pub fn write(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    replace(path, content, true)
+}
+
+/// [`write`] without the syncs: a reader still never sees half a file, but a power cut
+/// may lose the write. For state that only matters while processes live (a run's
+/// record: after a power cut there is nothing left to clean up), where two `fsync`s per
+/// write would sit on `dev`'s start-up path.
+pub fn write_volatile(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    replace(path, content, false)
+}
+
+fn replace(path: &Path, content: &[u8], durable: bool) -> std::io::Result<()> {
     let resolved = std::fs::canonicalize(path).ok();
     let path = resolved.as_deref().unwrap_or(path);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -15,14 +27,16 @@ pub fn write(path: &Path, content: &[u8]) -> std::io::Result<()> {
         .prefix(".dev-tmp-")
         .tempfile_in(dir)?;
     temp.write_all(content)?;
-    temp.as_file().sync_all()?;
+    if durable {
+        temp.as_file().sync_all()?;
+    }
     if let Ok(meta) = std::fs::metadata(path) {
         temp.as_file().set_permissions(meta.permissions())?;
     }
     temp.persist(path).map_err(|err| err.error)?;
     // The rename itself is durable only once the folder is synced (best effort: not
     // every platform lets a folder be opened).
-    if let Ok(folder) = std::fs::File::open(dir) {
+    if durable && let Ok(folder) = std::fs::File::open(dir) {
         let _ = folder.sync_all();
     }
     Ok(())

@@ -169,6 +169,9 @@ async fn run_registered(
     }
     let argv = proceed!(backend_argv(&config, log));
     let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
+    // Watching starts before the backend does: a save made while it starts up restarts
+    // it once it is up, rather than being missed.
+    let watcher = start_watching(&config, options, log);
     let client = HealthClient::new(config.backend.health_timeout);
     let backend = match ports.backend.reuse {
         Some(report) => Backend::Reused(reused(&report, &config, this_run, log)),
@@ -199,7 +202,6 @@ async fn run_registered(
         processes.stop_all(&config, log, shutdown).await;
         return outcome;
     }
-    let watcher = start_watching(&config, options, log);
     let watch = Watch {
         config: &config,
         plan: &plan,

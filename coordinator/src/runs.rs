@@ -228,7 +228,7 @@ impl Runs {
     /// Writes (or replaces) a record atomically.
     pub fn save(&self, record: &Record, _lock: &Lock) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
-        crate::atomic::write(&self.path_of(&record.correlation_id), &bytes)
+        crate::atomic::write_volatile(&self.path_of(&record.correlation_id), &bytes)
     }
 
     pub fn remove(&self, correlation_id: &str, _lock: &Lock) {

@@ -40,11 +40,18 @@ pub fn reload(setup: &Setup, root: &Path, runs: usize) -> Reload {
             ..Reload::default()
         };
     };
+    let cold = cold_starts(&python, &app, runs);
+    let (dev, dev_missing) = saves(&app, runs, dev_under_watch(setup, &python, &app));
+    let (uvicorn, uvicorn_missing) = saves(&app, runs, uvicorn_reload(&python, &app));
+    let missing = [("dev", dev_missing), ("uvicorn --reload", uvicorn_missing)]
+        .into_iter()
+        .filter_map(|(who, why)| why.map(|why| format!("{who}: {why}")))
+        .collect::<Vec<_>>();
     Reload {
-        cold: cold_starts(&python, &app, runs),
-        dev: saves(&app, runs, dev_under_watch(setup, &python, &app)),
-        uvicorn: saves(&app, runs, uvicorn_reload(&python, &app)),
-        missing: None,
+        cold,
+        dev,
+        uvicorn,
+        missing: (!missing.is_empty()).then(|| missing.join("; ")),
     }
 }
 
@@ -136,14 +143,15 @@ fn uvicorn_reload(python: &Path, app: &Path) -> Option<Watched> {
 }
 
 /// Saves `main.py` `runs` times; each sample ends when health answers from a new pid.
-fn saves(app: &Path, runs: usize, watched: Option<Watched>) -> Samples {
+/// Says why when it could not measure every save.
+fn saves(app: &Path, runs: usize, watched: Option<Watched>) -> (Samples, Option<String>) {
     let Some(watched) = watched else {
-        return Samples::default();
+        return (Samples::default(), Some("could not be started".into()));
     };
     let main = app.join("backend/main.py");
     let mut samples = Vec::new();
     let Some(mut pid) = health_pid(watched.port, Duration::from_secs(60), None) else {
-        return Samples::default();
+        return (Samples::default(), Some("never healthy within 60 s".into()));
     };
     for run in 0..runs {
         let Ok(mut file) = std::fs::OpenOptions::new().append(true).open(&main) else {
@@ -159,10 +167,13 @@ fn saves(app: &Path, runs: usize, watched: Option<Watched>) -> Samples {
                 samples.push(saved.elapsed().as_secs_f64() * 1000.0);
                 pid = new;
             }
-            None => break,
+            None => {
+                let why = format!("save {run}: no new process healthy within 30 s");
+                return (Samples(samples), Some(why));
+            }
         }
     }
-    Samples(samples)
+    (Samples(samples), None)
 }
 
 /// Polls `/health` every 5 ms until it answers 200 from a pid other than `old`.

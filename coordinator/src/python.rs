@@ -135,6 +135,37 @@ fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     Some((parts.next()??, parts.next()??, parts.next()??))
 }
 
+/// The PEP 508 environment markers of the interpreter at `python` (a venv's), asked
+/// from it: `python_version`, `sys_platform` and the rest are what that interpreter
+/// says, not what this process guesses.
+pub fn markers(python: &Path, timeout: Duration) -> Result<pep508_rs::MarkerEnvironment, String> {
+    let cmd = Cmd::new(python)
+        .args(["-c", crate::requirements::MARKERS_SCRIPT])
+        .timeout(timeout);
+    let shown = display_command(python);
+    let output = cmd.run().map_err(|err| match err {
+        ExecError::TimedOut { timeout, .. } => format!(
+            "`{shown}` did not say its environment within {} s",
+            timeout.as_secs_f32()
+        ),
+        other => other.to_string(),
+    })?;
+    if !output.success() {
+        let tail = crate::exec::tail(&output.stderr_text());
+        return Err(format!(
+            "`{shown}` exited with {}{}",
+            output.status,
+            tail.last()
+                .map_or_else(String::new, |line| format!(": {line}"))
+        ));
+    }
+    crate::requirements::read_markers(&output.stdout_text())
+}
+
+fn display_command(python: &Path) -> String {
+    format!("{} -c <marker script>", python.display())
+}
+
 /// The interpreter inside a venv (`bin/python`, or `Scripts\python.exe` on Windows).
 pub fn venv_python(venv: &Path) -> PathBuf {
     if cfg!(windows) {

@@ -80,7 +80,12 @@ mod tests {
     use super::*;
 
     /// Correlation ID, log path, texts that must be in the note, texts that must not.
-    type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a [&'a str], &'a [&'a str]);
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a [&'a str],
+        &'a [&'a str],
+    );
 
     #[test]
     fn the_note_names_the_run_and_its_log_when_there_is_one() {

@@ -457,6 +457,10 @@ pkg @ https://host/pkg.zip#egg=pkg
                 ("pins.txt".to_owned(), true),
             ]
         );
+        assert_eq!(
+            includes("-r base.txt  # shared\n"),
+            [("base.txt".to_owned(), false)]
+        );
         // An include split over two lines is still an include.
         assert_eq!(
             includes("-r \\\nbase.txt\n"),

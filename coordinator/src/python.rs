@@ -142,7 +142,8 @@ pub fn markers(python: &Path, timeout: Duration) -> Result<pep508_rs::MarkerEnvi
     let cmd = Cmd::new(python)
         .args(["-c", crate::requirements::MARKERS_SCRIPT])
         .timeout(timeout);
-    let shown = display_command(python);
+    // The script is long: name the interpreter, not the whole command line.
+    let shown = format!("{} -c <marker script>", python.display());
     let output = cmd.run().map_err(|err| match err {
         ExecError::TimedOut { timeout, .. } => format!(
             "`{shown}` did not say its environment within {} s",
@@ -160,10 +161,6 @@ pub fn markers(python: &Path, timeout: Duration) -> Result<pep508_rs::MarkerEnvi
         ));
     }
     crate::requirements::read_markers(&output.stdout_text())
-}
-
-fn display_command(python: &Path) -> String {
-    format!("{} -c <marker script>", python.display())
 }
 
 /// The interpreter inside a venv (`bin/python`, or `Scripts\python.exe` on Windows).

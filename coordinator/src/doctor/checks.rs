@@ -1,4 +1,4 @@
-//! The checks of DESIGN section 8, one function each. To add one, write a function
+//! The checks of `cargo xtask doctor` (README lists them), one function each. To add one, write a function
 //! `fn(&Context) -> Check` here and list it in [`ALL`] (see CONTRIBUTING.md).
 
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
-//! The checks of `cargo xtask doctor` (README lists them), one function each. To add one, write a function
-//! `fn(&Context) -> Check` here and list it in [`ALL`] (see CONTRIBUTING.md).
+//! The checks of `cargo xtask doctor` (README lists them), one function each. To add
+//! one, write a function `fn(&Context) -> Check` here and list it in [`ALL`] (see
+//! CONTRIBUTING.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

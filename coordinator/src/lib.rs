@@ -21,6 +21,7 @@ pub mod progress;
 pub mod prompt;
 pub mod python;
 pub mod report;
+pub mod requirements;
 pub mod runlog;
 pub mod runs;
 pub mod signals;

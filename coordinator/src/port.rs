@@ -224,13 +224,69 @@ pub fn next_free(port: u16) -> Option<u16> {
         .find(|p| is_free(*p))
 }
 
+/// A free port to use in place of a taken one, and how it was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instead {
+    /// The first free port in the scan above the taken one: predictable, close to
+    /// what was configured.
+    Above(u16),
+    /// Nothing was free in the scan; an unused port the system handed out.
+    Picked(u16),
+}
+
+impl Instead {
+    pub fn port(self) -> u16 {
+        match self {
+            Instead::Above(port) | Instead::Picked(port) => port,
+        }
+    }
+}
+
+/// The free port to offer in place of `port`: the next free one above it, else (all
+/// [`SEARCH_SPAN`] ports above are taken) an unused one from `portpicker`. A fallback
+/// is said in the run's log, since the port is then far from the configured one.
+pub fn free_instead(port: u16) -> Option<u16> {
+    let found = instead(next_free(port), pick_unused)?;
+    if let Instead::Picked(picked) = found {
+        tracing::info!(
+            "no free port in {}-{}: using {picked}, an unused port picked by the system",
+            port.saturating_add(1),
+            port.saturating_add(SEARCH_SPAN)
+        );
+    }
+    Some(found.port())
+}
+
+/// The decision of [`free_instead`], given the scan's result and a way to pick a port
+/// (called only when the scan found none).
+pub fn instead(scan: Option<u16>, pick: impl FnOnce() -> Option<u16>) -> Option<Instead> {
+    match scan {
+        Some(port) => Some(Instead::Above(port)),
+        None => pick().map(Instead::Picked),
+    }
+}
+
+/// An unused port from `portpicker`, free on both loopback families by [`is_free`]'s
+/// test. `portpicker` gives up on a host without IPv6 (it binds `::` too), so then the
+/// kernel's choice for `127.0.0.1:0` is used.
+fn pick_unused() -> Option<u16> {
+    portpicker::pick_unused_port()
+        .filter(|port| is_free(*port))
+        .or_else(|| {
+            let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).ok()?;
+            let port = listener.local_addr().ok()?.port();
+            drop(listener);
+            is_free(port).then_some(port)
+        })
+}
+
 /// "Who holds port P, and which port is free instead?" without asking the holder
 /// anything: the fast path of `cargo xtask port`. `None` when the port is free.
 pub fn who_holds(port: u16) -> Option<(Lookup, Option<u16>)> {
     if is_free(port) {
         None
     } else {
-        Some((holder::lookup(port), next_free(port)))
+        Some((holder::lookup(port), free_instead(port)))
     }
 }
 
@@ -332,6 +388,27 @@ mod tests {
             Some(true),
             "yes: stop it"
         );
+    }
+
+    #[test]
+    fn a_full_scan_falls_back_to_a_picked_port() {
+        let picker = || Some(43_210);
+        assert_eq!(instead(Some(8001), picker), Some(Instead::Above(8001)));
+        assert_eq!(instead(None, picker), Some(Instead::Picked(43_210)));
+        assert_eq!(instead(None, || None), None);
+        assert_eq!(
+            instead(Some(8001), || panic!(
+                "the picker is only asked when the scan fails"
+            )),
+            Some(Instead::Above(8001))
+        );
+        assert_eq!(Instead::Picked(43_210).port(), 43_210);
+    }
+
+    #[test]
+    fn a_picked_port_is_free_on_both_loopback_families() {
+        let port = pick_unused().expect("a free port");
+        assert!(is_free(port));
     }
 
     #[test]

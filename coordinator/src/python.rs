@@ -135,6 +135,34 @@ fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     Some((parts.next()??, parts.next()??, parts.next()??))
 }
 
+/// The PEP 508 environment markers of the interpreter at `python` (a venv's), asked
+/// from it: `python_version`, `sys_platform` and the rest are what that interpreter
+/// says, not what this process guesses.
+pub fn markers(python: &Path, timeout: Duration) -> Result<pep508_rs::MarkerEnvironment, String> {
+    let cmd = Cmd::new(python)
+        .args(["-c", crate::requirements::MARKERS_SCRIPT])
+        .timeout(timeout);
+    // The script is long: name the interpreter, not the whole command line.
+    let shown = format!("{} -c <marker script>", python.display());
+    let output = cmd.run().map_err(|err| match err {
+        ExecError::TimedOut { timeout, .. } => format!(
+            "`{shown}` did not say its environment within {} s",
+            timeout.as_secs_f32()
+        ),
+        other => other.to_string(),
+    })?;
+    if !output.success() {
+        let tail = crate::exec::tail(&output.stderr_text());
+        return Err(format!(
+            "`{shown}` exited with {}{}",
+            output.status,
+            tail.last()
+                .map_or_else(String::new, |line| format!(": {line}"))
+        ));
+    }
+    crate::requirements::read_markers(&output.stdout_text())
+}
+
 /// The interpreter inside a venv (`bin/python`, or `Scripts\python.exe` on Windows).
 pub fn venv_python(venv: &Path) -> PathBuf {
     if cfg!(windows) {

@@ -61,13 +61,11 @@ pub fn requirement_files(top: &Path) -> Vec<RequirementsFile> {
         }
         let text = std::fs::read_to_string(&path).ok();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut included: Vec<(PathBuf, bool)> = text
-            .as_deref()
-            .unwrap_or_default()
-            .lines()
-            .filter_map(include)
-            .map(|(rest, is_constraint)| (dir.join(rest), constraint || is_constraint))
-            .collect();
+        let mut included: Vec<(PathBuf, bool)> =
+            crate::requirements::includes(text.as_deref().unwrap_or_default())
+                .into_iter()
+                .map(|(rest, is_constraint)| (dir.join(rest), constraint || is_constraint))
+                .collect();
         files.push(RequirementsFile {
             path,
             text,
@@ -78,27 +76,6 @@ pub fn requirement_files(top: &Path) -> Vec<RequirementsFile> {
         queue.extend(included);
     }
     files
-}
-
-/// The file a requirements line includes, and whether as constraints: `-r f`, `-rf`,
-/// `--requirement f`, `--requirement=f`, and the same for `-c`/`--constraint`.
-fn include(line: &str) -> Option<(&str, bool)> {
-    let line = line.split(" #").next()?.trim();
-    for (short, long, constraint) in [("-r", "--requirement", false), ("-c", "--constraint", true)]
-    {
-        let rest = if let Some(rest) = line.strip_prefix(long) {
-            rest.strip_prefix('=').unwrap_or(rest)
-        } else if let Some(rest) = line.strip_prefix(short) {
-            rest
-        } else {
-            continue;
-        };
-        let rest = rest.trim();
-        if !rest.is_empty() {
-            return Some((rest, constraint));
-        }
-    }
-    None
 }
 
 /// What the sync would do now, without doing it (for `doctor`).
@@ -323,10 +300,6 @@ mod tests {
             marker(&[file("fastapi==1\n")]),
             marker(&[file("fastapi==2\n")])
         );
-        assert_eq!(include("-r base.txt  # shared"), Some(("base.txt", false)));
-        assert_eq!(include("--requirement=base.txt"), Some(("base.txt", false)));
-        assert_eq!(include("-cpins.txt"), Some(("pins.txt", true)));
-        assert_eq!(include("requests==2"), None);
         assert_ne!(
             marker(&[file("-r x\n"), file("a\n")]),
             marker(&[file("-r x\n"), file("b\n")])

@@ -1,31 +1,11 @@
-//! Finding executables on `PATH` without running them (Windows: also `.exe`, `.cmd`).
+//! Finding executables on `PATH` without running them, through the `which` crate: it
+//! asks the kernel whether this user may execute the file (`access(X_OK)`, so a file
+//! with only someone else's execute bit is skipped) and tries `PATHEXT` on Windows
+//! (`npm` is `npm.cmd` there).
 
 use std::path::PathBuf;
 
-/// The first `name` on `PATH`, if any.
+/// The first `name` on `PATH` that this user can execute, if any.
 pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let suffixes: &[&str] = if cfg!(windows) {
-        &["", ".exe", ".cmd", ".bat"]
-    } else {
-        &[""]
-    };
-    std::env::split_paths(&path).find_map(|dir| {
-        suffixes
-            .iter()
-            .map(|suffix| dir.join(format!("{name}{suffix}")))
-            .find(|candidate| is_executable(candidate))
-    })
-}
-
-#[cfg(unix)]
-fn is_executable(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &std::path::Path) -> bool {
-    path.is_file()
+    ::which::which(name).ok()
 }

@@ -107,6 +107,7 @@ pub fn run(args: &DevArgs) -> u8 {
         max_size: config.dev.max_log_size,
     };
     let log = RunLog::create_with(&config.dev.log_dir, &new_correlation_id(), &log_options);
+    crate::panic::set_run(log.correlation_id(), log.path());
     let outcome = coordinator::dev::run(&config, &options, &log);
     // The report below must come after the run's last lines, and a terminal that is not
     // read (Ctrl-S) must not keep dev from exiting.

@@ -8,16 +8,18 @@ mod bench;
 mod dev;
 mod doctor;
 mod hooks;
+mod panic;
 mod port;
 #[cfg(test)]
 mod tidy;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use coordinator::config::{Config, ConfigError, FlagValue};
 
-/// The exit codes (README "Exit codes"), decided here and nowhere else.
+/// The exit codes (README lists them), decided here and nowhere else; an eyre
+/// report out of `main` (a bug) exits with `FAILED`.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILED: u8 = 1;
@@ -39,7 +41,9 @@ pub mod exit {
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Developer tooling for the Electron + FastAPI app"
+    about = "Developer tooling for the Electron + FastAPI app",
+    version,
+    propagate_version = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,30 +53,44 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start (or reuse) the backend, then the frontend, and supervise both until Ctrl-C.
+    #[command(display_name = "cargo xtask dev")]
     Dev(dev::DevArgs),
     /// Diagnose this machine and checkout: Python, packages, Node, ports, config, health.
+    #[command(display_name = "cargo xtask doctor")]
     Doctor(doctor::DoctorArgs),
     /// Check what is about to be committed (what the git hook runs).
+    #[command(display_name = "cargo xtask pre-commit")]
     PreCommit,
     /// Install the git pre-commit hook that runs `cargo xtask pre-commit`.
+    #[command(display_name = "cargo xtask install-hooks")]
     InstallHooks(hooks::InstallArgs),
     /// Who holds a port, and the free port to use instead.
+    #[command(display_name = "cargo xtask port")]
     Port(port::PortArgs),
     /// Measure the speed targets next to the tools people use today; writes BENCHMARKS.md.
+    #[command(display_name = "cargo xtask bench")]
     Bench(bench::BenchArgs),
+    /// Print a shell completion script for the `xtask` command to stdout.
+    #[command(display_name = "cargo xtask completions")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
-/// Runs the CLI with the process's arguments and environment.
-pub fn main() -> ExitCode {
+/// Runs the CLI with the process's arguments and environment. An `Err` is a bug (a
+/// hook that cannot be installed): what a user can fix is reported by each command.
+pub fn main() -> color_eyre::Result<ExitCode> {
+    panic::install()?;
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() {
+            return Ok(ExitCode::from(if err.use_stderr() {
                 exit::USAGE
             } else {
                 exit::OK
-            });
+            }));
         }
     };
     let code = match cli.command {
@@ -82,8 +100,21 @@ pub fn main() -> ExitCode {
         Command::InstallHooks(args) => hooks::install(&args),
         Command::Port(args) => port::run(&args),
         Command::Bench(args) => bench::command(&args),
+        Command::Completions { shell } => completions(shell),
     };
-    ExitCode::from(code)
+    Ok(ExitCode::from(code))
+}
+
+/// The name the completion scripts complete: the binary's own (`target/debug/xtask`),
+/// which `alias xtask='cargo xtask'` makes a command of.
+const COMPLETED_NAME: &str = "xtask";
+
+/// `cargo xtask completions <shell>`: the script, on stdout.
+fn completions(shell: clap_complete::Shell) -> u8 {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), COMPLETED_NAME, &mut script);
+    print(&String::from_utf8_lossy(&script));
+    exit::OK
 }
 
 /// Loads the configuration for the current directory, with flag overrides.

@@ -1,5 +1,5 @@
 //! `cargo xtask`: see `xtask::main`.
 
-fn main() -> std::process::ExitCode {
+fn main() -> color_eyre::Result<std::process::ExitCode> {
     xtask::main()
 }

@@ -48,7 +48,7 @@ pub(super) async fn resolve_port(
             _ => {}
         }
         let described = state.describe(port);
-        let Some(next) = port::next_free(port) else {
+        let Some(next) = port::free_instead(port) else {
             let fix = "stop the process holding it".into();
             return Flow::Break(refuse(log, &described, fix));
         };

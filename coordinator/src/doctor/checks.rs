@@ -1,5 +1,6 @@
-//! The checks of `doctor`, one function each. To add one, write a function
-//! `fn(&Context) -> Check` here and list it in [`ALL`] (see CONTRIBUTING.md).
+//! The checks of `cargo xtask doctor` (README lists them), one function each. To add
+//! one, write a function `fn(&Context) -> Check` here and list it in [`ALL`] (see
+//! CONTRIBUTING.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readi
 use crate::ownership::{self, Ownership};
 use crate::port::{self, PortState};
 use crate::python;
+use crate::requirements::{self, Line, Verdict};
 
 /// A check: its stable id and the function that runs it.
 pub type Entry = (&'static str, fn(&Context) -> Check);
@@ -116,12 +118,12 @@ fn backend_deps(cx: &Context) -> Check {
         return Check::new("backend-deps", Status::Skip, format!("no {shown_req}"));
     }
     // Includes (`-r base.txt`) are requirements too; constraints (`-c`) install nothing.
-    let text: String = crate::venv::requirement_files(&backend.requirements)
+    let lines: Vec<Line> = crate::venv::requirement_files(&backend.requirements)
         .into_iter()
         .filter(|file| !file.constraint)
         .filter_map(|file| file.text)
-        .collect::<Vec<_>>()
-        .join("\n");
+        .flat_map(|text| requirements::parse(&text))
+        .collect();
     let interpreter = python::venv_python(&backend.venv);
     let shown_python = display_path(&interpreter, root);
     if std::fs::symlink_metadata(&interpreter).is_ok() && !interpreter.exists() {
@@ -149,18 +151,24 @@ fn backend_deps(cx: &Context) -> Check {
         .fix("run `cargo xtask dev` (it creates the venv), or `cargo xtask dev --no-frontend`");
     };
     let installed = installed_packages(&site);
-    let mut missing = Vec::new();
-    let mut mismatched = Vec::new();
-    let mut satisfied = 0;
-    for requirement in text.lines().filter_map(parse_requirement) {
-        match installed.get(&requirement.name) {
-            None => missing.push(requirement.text.clone()),
-            Some(version) if !requirement.satisfied_by(version) => {
-                mismatched.push(format!("{} (installed {version})", requirement.text));
-            }
-            Some(_) => satisfied += 1,
-        }
-    }
+    // Only a requirement with markers needs the interpreter's answer.
+    let has_markers = lines.iter().any(
+        |line| matches!(line, Line::Requirement { requirement, .. } if !requirement.marker.is_true()),
+    );
+    let markers = has_markers.then(|| python::markers(&interpreter, python::PROBE_TIMEOUT));
+    let judged = judge_all(
+        &lines,
+        &installed,
+        markers.as_ref().and_then(|m| m.as_ref().ok()),
+    );
+    let notes = judged.notes(markers.as_ref().and_then(|m| m.as_ref().err()));
+    let Judged {
+        missing,
+        mismatched,
+        satisfied,
+        undecided,
+        ..
+    } = judged;
     let data = json!({"missing": missing, "mismatched": mismatched, "venv": shown_venv});
     if missing.is_empty() && mismatched.is_empty() {
         let check = Check::new(
@@ -168,8 +176,22 @@ fn backend_deps(cx: &Context) -> Check {
             Status::Ok,
             format!("{satisfied} requirements satisfied in {shown_venv}"),
         );
-        return if crate::venv::is_up_to_date(backend) {
-            check.data(data)
+        return if !undecided.is_empty() {
+            with_details(
+                Check::new(
+                    "backend-deps",
+                    Status::Warn,
+                    format!(
+                        "{satisfied} requirements satisfied in {shown_venv}; {} with environment markers not judged",
+                        undecided.len()
+                    ),
+                ),
+                &notes,
+            )
+            .fix(format!("check that `{shown_python}` runs"))
+            .data(data)
+        } else if crate::venv::is_up_to_date(backend) {
+            with_details(check, &notes).data(data)
         } else {
             Check::new(
                 "backend-deps",
@@ -195,104 +217,88 @@ fn backend_deps(cx: &Context) -> Check {
     for line in mismatched.iter().map(|m| format!("wrong version: {m}")) {
         check = check.detail(line);
     }
-    check
+    with_details(check, &notes)
         .fix(format!(
             "run `cargo xtask dev --resync` (it reinstalls the requirements), or `{shown_python} -m pip install -r {shown_req}`"
         ))
         .data(data)
 }
 
-/// One `name<op>version` line of a requirements file.
-#[derive(Debug, Clone, PartialEq)]
-struct Requirement {
-    text: String,
-    name: String,
-    specs: Vec<(String, String)>,
+/// The requirements of the files, sorted by how they stand in the venv.
+#[derive(Debug, Default)]
+struct Judged {
+    satisfied: usize,
+    missing: Vec<String>,
+    /// `text (installed version)`.
+    mismatched: Vec<String>,
+    /// Excluded by their markers: pip does not install them here.
+    not_for_this_python: Vec<String>,
+    /// Markers that could not be evaluated.
+    undecided: Vec<String>,
+    /// `text: why` of lines that are not PEP 508 requirements.
+    unreadable: Vec<String>,
 }
 
-fn parse_requirement(line: &str) -> Option<Requirement> {
-    let line = line.split(" #").next()?.split(';').next()?.trim();
-    if line.is_empty() || line.starts_with('#') || line.starts_with('-') {
-        return None;
-    }
-    let name_end = line
-        .find(|c: char| "<>=!~[ ".contains(c))
-        .unwrap_or(line.len());
-    let name = normalise(&line[..name_end]);
-    let rest = line[name_end..].trim();
-    let rest = match rest.strip_prefix('[') {
-        Some(extras) => extras.split_once(']').map_or("", |(_, after)| after),
-        None => rest,
-    };
-    let specs = rest
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .filter_map(|spec| {
-            let op_end = spec.find(|c: char| !"<>=!~".contains(c))?;
-            Some((spec[..op_end].to_owned(), spec[op_end..].trim().to_owned()))
-        })
-        .collect();
-    Some(Requirement {
-        text: line.to_owned(),
-        name,
-        specs,
-    })
-}
-
-impl Requirement {
-    fn satisfied_by(&self, installed: &str) -> bool {
-        use std::cmp::Ordering::{Equal, Greater, Less};
-        self.specs.iter().all(|(op, wanted)| {
-            let order = compare_versions(installed, wanted);
-            match op.as_str() {
-                "==" | "===" => wanted
-                    .strip_suffix(".*")
-                    .map_or(order == Equal, |prefix| installed.starts_with(prefix)),
-                "!=" => order != Equal,
-                ">=" => order != Less,
-                "<=" => order != Greater,
-                ">" => order == Greater,
-                "<" => order == Less,
-                "~=" => order != Less,
-                _ => true,
+fn judge_all(
+    lines: &[Line],
+    installed: &BTreeMap<String, String>,
+    markers: Option<&pep508_rs::MarkerEnvironment>,
+) -> Judged {
+    let mut judged = Judged::default();
+    for line in lines {
+        let (text, requirement) = match line {
+            Line::Requirement { text, requirement } => (text.clone(), requirement),
+            Line::Unreadable { text, why } => {
+                judged.unreadable.push(format!("{text}: {why}"));
+                continue;
             }
-        })
-    }
-}
-
-/// Numeric comparison of dotted versions (`0.10.2` > `0.9`); non-numeric parts compare
-/// as text. Pre-release rules are not modelled: pins in requirements are exact.
-fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    let parts = |v: &str| -> Vec<String> { v.split('.').map(str::to_owned).collect() };
-    let (a, b) = (parts(a), parts(b));
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).map_or("0", String::as_str);
-        let y = b.get(i).map_or("0", String::as_str);
-        let order = match (x.parse::<u64>(), y.parse::<u64>()) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => x.cmp(y),
+            Line::Include { .. } | Line::Option(_) => continue,
         };
-        if order.is_ne() {
-            return order;
+        match requirements::judge(requirement, installed, markers) {
+            Verdict::Satisfied => judged.satisfied += 1,
+            Verdict::NotForThisPython => judged.not_for_this_python.push(text),
+            Verdict::Undecided => judged.undecided.push(text),
+            Verdict::Missing => judged.missing.push(text),
+            Verdict::WrongVersion { installed } => {
+                judged
+                    .mismatched
+                    .push(format!("{text} (installed {installed})"));
+            }
         }
     }
-    std::cmp::Ordering::Equal
+    judged
 }
 
-/// PEP 503 name normalisation: lower case, runs of `-_.` become `-`.
-fn normalise(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        if "-_.".contains(c) {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
+impl Judged {
+    /// Detail lines on what was not counted either way, so that a requirement never
+    /// silently disappears from the report.
+    fn notes(&self, markers_error: Option<&String>) -> Vec<String> {
+        let mut notes: Vec<String> = self
+            .not_for_this_python
+            .iter()
+            .map(|text| format!("not for this interpreter (markers): {text}"))
+            .collect();
+        if !self.undecided.is_empty() {
+            notes.push(format!(
+                "environment markers not evaluated ({}): {}",
+                markers_error.map_or("no answer", String::as_str),
+                self.undecided.join(", ")
+            ));
         }
+        notes.extend(
+            self.unreadable
+                .iter()
+                .map(|line| format!("not judged (not a PEP 508 requirement): {line}")),
+        );
+        notes
     }
-    out
+}
+
+fn with_details(mut check: Check, lines: &[String]) -> Check {
+    for line in lines {
+        check = check.detail(line.clone());
+    }
+    check
 }
 
 fn site_packages(venv: &Path) -> Option<PathBuf> {
@@ -317,7 +323,7 @@ fn installed_packages(site: &Path) -> BTreeMap<String, String> {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     let stem = name.strip_suffix(".dist-info")?;
                     let (package, version) = stem.rsplit_once('-')?;
-                    Some((normalise(package), version.to_owned()))
+                    Some((requirements::normalise(package), version.to_owned()))
                 })
                 .collect()
         })
@@ -539,7 +545,7 @@ fn port(cx: &Context) -> Check {
         .map(|h| json!({"pid": h.pid, "name": h.name, "cmdline": h.cmdline}));
     let suggested = match state {
         PortState::Free | PortState::Reusable(_) => Some(port),
-        _ => port::next_free(port),
+        _ => port::free_instead(port),
     };
     let data = json!({
         "port": port,
@@ -887,18 +893,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requirements_parse_and_compare() {
-        let r = parse_requirement("Uvicorn[standard]==0.54.0  # server").expect("parsed");
-        assert_eq!(r.name, "uvicorn");
-        assert!(r.satisfied_by("0.54.0"));
-        assert!(!r.satisfied_by("0.53.9"));
-        let r = parse_requirement("typing_extensions>=4.10,<5").expect("parsed");
-        assert_eq!(r.name, "typing-extensions");
-        assert!(r.satisfied_by("4.12.2"));
-        assert!(!r.satisfied_by("4.9"));
-        assert!(!r.satisfied_by("5.0"));
-        assert_eq!(parse_requirement("# comment"), None);
-        assert_eq!(parse_requirement("-r other.txt"), None);
-        assert!(compare_versions("0.10.2", "0.9").is_gt());
+    fn requirements_excluded_by_markers_or_unreadable_are_named_not_counted() {
+        let text = "fastapi==0.162.5 \\\n    --hash=sha256:aaaa\ntomli; python_version < \"3.11\"\n./local\n";
+        let lines = requirements::parse(text);
+        let installed = BTreeMap::from([("fastapi".to_owned(), "0.162.5".to_owned())]);
+        let judged = judge_all(&lines, &installed, None);
+        assert_eq!(judged.satisfied, 1);
+        assert!(judged.missing.is_empty(), "{judged:?}");
+        assert_eq!(judged.undecided, ["tomli; python_version < \"3.11\""]);
+        let notes = judged.notes(Some(&"it hung".to_owned()));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert_eq!(
+            notes[0],
+            "environment markers not evaluated (it hung): tomli; python_version < \"3.11\""
+        );
+        assert!(
+            notes[1].starts_with("not judged (not a PEP 508 requirement): ./local: "),
+            "{notes:?}"
+        );
     }
 }

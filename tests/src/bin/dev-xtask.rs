@@ -1,5 +1,5 @@
 //! The `cargo xtask` CLI as a fixture binary for the end-to-end tests.
 
-fn main() -> std::process::ExitCode {
+fn main() -> color_eyre::Result<std::process::ExitCode> {
     xtask::main()
 }

@@ -639,8 +639,9 @@ fn a_python3_that_exits_1_shows_its_stderr() {
 }
 
 #[test]
-fn the_port_fix_never_says_uses_port_with_no_port() {
-    // Nothing is free above 65535: the fix must say so rather than print "(uses port )".
+fn the_port_fix_offers_a_picked_port_when_none_is_free_above() {
+    // Nothing is free above 65535: the fix names an unused port the system picked, never
+    // "(uses port )".
     let Ok(_held) = std::net::TcpListener::bind(("127.0.0.1", 65535)) else {
         eprintln!("skipped: port 65535 is taken on this machine");
         return;
@@ -650,7 +651,83 @@ fn the_port_fix_never_says_uses_port_with_no_port() {
     let (state, found) = status(&checkout, "port", &[]);
     assert_eq!(state, "error", "{found}");
     let fix = found["fix"].as_str().unwrap();
-    assert!(!fix.contains("(uses port )"), "{fix}");
-    assert!(fix.contains("no free port was found above it"), "{fix}");
-    assert!(found["data"]["suggested_port"].is_null(), "{found}");
+    let suggested = found["data"]["suggested_port"].as_u64().unwrap();
+    assert!(suggested < 65535, "{found}");
+    assert!(fix.contains(&format!("(uses port {suggested})")), "{fix}");
+}
+
+/// The requirement lines that a line-by-line, text-comparing reader misjudged, in a
+/// real venv: `pip-compile --generate-hashes` continuations, a local version label,
+/// `~=`, `==X.*`, a pre-release, and environment markers evaluated by the venv's own
+/// interpreter. Installed versions are `*.dist-info` folders, which is what the check
+/// reads (no download).
+#[test]
+fn backend_deps_judges_requirements_by_the_packaging_standards() {
+    let checkout = Checkout::new();
+    consistent(&checkout);
+    checkout.write("backend/requirements.txt", "pip\n");
+    let env = HashMap::<String, String>::new();
+    let config = Config::load(checkout.path(), &|n| env.get(n).cloned(), &[]).unwrap();
+    let log = RunLog::create(&checkout.file(".dev/logs"), "dev-1-doctor");
+    coordinator::venv::sync(&config.backend, &config.root, &checkout.file(".dev"), &log).unwrap();
+    let site = std::fs::read_dir(checkout.file("backend/.venv/lib"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("site-packages"))
+        .find(|path| path.is_dir())
+        .unwrap();
+    for installed in [
+        "fastapi-0.162.5",
+        "torch-2.1.0+cu121",
+        "requests-3.0",
+        "django-40.0",
+        "pkg-1.0rc1",
+    ] {
+        std::fs::create_dir(site.join(format!("{installed}.dist-info"))).unwrap();
+    }
+    checkout.write(
+        "backend/requirements.txt",
+        "\
+# pip-compile --generate-hashes output
+pip
+fastapi==0.162.5 \\
+    --hash=sha256:0f0b5e3d5c1a1f3e1f8c5c7a4c4b8c9e2d3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b \\
+    --hash=sha256:1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b
+    # via -r requirements.in
+torch==2.1.0
+requests~=2.28
+django==4.*
+pkg>=1.0
+tomli; python_version<\"3.11\"
+absent-on-every-python; python_version >= \"3.10\"
+",
+    );
+    let (state, found) = status(&checkout, "backend-deps", &[]);
+    assert_eq!(state, "error", "{found}");
+    // The venv was made from this interpreter: its version decides `tomli`.
+    let python = coordinator::python::discover().unwrap();
+    let mut missing = vec!["absent-on-every-python; python_version >= \"3.10\""];
+    if python.version < (3, 11, 0) {
+        missing.insert(0, "tomli; python_version<\"3.11\"");
+    }
+    assert_eq!(
+        found["data"]["missing"],
+        serde_json::json!(missing),
+        "{found}"
+    );
+    assert_eq!(
+        found["data"]["mismatched"],
+        serde_json::json!([
+            "requests~=2.28 (installed 3.0)",
+            "django==4.* (installed 40.0)",
+            "pkg>=1.0 (installed 1.0rc1)",
+        ]),
+        "{found}"
+    );
+    if python.version >= (3, 11, 0) {
+        let details = found["details"].to_string();
+        assert!(
+            details.contains("not for this interpreter (markers): tomli"),
+            "{found}"
+        );
+    }
 }

@@ -70,8 +70,11 @@ pub struct Running {
 pub struct StopReport {
     pub origin: Origin,
     pub pid: u32,
-    /// Processes still alive after the grace period, which were then killed.
+    /// Processes still alive after the grace period (or when a second signal asked to
+    /// hurry), which were then killed.
     pub killed: Vec<ProcessInfo>,
+    /// A second signal cut the grace period short.
+    pub hurried: bool,
 }
 
 /// Spawns `spec` in a new process group, streaming its output into `log`.
@@ -260,6 +263,11 @@ impl Running {
     /// `hurry` resolves: a second Ctrl-C), then SIGKILL for whatever is left, naming it.
     pub async fn stop(&mut self, grace: Duration, hurry: impl Future<Output = ()>) -> StopReport {
         self.stopped = true;
+        let hurried = std::cell::Cell::new(false);
+        let hurry = async {
+            hurry.await;
+            hurried.set(true);
+        };
         let killed = terminate(&[Target::Group(self.pid)], grace, hurry, || {
             self.try_status();
         })
@@ -270,6 +278,7 @@ impl Running {
             origin: self.origin,
             pid: self.pid,
             killed,
+            hurried: hurried.get(),
         }
     }
 

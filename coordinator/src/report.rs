@@ -421,9 +421,14 @@ fn never_healthy(failures: &[AttemptFailure], context: &Context) -> Option<Cause
 
 /// Logs the processes a stop had to kill, by pid and command line.
 pub fn log_killed(report: &StopReport, log: &RunLog) {
+    let when = if report.hurried {
+        "when the second signal came"
+    } else {
+        "after the grace period"
+    };
     for info in &report.killed {
         log.warn(&format!(
-            "pid {} ({}) was still running after the grace period and was killed: {}",
+            "pid {} ({}) was still running {when} and was killed: {}",
             info.pid, info.name, info.cmdline
         ));
     }

@@ -65,6 +65,10 @@ pub struct BackendConfig {
     pub watch_ignore: Vec<String>,
     /// Changes closer together than this are one change.
     pub watch_debounce: Duration,
+    /// A backend `dev` does not start (remote or in a container): its base URL.
+    pub url: Option<String>,
+    /// Extra CA certificates (PEM) trusted for an https backend.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +188,8 @@ impl Config {
                     .map(str::to_owned)
                     .to_vec(),
                 watch_debounce: Duration::from_millis(100),
+                url: None,
+                ca_file: None,
             },
             frontend: FrontendConfig {
                 command: vec!["node".into(), "frontend/server.js".into()],
@@ -299,8 +305,12 @@ impl Config {
         self.sources.get(key).unwrap_or(&Source::Default)
     }
 
-    /// The backend's base URL, on loopback even when the backend binds a wildcard.
+    /// The backend's base URL: `backend.url` for a backend `dev` does not start, else on
+    /// loopback even when the backend binds a wildcard.
     pub fn backend_url(&self) -> String {
+        if let Some(url) = &self.backend.url {
+            return url.clone();
+        }
         let host = crate::health::probe_host(&self.backend.host);
         if host.contains(':') {
             format!("http://[{host}]:{}", self.backend.port)
@@ -499,6 +509,8 @@ impl Config {
             ("backend.watch", Value::Globs(v)) => b.watch = v,
             ("backend.watch_ignore", Value::Globs(v)) => b.watch_ignore = v,
             ("backend.watch_debounce", Value::Duration(v)) => b.watch_debounce = v,
+            ("backend.url", Value::Text(v)) => b.url = Some(v),
+            ("backend.ca_file", Value::Text(v)) => b.ca_file = Some(path(v)),
             ("frontend.command", Value::Argv(v)) => self.frontend.command = v,
             ("frontend.config_file", Value::Text(v)) => self.frontend.config_file = path(v),
             ("frontend.port_key", Value::Text(v)) => self.frontend.port_key = v,
@@ -541,6 +553,11 @@ impl Config {
             "backend.watch" => format!("{:?}", b.watch),
             "backend.watch_ignore" => format!("{:?}", b.watch_ignore),
             "backend.watch_debounce" => format!("{:?}", duration::format(b.watch_debounce)),
+            "backend.url" => b
+                .url
+                .as_ref()
+                .map_or_else(|| "(none: dev starts it)".into(), |url| format!("{url:?}")),
+            "backend.ca_file" => b.ca_file.as_deref().map_or_else(|| "(none)".into(), shown),
             "frontend.command" => argv(&self.frontend.command),
             "frontend.config_file" => shown(&self.frontend.config_file),
             "frontend.port_key" => format!("{:?}", self.frontend.port_key),

@@ -550,9 +550,10 @@ mod tests {
         assert_eq!(code, Ok(204));
         server.abort();
         // The request was read before the answer was written.
-        let (port, server) =
-            serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec())
-                .await;
+        let (port, server) = serve_once(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(),
+        )
+        .await;
         let _ = client
             .probe(&format!("http://127.0.0.1:{port}/health"), "dev-3-z")
             .await;

@@ -41,6 +41,14 @@ pub(super) enum Backend {
     Owned(Running),
     /// Someone else's: never stopped.
     Reused(Reused),
+    /// At `backend.url`, not on this machine's process table: never stopped or started.
+    Remote(Remote),
+}
+
+/// A backend that `dev` reaches at a URL and holds no process of.
+#[derive(Debug, Clone)]
+pub(super) struct Remote {
+    pub(super) url: String,
 }
 
 /// Whose backend is reused.
@@ -169,7 +177,9 @@ pub(super) async fn supervise(
     let interval = config.backend.liveness_interval;
     // A probe may take at most one interval, so that a hung backend is declared dead
     // after `liveness_failures` intervals, not after that many `health_timeout`s.
-    let prober = HealthClient::new(config.backend.health_timeout.min(interval));
+    let prober = watch
+        .client
+        .with_timeout(config.backend.health_timeout.min(interval));
     let mut liveness = Liveness::new(config.backend.liveness_failures);
     let mut next_probe = Instant::now() + interval;
     let mut restarts = Restarts::default();
@@ -236,6 +246,15 @@ pub(super) async fn supervise(
                 let Some(dead) = said(watch, &processes.backend, verdict) else { continue };
                 let down = match processes.backend.take() {
                     Some(Backend::Owned(running)) => (running, Down::Unresponsive(dead)),
+                    Some(Backend::Remote(remote)) => {
+                        // Reported by `said`; there is nothing here to restart.
+                        log.warn(&format!(
+                            "dev does not start or restart the backend at {} (backend.url): it keeps asking, and the frontend keeps running",
+                            remote.url
+                        ));
+                        processes.backend = Some(Backend::Remote(remote));
+                        continue;
+                    }
                     Some(Backend::Reused(reused)) => {
                         match look_at_reused(watch, &reused, this_run, shutdown).await {
                             Look::Fine => processes.backend = Some(Backend::Reused(reused)),
@@ -368,6 +387,7 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
     let name = match backend {
         Some(Backend::Owned(running)) => format!("backend pid {}", running.pid()),
         Some(Backend::Reused(reused)) => reused.named(),
+        Some(Backend::Remote(remote)) => format!("the backend at {}", remote.url),
         None => return None,
     };
     match verdict {

@@ -174,7 +174,11 @@ mod tests {
             ((2049, 12, 31), 2_524_521_600),
         ];
         for ((year, month, day), secs) in cases {
-            assert_eq!(days_from_civil(year, month, day) * 86_400, secs, "{year}-{month}-{day}");
+            assert_eq!(
+                days_from_civil(year, month, day) * 86_400,
+                secs,
+                "{year}-{month}-{day}"
+            );
             assert_eq!(
                 format_time(secs),
                 format!("{year:04}-{month:02}-{day:02} 00:00 UTC")

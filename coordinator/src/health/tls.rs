@@ -183,8 +183,9 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// The rustls error somewhere in an error's chain (tokio-rustls hides it inside an
-/// `io::Error`, whose `source` skips it).
+/// The rustls error somewhere in an error's chain. tokio-rustls hides it inside an
+/// `io::Error` (whose `source` skips it), and hyper-util's connect error may hold that
+/// one as a boxed error, so each link is looked into both ways.
 pub fn find_rustls_error<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a rustls::Error> {
@@ -196,7 +197,7 @@ pub fn find_rustls_error<'a>(
         if let Some(found) = err
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .and_then(|inner| find_rustls_error(inner))
         {
             return Some(found);
         }
@@ -275,6 +276,27 @@ pub fn explain(
     }
 }
 
+/// What to do about a rejected certificate, in one line.
+pub fn fix(failure: &rustls::Error, host: &str) -> String {
+    match failure {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "set backend.ca_file (env DEV_BACKEND_CA_FILE) to the PEM file of the CA that signed the backend's certificate".into()
+        }
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => format!(
+            "use a host name the certificate is valid for in backend.url, or issue the backend a certificate for {host}"
+        ),
+        rustls::Error::InvalidCertificate(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. },
+        ) => "renew the backend's certificate".into(),
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
+        ) => "check this machine's clock (and the backend's), or wait until the certificate is valid".into(),
+        _ => "check the backend's TLS set-up (its certificate and chain)".into(),
+    }
+}
+
 /// `other.test` for WebPKI's `DnsName("other.test")`; other forms as they come.
 fn shown_name(name: &str) -> &str {
     name.split_once("(\"")
@@ -301,29 +323,41 @@ mod tests {
         let ca = Path::new("certs/ca.pem");
         let now = 1_795_824_000;
         let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
-        let mismatch = rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
-            expected: ServerName::try_from("127.0.0.1").expect("name"),
-            presented: vec!["DnsName(\"other.test\")".into()],
-        });
+        let mismatch =
+            rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("127.0.0.1").expect("name"),
+                presented: vec!["DnsName(\"other.test\")".into()],
+            });
         let expired = rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
             time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_795_824_000)),
             not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_769_904_000)),
         });
-        let plain =
-            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
         // (failure, ca_file, what the message must say)
         let cases: [(&rustls::Error, Option<&Path>, &[&str]); 5] = [
             (
                 &unknown,
                 None,
-                &["issued by \"CN=team dev CA\"", "set backend.ca_file", "does not trust"],
+                &[
+                    "issued by \"CN=team dev CA\"",
+                    "set backend.ca_file",
+                    "does not trust",
+                ],
             ),
             (&unknown, Some(ca), &["nor backend.ca_file (certs/ca.pem)"]),
-            (&mismatch, None, &["not valid for the name 127.0.0.1", "valid for other.test:"]),
+            (
+                &mismatch,
+                None,
+                &["not valid for the name 127.0.0.1", "valid for other.test:"],
+            ),
             (
                 &expired,
                 None,
-                &["expired on 2026-02-01 00:00 UTC", "it is 2026-11-28 00:00 UTC now", "renew"],
+                &[
+                    "expired on 2026-02-01 00:00 UTC",
+                    "it is 2026-11-28 00:00 UTC now",
+                    "renew",
+                ],
             ),
             (&plain, None, &["plain http, not TLS", "http:// URL"]),
         ];
@@ -340,7 +374,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let missing = dir.path().join("nope.pem");
         let err = load_ca_file(&missing).expect_err("missing");
-        assert!(err.contains("cannot read backend.ca_file") && err.contains("nope.pem"), "{err}");
+        assert!(
+            err.contains("cannot read backend.ca_file") && err.contains("nope.pem"),
+            "{err}"
+        );
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").expect("write");
         let err = load_ca_file(&empty).expect_err("empty");

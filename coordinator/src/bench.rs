@@ -28,6 +28,9 @@ pub struct BenchOptions {
     pub write: Option<PathBuf>,
     /// The `xtask` binary to time.
     pub exe: PathBuf,
+    /// Another build of `xtask` (an older commit) whose ready detection is measured in
+    /// the same run, for a before/after comparison on one machine at one time.
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,6 +78,14 @@ pub fn run(
 
     progress("ready-detection latency: dev");
     let ready_dev = measure::ready_latency(&setup, Waiter::Dev);
+    let ready_baseline = options.baseline.as_ref().map(|exe| {
+        progress("ready-detection latency: dev, baseline binary");
+        let baseline = Setup {
+            exe: exe.clone(),
+            ..setup.clone()
+        };
+        (exe, measure::ready_latency(&baseline, Waiter::Dev))
+    });
     progress("ready-detection latency: concurrently + wait-on");
     let ready_peer = measure::ready_latency(&setup, Waiter::ConcurrentlyWaitOn);
     progress("ready-detection latency: a 1 s poll");
@@ -132,6 +143,14 @@ pub fn run(
         ready_peer.summary(),
         ready_poll.summary(),
     ));
+    if let Some((exe, baseline)) = &ready_baseline {
+        table.push_str(&format!(
+            "| the same, baseline binary `{}` (measured right after the row above) | 10 / 20 ms | {} | | {} |\n",
+            exe.display(),
+            baseline.summary(),
+            verdict(baseline.pct(50.0), 10.0)
+        ));
+    }
     table.push_str(&format!(
         "| frontend's port opens -> `dev` prints the frontend-ready line (p50 / p90 / max, frontend listening after 300 ms + U[0, 1000) ms) | 20 ms (p50) | {} | `wait-on tcp:` starts the next command: {}{peer_note} | {} |\n",
         frontend_dev.summary(),

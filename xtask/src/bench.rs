@@ -9,6 +9,10 @@ pub struct BenchArgs {
     /// Three runs, no peers, and no BENCHMARKS.md: proves the bench works (the test suite uses it).
     #[arg(long)]
     quick: bool,
+    /// Also time the ready detection of this other `xtask` binary (e.g. a build of an
+    /// older commit), in the same run: before/after numbers from one machine and moment.
+    #[arg(long, value_name = "EXE")]
+    baseline: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
@@ -19,6 +23,7 @@ pub fn run(args: &BenchArgs) -> u8 {
         quick: args.quick,
         write: (!args.quick).then(|| root.join("BENCHMARKS.md")),
         exe,
+        baseline: args.baseline.clone(),
     };
     match bench::run(&root, &options, &|step| eprintln!("bench: {step}")) {
         Ok(report) => {

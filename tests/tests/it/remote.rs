@@ -247,3 +247,69 @@ fn plain_http_spoken_to_an_https_port_is_said_in_one_line() {
         "{output}"
     );
 }
+
+/// `doctor --json` in the checkout; the check with `id`.
+fn doctor_check(checkout: &Checkout, id: &str) -> serde_json::Value {
+    let output = checkout.command(&["doctor", "--json"]).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+        .clone()
+}
+
+#[test]
+fn doctor_reports_each_layer_of_a_remote_backend_with_its_own_fix() {
+    let checkout = Checkout::new();
+    certificates(&checkout.file("certs"), &["localhost", "127.0.0.1"]);
+    let _backend = tls_backend(&checkout, &[]);
+    let url = format!("https://localhost:{}", checkout.port);
+    remote_config(&checkout, &url, "");
+    let untrusted = doctor_check(&checkout, "backend-remote");
+    assert_eq!(untrusted["status"], "error", "{untrusted}");
+    let summary = untrusted["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("issued by \"CN=dev test CA\""),
+        "{untrusted}"
+    );
+    assert!(
+        untrusted["fix"]
+            .as_str()
+            .unwrap()
+            .contains("backend.ca_file"),
+        "{untrusted}"
+    );
+    assert!(
+        untrusted["data"]["dns"]["addresses"].is_array(),
+        "{untrusted}"
+    );
+    assert!(untrusted["data"]["connect_ms"].is_number(), "{untrusted}");
+    let health = doctor_check(&checkout, "backend-health");
+    assert_eq!(
+        health["status"], "skip",
+        "no answer without the CA: {health}"
+    );
+
+    remote_config(&checkout, &url, "ca_file = \"certs/ca.pem\"");
+    let trusted = doctor_check(&checkout, "backend-remote");
+    assert_eq!(trusted["status"], "ok", "{trusted}");
+    let tls = &trusted["data"]["tls"];
+    assert_eq!(tls["issuer"], "CN=dev test CA", "{trusted}");
+    assert_eq!(tls["subject"], "CN=fake backend", "{trusted}");
+    assert!(
+        tls["protocol"].as_str().unwrap().starts_with("TLSv1_"),
+        "{trusted}"
+    );
+    assert!(tls["expires_in_days"].as_i64().unwrap() > 0, "{trusted}");
+    let health = doctor_check(&checkout, "backend-health");
+    assert_eq!(
+        health["status"], "ok",
+        "the URL and the CA are used: {health}"
+    );
+    assert_eq!(doctor_check(&checkout, "port")["status"], "skip");
+}

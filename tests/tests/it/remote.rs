@@ -17,6 +17,11 @@ const RUN: Duration = Duration::from_secs(60);
 /// A CA and a leaf it signed, written as PEM files into `dir`: `ca.pem`, `leaf.pem`,
 /// `leaf.key`. The leaf is valid for `names`.
 fn certificates(dir: &Path, names: &[&str]) {
+    certificates_valid(dir, names, None);
+}
+
+/// As [`certificates`], with the leaf valid only in `years` (first, last) when given.
+fn certificates_valid(dir: &Path, names: &[&str], years: Option<(i32, i32)>) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -34,6 +39,10 @@ fn certificates(dir: &Path, names: &[&str]) {
     let mut leaf = CertificateParams::new(names).unwrap();
     leaf.distinguished_name
         .push(DnType::CommonName, "fake backend");
+    if let Some((first, last)) = years {
+        leaf.not_before = rcgen::date_time_ymd(first, 1, 1);
+        leaf.not_after = rcgen::date_time_ymd(last, 1, 1);
+    }
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
@@ -312,4 +321,28 @@ fn doctor_reports_each_layer_of_a_remote_backend_with_its_own_fix() {
         "the URL and the CA are used: {health}"
     );
     assert_eq!(doctor_check(&checkout, "port")["status"], "skip");
+}
+
+#[test]
+fn an_expired_certificate_is_reported_with_its_date() {
+    let checkout = Checkout::new();
+    certificates_valid(
+        &checkout.file("certs"),
+        &["localhost", "127.0.0.1"],
+        Some((2019, 2020)),
+    );
+    let _backend = tls_backend(&checkout, &[]);
+    remote_config(
+        &checkout,
+        &format!("https://127.0.0.1:{}", checkout.port),
+        "ca_file = \"certs/ca.pem\"",
+    );
+    let (status, output) = checkout.run(&["dev", "--", "true"], RUN);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("expired on 2020-01-01 00:00 UTC"),
+        "{output}"
+    );
+    assert!(output.contains("renew"), "{output}");
+    assert_nothing_started(&checkout);
 }

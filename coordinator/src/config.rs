@@ -82,6 +82,8 @@ pub struct FrontendConfig {
     pub port: Option<u16>,
     /// A path that must answer 2xx before the frontend counts as ready.
     pub ready_path: Option<String>,
+    /// Where in the frontend config the backend's whole URL is written, if anywhere.
+    pub url_key: Option<String>,
     /// How long the frontend gets to open its port.
     pub startup_timeout: Duration,
     /// Browser origins besides the frontend's own that may call the backend.
@@ -198,6 +200,7 @@ impl Config {
                 host: "127.0.0.1".into(),
                 port: Some(5173),
                 ready_path: None,
+                url_key: None,
                 startup_timeout: Duration::from_secs(30),
                 origins: Vec::new(),
             },
@@ -517,6 +520,7 @@ impl Config {
             ("frontend.host", Value::Text(v)) => self.frontend.host = v,
             ("frontend.port", Value::OptionalPort(v)) => self.frontend.port = v,
             ("frontend.ready_path", Value::Text(v)) => self.frontend.ready_path = Some(v),
+            ("frontend.url_key", Value::Text(v)) => self.frontend.url_key = Some(v),
             ("frontend.startup_timeout", Value::Duration(v)) => self.frontend.startup_timeout = v,
             ("frontend.origins", Value::List(v)) => self.frontend.origins = v,
             ("dev.shutdown_grace", Value::Duration(v)) => self.dev.shutdown_grace = v,
@@ -571,6 +575,11 @@ impl Config {
                 .ready_path
                 .as_ref()
                 .map_or_else(|| "(none)".into(), |path| format!("{path:?}")),
+            "frontend.url_key" => self
+                .frontend
+                .url_key
+                .as_ref()
+                .map_or_else(|| "(none)".into(), |key| format!("{key:?}")),
             "frontend.startup_timeout" => {
                 format!("{:?}", duration::format(self.frontend.startup_timeout))
             }

@@ -133,6 +133,20 @@ pub fn point_at(
     host: &str,
     port: u16,
 ) -> Result<Outcome, FrontendConfigError> {
+    point_at_with_url(path, shown, port_key, host, port, None)
+}
+
+/// As [`point_at`], and also writes the backend's whole URL at `url`'s key (as a
+/// string) when one is given: `frontend.url_key`, so that a frontend can learn the
+/// scheme of a backend at `https://`.
+pub fn point_at_with_url(
+    path: &Path,
+    shown: &str,
+    port_key: &str,
+    host: &str,
+    port: u16,
+    url: Option<(&str, &str)>,
+) -> Result<Outcome, FrontendConfigError> {
     let error = |location: String, message: String, fix: &str| FrontendConfigError {
         location,
         message,
@@ -161,11 +175,15 @@ pub fn point_at(
     })?;
     let host_key = host_key_for(port_key);
     let mut edits: Vec<(Range<usize>, String, Change)> = Vec::new();
-    let mut wanted = vec![(port_key.to_owned(), port.to_string(), true)];
+    // (key, value, required, always a string)
+    let mut wanted = vec![(port_key.to_owned(), port.to_string(), true, false)];
     if let Some(host_key) = host_key {
-        wanted.push((host_key, host.to_owned(), false));
+        wanted.push((host_key, host.to_owned(), false, true));
     }
-    for (key, value, required) in wanted {
+    if let Some((url_key, url)) = url {
+        wanted.push((url_key.to_owned(), url.to_owned(), true, true));
+    }
+    for (key, value, required, string) in wanted {
         let found = match format {
             Format::Json => find_json(&text, shown, &key)?,
             Format::Toml => find_toml(&text, shown, &key)?,
@@ -185,11 +203,17 @@ pub fn point_at(
                     new: value.clone(),
                 };
                 edits.push((insert, format!("{newline}{key}={value}\n"), change));
-            } else if required {
+            } else if required && key == port_key {
                 return Err(error(
                     shown.to_owned(),
                     format!("has no `{key}` to write the backend port into"),
                     &format!("add `{key}` to it, or set `frontend.port_key` in dev.toml"),
+                ));
+            } else if required {
+                return Err(error(
+                    shown.to_owned(),
+                    format!("has no `{key}` to write the backend URL into"),
+                    &format!("add `{key}` to it, or correct `frontend.url_key` in dev.toml"),
                 ));
             }
             continue;
@@ -202,7 +226,7 @@ pub fn point_at(
         }
         let new_text = match format {
             Format::Env => value.clone(),
-            _ if quoted || !required => format!("\"{value}\""),
+            _ if quoted || string => format!("\"{value}\""),
             _ => value.clone(),
         };
         let change = Change {

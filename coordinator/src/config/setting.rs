@@ -120,6 +120,7 @@ pub const SETTINGS: &[Setting] = &[
         "DEV_FRONTEND_READY_PATH",
         Kind::HttpPath,
     ),
+    s("frontend.url_key", "DEV_FRONTEND_URL_KEY", Kind::Text),
     s(
         "frontend.startup_timeout",
         "DEV_FRONTEND_STARTUP_TIMEOUT",

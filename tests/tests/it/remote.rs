@@ -127,6 +127,16 @@ fn with_ca_file_the_command_gets_the_https_url_and_the_frontend_config_its_port(
     let backend = tls_backend(&checkout, &["--workspace", "/srv/elsewhere"]);
     let url = format!("https://127.0.0.1:{}", checkout.port);
     remote_config(&checkout, &url, "ca_file = \"certs/ca.pem\"");
+    // `frontend.url_key`: the whole URL too, so that the frontend learns the scheme.
+    let toml = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    checkout.write(
+        "dev.toml",
+        &toml.replace("port = false", "port = false\nurl_key = \"backend.url\""),
+    );
+    checkout.write(
+        "frontend/config.json",
+        "{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 1, \"url\": null}}\n",
+    );
     let (status, output) = checkout.run(
         &[
             "dev",
@@ -141,7 +151,7 @@ fn with_ca_file_the_command_gets_the_https_url_and_the_frontend_config_its_port(
     assert!(output.contains(&format!("BACKEND_URL={url}\n")), "{output}");
     assert!(
         output.contains(&format!(
-            "{{\"backend\":{{\"host\":\"127.0.0.1\",\"port\":{}}}}}",
+            "{{\"backend\":{{\"host\":\"127.0.0.1\",\"port\":{},\"url\":\"{url}\"}}}}",
             checkout.port
         )),
         "{output}"

@@ -70,6 +70,10 @@ pub struct BackendConfig {
     pub watch_ignore: Vec<String>,
     /// Changes closer together than this are one change.
     pub watch_debounce: Duration,
+    /// A backend `dev` does not start (remote or in a container): its base URL.
+    pub url: Option<String>,
+    /// Extra CA certificates (PEM) trusted for an https backend.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +87,8 @@ pub struct FrontendConfig {
     pub port: Option<u16>,
     /// A path that must answer 2xx before the frontend counts as ready.
     pub ready_path: Option<String>,
+    /// Where in the frontend config the backend's whole URL is written, if anywhere.
+    pub url_key: Option<String>,
     /// How long the frontend gets to open its port.
     pub startup_timeout: Duration,
     /// Browser origins besides the frontend's own that may call the backend.
@@ -205,6 +211,8 @@ impl Config {
                     .map(str::to_owned)
                     .to_vec(),
                 watch_debounce: Duration::from_millis(100),
+                url: None,
+                ca_file: None,
             },
             frontend: FrontendConfig {
                 command: vec!["node".into(), "frontend/server.js".into()],
@@ -213,6 +221,7 @@ impl Config {
                 host: "127.0.0.1".into(),
                 port: Some(5173),
                 ready_path: None,
+                url_key: None,
                 startup_timeout: Duration::from_secs(30),
                 origins: Vec::new(),
             },
@@ -377,8 +386,12 @@ impl Config {
         self.sources.get(key).unwrap_or(&Source::Default)
     }
 
-    /// The backend's base URL, on loopback even when the backend binds a wildcard.
+    /// The backend's base URL: `backend.url` for a backend `dev` does not start, else on
+    /// loopback even when the backend binds a wildcard.
     pub fn backend_url(&self) -> String {
+        if let Some(url) = &self.backend.url {
+            return url.clone();
+        }
         let host = crate::health::probe_host(&self.backend.host);
         if host.contains(':') {
             format!("http://[{host}]:{}", self.backend.port)
@@ -631,12 +644,15 @@ impl Config {
             ("backend.watch", Value::Globs(v)) => b.watch = v,
             ("backend.watch_ignore", Value::Globs(v)) => b.watch_ignore = v,
             ("backend.watch_debounce", Value::Duration(v)) => b.watch_debounce = v,
+            ("backend.url", Value::Text(v)) => b.url = Some(v),
+            ("backend.ca_file", Value::Text(v)) => b.ca_file = Some(path(v)),
             ("frontend.command", Value::Argv(v)) => self.frontend.command = v,
             ("frontend.config_file", Value::Text(v)) => self.frontend.config_file = path(v),
             ("frontend.port_key", Value::Text(v)) => self.frontend.port_key = v,
             ("frontend.host", Value::Text(v)) => self.frontend.host = v,
             ("frontend.port", Value::OptionalPort(v)) => self.frontend.port = v,
             ("frontend.ready_path", Value::Text(v)) => self.frontend.ready_path = Some(v),
+            ("frontend.url_key", Value::Text(v)) => self.frontend.url_key = Some(v),
             ("frontend.startup_timeout", Value::Duration(v)) => self.frontend.startup_timeout = v,
             ("frontend.origins", Value::List(v)) => self.frontend.origins = v,
             ("dev.shutdown_grace", Value::Duration(v)) => self.dev.shutdown_grace = v,
@@ -676,6 +692,11 @@ impl Config {
             "backend.watch" => format!("{:?}", b.watch),
             "backend.watch_ignore" => format!("{:?}", b.watch_ignore),
             "backend.watch_debounce" => format!("{:?}", duration::format(b.watch_debounce)),
+            "backend.url" => b
+                .url
+                .as_ref()
+                .map_or_else(|| "(none: dev starts it)".into(), |url| format!("{url:?}")),
+            "backend.ca_file" => b.ca_file.as_deref().map_or_else(|| "(none)".into(), shown),
             "frontend.command" => argv(&self.frontend.command),
             "frontend.config_file" => shown(&self.frontend.config_file),
             "frontend.port_key" => format!("{:?}", self.frontend.port_key),
@@ -689,6 +710,11 @@ impl Config {
                 .ready_path
                 .as_ref()
                 .map_or_else(|| "(none)".into(), |path| format!("{path:?}")),
+            "frontend.url_key" => self
+                .frontend
+                .url_key
+                .as_ref()
+                .map_or_else(|| "(none)".into(), |key| format!("{key:?}")),
             "frontend.startup_timeout" => {
                 format!("{:?}", duration::format(self.frontend.startup_timeout))
             }

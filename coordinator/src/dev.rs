@@ -29,6 +29,7 @@ mod choose_port;
 mod frontend_port;
 mod frontend_ready;
 mod liveness;
+mod remote;
 mod supervise;
 mod this_run;
 
@@ -152,6 +153,10 @@ async fn run_registered(
     shutdown: &mut Shutdown,
     this_run: &mut ThisRun,
 ) -> DevOutcome {
+    if config.backend.url.is_some() {
+        // A backend `dev` does not start: no sync, no spawn, no local port.
+        return remote::run(config, options, log, shutdown, this_run).await;
+    }
     if options.no_sync {
         log.info("--no-sync: not syncing the Python environment");
     } else if let Some(outcome) = sync(config, log, shutdown).await {

@@ -190,6 +190,20 @@ pub fn point_at(
     host: &str,
     port: u16,
 ) -> Result<Outcome, FrontendConfigError> {
+    point_at_with_url(path, shown, port_key, host, port, None)
+}
+
+/// As [`point_at`], and also writes the backend's whole URL at `url`'s key (as a
+/// string) when one is given: `frontend.url_key`, so that a frontend can learn the
+/// scheme of a backend at `https://`.
+pub fn point_at_with_url(
+    path: &Path,
+    shown: &str,
+    port_key: &str,
+    host: &str,
+    port: u16,
+    url: Option<(&str, &str)>,
+) -> Result<Outcome, FrontendConfigError> {
     let format = Format::of(path).ok_or_else(|| {
         file_error(
             shown,
@@ -198,7 +212,7 @@ pub fn point_at(
         )
     })?;
     let (bytes, text) = read_utf8(path, shown)?;
-    let edits = plan_edits(format, &text, shown, port_key, host, port)?;
+    let edits = plan_edits(format, &text, shown, port_key, (host, port), url)?;
     if edits.is_empty() {
         return Ok(Outcome::Unchanged);
     }
@@ -254,26 +268,51 @@ fn read_utf8(path: &Path, shown: &str) -> Result<(Vec<u8>, String), FrontendConf
 /// it makes.
 type Edit = (Range<usize>, String, Change);
 
-/// The edits that make `text` hold `port` at `port_key` (required) and `host` at the
-/// matching host key (if there is one, and only if the file has it). Empty when the
-/// file already holds both.
+/// One value to write: its key, the value, whether the file must have the key, and
+/// whether the value is always a string (a host, a URL; a port keeps its form).
+struct Wanted {
+    key: String,
+    value: String,
+    required: bool,
+    string: bool,
+}
+
+/// The edits that make `text` hold `port` at `port_key` (required), `host` at the
+/// matching host key (if there is one, and only if the file has it), and the whole URL
+/// at its key when one is given (required). Empty when the file already holds them.
 fn plan_edits(
     format: Format,
     text: &str,
     shown: &str,
     port_key: &str,
-    host: &str,
-    port: u16,
+    (host, port): (&str, u16),
+    url: Option<(&str, &str)>,
 ) -> Result<Vec<Edit>, FrontendConfigError> {
-    let mut wanted = vec![(port_key.to_owned(), port.to_string(), true)];
+    let want = |key: String, value: String, required, string| Wanted {
+        key,
+        value,
+        required,
+        string,
+    };
+    let mut wanted = vec![want(port_key.to_owned(), port.to_string(), true, false)];
     if let Some(host_key) = host_key_for(port_key) {
-        wanted.push((host_key, host.to_owned(), false));
+        wanted.push(want(host_key, host.to_owned(), false, true));
+    }
+    if let Some((url_key, url)) = url {
+        wanted.push(want(url_key.to_owned(), url.to_owned(), true, true));
     }
     let mut edits = Vec::new();
-    for (key, value, required) in wanted {
-        let edit = match locate(format, text, shown, &key)? {
-            Some(span) => replace_value(format, text, span, key, value, required),
-            None if required => Some(add_missing(format, text, shown, key, value)?),
+    for wanted in wanted {
+        let edit = match locate(format, text, shown, &wanted.key)? {
+            Some(span) => replace_value(format, text, span, wanted),
+            None if wanted.required => {
+                let what = if wanted.key == port_key {
+                    ("port", "set `frontend.port_key`")
+                } else {
+                    ("URL", "correct `frontend.url_key`")
+                };
+                Some(add_missing(format, text, shown, wanted, what)?)
+            }
             None => None,
         };
         edits.extend(edit);
@@ -287,14 +326,14 @@ fn add_missing(
     format: Format,
     text: &str,
     shown: &str,
-    key: String,
-    value: String,
+    Wanted { key, value, .. }: Wanted,
+    (what, setting): (&str, &str),
 ) -> Result<Edit, FrontendConfigError> {
     if format != Format::Env {
         return Err(file_error(
             shown,
-            format!("has no `{key}` to write the backend port into"),
-            &format!("add `{key}` to it, or set `frontend.port_key` in dev.toml"),
+            format!("has no `{key}` to write the backend {what} into"),
+            &format!("add `{key}` to it, or {setting} in dev.toml"),
         ));
     }
     let insert = text.len()..text.len();
@@ -312,15 +351,15 @@ fn add_missing(
     Ok((insert, line, change))
 }
 
-/// The edit that writes `value` over the value at `span`, `None` when it is already
-/// `value`. `required` marks the port (a host is a string).
+/// The edit that writes the wanted value over the value at `span`, `None` when it is
+/// already that value.
 fn replace_value(
     format: Format,
     text: &str,
     span: Range<usize>,
-    key: String,
-    value: String,
-    required: bool,
+    Wanted {
+        key, value, string, ..
+    }: Wanted,
 ) -> Option<Edit> {
     let old = &text[span.clone()];
     let bare_old = unquote(old);
@@ -336,7 +375,7 @@ fn replace_value(
     let new_text = match (quote, format) {
         (Some(quote), _) => format!("{quote}{value}{quote}"),
         (None, Format::Env) => value.clone(),
-        (None, _) if !required => format!("\"{value}\""),
+        (None, _) if string => format!("\"{value}\""),
         (None, _) => value.clone(),
     };
     let change = Change {

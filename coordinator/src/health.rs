@@ -4,11 +4,13 @@
 //! ([`format::read`], [`readiness`]) so that the rules are tested by tables, and the
 //! async part stays a thin HTTP call. Whether a backend is ours is `ownership`'s job.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+pub mod cert;
 pub mod format;
-mod http;
 mod mismatch;
+pub mod tls;
 
 pub use format::{
     ACCEPTED, Answer, Condition, Form, HealthFormat, HealthReport, Mismatch, Part, Reading,
@@ -169,41 +171,101 @@ pub fn probe_host(host: &str) -> &str {
     }
 }
 
-/// An HTTP client for health requests: loopback only, no proxy, no redirects.
+/// The HTTP client of every health request, local or remote: reqwest over rustls, no
+/// proxy, no redirects, a connect timeout and a per-request deadline, the body capped,
+/// connections kept for the next poll. Cloning shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct HealthClient {
+    /// `Err` only if reqwest could not be set up; every probe then says why.
+    http: Result<reqwest::Client, String>,
     timeout: Duration,
+    trust: Arc<tls::Trust>,
 }
 
 impl HealthClient {
-    /// `timeout` bounds each request; connecting gets at most one second of it.
+    /// `timeout` bounds each request; connecting gets at most one second of it. Trusts
+    /// the system's roots.
     pub fn new(timeout: Duration) -> HealthClient {
-        HealthClient { timeout }
+        HealthClient::with_trust(timeout, Arc::new(tls::Trust::new(None)))
+    }
+
+    /// A client that also trusts the CAs of `trust`'s `ca_file`.
+    pub fn with_trust(timeout: Duration, trust: Arc<tls::Trust>) -> HealthClient {
+        HealthClient {
+            http: build(timeout, &trust),
+            timeout,
+            trust,
+        }
+    }
+
+    /// The same trust with another per-request timeout.
+    pub fn with_timeout(&self, timeout: Duration) -> HealthClient {
+        HealthClient::with_trust(timeout, self.trust.clone())
+    }
+
+    pub fn trust(&self) -> &Arc<tls::Trust> {
+        &self.trust
     }
 
     /// `GET url` with the run's correlation ID.
     pub async fn probe(&self, url: &str, correlation_id: &str) -> Probe {
-        let url = match http::parse_url(url) {
-            Ok(url) => url,
-            Err(why) => return Probe::Unreachable(why),
+        let http = match &self.http {
+            Ok(http) => http,
+            Err(why) => return Probe::Unreachable(why.clone()),
         };
-        let headers = [("X-Correlation-ID", correlation_id)];
-        let connect = self.timeout.min(Duration::from_secs(1));
-        match http::get(&url, &headers, connect, self.timeout, BODY_CAP).await {
-            Ok(response) => Probe::Answered(Answer {
-                code: response.code,
-                location: response.location,
-                content_type: response.content_type,
-                body: response.body,
-                truncated: response.truncated,
-            }),
-            Err(http::Failure::Stalled { code }) => Probe::Stalled { code },
-            Err(http::Failure::Other(why)) => Probe::Unreachable(why),
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let request = http
+            .get(url)
+            .header("X-Correlation-ID", correlation_id)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send();
+        let mut response = match tokio::time::timeout_at(deadline, request).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => return Probe::Unreachable(self.describe(&err, url)),
+            Err(_) => return Probe::Unreachable(self.timed_out()),
+        };
+        let code = response.status().as_u16();
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let location = header(reqwest::header::LOCATION);
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        // A declared length over the cap is over it whatever arrives.
+        let mut truncated = response
+            .content_length()
+            .is_some_and(|len| len > BODY_CAP as u64);
+        let mut body = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
+                    body.extend_from_slice(&chunk);
+                    if body.len() > BODY_CAP {
+                        // Not read further: dropping the response closes the connection.
+                        truncated = true;
+                        body.truncate(BODY_CAP);
+                        break;
+                    }
+                }
+                Ok(Ok(None)) => break,
+                Ok(Err(err)) if err.is_timeout() => return Probe::Stalled { code },
+                Ok(Err(err)) => return Probe::Unreachable(self.describe(&err, url)),
+                // The head came, the body did not: a hung handler, not "no answer".
+                Err(_) => return Probe::Stalled { code },
+            }
         }
+        Probe::Answered(Answer {
+            code,
+            location,
+            content_type,
+            body,
+            truncated,
+        })
     }
-}
 
-impl HealthClient {
     /// `GET url` for its status code alone: a frontend's `ready_path`, which need not
     /// answer with a health report.
     pub async fn status(&self, url: &str, correlation_id: &str) -> Result<u16, String> {
@@ -213,6 +275,64 @@ impl HealthClient {
             Probe::Unreachable(why) => Err(why),
         }
     }
+
+    fn timed_out(&self) -> String {
+        format!("timed out after {} ms", self.timeout.as_millis())
+    }
+
+    /// One line for a failed request: a TLS failure explained (see [`tls::explain`]),
+    /// else the innermost cause, which is the one that says what happened.
+    fn describe(&self, err: &reqwest::Error, url: &str) -> String {
+        let host = err
+            .url()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| url.to_owned());
+        if let Some(failure) = tls::find_rustls_error(err) {
+            let seen = self.trust.last_seen();
+            return tls::explain(
+                failure,
+                &host,
+                seen.as_ref(),
+                self.trust.ca_file(),
+                cert::now(),
+            );
+        }
+        if err.is_timeout() {
+            return self.timed_out();
+        }
+        let mut cause: &dyn std::error::Error = err;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        if err.is_connect() {
+            return format!("connection failed: {cause}");
+        }
+        if err.is_builder() {
+            return format!("{url}: {cause}");
+        }
+        if url.starts_with("http://") {
+            // A TLS server answers a plain request with an alert or by closing.
+            return format!(
+                "no HTTP answer from {host} ({cause}): if that port speaks https, the URL must start with https://"
+            );
+        }
+        format!("the request failed: {cause}")
+    }
+}
+
+/// The reqwest client for one timeout and trust.
+fn build(timeout: Duration, trust: &Arc<tls::Trust>) -> Result<reqwest::Client, String> {
+    let tls = tls::client_config(trust)?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        // Without this `HTTP_PROXY` would be honoured even for 127.0.0.1.
+        .no_proxy()
+        // A redirect is evidence (the health path is wrong), never followed.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout.min(Duration::from_secs(1)))
+        .user_agent("dev-coordinator")
+        .build()
+        .map_err(|err| format!("cannot set up the HTTP client: {err}"))
 }
 
 #[cfg(test)]
@@ -374,5 +494,134 @@ mod tests {
         for (i, (seen, settles)) in cases.into_iter().enumerate() {
             assert_eq!(streak.observe(seen).is_some(), settles, "answer {i}");
         }
+    }
+
+    /// Serves one connection: reads the request, writes `response`, then holds the
+    /// connection open (so a body shorter than declared never completes). Returns the
+    /// request it read.
+    async fn serve_once(response: Vec<u8>) -> (u16, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut buf = vec![0u8; 4096];
+            let n = socket.read(&mut buf).await.expect("read");
+            socket.write_all(&response).await.expect("write");
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let _ = socket.read(&mut buf).await;
+            request
+        });
+        (port, server)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_real_exchange_on_loopback_carries_the_correlation_id() {
+        let body = br#"{"status":"healthy"}"#;
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(body);
+        let (port, server) = serve_once(response).await;
+        let client = HealthClient::new(Duration::from_secs(2));
+        let probe = client
+            .probe(&format!("http://127.0.0.1:{port}/health"), "dev-1-x")
+            .await;
+        let Probe::Answered(answer) = probe else {
+            panic!("no answer: {probe:?}")
+        };
+        assert_eq!((answer.code, answer.body.as_slice()), (200, &body[..]));
+        assert!(!answer.truncated);
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_request_names_the_correlation_id_and_asks_for_json() {
+        let (port, server) =
+            serve_once(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_vec()).await;
+        let client = HealthClient::new(Duration::from_secs(2));
+        let code = client
+            .status(&format!("http://127.0.0.1:{port}/h?x=1"), "dev-2-y")
+            .await;
+        assert_eq!(code, Ok(204));
+        server.abort();
+        // The request was read before the answer was written.
+        let (port, server) = serve_once(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(),
+        )
+        .await;
+        let _ = client
+            .probe(&format!("http://127.0.0.1:{port}/health"), "dev-3-z")
+            .await;
+        let request = tokio::time::timeout(Duration::from_secs(2), server)
+            .await
+            .expect("server done")
+            .expect("server ok");
+        let lower = request.to_ascii_lowercase();
+        assert!(request.starts_with("GET /health HTTP/1.1\r\n"), "{request}");
+        assert!(lower.contains("x-correlation-id: dev-3-z\r\n"), "{request}");
+        assert!(lower.contains("accept: application/json\r\n"), "{request}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_redirect_is_reported_not_followed() {
+        let (port, server) = serve_once(
+            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /health/\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+        )
+        .await;
+        let probe = HealthClient::new(Duration::from_secs(2))
+            .probe(&format!("http://127.0.0.1:{port}/health"), "dev-1-x")
+            .await;
+        let Probe::Answered(answer) = probe else {
+            panic!("no answer: {probe:?}")
+        };
+        assert_eq!(answer.code, 307);
+        assert_eq!(answer.location.as_deref(), Some("/health/"));
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_over_the_cap_is_cut_and_flagged() {
+        let body = vec![b'x'; BODY_CAP + 10];
+        let mut response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        response.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        response.extend_from_slice(&body);
+        response.extend_from_slice(b"\r\n0\r\n\r\n");
+        let (port, server) = serve_once(response).await;
+        let probe = HealthClient::new(Duration::from_secs(2))
+            .probe(&format!("http://127.0.0.1:{port}/health"), "dev-1-x")
+            .await;
+        let Probe::Answered(answer) = probe else {
+            panic!("no answer: {probe:?}")
+        };
+        assert!(answer.truncated);
+        assert_eq!(answer.body.len(), BODY_CAP);
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_that_never_comes_is_told_from_no_answer() {
+        let (port, server) =
+            serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{".to_vec()).await;
+        let probe = HealthClient::new(Duration::from_millis(300))
+            .probe(&format!("http://127.0.0.1:{port}/health"), "dev-1-x")
+            .await;
+        assert_eq!(probe, Probe::Stalled { code: 200 });
+        server.abort();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let closed = free.local_addr().expect("addr").port();
+        drop(free);
+        let probe = HealthClient::new(Duration::from_millis(300))
+            .probe(&format!("http://127.0.0.1:{closed}/health"), "dev-1-x")
+            .await;
+        let Probe::Unreachable(why) = probe else {
+            panic!("answered: {probe:?}")
+        };
+        assert!(why.starts_with("connection failed:"), "{why}");
     }
 }

@@ -32,6 +32,10 @@ pub struct BenchArgs {
     /// Three runs, no peers, and no BENCHMARKS.md: proves the bench works (the test suite uses it).
     #[arg(long)]
     quick: bool,
+    /// Also time the ready detection of this other `xtask` binary (e.g. a build of an
+    /// older commit), in the same run: before/after numbers from one machine and moment.
+    #[arg(long, value_name = "EXE")]
+    baseline: Option<std::path::PathBuf>,
 }
 
 /// `cargo xtask bench [--quick]`.
@@ -45,6 +49,7 @@ pub fn command(args: &BenchArgs) -> u8 {
         quick: args.quick,
         write: (!args.quick).then(|| root.join("BENCHMARKS.md")),
         exe,
+        baseline: args.baseline.clone(),
     };
     match run(&root, &options, &|step| eprintln!("bench: {step}")) {
         Ok(report) => {
@@ -69,6 +74,9 @@ pub struct BenchOptions {
     pub write: Option<PathBuf>,
     /// The `xtask` binary to time.
     pub exe: PathBuf,
+    /// Another build of `xtask` (an older commit) whose ready detection is measured in
+    /// the same run, for a before/after comparison on one machine at one time.
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -80,6 +88,8 @@ struct Measured {
     runs: usize,
     peer_note: &'static str,
     ready_dev: Samples,
+    /// The baseline binary's ready detection, interleaved with `ready_dev`'s runs.
+    ready_baseline: Option<(PathBuf, Samples)>,
     ready_peer: Samples,
     ready_poll: Samples,
     frontend_dev: Samples,
@@ -153,7 +163,14 @@ fn measure_all(
 ) -> Measured {
     let runs = setup.runs;
     progress("ready-detection latency: dev, concurrently + wait-on, a 1 s poll");
-    let ready_dev = measure::ready_latency(setup, Waiter::Dev);
+    let (ready_dev, ready_baseline) = match &options.baseline {
+        None => (measure::ready_latency(setup, Waiter::Dev), None),
+        Some(exe) => {
+            progress("  interleaved with the baseline binary, one run each in turn");
+            let (current, baseline) = interleaved(setup, exe);
+            (current, Some((exe.clone(), baseline)))
+        }
+    };
     let ready_peer = measure::ready_latency(setup, Waiter::ConcurrentlyWaitOn);
     let ready_poll = measure::ready_latency(setup, Waiter::PollOneSecond);
     progress("frontend readiness: dev, wait-on tcp:");
@@ -191,6 +208,7 @@ fn measure_all(
             " (peers not installed: no Node/npm, or --quick)"
         },
         ready_dev,
+        ready_baseline,
         ready_peer,
         ready_poll,
         frontend_dev,
@@ -204,6 +222,26 @@ fn measure_all(
         reload,
         cargo,
     }
+}
+
+/// Ready detection of this binary and of `baseline`, one run of each in turn, so that
+/// whatever else the machine does at the time weighs on both alike.
+fn interleaved(setup: &Setup, baseline: &Path) -> (Samples, Samples) {
+    let once = |exe: &Path| Setup {
+        exe: exe.to_path_buf(),
+        runs: 1,
+        ..setup.clone()
+    };
+    let (mut current, mut before) = (Samples::default(), Samples::default());
+    for _ in 0..setup.runs {
+        current
+            .0
+            .extend(measure::ready_latency(&once(&setup.exe), Waiter::Dev).0);
+        before
+            .0
+            .extend(measure::ready_latency(&once(baseline), Waiter::Dev).0);
+    }
+    (current, before)
 }
 
 /// `cargo build -p xtask` with nothing to do, five times.
@@ -252,7 +290,15 @@ fn latency_rows(m: &Measured) -> Vec<String> {
         (Some(_), Some(_)) => "**not met**",
         _ => "n/a",
     };
-    vec![
+    let baseline = m.ready_baseline.as_ref().map(|(exe, samples)| {
+        format!(
+            "| the same, baseline binary `{}` (runs interleaved with the row above) | 10 / 20 ms | {} | | {} |\n",
+            exe.display(),
+            samples.summary(),
+            verdict(samples.pct(50.0), 10.0)
+        )
+    });
+    let mut rows = vec![
         format!(
             "| backend ready -> `dev` starts the frontend (p50 / p90 / max, {} runs, backend ready after 300 ms + U[0, 1000) ms) | 10 / 20 ms | {} | `concurrently` + `wait-on`: {}; a 1 s poll: {}{peer_note} | {both} |\n",
             m.runs,
@@ -273,7 +319,11 @@ fn latency_rows(m: &Measured) -> Vec<String> {
             verdict(m.reuse_dev.pct(50.0), 30.0)
         ),
         reload_row(&m.reload),
-    ]
+    ];
+    if let Some(baseline) = baseline {
+        rows.insert(1, baseline);
+    }
+    rows
 }
 
 /// Save -> healthy again: no slower than `uvicorn --reload` at p50, and under 150 ms

@@ -13,6 +13,9 @@ pub struct DevArgs {
     /// Frontend port: a number, or `auto` to accept the next free port without asking.
     #[arg(long, value_name = "N|auto")]
     frontend_port: Option<String>,
+    /// A backend that `dev` does not start: its http:// or https:// base URL (`backend.url`).
+    #[arg(long, value_name = "URL")]
+    backend_url: Option<String>,
     /// Accept every offer (a free port, stopping our own stale backend) without asking.
     #[arg(long)]
     yes: bool,
@@ -67,6 +70,22 @@ pub fn run(args: &DevArgs) -> u8 {
                 eprintln!(
                     "error: invalid value {port:?} for {flag}: expected {} or `auto`",
                     Kind::Port.expected()
+                );
+                return crate::exit::USAGE;
+            }
+        }
+    }
+    if let Some(url) = &args.backend_url {
+        match Kind::Url.parse_text(url) {
+            Some(value) => flags.push(FlagValue {
+                key: "backend.url",
+                flag: "--backend-url",
+                value,
+            }),
+            None => {
+                eprintln!(
+                    "error: invalid value {url:?} for --backend-url: expected {}",
+                    Kind::Url.expected()
                 );
                 return crate::exit::USAGE;
             }

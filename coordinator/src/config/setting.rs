@@ -111,6 +111,8 @@ pub const SETTINGS: &[Setting] = &[
         "DEV_BACKEND_WATCH_DEBOUNCE",
         Kind::Delay,
     ),
+    s("backend.url", "DEV_BACKEND_URL", Kind::Url),
+    s("backend.ca_file", "DEV_BACKEND_CA_FILE", Kind::Path),
     s("frontend.command", "DEV_FRONTEND_COMMAND", Kind::Argv),
     s(
         "frontend.config_file",
@@ -130,6 +132,7 @@ pub const SETTINGS: &[Setting] = &[
         "DEV_FRONTEND_READY_PATH",
         Kind::HttpPath,
     ),
+    s("frontend.url_key", "DEV_FRONTEND_URL_KEY", Kind::Text),
     s(
         "frontend.startup_timeout",
         "DEV_FRONTEND_STARTUP_TIMEOUT",
@@ -141,6 +144,19 @@ pub const SETTINGS: &[Setting] = &[
     s("dev.keep_logs", "DEV_KEEP_LOGS", Kind::Count),
     s("dev.max_log_size", "DEV_MAX_LOG_SIZE", Kind::Size),
 ];
+
+/// A backend base URL without its trailing `/`, so that `{url}{health_path}` is right;
+/// `None` unless it is an `http` or `https` URL with a host and no query or fragment.
+fn base_url(text: &str) -> Option<String> {
+    let url = reqwest::Url::parse(text.trim()).ok()?;
+    let fine = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| !host.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    fine.then(|| text.trim().trim_end_matches('/').to_owned())
+}
 
 const fn s(key: &'static str, env: &'static str, kind: Kind) -> Setting {
     Setting {
@@ -188,6 +204,9 @@ pub enum Kind {
     Path,
     /// How health answers are read: `auto` or `status-code`.
     HealthFormat,
+    /// The base URL of a backend `dev` does not start: `http://` or `https://`, a host,
+    /// an optional port and path, no query.
+    Url,
 }
 
 /// A validated value, ready to be applied to a [`super::Config`].
@@ -232,6 +251,9 @@ impl Kind {
             Kind::Path => "a non-empty path string",
             Kind::HealthFormat => {
                 r#""auto" (recognise the usual JSON health forms) or "status-code" (any 2xx is ready)"#
+            }
+            Kind::Url => {
+                r#"an http:// or https:// base URL such as "https://gpu-box:8443" (no query or fragment)"#
             }
         }
     }
@@ -324,6 +346,7 @@ impl Kind {
                 .map(Value::Duration),
             Kind::Delay => duration::parse(text).map(Value::Duration),
             Kind::HealthFormat => HealthFormat::parse(text).map(Value::HealthFormat),
+            Kind::Url => base_url(text).map(Value::Text),
             Kind::Bool => match text.trim() {
                 "true" | "1" | "yes" => Some(Value::Bool(true)),
                 "false" | "0" | "no" => Some(Value::Bool(false)),
@@ -429,6 +452,33 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backend_urls_are_http_or_https_bases() {
+        // (given, accepted as)
+        let cases = [
+            ("https://gpu-box:8443", Some("https://gpu-box:8443")),
+            ("http://127.0.0.1:8000/", Some("http://127.0.0.1:8000")),
+            (
+                "https://api.example.test/v1/",
+                Some("https://api.example.test/v1"),
+            ),
+            ("http://[::1]:9000", Some("http://[::1]:9000")),
+            ("ftp://gpu-box", None),
+            ("gpu-box:8443", None),
+            ("https://gpu-box/health?x=1", None),
+            ("https://user:secret@gpu-box", None),
+            ("https://", None),
+        ];
+        for (given, expected) in cases {
+            let parsed = Kind::Url.parse_text(given);
+            assert_eq!(
+                parsed,
+                expected.map(|url| Value::Text(url.to_owned())),
+                "{given}"
+            );
+        }
+    }
 
     #[test]
     fn text_values_per_kind() {

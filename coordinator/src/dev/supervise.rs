@@ -42,6 +42,14 @@ pub(super) enum Backend {
     Owned(Running),
     /// Someone else's: never stopped.
     Reused(Reused),
+    /// At `backend.url`, not on this machine's process table: never stopped or started.
+    Remote(Remote),
+}
+
+/// A backend that `dev` reaches at a URL and holds no process of.
+#[derive(Debug, Clone)]
+pub(super) struct Remote {
+    pub(super) url: String,
 }
 
 /// Whose backend is reused.
@@ -172,7 +180,10 @@ pub(super) async fn supervise(
         watch,
         // A probe may take at most one interval, so that a hung backend is declared
         // dead after `liveness_failures` intervals, not that many `health_timeout`s.
-        prober: HealthClient::new(config.backend.health_timeout.min(interval)),
+        // The run's client (its CA file), with a shorter timeout.
+        prober: watch
+            .client
+            .with_timeout(config.backend.health_timeout.min(interval)),
         liveness: Liveness::new(config.backend.liveness_failures),
         next_probe: Instant::now() + interval,
         restarts: Restarts::default(),
@@ -304,6 +315,14 @@ impl Supervisor<'_> {
                 let down = (running, Down::Unresponsive(dead));
                 let running = proceed!(flow: self.restart(down, this_run, shutdown).await);
                 self.owned_again(processes, running);
+            }
+            Some(Backend::Remote(remote)) => {
+                // Reported by `said`; there is nothing here to restart.
+                self.watch.log.warn(&format!(
+                    "dev does not start or restart the backend at {} (backend.url): it keeps asking, and the frontend keeps running",
+                    remote.url
+                ));
+                processes.backend = Some(Backend::Remote(remote));
             }
             Some(Backend::Reused(reused)) => {
                 match look_at_reused(self.watch, &reused, this_run, shutdown).await {
@@ -457,6 +476,7 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
     let name = match backend {
         Some(Backend::Owned(running)) => format!("backend pid {}", running.pid()),
         Some(Backend::Reused(reused)) => reused.named(),
+        Some(Backend::Remote(remote)) => format!("the backend at {}", remote.url),
         None => return None,
     };
     match verdict {

@@ -151,8 +151,20 @@ impl ThisRun {
                 .map(|c| c.original.clone())
         };
         let host = crate::health::probe_host(&config.backend.host);
-        let outcome =
-            frontend_config::point_at(path, &shown, &config.frontend.port_key, host, port)?;
+        let url = config.backend_url();
+        let url_key = config
+            .frontend
+            .url_key
+            .as_deref()
+            .map(|key| (key, url.as_str()));
+        let outcome = frontend_config::point_at_with_url(
+            path,
+            &shown,
+            &config.frontend.port_key,
+            host,
+            port,
+            url_key,
+        )?;
         let change = match outcome {
             frontend_config::Outcome::Written { changes, undo } => {
                 for change in changes {

@@ -31,6 +31,7 @@ pub const ALL: &[Entry] = &[
     ("frontend-config", frontend_config),
     ("port", port),
     ("backend-health", backend_health),
+    ("backend-remote", super::remote::remote_backend),
     ("git-hooks", git_hooks),
     ("rust-tools", rust_tools),
     ("runs", super::runs::runs),
@@ -520,6 +521,13 @@ fn port(cx: &Context) -> Check {
         return skip;
     }
     let config = &cx.config;
+    if config.backend.url.is_some() {
+        return Check::new(
+            "port",
+            Status::Skip,
+            "backend.url is set: dev uses no local backend port",
+        );
+    }
     let backend = &config.backend;
     let port = backend.port;
     let url = format!("{}{}", config.backend_url(), backend.health_path);
@@ -587,10 +595,13 @@ fn backend_health(cx: &Context) -> Check {
     let backend = &config.backend;
     let format = backend.health_format;
     let url = format!("{}{}", config.backend_url(), backend.health_path);
-    let client = HealthClient::new(
+    // With `backend.url`, the URL's host and `backend.ca_file`: as `dev` asks.
+    let trust = std::sync::Arc::new(health::tls::Trust::new(backend.ca_file.clone()));
+    let client = HealthClient::with_trust(
         backend
             .health_timeout
             .min(std::time::Duration::from_secs(2)),
+        trust,
     );
     let Some(probe) = block_on(client.probe(&url, &cx.correlation_id)) else {
         return Check::new(

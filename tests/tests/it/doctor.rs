@@ -90,6 +90,7 @@ fn the_json_has_the_documented_shape() {
             "frontend-config",
             "port",
             "backend-health",
+            "backend-remote",
             "git-hooks",
             "rust-tools",
             "runs"
@@ -430,6 +431,7 @@ fn human_output_snapshot() {
     fix: set backend.port to <port> in frontend/config.json (or run `cargo xtask dev`, which writes it)
 ✓ port             port <port> is free
 - backend-health   no backend answers http://127.0.0.1:<port>/health
+- backend-remote   no backend.url: dev starts the backend here
 - git-hooks        git is not installed
 ✗ rust-tools       missing: rustfmt, clippy
     fix: rustup component add rustfmt clippy

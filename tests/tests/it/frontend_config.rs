@@ -2,7 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use coordinator::frontend_config::{Change, Outcome, Restore, point_at, restore};
+use coordinator::frontend_config::{
+    Change, Outcome, Restore, point_at, point_at_with_url, restore,
+};
 
 use crate::support::Checkout;
 
@@ -281,4 +283,51 @@ fn toml_integers_with_underscores_are_numbers() {
     checkout.write("dev.toml", "[backend]\nport = 8_100\n");
     let config = coordinator::config::Config::load(checkout.path(), &|_| None, &[]).unwrap();
     assert_eq!(config.backend.port, 8100);
+}
+
+#[test]
+fn the_url_key_gets_the_whole_url_as_a_string_in_each_format() {
+    let url = "https://gpu-box:8443";
+    // (file, before, after)
+    let cases = [
+        (
+            "config.json",
+            "{\"backend\": {\"port\": 1, \"url\": null}}\n",
+            "{\"backend\": {\"port\": 8443, \"url\": \"https://gpu-box:8443\"}}\n",
+        ),
+        (
+            "config.toml",
+            "[backend]\nport = 1 # kept\nurl = \"http://old\"\n",
+            "[backend]\nport = 8443 # kept\nurl = \"https://gpu-box:8443\"\n",
+        ),
+        (
+            ".env",
+            "BACKEND_PORT=1\n",
+            "BACKEND_PORT=8443\nBACKEND_URL=https://gpu-box:8443\n",
+        ),
+    ];
+    for (name, before, after) in cases {
+        let checkout = Checkout::new();
+        checkout.write(name, before);
+        let path = checkout.file(name);
+        let (port_key, url_key) = if name == ".env" {
+            ("BACKEND_PORT", "BACKEND_URL")
+        } else {
+            ("backend.port", "backend.url")
+        };
+        point_at_with_url(&path, name, port_key, "gpu-box", 8443, Some((url_key, url))).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), after, "{name}");
+    }
+    let checkout = Checkout::new();
+    checkout.write("config.json", "{\"backend\": {\"port\": 1}}\n");
+    let err = point_at_with_url(
+        &checkout.file("config.json"),
+        "config.json",
+        "backend.port",
+        "gpu-box",
+        8443,
+        Some(("backend.url", url)),
+    )
+    .expect_err("no url key");
+    assert!(err.to_string().contains("frontend.url_key"), "{err}");
 }

@@ -18,6 +18,7 @@ mod pressure;
 
 mod real_apps;
 mod reference_app;
+mod remote;
 mod runs;
 mod support;
 mod venv;

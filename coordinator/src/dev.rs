@@ -167,6 +167,10 @@ async fn run_registered(
         yes: options.yes,
         interactive: prompt::interactive(),
     };
+    // One run at a time settles its ports and starts its backend and frontend: a run
+    // started at the same moment then finds the first one's backend, and reuses it,
+    // rather than both seeing a free port and racing for it.
+    let starting = proceed!(this_run.start_lock(log, shutdown).await);
     let ports = proceed!(settle_ports(config, options, policy, log, shutdown).await);
     let mut config = config.with_ports(ports.backend.port, ports.frontend);
     if let Err(err) = this_run.point_frontend_config(&config, config.backend.port) {
@@ -207,6 +211,7 @@ async fn run_registered(
         processes.stop_all(&config, log, shutdown).await;
         return outcome;
     }
+    drop(starting);
     let watch = Watch {
         config: &config,
         plan: &plan,

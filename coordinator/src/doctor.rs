@@ -88,6 +88,9 @@ pub struct Context {
     /// Why the config is invalid, if it is.
     pub config_error: Option<ConfigError>,
     pub correlation_id: String,
+    /// A live `dev` run of this checkout that moved the backend to another port (its
+    /// correlation ID, and the configured port): the checks look at the port it uses.
+    pub moved_by: Option<(String, u16)>,
 }
 
 impl Context {
@@ -101,10 +104,27 @@ impl Context {
         correlation_id: &str,
     ) -> Result<Context, ConfigError> {
         let (config, config_error) = Config::load_partial(start, env, &[])?;
+        // While a run has moved the backend (`--port auto`), its port is the one to
+        // look at: the configured one may be held by something unrelated.
+        let live = crate::runs::Runs::of(&config.root)
+            .read_all()
+            .into_iter()
+            .filter(crate::runs::Record::is_live)
+            .rfind(|run| run.backend_port.is_some_and(|p| p != config.backend.port));
+        let (config, moved_by) = match live {
+            Some(run) if config.backend.url.is_none() => {
+                let configured = config.backend.port;
+                let port = run.backend_port.unwrap_or(configured);
+                let moved = config.with_ports(port, config.frontend.port);
+                (moved, Some((run.correlation_id, configured)))
+            }
+            _ => (config, None),
+        };
         Ok(Context {
             config,
             config_error,
             correlation_id: correlation_id.to_owned(),
+            moved_by,
         })
     }
 }

@@ -365,6 +365,7 @@ pub async fn terminate(
     };
     for target in targets {
         target.signal(os::Signal::Terminate);
+        target.signal(os::Signal::Continue);
     }
     let deadline = Instant::now() + grace;
     tokio::pin!(hurry);

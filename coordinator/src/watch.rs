@@ -15,7 +15,7 @@ use std::time::Duration;
 use glob::{MatchOptions, Pattern};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// What to watch, relative to the checkout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,10 @@ fn tick(debounce: Duration) -> Duration {
 pub struct Watcher {
     matcher: Matcher,
     debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
-    events: UnboundedReceiver<Vec<PathBuf>>,
+    events: UnboundedReceiver<Vec<Change>>,
+    debounce: Duration,
+    sender: UnboundedSender<Vec<Change>>,
+    /// The watched folders.
     watched: BTreeSet<PathBuf>,
 }
 
@@ -136,28 +139,12 @@ impl Watcher {
     pub fn start(spec: &WatchSpec) -> Result<Watcher, String> {
         let matcher = Matcher::new(spec)?;
         let (sender, events) = unbounded_channel();
-        let debouncer = new_debouncer(
-            spec.debounce,
-            Some(tick(spec.debounce)),
-            move |result: DebounceEventResult| {
-                if let Ok(batch) = result {
-                    // A file opened or read (the backend starting reads its own sources)
-                    // is not a change: only writes, creations, removals and renames are.
-                    let paths: Vec<PathBuf> = batch
-                        .into_iter()
-                        .filter(|event| !matches!(event.kind, EventKind::Access(_)))
-                        .flat_map(|event| event.event.paths)
-                        .collect();
-                    if !paths.is_empty() {
-                        let _ = sender.send(paths);
-                    }
-                }
-            },
-        )
-        .map_err(|err| format!("cannot watch files: {err}"))?;
+        let debouncer = debouncer(spec.debounce, sender.clone())?;
         let mut watcher = Watcher {
             matcher,
             debouncer,
+            debounce: spec.debounce,
+            sender,
             events,
             watched: BTreeSet::new(),
         };
@@ -194,19 +181,62 @@ impl Watcher {
         counted.into_iter().collect()
     }
 
-    /// Watches folders that appeared, and keeps the paths that count.
-    fn take(&mut self, batch: Vec<PathBuf>) -> Vec<PathBuf> {
-        let mut counted = BTreeSet::new();
-        for path in batch {
-            if path.is_dir() && !self.watched.contains(&path) {
-                let _ = self.add_tree(&path);
+    /// Watches folders that appeared (and counts the files already in them: a package
+    /// restored by `git checkout` arrives whole), and keeps the paths that count.
+    fn take(&mut self, batch: Vec<Change>) -> Vec<PathBuf> {
+        tracing::debug!("watch: changes {batch:?}");
+        // A watched folder that was removed (and perhaps made again at the same path,
+        // often with the same inode number): notify keeps mapping the path to the dead
+        // watch, so the watch starts afresh (a few folders; events already reported
+        // stay in the channel).
+        let lost = batch
+            .iter()
+            .any(|change| change.removed && self.watched.contains(&change.path))
+            || self.watched.iter().any(|dir| !dir.is_dir());
+        // Folders not watched yet (new ones, and those made again): their files count,
+        // since a package restored by `git checkout` arrives whole, before any watch
+        // on it exists.
+        let fresh: Vec<PathBuf> = batch
+            .iter()
+            .filter(|change| {
+                let relative = change
+                    .path
+                    .strip_prefix(&self.matcher.root)
+                    .unwrap_or(&change.path);
+                change.path.is_dir()
+                    && (lost || !self.watched.contains(&change.path))
+                    && !self.matcher.ignored(relative)
+            })
+            .map(|change| change.path.clone())
+            .collect();
+        if lost {
+            let _ = self.restart();
+        }
+        let mut paths: Vec<PathBuf> = batch.into_iter().map(|change| change.path).collect();
+        for dir in &fresh {
+            if let Err(err) = self.add_tree(dir) {
+                tracing::debug!("watch: {err}");
             }
+            paths.extend(files_below(dir));
+        }
+        let mut counted = BTreeSet::new();
+        for path in paths {
             if self.matcher.counts(&path) {
                 let relative = path.strip_prefix(&self.matcher.root).unwrap_or(&path);
                 counted.insert(relative.to_path_buf());
             }
         }
         counted.into_iter().collect()
+    }
+
+    /// A new debouncer over the current folders.
+    fn restart(&mut self) -> Result<(), String> {
+        self.debouncer = debouncer(self.debounce, self.sender.clone())?;
+        self.watched.clear();
+        for root in self.matcher.roots() {
+            self.add_tree(&root)?;
+        }
+        Ok(())
     }
 
     /// Watches `dir` and every folder below it that is not ignored.
@@ -231,6 +261,62 @@ impl Watcher {
         }
         Ok(())
     }
+}
+
+/// One path that changed; `removed` when the change was its removal.
+#[derive(Debug, Clone)]
+struct Change {
+    path: PathBuf,
+    removed: bool,
+}
+
+/// A debouncer that sends the paths of each batch of changes (not of reads).
+fn debouncer(
+    debounce: Duration,
+    sender: UnboundedSender<Vec<Change>>,
+) -> Result<Debouncer<RecommendedWatcher, RecommendedCache>, String> {
+    new_debouncer(
+        debounce,
+        Some(tick(debounce)),
+        move |result: DebounceEventResult| {
+            if let Ok(batch) = result {
+                // A file opened or read (the backend starting reads its own sources) is not
+                // a change: only writes, creations, removals and renames are.
+                let paths: Vec<Change> = batch
+                    .into_iter()
+                    .filter(|event| !matches!(event.kind, EventKind::Access(_)))
+                    .flat_map(|event| {
+                        let removed = matches!(event.kind, EventKind::Remove(_));
+                        let paths = event.event.paths;
+                        paths.into_iter().map(move |path| Change { path, removed })
+                    })
+                    .collect();
+                if !paths.is_empty() {
+                    let _ = sender.send(paths);
+                }
+            }
+        },
+    )
+    .map_err(|err| format!("cannot watch files: {err}"))
+}
+
+/// The files in `dir` and its folders.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => folders.push(entry.path()),
+                Ok(_) => files.push(entry.path()),
+                Err(_) => {}
+            }
+        }
+    }
+    files
 }
 
 #[cfg(test)]

@@ -70,6 +70,59 @@ impl ThisRun {
         }
     }
 
+    /// Waits (interruptibly) until no other run of this checkout is starting, then holds
+    /// the start lock until the guard is dropped. `None` when the lock file cannot be
+    /// used (said once; the run goes on without it).
+    pub(super) async fn start_lock(
+        &self,
+        log: &RunLog,
+        shutdown: &mut Shutdown,
+    ) -> super::Flow<Option<std::fs::File>> {
+        let opened = std::fs::create_dir_all(self.runs.dir()).and_then(|()| {
+            std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(self.runs.dir().join(".start.lock"))
+        });
+        let file = match opened {
+            Ok(file) => file,
+            Err(err) => {
+                log.warn(&format!(
+                    "cannot use the start lock in {}: {err}",
+                    runs::DIR
+                ));
+                return std::ops::ControlFlow::Continue(None);
+            }
+        };
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return std::ops::ControlFlow::Continue(Some(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if !said {
+                        log.info("another dev run of this checkout is starting: waiting for it");
+                        said = true;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                        name = shutdown.next() => {
+                            log.info(&format!("{name} received while waiting: stopping"));
+                            return std::ops::ControlFlow::Break(super::DevOutcome::Stopped);
+                        }
+                    }
+                }
+                Err(std::fs::TryLockError::Error(err)) => {
+                    log.warn(&format!(
+                        "cannot take the start lock in {}: {err}",
+                        runs::DIR
+                    ));
+                    return std::ops::ControlFlow::Continue(None);
+                }
+            }
+        }
+    }
+
     /// Records a process group this run started (replacing one of the same role).
     pub(super) fn started(&mut self, role: &str, running: &Running, argv: &[String]) {
         let entry = Started {

@@ -459,6 +459,21 @@ fn frontend_port(cx: &Context, shown: &str, key: &str, value: &str) -> Check {
     let backend_port = cx.config.backend.port;
     let port_source = port_source(cx.config.source("backend.port"));
     let data = json!({"file": shown, "key": key, "value": value, "backend_port": backend_port});
+    if let Some((run, configured)) = &cx.moved_by
+        && value == backend_port.to_string()
+    {
+        let mut data = data;
+        data["live_run"] = json!(run);
+        return Check::new(
+            "frontend-config",
+            Status::Ok,
+            format!(
+                "{shown} {key} = {value}: set for now by the live dev run {run}, which puts it back when it stops"
+            ),
+        )
+        .detail(format!("dev.toml says backend.port = {configured}"))
+        .data(data);
+    }
     if value == backend_port.to_string() {
         return Check::new(
             "frontend-config",
@@ -561,7 +576,12 @@ fn port(cx: &Context) -> Check {
         "holder": holder,
         "suggested_port": suggested,
     });
-    let described = state.describe(port);
+    let mut described = state.describe(port);
+    if let Some((run, configured)) = &cx.moved_by {
+        described.push_str(&format!(
+            " (the live dev run {run} uses it; dev.toml says {configured})"
+        ));
+    }
     let instead = suggested.map_or_else(
         || "no free port was found above it".to_owned(),
         |p| format!("uses port {p}"),

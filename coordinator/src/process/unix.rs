@@ -6,7 +6,7 @@ use std::process::ExitStatus;
 
 use nix::errno::Errno;
 use nix::sys::signal::{
-    SigSet, SigmaskHow, Signal as NixSignal, killpg, pthread_sigmask, sigprocmask,
+    SigHandler, SigSet, SigmaskHow, Signal as NixSignal, killpg, pthread_sigmask, sigprocmask,
 };
 use nix::unistd::Pid;
 
@@ -14,6 +14,8 @@ use nix::unistd::Pid;
 pub enum Signal {
     Terminate,
     Kill,
+    /// SIGCONT: a stopped process handles SIGTERM only once it runs again.
+    Continue,
 }
 
 /// A process that blocked a shutdown, by name.
@@ -29,6 +31,7 @@ impl Signal {
         match self {
             Signal::Terminate => NixSignal::SIGTERM,
             Signal::Kill => NixSignal::SIGKILL,
+            Signal::Continue => NixSignal::SIGCONT,
         }
     }
 }
@@ -119,6 +122,10 @@ pub fn prepare_child(cmd: &mut tokio::process::Command, foreground: bool) {
                 let me = nix::unistd::getpid();
                 let _ = nix::unistd::setpgid(me, me);
                 let _ = nix::unistd::tcsetpgrp(std::io::stdin(), me);
+                // Ctrl-Z would stop the child while it holds the terminal, and nobody
+                // would be left to resume it (dev is not a shell with `fg`): the
+                // foreground child ignores it.
+                let _ = nix::sys::signal::signal(NixSignal::SIGTSTP, SigHandler::SigIgn);
             }
             let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&terminal_signals()), None);
             Ok(())

@@ -108,6 +108,7 @@ pub(super) struct Sinks {
 pub(super) fn dispatch(mut sinks: Sinks) -> tracing::Dispatch {
     let log_file = sinks.file.take();
     let file = tracing_subscriber::fmt::layer()
+        .fmt_fields(PlainFields::default())
         .event_format(FileLine {
             correlation_id: sinks.correlation_id.clone(),
         })
@@ -228,6 +229,22 @@ where
             )?;
         }
         Ok(())
+    }
+}
+
+/// The file layer's field formatter. A span's fields are formatted once per formatter
+/// type and kept on the span: with the terminal's (coloured) formatter shared, the file
+/// got the terminal's escape codes in `attempt{n=1}`. A type of its own keeps them apart.
+#[derive(Default)]
+struct PlainFields(tracing_subscriber::fmt::format::DefaultFields);
+
+impl<'writer> FormatFields<'writer> for PlainFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        self.0.format_fields(writer, fields)
     }
 }
 

@@ -259,3 +259,20 @@ fn thirty_old_logs_become_twenty_and_a_log_stops_at_its_cap() {
         "the terminal still shows everything"
     );
 }
+
+#[test]
+fn the_log_file_has_no_colour_codes_when_the_terminal_gets_colour() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let mut command = checkout.command(&["dev", "--no-sync", "--", "true"]);
+    command.env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1");
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains('\x1b'),
+        "the terminal does get colour"
+    );
+    let log = log_text(&checkout);
+    assert!(log.contains("attempt{n=1"), "{log}");
+    assert!(!log.contains('\x1b'), "{log}");
+}

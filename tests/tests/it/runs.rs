@@ -290,6 +290,11 @@ fn doctor_during_a_live_run_that_moved_the_port_lists_it_and_sees_no_error() {
     };
     let frontend = check("frontend-config");
     assert_ne!(frontend["status"], "error", "{frontend}");
+    // The configured port is held by an unrelated server: doctor looks at the run's.
+    for id in ["port", "backend-health"] {
+        let found = check(id);
+        assert_ne!(found["status"], "error", "{found}");
+    }
     assert_eq!(frontend["data"]["live_run"], id.as_str(), "{frontend}");
     let runs = check("runs");
     assert_eq!(
@@ -340,4 +345,42 @@ fn a_recorded_pid_reused_by_an_unrelated_program_is_never_signalled() {
     );
     unrelated.kill().unwrap();
     unrelated.wait().unwrap();
+}
+
+#[test]
+fn two_runs_started_at_the_same_moment_share_one_backend() {
+    let checkout = Checkout::new();
+    let backend = checkout.file("backend.pid").display().to_string();
+    checkout.fake_config(&["--pid-file", &backend], "", "");
+    let first = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    let second = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    assert!(
+        wait_until(LONG, || {
+            let (a, b) = (first.output(), second.output());
+            (a.contains("backend ready in") || a.contains("reusing"))
+                && (b.contains("backend ready in") || b.contains("reusing"))
+        }),
+        "first:\n{}\nsecond:\n{}",
+        first.output(),
+        second.output()
+    );
+    let outputs = [first.output(), second.output()];
+    let started = outputs
+        .iter()
+        .filter(|o| o.contains("backend ready in"))
+        .count();
+    let reused = outputs
+        .iter()
+        .filter(|o| o.contains("reusing the backend of dev run"))
+        .count();
+    assert_eq!((started, reused), (1, 1), "{outputs:#?}");
+    for output in &outputs {
+        assert!(!output.contains("address already in use"), "{output}");
+    }
+    let second_output = stop(second);
+    assert!(
+        !second_output.contains("exited while running"),
+        "{second_output}"
+    );
+    stop(first);
 }

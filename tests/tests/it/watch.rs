@@ -195,3 +195,36 @@ fn placeholders_reach_the_command_and_an_unknown_one_is_a_config_error() {
         "{output}"
     );
 }
+
+#[test]
+fn a_new_package_and_a_folder_removed_and_made_again_are_watched() {
+    let checkout = watched_checkout("");
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("watching backend/**/*.py", LONG);
+    dev.expect_line("started frontend", LONG);
+    // A package arrives whole (as `git checkout` makes it): folder and file at once.
+    std::fs::create_dir_all(checkout.file("backend/pkg/sub")).unwrap();
+    std::fs::write(checkout.file("backend/pkg/sub/mod.py"), "x = 1\n").unwrap();
+    dev.expect_line("changed: restarting the backend", LONG);
+    assert!(wait_until(LONG, || count(&dev, "backend ready again in") == 1));
+    // Removed, then made again at the same path: still watched.
+    std::fs::remove_dir_all(checkout.file("backend/pkg")).unwrap();
+    std::fs::create_dir_all(checkout.file("backend/pkg")).unwrap();
+    let before = count(&dev, "changed: restarting the backend");
+    std::fs::write(checkout.file("backend/pkg/again.py"), "x = 2\n").unwrap();
+    assert!(
+        wait_until(LONG, || count(&dev, "changed: restarting the backend")
+            > before),
+        "{}",
+        dev.output()
+    );
+    let before = count(&dev, "changed: restarting the backend");
+    std::fs::write(checkout.file("backend/pkg/again.py"), "x = 3\n").unwrap();
+    assert!(
+        wait_until(LONG, || count(&dev, "changed: restarting the backend")
+            > before),
+        "{}",
+        dev.output()
+    );
+    stop(dev);
+}

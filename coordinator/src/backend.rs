@@ -416,6 +416,10 @@ async fn wait_ready(
             readiness = identity(plan, report.as_ref(), log);
         }
         if readiness == Readiness::Ready {
+            tracing::debug!(
+                "health probe after {} ms: ready",
+                health_started.elapsed().as_millis()
+            );
             return Ok(report);
         }
         let reason = match &readiness {
@@ -466,7 +470,29 @@ fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readine
         &checkout,
         std::process::id(),
     ) {
-        Answerer::Ours(None) => Readiness::Ready,
+        // The answer says it is this checkout's backend; that it is the one this run
+        // started is the listener's to say, when it can be seen: another run's (or one
+        // started by hand) answers just the same while our child failed to bind.
+        Answerer::Ours(None) => {
+            // The quick form (socket table, then parents from /proc): this is on the
+            // ready path, which has a 10 ms budget.
+            let me = std::process::id();
+            let listeners = crate::holder::pids(plan.port);
+            let ours = listeners.is_empty()
+                || listeners
+                    .iter()
+                    .any(|pid| crate::process::descends_from(*pid, me));
+            if ours {
+                Readiness::Ready
+            } else {
+                let pids: Vec<String> = listeners.iter().map(u32::to_string).collect();
+                Readiness::NotReady(format!(
+                    "port {} is answered by pid {}, which dev did not start",
+                    plan.port,
+                    pids.join(", ")
+                ))
+            }
+        }
         Answerer::Ours(Some(evidence)) => {
             log.file_only(&format!("the health answer is ours: {evidence}"));
             Readiness::Ready

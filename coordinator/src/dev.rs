@@ -286,10 +286,11 @@ fn start_watching(config: &Config, options: &DevOptions, log: &RunLog) -> Option
             None
         }
         Ok(watcher) => {
+            let folders = watcher.folders();
             log.info(&format!(
-                "watching {} for changes ({} folders; --no-watch turns it off)",
+                "watching {} for changes ({folders} folder{}; --no-watch turns it off)",
                 backend.watch.join(", "),
-                watcher.folders()
+                if folders == 1 { "" } else { "s" }
             ));
             Some(watcher)
         }

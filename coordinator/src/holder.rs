@@ -58,6 +58,11 @@ pub fn lookup(port: u16) -> Lookup {
     Lookup::Found(describe(&pids.into_iter().collect::<Vec<_>>()))
 }
 
+/// The pids listening on `port` (no details: the quick question "whose socket is it?").
+pub fn pids(port: u16) -> Vec<u32> {
+    listening_pids(port).0.into_iter().collect()
+}
+
 /// The pids listening on `port`, and the uid owning the first listening socket.
 #[cfg(target_os = "linux")]
 fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {

@@ -493,6 +493,21 @@ pub fn table() -> Vec<Entry> {
     os::table()
 }
 
+/// Whether `pid` is `ancestor` or one of its descendants (walking up the parents).
+pub fn descends_from(pid: u32, ancestor: u32) -> bool {
+    let mut current = pid;
+    for _ in 0..64 {
+        if current == ancestor {
+            return true;
+        }
+        match os::table_entry(current) {
+            Some(entry) if entry.ppid != 0 && entry.ppid != current => current = entry.ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The start time of `pid` (clock ticks after boot), if it exists.
 pub fn start_time(pid: u32) -> Option<u64> {
     os::start_time(pid)

@@ -55,6 +55,18 @@ impl FailureReport {
         )
     }
 
+    /// The report when a backend that was ready exits while what it started keeps
+    /// running: it put itself in the background.
+    pub fn forked_after_ready(log: &RunLog, failure: &AttemptFailure, context: &Context) -> Self {
+        let failures = std::slice::from_ref(failure);
+        FailureReport::simple(
+            log,
+            "the backend command exited after the backend became ready, leaving it running in the background: dev cannot supervise it",
+            evidence(failures, "exit"),
+            likely_causes(failures, context),
+        )
+    }
+
     /// The report when the restart policy gives up: `failures` are the backend's
     /// failures in a row, each soon after it became ready.
     pub fn gave_up(
@@ -233,7 +245,7 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
     let explained = failing.is_some() || degraded.is_some();
     let mut causes: Vec<Cause> = [
         spawn_failure(failures),
-        missing_package(failures),
+        missing_package(failures, context),
         forking(failures, context),
         port_taken(failures, context),
         health_never_ready(failures),
@@ -267,16 +279,30 @@ fn spawn_failure(failures: &[AttemptFailure]) -> Option<Cause> {
 }
 
 /// The stderr of some attempt shows a Python import failing.
-fn missing_package(failures: &[AttemptFailure]) -> Option<Cause> {
+fn missing_package(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
     let mentions = |needle: &str| {
         failures
             .iter()
             .flat_map(|f| &f.stderr_tail)
             .any(|line| line.contains(needle))
     };
+    let program = context
+        .command
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    // `python` is the venv's interpreter; any other (`python3`, a path, `sh -c ...`)
+    // may be the system's, which has none of the requirements.
+    let fix = if program == "python" {
+        "run `cargo xtask dev --resync` (it installs the requirements again), or `cargo xtask doctor` to see which is missing".to_owned()
+    } else {
+        format!(
+            "the command starts `{program}`, which may not be the venv's interpreter: start it with `python` (dev's name for the venv's) or backend/.venv/bin/python; or run `cargo xtask dev --resync`, and `cargo xtask doctor` to see which package is missing"
+        )
+    };
     (mentions("ModuleNotFoundError") || mentions("No module named")).then(|| Cause {
         cause: "a Python package is missing from the backend's environment".into(),
-        fix: "run `cargo xtask dev` without --no-sync (it installs the requirements), or `cargo xtask doctor` to see which".into(),
+        fix,
     })
 }
 

@@ -304,9 +304,17 @@ impl Supervisor<'_> {
         };
         self.next_probe = Instant::now() + config.backend.liveness_interval;
         let format = config.backend.health_format;
-        let verdict = self
+        tracing::debug!("liveness probe: {}", report::describe_probe(&probe, None));
+        let mut verdict = self
             .liveness
             .observe(&probe, format, config.backend.accept_degraded);
+        // A reused backend whose port closed while no live run owns it is gone for
+        // good (its run stopped): take over at once rather than after more probes.
+        if let (Verdict::Failing(_), Some(Backend::Reused(_))) = (&verdict, &processes.backend)
+            && gone_for_good(self.watch, this_run).await
+        {
+            verdict = Verdict::Dead(probe.clone());
+        }
         let Some(dead) = said(self.watch, &processes.backend, verdict) else {
             return Flow::Continue(());
         };
@@ -515,6 +523,19 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
     }
 }
 
+/// Whether a reused backend's port is closed and no live run owns a backend there.
+async fn gone_for_good(watch: &Watch<'_>, this_run: &ThisRun) -> bool {
+    let port = watch.plan.port;
+    let closed = tokio::net::TcpStream::connect(watch.plan.connect_addr)
+        .await
+        .is_err();
+    closed
+        && !this_run
+            .others()
+            .iter()
+            .any(|run| run.owned_backend().is_some() && run.backend_port == Some(port))
+}
+
 /// What a look at a reused backend found.
 enum Look {
     Fine,
@@ -607,7 +628,7 @@ async fn restart(
     let context = context(config, plan);
     if let FailureKind::Forked { .. } = failure.kind {
         // Restarting a daemonizing command would start a second copy every time.
-        let report = FailureReport::backend(log, &[failure], &context);
+        let report = FailureReport::forked_after_ready(log, &failure, &context);
         return Flow::Break(DevOutcome::Failed(Box::new(report)));
     }
     if let Down::Exited(status) = why {

@@ -282,9 +282,21 @@ impl ThisRun {
                     "{shown}: left at the port of the dev run that is still live"
                 )),
                 Ok(Settle::Keep) => {}
-                Ok(Settle::EditedMeanwhile) => self.log.warn(&format!(
-                    "{shown}: edited since dev wrote it, so it was not restored"
-                )),
+                Ok(Settle::EditedMeanwhile) => {
+                    let key = &config.frontend.port_key;
+                    let left = crate::frontend_config::read(&change.path, &shown, key)
+                        .ok()
+                        .flatten()
+                        .map_or_else(String::new, |value| {
+                            format!(
+                                "; it says {key} = {value}, dev.toml says {}: set it back by hand if that is not what you want",
+                                config.backend.port
+                            )
+                        });
+                    self.log.warn(&format!(
+                        "{shown}: edited since dev wrote it, so it was not restored{left}"
+                    ));
+                }
                 Err(err) => self.log.warn(&format!("{shown}: could not restore: {err}")),
             }
         }

@@ -240,6 +240,11 @@ fn entry(_pid: u32) -> Option<Entry> {
     None
 }
 
+/// One row of the process table, if `pid` exists (Linux; `None` elsewhere).
+pub fn table_entry(pid: u32) -> Option<Entry> {
+    entry(pid)
+}
+
 /// The start time of `pid`, if it exists (Linux; `None` elsewhere).
 pub fn start_time(pid: u32) -> Option<u64> {
     entry(pid).map(|entry| entry.start_time)

@@ -443,14 +443,19 @@ async fn wait_ready(
         if let Some(mismatch) = settled {
             return Err(mismatch);
         }
-        let pause = if never {
-            NEVER_RECHECK
-        } else if health_started.elapsed() < FAST_PHASE {
-            HEALTH_POLL_FAST
-        } else {
-            HEALTH_POLL_SLOW
-        };
-        sleep(pause).await;
+        sleep(health_pause(never, health_started.elapsed())).await;
+    }
+}
+
+/// How long phase two waits before asking again: fast at first, slower later, and
+/// half a second while an answer that can never become ready is being confirmed.
+pub fn health_pause(never: bool, polling_for: Duration) -> Duration {
+    if never {
+        NEVER_RECHECK
+    } else if polling_for < FAST_PHASE {
+        HEALTH_POLL_FAST
+    } else {
+        HEALTH_POLL_SLOW
     }
 }
 

@@ -34,11 +34,6 @@ use crate::signals::Shutdown;
 /// drops packets would otherwise hold a connect for minutes).
 const CONNECT_POLL: Duration = Duration::from_millis(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Health polls: as for a local backend (see `backend`).
-const HEALTH_POLL_FAST: Duration = Duration::from_millis(10);
-const HEALTH_POLL_SLOW: Duration = Duration::from_millis(100);
-const FAST_PHASE: Duration = Duration::from_secs(2);
-const NEVER_RECHECK: Duration = Duration::from_millis(500);
 
 /// The backend named by `backend.url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,14 +316,11 @@ async fn wait_ready(
                 fix: tls::fix(&rejection, &target.host),
             });
         }
-        let pause = if never {
-            NEVER_RECHECK
-        } else if health_started.elapsed() < FAST_PHASE {
-            HEALTH_POLL_FAST
-        } else {
-            HEALTH_POLL_SLOW
-        };
-        sleep(pause).await;
+        sleep(crate::backend::health_pause(
+            never,
+            health_started.elapsed(),
+        ))
+        .await;
     }
 }
 

@@ -161,14 +161,19 @@ impl ThisRun {
 
     /// The other live runs, oldest first.
     pub(super) fn others(&self) -> Vec<Record> {
-        let Ok(lock) = self.runs.lock() else {
-            return Vec::new();
-        };
-        self.runs
-            .list(&lock)
-            .into_iter()
-            .filter(|r| r.correlation_id != self.record.correlation_id && r.is_live())
-            .collect()
+        let lock = self.runs.lock().ok();
+        self.others_under(lock.as_ref())
+    }
+
+    /// [`ThisRun::others`] under a lock already held (none: no other run is known).
+    fn others_under(&self, lock: Option<&runs::Lock>) -> Vec<Record> {
+        lock.map_or_else(Vec::new, |lock| {
+            self.runs
+                .list(lock)
+                .into_iter()
+                .filter(|r| r.correlation_id != self.record.correlation_id && r.is_live())
+                .collect()
+        })
     }
 
     /// Points the frontend config at the backend, under the folder's lock, and records
@@ -188,13 +193,7 @@ impl ThisRun {
             return Ok(());
         }
         let lock = self.runs.lock().ok();
-        let others: Vec<Record> = lock.as_ref().map_or_else(Vec::new, |lock| {
-            self.runs
-                .list(lock)
-                .into_iter()
-                .filter(|r| r.correlation_id != self.record.correlation_id && r.is_live())
-                .collect()
-        });
+        let others = self.others_under(lock.as_ref());
         let builds_on = |content: &[u8]| {
             others
                 .iter()
@@ -268,13 +267,7 @@ impl ThisRun {
     pub(super) fn finish(self, config: &Config) {
         let lock = self.runs.lock().ok();
         if let Some(change) = &self.record.frontend_config {
-            let others: Vec<Record> = lock.as_ref().map_or_else(Vec::new, |lock| {
-                self.runs
-                    .list(lock)
-                    .into_iter()
-                    .filter(|r| r.correlation_id != self.record.correlation_id && r.is_live())
-                    .collect()
-            });
+            let others = self.others_under(lock.as_ref());
             let shown = display_path(&change.path, &config.root);
             match settle_file(change, &others) {
                 Ok(Settle::Restore(_)) => self.log.info(&format!("{shown}: restored")),

@@ -179,6 +179,8 @@ fn kill_9_leaves_a_forking_backends_grandchild_that_the_next_run_names_and_stops
     let mut dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
     dev.expect_line("backend ready in", LONG);
     let worker = read_pid(&checkout.file("worker.pid")).unwrap();
+    // Should the test fail before the next run stops it, the worker goes anyway.
+    let _worker_guard = crate::support::KillOnDrop(worker);
     dev.signal(Signal::SIGKILL);
     dev.wait(LONG);
     assert!(pid_alive(worker), "the grandchild outlives a killed dev");

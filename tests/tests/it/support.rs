@@ -410,3 +410,16 @@ pub fn kill_all(pids: &[u32]) {
         let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
     }
 }
+
+/// Kills `pid` when dropped, if it is still alive: for a process a test means to see
+/// stopped by `dev`, so that a failing test does not leave it behind.
+#[derive(Debug)]
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if pid_alive(self.0) {
+            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
+        }
+    }
+}

@@ -250,16 +250,7 @@ async fn try_once(
     on_spawn: &mut dyn OnSpawn,
 ) -> Result<Option<Started>, AttemptFailure> {
     let started = Instant::now();
-    let mut failure = AttemptFailure {
-        attempt,
-        kind: FailureKind::TimedOut(plan.startup_timeout),
-        stderr_tail: Vec::new(),
-        last_probe: None,
-        last_readiness: None,
-        listening: false,
-        bind_conflict: false,
-        elapsed: Duration::ZERO,
-    };
+    let mut failure = AttemptFailure::new(attempt, plan.startup_timeout);
     let mut running = match process::spawn(&plan.spec, log) {
         Ok(running) => running,
         Err(err) => {
@@ -310,22 +301,54 @@ async fn try_once(
         Outcome::NeverReady(mismatch) => failure.kind = FailureKind::NeverReady(mismatch),
         Outcome::TimedOut => {}
     }
-    let left = running.left_behind();
-    // Whatever the failure, the attempt's whole group goes before the evidence is read,
-    // so that output still in flight is in the tail and nothing survives into the next
-    // attempt.
-    if stop_attempt(&mut running, plan.grace, shutdown, log).await {
-        return Ok(None);
+    failure.elapsed = elapsed;
+    match gather(&mut running, failure, state, plan.grace, shutdown, log).await {
+        Some(failure) => Err(failure),
+        None => Ok(None),
     }
-    stop_left_behind(&left, plan.grace, shutdown).await;
+}
+
+/// After a failed attempt: stops its whole group (and what it left outside it) before
+/// the evidence is read, so that output still in flight is in the tail and nothing
+/// survives into the next attempt; then fills in the evidence. `None` when a signal
+/// came meanwhile.
+async fn gather(
+    running: &mut Running,
+    mut failure: AttemptFailure,
+    state: WaitState,
+    grace: Duration,
+    shutdown: &mut Shutdown,
+    log: &RunLog,
+) -> Option<AttemptFailure> {
+    let left = running.left_behind();
+    if stop_attempt(running, grace, shutdown, log).await {
+        return None;
+    }
+    stop_left_behind(&left, grace, shutdown).await;
     running.drain_output(Duration::from_millis(500)).await;
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();
     failure.last_probe = state.last_probe;
     failure.last_readiness = state.last_readiness;
-    failure.elapsed = elapsed;
-    Err(failure)
+    Some(failure)
+}
+
+impl AttemptFailure {
+    /// An attempt's failure before anything is known: a timeout, unless it turns out
+    /// otherwise.
+    fn new(attempt: u32, startup_timeout: Duration) -> AttemptFailure {
+        AttemptFailure {
+            attempt,
+            kind: FailureKind::TimedOut(startup_timeout),
+            stderr_tail: Vec::new(),
+            last_probe: None,
+            last_readiness: None,
+            listening: false,
+            bind_conflict: false,
+            elapsed: Duration::ZERO,
+        }
+    }
 }
 
 /// How the exit of the process `dev` started reads: a command that exits 0 while

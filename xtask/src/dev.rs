@@ -43,54 +43,13 @@ pub struct DevArgs {
 pub fn run(args: &DevArgs) -> u8 {
     // Before any thread starts, so that every thread inherits it.
     coordinator::process::hold_terminal_signals();
-    let mut flags = Vec::new();
-    let ports = [
-        (args.port.as_deref(), "backend.port", "--port"),
-        (
-            args.frontend_port.as_deref(),
-            "frontend.port",
-            "--frontend-port",
-        ),
-    ];
-    for (given, key, flag) in ports {
-        let Some(port) = given.filter(|p| *p != "auto") else {
-            continue;
-        };
-        match Kind::Port.parse_text(port) {
-            Some(Value::Port(number)) => flags.push(FlagValue {
-                key,
-                flag,
-                value: if key == "frontend.port" {
-                    Value::OptionalPort(Some(number))
-                } else {
-                    Value::Port(number)
-                },
-            }),
-            _ => {
-                eprintln!(
-                    "error: invalid value {port:?} for {flag}: expected {} or `auto`",
-                    Kind::Port.expected()
-                );
-                return crate::exit::USAGE;
-            }
+    let flags = match flags(args) {
+        Ok(flags) => flags,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return crate::exit::USAGE;
         }
-    }
-    if let Some(url) = &args.backend_url {
-        match Kind::Url.parse_text(url) {
-            Some(value) => flags.push(FlagValue {
-                key: "backend.url",
-                flag: "--backend-url",
-                value,
-            }),
-            None => {
-                eprintln!(
-                    "error: invalid value {url:?} for --backend-url: expected {}",
-                    Kind::Url.expected()
-                );
-                return crate::exit::USAGE;
-            }
-        }
-    }
+    };
     let config = match crate::load_config(&flags) {
         Ok(config) => config,
         Err(err) => return crate::config_error(&err),
@@ -103,15 +62,6 @@ pub fn run(args: &DevArgs) -> u8 {
         crate::print(&format!("{header}{}", config.describe()));
         return crate::exit::OK;
     }
-    let options = DevOptions {
-        no_sync: args.no_sync,
-        no_frontend: args.no_frontend,
-        frontend_command: (!args.command.is_empty()).then(|| args.command.clone()),
-        port_auto: args.port.as_deref() == Some("auto"),
-        yes: args.yes,
-        no_watch: args.no_watch,
-        frontend_port_auto: args.frontend_port.as_deref() == Some("auto"),
-    };
     if args.resync
         && let Err(err) = coordinator::venv::forget_sync(&config.backend)
     {
@@ -127,7 +77,7 @@ pub fn run(args: &DevArgs) -> u8 {
     };
     let log = RunLog::create_with(&config.dev.log_dir, &new_correlation_id(), &log_options);
     crate::panic::set_run(log.correlation_id(), log.path());
-    let outcome = coordinator::dev::run(&config, &options, &log);
+    let outcome = coordinator::dev::run(&config, &options(args), &log);
     // The report below must come after the run's last lines, and a terminal that is not
     // read (Ctrl-S) must not keep dev from exiting.
     log.flush(std::time::Duration::from_secs(1));
@@ -137,4 +87,62 @@ pub fn run(args: &DevArgs) -> u8 {
         DevOutcome::Stopped | DevOutcome::FrontendExited(_) => {}
     }
     crate::exit::of_dev(&outcome)
+}
+
+/// What the command line asks of the run, besides the config.
+fn options(args: &DevArgs) -> DevOptions {
+    DevOptions {
+        no_sync: args.no_sync,
+        no_frontend: args.no_frontend,
+        frontend_command: (!args.command.is_empty()).then(|| args.command.clone()),
+        port_auto: args.port.as_deref() == Some("auto"),
+        yes: args.yes,
+        no_watch: args.no_watch,
+        frontend_port_auto: args.frontend_port.as_deref() == Some("auto"),
+    }
+}
+
+/// The config layer of the flags (`--port N`, `--frontend-port N`, `--backend-url`),
+/// each validated by its setting's own parser; the message of the first invalid one.
+fn flags(args: &DevArgs) -> Result<Vec<FlagValue>, String> {
+    let mut flags = Vec::new();
+    let ports = [
+        (args.port.as_deref(), "backend.port", "--port"),
+        (
+            args.frontend_port.as_deref(),
+            "frontend.port",
+            "--frontend-port",
+        ),
+    ];
+    for (given, key, flag) in ports {
+        let Some(port) = given.filter(|p| *p != "auto") else {
+            continue;
+        };
+        let Some(Value::Port(number)) = Kind::Port.parse_text(port) else {
+            return Err(format!(
+                "invalid value {port:?} for {flag}: expected {} or `auto`",
+                Kind::Port.expected()
+            ));
+        };
+        let value = if key == "frontend.port" {
+            Value::OptionalPort(Some(number))
+        } else {
+            Value::Port(number)
+        };
+        flags.push(FlagValue { key, flag, value });
+    }
+    if let Some(url) = &args.backend_url {
+        let Some(value) = Kind::Url.parse_text(url) else {
+            return Err(format!(
+                "invalid value {url:?} for --backend-url: expected {}",
+                Kind::Url.expected()
+            ));
+        };
+        flags.push(FlagValue {
+            key: "backend.url",
+            flag: "--backend-url",
+            value,
+        });
+    }
+    Ok(flags)
 }

@@ -217,7 +217,27 @@ impl ThisRun {
             port,
             url_key,
         )?;
-        let change = match outcome {
+        let change = self.change_after(outcome, path, &shown, builds_on);
+        self.record.frontend_config = change;
+        // Saved with the change: `doctor` reads the two together.
+        self.record.backend_port = Some(port);
+        if let Some(lock) = &lock {
+            self.saved = self.runs.save(&self.record, lock).is_ok();
+        }
+        Ok(())
+    }
+
+    /// The change this run now depends on, after pointing the frontend config: what it
+    /// wrote (the original inherited from a live run whose write it builds on, or
+    /// kept from its own first write), or a live run's write it found already right.
+    fn change_after(
+        &self,
+        outcome: frontend_config::Outcome,
+        path: &std::path::Path,
+        shown: &str,
+        builds_on: impl Fn(&[u8]) -> Option<Vec<u8>>,
+    ) -> Option<ConfigChange> {
+        match outcome {
             frontend_config::Outcome::Written { changes, undo } => {
                 for change in changes {
                     self.log.info(&format!(
@@ -230,7 +250,7 @@ impl ThisRun {
                     None => builds_on(&undo.previous).unwrap_or(undo.previous),
                 };
                 Some(ConfigChange {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     original,
                     written: undo.written,
                 })
@@ -245,21 +265,14 @@ impl ThisRun {
                         ..mine.clone()
                     }),
                     (None, Some(original)) => Some(ConfigChange {
-                        path: path.clone(),
+                        path: path.to_path_buf(),
                         original,
                         written: now,
                     }),
                     (None, None) => None,
                 }
             }
-        };
-        self.record.frontend_config = change;
-        // Saved with the change: `doctor` reads the two together.
-        self.record.backend_port = Some(port);
-        if let Some(lock) = &lock {
-            self.saved = self.runs.save(&self.record, lock).is_ok();
         }
-        Ok(())
     }
 
     /// The clean way out: settles the frontend config with the runs still live and

@@ -103,6 +103,64 @@ fn python(_: &Context) -> Check {
     }
 }
 
+/// A venv whose interpreter is a link to a Python that is gone (an error), if it is.
+fn broken_interpreter(interpreter: &Path, shown_python: &str, shown_venv: &str) -> Option<Check> {
+    if std::fs::symlink_metadata(interpreter).is_err() || interpreter.exists() {
+        return None;
+    }
+    let target = std::fs::read_link(interpreter)
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    Some(
+        Check::new(
+            "backend-deps",
+            Status::Error,
+            format!("the venv's interpreter {shown_python} is a broken link"),
+        )
+        .detail(format!(
+            "it points to {target}, which no longer exists (the Python the venv was made from was removed or upgraded)"
+        ))
+        .fix(format!(
+            "delete {shown_venv} and run `cargo xtask dev`, which recreates it"
+        )),
+    )
+}
+
+/// Nothing missing or at a wrong version: ok, or a warning when some requirements could
+/// not be judged or the requirements changed since the last sync.
+fn deps_satisfied(
+    backend: &crate::config::BackendConfig,
+    (shown_req, shown_venv, shown_python): (&str, &str, &str),
+    satisfied: usize,
+    undecided: &[String],
+    notes: &[String],
+) -> Check {
+    if !undecided.is_empty() {
+        return with_details(
+            Check::new(
+                "backend-deps",
+                Status::Warn,
+                format!(
+                    "{satisfied} requirements satisfied in {shown_venv}; {} with environment markers not judged",
+                    undecided.len()
+                ),
+            ),
+            notes,
+        )
+        .fix(format!("check that `{shown_python}` runs"));
+    }
+    if crate::venv::is_up_to_date(backend) {
+        let summary = format!("{satisfied} requirements satisfied in {shown_venv}");
+        return with_details(Check::new("backend-deps", Status::Ok, summary), notes);
+    }
+    Check::new(
+        "backend-deps",
+        Status::Warn,
+        format!("{shown_req} changed since the last sync"),
+    )
+    .fix("run `cargo xtask dev`, which syncs the venv")
+}
+
 fn backend_deps(cx: &Context) -> Check {
     if let Some(skip) = needs(
         cx,
@@ -127,21 +185,8 @@ fn backend_deps(cx: &Context) -> Check {
         .collect();
     let interpreter = python::venv_python(&backend.venv);
     let shown_python = display_path(&interpreter, root);
-    if std::fs::symlink_metadata(&interpreter).is_ok() && !interpreter.exists() {
-        let target = std::fs::read_link(&interpreter)
-            .map(|t| t.display().to_string())
-            .unwrap_or_default();
-        return Check::new(
-            "backend-deps",
-            Status::Error,
-            format!("the venv's interpreter {shown_python} is a broken link"),
-        )
-        .detail(format!(
-            "it points to {target}, which no longer exists (the Python the venv was made from was removed or upgraded)"
-        ))
-        .fix(format!(
-            "delete {shown_venv} and run `cargo xtask dev`, which recreates it"
-        ));
+    if let Some(broken) = broken_interpreter(&interpreter, &shown_python, &shown_venv) {
+        return broken;
     }
     let Some(site) = site_packages(&backend.venv) else {
         return Check::new(
@@ -172,36 +217,12 @@ fn backend_deps(cx: &Context) -> Check {
     } = judged;
     let data = json!({"missing": missing, "mismatched": mismatched, "venv": shown_venv});
     if missing.is_empty() && mismatched.is_empty() {
-        let check = Check::new(
-            "backend-deps",
-            Status::Ok,
-            format!("{satisfied} requirements satisfied in {shown_venv}"),
+        let shown = (
+            shown_req.as_str(),
+            shown_venv.as_str(),
+            shown_python.as_str(),
         );
-        return if !undecided.is_empty() {
-            with_details(
-                Check::new(
-                    "backend-deps",
-                    Status::Warn,
-                    format!(
-                        "{satisfied} requirements satisfied in {shown_venv}; {} with environment markers not judged",
-                        undecided.len()
-                    ),
-                ),
-                &notes,
-            )
-            .fix(format!("check that `{shown_python}` runs"))
-            .data(data)
-        } else if crate::venv::is_up_to_date(backend) {
-            with_details(check, &notes).data(data)
-        } else {
-            Check::new(
-                "backend-deps",
-                Status::Warn,
-                format!("{shown_req} changed since the last sync"),
-            )
-            .fix("run `cargo xtask dev`, which syncs the venv")
-            .data(data)
-        };
+        return deps_satisfied(backend, shown, satisfied, &undecided, &notes).data(data);
     }
     let mut check = Check::new(
         "backend-deps",

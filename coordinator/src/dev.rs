@@ -33,6 +33,8 @@ mod remote;
 mod supervise;
 mod this_run;
 
+use std::time::Duration;
+
 use choose_port::{ResolvedPort, resolve_port};
 use supervise::{Backend, Processes, Reused, Watch, supervise};
 use this_run::ThisRun;
@@ -275,7 +277,10 @@ fn start_watching(config: &Config, options: &DevOptions, log: &RunLog) -> Option
         root: config.root.clone(),
         patterns: backend.watch.clone(),
         ignore,
-        debounce: backend.watch_debounce,
+        // The debouncer only gathers one save's events (a write is several); the
+        // supervisor waits `watch_debounce` without a change before it starts the
+        // backend again, while the old one already stops.
+        debounce: backend.watch_debounce.min(Duration::from_millis(10)),
     };
     match Watcher::start(&spec) {
         Ok(watcher) if watcher.folders() == 0 => {

@@ -269,7 +269,16 @@ impl Supervisor<'_> {
                 "{} changed: restarting the backend",
                 shown(&paths)
             ));
-            match reload(self.watch, processes.backend.take(), this_run, shutdown).await {
+            let taken = processes.backend.take();
+            match reload(
+                self.watch,
+                taken,
+                this_run,
+                shutdown,
+                watcher.as_deref_mut(),
+            )
+            .await
+            {
                 Reload::Ready(running) => {
                     self.owned_again(processes, running);
                     self.restarts = Restarts::default();
@@ -431,30 +440,57 @@ enum Reload {
     Stopped,
 }
 
-/// Restarts the backend after a change: stop it (grace, then kill), start one attempt on
-/// the same port, wait for health. A broken edit gets its report and no retry: retrying
-/// the same broken file cannot help, and the next save will try again.
+/// Restarts the backend after a change, health-gated. The old backend is told to stop
+/// (SIGTERM, grace, then kill) at the first change, while further changes settle
+/// (`watch_debounce` without one) and its port frees; then one attempt starts on the
+/// same port. Doing the two at once is what keeps a restart close to the backend's own
+/// start-up time: a server takes a while to exit after it closed its socket, and the
+/// debounce is paid anyway. A broken edit gets its report and no retry: retrying the
+/// same broken file cannot help, and the next save tries again.
 async fn reload(
     watch: &Watch<'_>,
     backend: Option<Backend>,
     this_run: &mut ThisRun,
     shutdown: &mut Shutdown,
+    watcher: Option<&mut Watcher>,
 ) -> Reload {
     let (config, log) = (watch.config, watch.log);
     let started = Instant::now();
-    if let Some(Backend::Owned(mut old)) = backend {
-        let left = old.left_behind();
-        if backend::stop_attempt(&mut old, config.dev.shutdown_grace, shutdown, log).await {
-            return Reload::Stopped;
-        }
-        backend::stop_left_behind(&left, config.dev.shutdown_grace, shutdown).await;
-        old.drain_output(Duration::from_millis(200)).await;
-    }
-    let once = Plan {
-        attempts: 1,
-        ..watch.plan.clone()
+    let grace = config.dev.shutdown_grace;
+    let hurry = Notify::new();
+    let old = match backend {
+        Some(Backend::Owned(old)) => Some(old),
+        _ => None,
     };
-    match backend::start(&once, 1, watch.client, log, shutdown, this_run).await {
+    let stopping = stop_old(old, grace, &hurry, log);
+    let starting = async {
+        let mut watcher = watcher;
+        let ready_to_start = async {
+            settle(watcher.as_deref_mut(), config.backend.watch_debounce).await;
+            port_free(watch.plan.connect_addr, grace + Duration::from_secs(2)).await;
+        };
+        tokio::select! {
+            () = ready_to_start => {}
+            _ = shutdown.next() => {
+                hurry.notify_waiters();
+                return None;
+            }
+        }
+        let once = Plan {
+            attempts: 1,
+            ..watch.plan.clone()
+        };
+        let outcome = backend::start(&once, 1, watch.client, log, shutdown, this_run).await;
+        if matches!(outcome, StartOutcome::Interrupted) {
+            hurry.notify_waiters();
+        }
+        Some((once, outcome))
+    };
+    let ((), started_again) = tokio::join!(stopping, starting);
+    let Some((once, outcome)) = started_again else {
+        return Reload::Stopped;
+    };
+    match outcome {
         StartOutcome::Ready { running, .. } => {
             log.info(&format!(
                 "backend ready again in {} ms (pid {})",
@@ -473,6 +509,42 @@ async fn reload(
             log.warn("waiting for the next change: save a fix and dev starts the backend again");
             Reload::Broken
         }
+    }
+}
+
+/// Stops the old backend's group and what it left outside it (a `hurry` kills at once).
+async fn stop_old(old: Option<Running>, grace: Duration, hurry: &Notify, log: &RunLog) {
+    let Some(mut old) = old else {
+        return;
+    };
+    let left = old.left_behind();
+    let report = old.stop(grace, hurry.notified()).await;
+    report::log_killed(&report, log);
+    let targets: Vec<process::Target> = left
+        .iter()
+        .filter_map(|info| process::Target::process(info.pid))
+        .collect();
+    if !targets.is_empty() {
+        process::terminate(&targets, grace, hurry.notified(), || {}).await;
+    }
+    old.drain_output(Duration::from_millis(200)).await;
+}
+
+/// Waits until no change that counts came for `quiet`: a burst of saves is one change.
+async fn settle(mut watcher: Option<&mut Watcher>, quiet: Duration) {
+    loop {
+        tokio::select! {
+            _ = changed(watcher.as_deref_mut()) => {}
+            () = tokio::time::sleep(quiet) => return,
+        }
+    }
+}
+
+/// Waits until nothing accepts connections on the backend's address (at most `within`).
+async fn port_free(addr: std::net::SocketAddr, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline && tokio::net::TcpStream::connect(addr).await.is_ok() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

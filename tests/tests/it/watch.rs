@@ -218,6 +218,8 @@ fn a_new_package_and_a_folder_removed_and_made_again_are_watched() {
         "{}",
         dev.output()
     );
+    // Once that restart is done, the next save restarts it again.
+    assert!(wait_until(LONG, || count(&dev, "backend ready again in") == 2));
     let before = count(&dev, "changed: restarting the backend");
     std::fs::write(checkout.file("backend/pkg/again.py"), "x = 3\n").unwrap();
     assert!(

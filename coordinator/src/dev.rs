@@ -280,7 +280,7 @@ fn start_watching(config: &Config, options: &DevOptions, log: &RunLog) -> Option
         // The debouncer only gathers one save's events (a write is several); the
         // supervisor waits `watch_debounce` without a change before it starts the
         // backend again, while the old one already stops.
-        debounce: backend.watch_debounce.min(Duration::from_millis(10)),
+        debounce: backend.watch_debounce.min(Duration::from_millis(20)),
     };
     match Watcher::start(&spec) {
         Ok(watcher) if watcher.folders() == 0 => {

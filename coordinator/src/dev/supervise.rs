@@ -29,8 +29,10 @@ use crate::signals::Shutdown;
 use crate::watch::Watcher;
 
 /// How often the supervisor looks around: orphans to reap, descendants that escaped
-/// their group.
-const TICK: Duration = Duration::from_secs(1);
+/// their group. Each look reads the whole process table, so not often: an escaped
+/// descendant is also stopped on every way out, and a run killed within these seconds of
+/// a double fork is the only case this record is for.
+const TICK: Duration = Duration::from_secs(5);
 
 /// A backend that stays up this long has its restart backoff reset.
 const STABLE_AFTER: Duration = Duration::from_secs(60);

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import json
 import os
 import sqlite3
 import sys
@@ -89,11 +90,36 @@ def allowed_hosts() -> list[str]:
     return sorted({own.get(host, host), "localhost"})
 
 
+def live_frontend_origins() -> set[str]:
+    """The frontends of the live `dev` runs of this checkout (`.dev/runs/*.json`): a
+    second run reuses this backend with its frontend on another port, and its page must
+    be able to read /health too. Only runs whose `dev` process still exists count."""
+    origins = set()
+    for record in (WORKSPACE / ".dev" / "runs").glob("*.json"):
+        try:
+            run = json.loads(record.read_text())
+            os.kill(int(run["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        port = run.get("frontend_port")
+        if isinstance(port, int):
+            origins.update({f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
+    return origins
+
+
+class RunsCORSMiddleware(CORSMiddleware):
+    """CORS for the configured origins, plus the frontends of this checkout's live runs
+    (read when a request asks, so that a run started later is allowed too)."""
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return super().is_allowed_origin(origin) or origin in live_frontend_origins()
+
+
 # The page is served by the frontend's own server on another port, so the browser needs
-# CORS to read /health; only the frontend's origins get it, so no other web page a
+# CORS to read /health; only the frontends' origins get it, so no other web page a
 # developer visits can read /health (pid, checkout path) or call the API.
 app.add_middleware(
-    CORSMiddleware, allow_origins=allowed_origins(), allow_methods=["*"],
+    RunsCORSMiddleware, allow_origins=allowed_origins(), allow_methods=["*"],
     allow_headers=["X-Correlation-ID", "Content-Type"], expose_headers=["X-Correlation-ID"],
 )
 # Added after CORS, so it is outside it: a foreign Host is refused before CORS or any

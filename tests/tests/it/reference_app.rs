@@ -254,3 +254,41 @@ fn only_the_frontends_origins_may_call_the_real_backend_and_only_by_its_own_host
         dev.output()
     );
 }
+
+#[test]
+fn a_second_runs_frontend_may_call_the_backend_it_reuses() {
+    let (checkout, first_frontend) = reference_checkout("");
+    let mut first = checkout.spawn(&["dev", "--no-sync"]);
+    first.expect_line("[dev] frontend ready: ", Duration::from_secs(90));
+    // The second run reuses the first one's backend and takes the next free frontend
+    // port; the backend was started with only the first frontend's origin.
+    let mut second = checkout.spawn(&["dev", "--no-sync", "--yes"]);
+    let ready = second.expect_line("[dev] frontend ready: ", Duration::from_secs(90));
+    assert!(second.output().contains("reusing the backend of dev run"));
+    let second_frontend: u16 = ready
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(second_frontend, first_frontend);
+    let port = checkout.port;
+    let own_host = format!("127.0.0.1:{port}");
+    let origin = format!("http://127.0.0.1:{second_frontend}");
+    let (code, head) = raw_health(port, &own_host, &format!("Origin: {origin}\r\n"));
+    assert_eq!(code, 200, "{head}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {origin}\r\n")),
+        "the second run's page may read health:\n{head}"
+    );
+    let (_, head) = raw_health(port, &own_host, "Origin: http://127.0.0.1:1\r\n");
+    assert!(
+        !head.contains("access-control-allow-origin"),
+        "a port no live run serves its frontend on is not allowed:\n{head}"
+    );
+    for dev in [&mut second, &mut first] {
+        dev.signal(nix::sys::signal::Signal::SIGINT);
+        assert_eq!(dev.wait(Duration::from_secs(30)).code(), Some(0));
+    }
+}

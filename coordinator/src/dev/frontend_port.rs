@@ -83,9 +83,11 @@ fn describe(wanted: u16, backend: u16) -> String {
 
 /// The next free port above `wanted` that is not the backend's.
 fn next_free_besides(wanted: u16, backend: u16) -> Option<u16> {
-    let next = port::next_free(wanted)?;
+    // The same choice as for the backend's port (the scan above, then a port the system
+    // picks), never the backend's own.
+    let next = port::free_instead(wanted)?;
     if next == backend {
-        port::next_free(next)
+        port::free_instead(next)
     } else {
         Some(next)
     }

@@ -190,10 +190,14 @@ impl Watcher {
         // often with the same inode number): notify keeps mapping the path to the dead
         // watch, so the watch starts afresh (a few folders; events already reported
         // stay in the channel).
-        let lost = batch
+        // A watched folder that went away took its sources with it (the events of the
+        // files inside are not always reported before the folder's own): a change.
+        let removed_folders: Vec<PathBuf> = batch
             .iter()
-            .any(|change| change.removed && self.watched.contains(&change.path))
-            || self.watched.iter().any(|dir| !dir.is_dir());
+            .filter(|change| change.removed && self.watched.contains(&change.path))
+            .map(|change| change.path.clone())
+            .collect();
+        let lost = !removed_folders.is_empty() || self.watched.iter().any(|dir| !dir.is_dir());
         // Folders not watched yet (new ones, and those made again): their files count,
         // since a package restored by `git checkout` arrives whole, before any watch
         // on it exists.
@@ -221,6 +225,10 @@ impl Watcher {
             paths.extend(files_below(dir));
         }
         let mut counted = BTreeSet::new();
+        for folder in removed_folders {
+            let relative = folder.strip_prefix(&self.matcher.root).unwrap_or(&folder);
+            counted.insert(relative.to_path_buf());
+        }
         for path in paths {
             if self.matcher.counts(&path) {
                 let relative = path.strip_prefix(&self.matcher.root).unwrap_or(&path);

@@ -207,8 +207,17 @@ fn a_new_package_and_a_folder_removed_and_made_again_are_watched() {
     std::fs::write(checkout.file("backend/pkg/sub/mod.py"), "x = 1\n").unwrap();
     dev.expect_line("changed: restarting the backend", LONG);
     assert!(wait_until(LONG, || count(&dev, "backend ready again in") == 1));
-    // Removed, then made again at the same path: still watched.
+    // Removed: its sources are gone, which is a change.
+    let before = count(&dev, "changed: restarting the backend");
     std::fs::remove_dir_all(checkout.file("backend/pkg")).unwrap();
+    assert!(
+        wait_until(LONG, || count(&dev, "changed: restarting the backend")
+            > before),
+        "{}",
+        dev.output()
+    );
+    assert!(wait_until(LONG, || count(&dev, "backend ready again in") == 2));
+    // Made again at the same path: still watched.
     std::fs::create_dir_all(checkout.file("backend/pkg")).unwrap();
     let before = count(&dev, "changed: restarting the backend");
     std::fs::write(checkout.file("backend/pkg/again.py"), "x = 2\n").unwrap();
@@ -219,7 +228,7 @@ fn a_new_package_and_a_folder_removed_and_made_again_are_watched() {
         dev.output()
     );
     // Once that restart is done, the next save restarts it again.
-    assert!(wait_until(LONG, || count(&dev, "backend ready again in") == 2));
+    assert!(wait_until(LONG, || count(&dev, "backend ready again in") == 3));
     let before = count(&dev, "changed: restarting the backend");
     std::fs::write(checkout.file("backend/pkg/again.py"), "x = 3\n").unwrap();
     assert!(

@@ -225,6 +225,22 @@ impl Runs {
         records
     }
 
+    /// The live run whose own backend is on `port` (held by one of `holders`), if any:
+    /// "who holds it" is then "this checkout's dev run", not a stranger.
+    pub fn backend_owner(&self, port: u16, holders: &[u32]) -> Option<Record> {
+        self.read_all()
+            .into_iter()
+            .filter(Record::is_live)
+            .find(|run| {
+                run.backend_port == Some(port)
+                    && run.owned_backend().is_some_and(|pid| {
+                        holders
+                            .iter()
+                            .any(|holder| crate::process::descends_from(*holder, pid))
+                    })
+            })
+    }
+
     /// Writes (or replaces) a record atomically.
     pub fn save(&self, record: &Record, _lock: &Lock) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;

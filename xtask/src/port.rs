@@ -3,6 +3,7 @@
 use clap::Args;
 use coordinator::holder;
 use coordinator::port;
+use coordinator::runs::Runs;
 
 #[derive(Debug, Args)]
 pub struct PortArgs {
@@ -12,12 +13,11 @@ pub struct PortArgs {
 }
 
 pub fn run(args: &PortArgs) -> u8 {
-    let port = match args.port {
-        Some(port) => port,
-        None => match crate::load_config(&[]) {
-            Ok(config) => config.backend.port,
-            Err(err) => return crate::config_error(&err),
-        },
+    let config = crate::load_config(&[]);
+    let port = match (args.port, &config) {
+        (Some(port), _) => port,
+        (None, Ok(config)) => config.backend.port,
+        (None, Err(err)) => return crate::config_error(err),
     };
     if port::needs_privilege(port) {
         println!(
@@ -40,6 +40,17 @@ pub fn run(args: &PortArgs) -> u8 {
                 holder::Lookup::Hidden { user } => holder::hidden_hint(port, user.as_deref()),
             };
             println!("port {port} is in use by {holders}");
+            let pids: Vec<u32> = lookup.holder().map(|h| h.pid).into_iter().collect();
+            let owner = config
+                .as_ref()
+                .ok()
+                .and_then(|config| Runs::of(&config.root).backend_owner(port, &pids));
+            if let Some(run) = owner {
+                println!(
+                    "that is the backend of this checkout's dev run {} (dev pid {}): `cargo xtask dev` reuses it",
+                    run.correlation_id, run.pid
+                );
+            }
             match next {
                 Some(next) => println!("free instead: {next}"),
                 None => println!("no free port found above {port}"),

@@ -136,6 +136,14 @@ fn a_second_run_names_the_first_and_takes_over_when_it_stops() {
     let first = backend_run(&checkout, None);
     let first_id = correlation_id(&first);
     let first_backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    // `port` says whose it is, as doctor does.
+    let (_, said) = checkout.run(&["port"], LONG);
+    assert!(
+        said.contains(&format!(
+            "that is the backend of this checkout's dev run {first_id}"
+        )),
+        "{said}"
+    );
     let second = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
     second.expect_line(&format!("reusing the backend of dev run {first_id}"), LONG);
     assert!(!second.output().contains("started outside dev"));

@@ -347,7 +347,7 @@ fn reused(report: &HealthReport, config: &Config, this_run: &mut ThisRun, log: &
     let pid = report.pid;
     let owner: Option<Record> = this_run.others().into_iter().find(|run| {
         run.owned_backend().is_some_and(|owned| Some(owned) == pid)
-            || (run.owned_backend().is_some() && run.backend_port == Some(config.backend.port))
+            || run.owns_backend_on(config.backend.port)
     });
     let shown_pid = pid.map_or("unknown".into(), |p| p.to_string());
     match &owner {

@@ -119,6 +119,11 @@ impl Record {
         }
     }
 
+    /// Whether this run started the backend that serves `port`.
+    pub fn owns_backend_on(&self, port: u16) -> bool {
+        self.owned_backend().is_some() && self.backend_port == Some(port)
+    }
+
     /// What of this (dead) run is still running, each as the target that stops it.
     /// Only what the record proves is the run's: a recorded process with the same start
     /// time, or a member of a recorded group whose leader is gone (the kernel never hands
@@ -232,7 +237,7 @@ impl Runs {
             .into_iter()
             .filter(Record::is_live)
             .find(|run| {
-                run.backend_port == Some(port)
+                run.owns_backend_on(port)
                     && run.owned_backend().is_some_and(|pid| {
                         holders
                             .iter()

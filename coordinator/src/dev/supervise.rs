@@ -603,11 +603,7 @@ async fn gone_for_good(watch: &Watch<'_>, this_run: &ThisRun) -> bool {
     let closed = tokio::net::TcpStream::connect(watch.plan.connect_addr)
         .await
         .is_err();
-    closed
-        && !this_run
-            .others()
-            .iter()
-            .any(|run| run.owned_backend().is_some() && run.backend_port == Some(port))
+    closed && this_run.backend_owner(port).is_none()
 }
 
 /// What a look at a reused backend found.
@@ -638,11 +634,7 @@ async fn look_at_reused(
         ));
         return Look::Fine;
     }
-    let owner = this_run
-        .others()
-        .into_iter()
-        .find(|run| run.owned_backend().is_some() && run.backend_port == Some(port));
-    if let Some(owner) = owner {
+    if let Some(owner) = this_run.backend_owner(port) {
         log.warn(&format!(
             "dev run {} (pid {}) owns it and is live: it restarts it",
             owner.correlation_id, owner.pid

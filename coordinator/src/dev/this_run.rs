@@ -16,7 +16,6 @@ pub(super) struct ThisRun {
     runs: Runs,
     record: Record,
     log: RunLog,
-    saved: bool,
 }
 
 impl ThisRun {
@@ -29,11 +28,10 @@ impl ThisRun {
     ) -> ThisRun {
         let runs = Runs::of(&config.root);
         let record = Record::new(log.correlation_id(), log.path());
-        let mut this = ThisRun {
+        let this = ThisRun {
             runs,
             record,
             log: log.clone(),
-            saved: false,
         };
         let lock = match this.runs.lock() {
             Ok(lock) => lock,
@@ -52,8 +50,7 @@ impl ThisRun {
             clean_up(run, &live, config, log, shutdown).await;
             this.runs.remove(&run.correlation_id, &lock);
         }
-        this.saved = this.runs.save(&this.record, &lock).is_ok();
-        if !this.saved {
+        if this.runs.save(&this.record, &lock).is_err() {
             log.warn(&format!(
                 "cannot write this run's record in {}: a later run cannot clean up after it",
                 runs::DIR
@@ -66,7 +63,9 @@ impl ThisRun {
     pub(super) fn update(&mut self, change: impl FnOnce(&mut Record)) {
         change(&mut self.record);
         if let Ok(lock) = self.runs.lock() {
-            self.saved = self.runs.save(&self.record, &lock).is_ok();
+            // Best effort: a record that cannot be written only loses cross-run care,
+            // which `register` has already said.
+            let _ = self.runs.save(&self.record, &lock);
         }
     }
 
@@ -165,6 +164,13 @@ impl ThisRun {
         self.others_under(lock.as_ref())
     }
 
+    /// The other live run whose own backend serves `port`, if one does.
+    pub(super) fn backend_owner(&self, port: u16) -> Option<Record> {
+        self.others()
+            .into_iter()
+            .find(|run| run.owns_backend_on(port))
+    }
+
     /// [`ThisRun::others`] under a lock already held (none: no other run is known).
     fn others_under(&self, lock: Option<&runs::Lock>) -> Vec<Record> {
         lock.map_or_else(Vec::new, |lock| {
@@ -222,7 +228,7 @@ impl ThisRun {
         // Saved with the change: `doctor` reads the two together.
         self.record.backend_port = Some(port);
         if let Some(lock) = &lock {
-            self.saved = self.runs.save(&self.record, lock).is_ok();
+            let _ = self.runs.save(&self.record, lock);
         }
         Ok(())
     }

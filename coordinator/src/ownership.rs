@@ -241,21 +241,10 @@ pub fn decide(report: &HealthReport, service: &str, workspace: &Path, port: u16)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::{Condition, Form};
     use crate::holder::Holder;
 
     fn report(service: Option<&str>, workspace: Option<&str>) -> HealthReport {
-        HealthReport {
-            form: Form::Contract,
-            status: "healthy".into(),
-            condition: Condition::Good,
-            service: service.map(str::to_owned),
-            version: None,
-            pid: None,
-            workspace: workspace.map(str::to_owned),
-            parts: Vec::new(),
-            message: None,
-        }
+        HealthReport::healthy_with(service, workspace)
     }
 
     #[test]

@@ -379,20 +379,9 @@ fn failed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::{Condition, Form};
 
     fn report(service: Option<&str>, workspace: Option<&str>) -> HealthReport {
-        HealthReport {
-            form: Form::Contract,
-            status: "healthy".into(),
-            condition: Condition::Good,
-            service: service.map(str::to_owned),
-            version: None,
-            pid: None,
-            workspace: workspace.map(str::to_owned),
-            parts: Vec::new(),
-            message: None,
-        }
+        HealthReport::healthy_with(service, workspace)
     }
 
     #[test]

@@ -145,6 +145,22 @@ impl HealthReport {
     pub fn has_identity(&self) -> bool {
         self.service.is_some() || self.workspace.is_some()
     }
+
+    /// A healthy contract answer with the given identity, for tests.
+    #[cfg(test)]
+    pub(crate) fn healthy_with(service: Option<&str>, workspace: Option<&str>) -> HealthReport {
+        HealthReport {
+            form: Form::Contract,
+            status: "healthy".into(),
+            condition: Condition::Good,
+            service: service.map(str::to_owned),
+            version: None,
+            pid: None,
+            workspace: workspace.map(str::to_owned),
+            parts: Vec::new(),
+            message: None,
+        }
+    }
 }
 
 /// What one answer says under a format.

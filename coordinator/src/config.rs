@@ -54,6 +54,8 @@ pub struct BackendConfig {
     pub attempts: u32,
     pub retry_delay: Duration,
     pub accept_degraded: bool,
+    /// Show the backend's access-log lines for health requests answered 2xx.
+    pub show_health_logs: bool,
     pub requirements: PathBuf,
     pub venv: PathBuf,
     /// Once ready, `GET health_path` this often.
@@ -200,6 +202,7 @@ impl Config {
                 attempts: 3,
                 retry_delay: Duration::from_secs(2),
                 accept_degraded: false,
+                show_health_logs: false,
                 requirements: root.join("backend/requirements.txt"),
                 venv: root.join("backend/.venv"),
                 liveness_interval: Duration::from_secs(2),
@@ -635,6 +638,7 @@ impl Config {
             ("backend.attempts", Value::Count(v)) => b.attempts = v,
             ("backend.retry_delay", Value::Duration(v)) => b.retry_delay = v,
             ("backend.accept_degraded", Value::Bool(v)) => b.accept_degraded = v,
+            ("backend.show_health_logs", Value::Bool(v)) => b.show_health_logs = v,
             ("backend.requirements", Value::Text(v)) => b.requirements = path(v),
             ("backend.venv", Value::Text(v)) => b.venv = path(v),
             ("backend.liveness_interval", Value::Duration(v)) => b.liveness_interval = v,
@@ -683,6 +687,7 @@ impl Config {
             "backend.attempts" => b.attempts.to_string(),
             "backend.retry_delay" => format!("{:?}", duration::format(b.retry_delay)),
             "backend.accept_degraded" => b.accept_degraded.to_string(),
+            "backend.show_health_logs" => b.show_health_logs.to_string(),
             "backend.requirements" => shown(&b.requirements),
             "backend.venv" => shown(&b.venv),
             "backend.liveness_interval" => format!("{:?}", duration::format(b.liveness_interval)),

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessGroup};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
@@ -165,13 +165,15 @@ async fn pump(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        // A line is written whole when it ends (or at the cap, or at the end of the
+        // stream): a progress bar's `\r` updates never split it or meet another line.
+        let mut limited = (&mut reader).take(crate::runlog::MAX_LINE as u64);
+        match limited.read_until(b'\n', &mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let line = String::from_utf8_lossy(&buf);
-        let line = line.trim_end_matches(['\n', '\r']);
-        log.child_line(origin, line, is_stderr);
+        let line = log.child_line(origin, &buf, is_stderr);
+        let line = line.as_str();
         if let Some(evidence) = &evidence {
             if is_bind_conflict(line) {
                 evidence.bind_conflict.store(true, Ordering::Relaxed);

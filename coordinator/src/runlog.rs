@@ -5,7 +5,10 @@
 //! `X-Correlation-ID` with every health request, and ends every error report, so that
 //! one `grep` finds a run in the terminal, the log file and the backend's own logs.
 
+mod child;
 mod layers;
+
+pub use child::MAX_LINE;
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
@@ -66,6 +69,10 @@ struct Inner {
     /// The run's root span: it carries the correlation ID.
     span: tracing::Span,
     terminal: SyncSender<Message>,
+    /// `RUST_LOG`'s terminal filter, for children's lines (which bypass the layers).
+    filter: tracing_subscriber::filter::Targets,
+    dropped: Arc<AtomicU64>,
+    health_path: Option<String>,
 }
 
 /// What the terminal thread is asked to do.
@@ -89,19 +96,23 @@ pub struct Colour {
 
 impl Colour {
     /// `NO_COLOR` (any value) turns colour off, `CLICOLOR_FORCE` (not `0`) forces it on,
-    /// otherwise each stream is coloured when it is a terminal.
+    /// `TERM=dumb` turns it off, otherwise each stream is coloured when it is a terminal.
     pub fn detect(env: &dyn Fn(&str) -> Option<String>) -> Colour {
+        let off = Colour {
+            stdout: false,
+            stderr: false,
+        };
         if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-            return Colour {
-                stdout: false,
-                stderr: false,
-            };
+            return off;
         }
         if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
             return Colour {
                 stdout: true,
                 stderr: true,
             };
+        }
+        if env("TERM").is_some_and(|term| term == "dumb") {
+            return off;
         }
         Colour {
             stdout: std::io::stdout().is_terminal(),
@@ -117,6 +128,11 @@ pub struct LogOptions {
     pub keep: Option<usize>,
     /// A log file stops growing at this size, and says so once.
     pub max_size: u64,
+    /// The backend's health path: its access-log lines for it, answered 2xx, are a
+    /// probe's noise, kept off the terminal (the file has them).
+    pub health_path: Option<String>,
+    /// `backend.show_health_logs`: show those lines on the terminal after all.
+    pub show_health_logs: bool,
 }
 
 impl Default for LogOptions {
@@ -124,6 +140,8 @@ impl Default for LogOptions {
         LogOptions {
             keep: None,
             max_size: 50 * 1000 * 1000,
+            health_path: None,
+            show_health_logs: false,
         }
     }
 }
@@ -153,13 +171,14 @@ impl RunLog {
         let counter = Arc::clone(&dropped);
         let prefix = layers::prefix(Origin::Dev, colour.stderr, tracing::Level::WARN);
         std::thread::spawn(move || write_terminal(&queue, &counter, &prefix, note.as_deref()));
-        let (filter, bad_filter) = layers::terminal_filter(std::env::var("RUST_LOG").ok());
+        let (filter, bad_filter) =
+            layers::terminal_filter(std::env::var("RUST_LOG").ok(), options.show_health_logs);
         let dispatch = layers::dispatch(layers::Sinks {
             correlation_id: correlation_id.to_owned(),
             colour,
-            filter,
+            filter: filter.clone(),
             terminal: terminal.clone(),
-            dropped,
+            dropped: Arc::clone(&dropped),
             file: file.map(|file| layers::LogFile::new(file, options.max_size)),
         });
         let span = tracing::dispatcher::with_default(&dispatch, || {
@@ -173,6 +192,9 @@ impl RunLog {
                 dispatch,
                 span,
                 terminal,
+                filter,
+                dropped,
+                health_path: options.health_path.clone(),
             }),
         };
         if let Some(failure) = failure {
@@ -225,9 +247,57 @@ impl RunLog {
         self.emit(Origin::Dev, tracing::Level::ERROR, true, message);
     }
 
-    /// A line of a child's output: stdout to stdout, stderr to stderr.
-    pub fn child_line(&self, origin: Origin, line: &str, is_stderr: bool) {
-        self.emit(origin, tracing::Level::INFO, is_stderr, line);
+    /// A line of a child's output (its bytes as read, line ending included): stdout to
+    /// stdout, stderr to stderr. The terminal gets what a terminal would show of it
+    /// ([`child::visible`]) as written when that stream shows colour, else as plain
+    /// text; the file always gets plain text. The backend's access-log lines of health
+    /// probes answered 2xx stay off the terminal unless asked for. Returns the plain
+    /// text (for the evidence tail).
+    pub fn child_line(&self, origin: Origin, raw: &[u8], is_stderr: bool) -> String {
+        let shown = child::visible(raw);
+        let text = child::plain(shown);
+        let health = origin == Origin::Backend
+            && self
+                .inner
+                .health_path
+                .as_deref()
+                .is_some_and(|path| child::is_health_ok(&text, path));
+        let line = layers::ChildLine {
+            origin,
+            stderr: is_stderr,
+            health,
+        };
+        if self
+            .inner
+            .filter
+            .would_enable(line.target(), &tracing::Level::INFO)
+        {
+            let colour = if is_stderr {
+                self.inner.colour.stderr
+            } else {
+                self.inner.colour.stdout
+            };
+            let prefix = layers::prefix(origin, colour, tracing::Level::INFO);
+            let body = if colour {
+                let raw = String::from_utf8_lossy(shown);
+                // A colour left on must not run into the next line's prefix.
+                let reset = if raw.contains('\x1b') { "\x1b[0m" } else { "" };
+                format!("{raw}{reset}")
+            } else {
+                text.clone()
+            };
+            layers::queue_line(
+                &self.inner.terminal,
+                &self.inner.dropped,
+                format!("{prefix} {body}\n"),
+                is_stderr,
+            );
+        }
+        tracing::dispatcher::with_default(&self.inner.dispatch, || {
+            let _run = self.inner.span.enter();
+            line.emit(&text);
+        });
+        text
     }
 
     /// A detail: always in the file, on the terminal with `RUST_LOG=debug`.
@@ -370,6 +440,31 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_784), (2026, 11, 27));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn colour_is_off_for_no_color_and_a_dumb_terminal_unless_forced() {
+        let with = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Colour::detect(&move |name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })
+        };
+        let off = Colour {
+            stdout: false,
+            stderr: false,
+        };
+        let on = Colour {
+            stdout: true,
+            stderr: true,
+        };
+        assert_eq!(with(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]), off);
+        assert_eq!(with(&[("TERM", "dumb"), ("CLICOLOR_FORCE", "1")]), on);
+        assert_eq!(with(&[("TERM", "dumb")]), off);
+        assert_eq!(with(&[("CLICOLOR_FORCE", "1")]), on);
     }
 
     #[test]

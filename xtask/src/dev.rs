@@ -74,6 +74,8 @@ pub fn run(args: &DevArgs) -> u8 {
     let log_options = LogOptions {
         keep: Some(config.dev.keep_logs as usize),
         max_size: config.dev.max_log_size,
+        health_path: Some(config.backend.health_path.clone()),
+        show_health_logs: config.backend.show_health_logs,
     };
     let log = RunLog::create_with(&config.dev.log_dir, &new_correlation_id(), &log_options);
     crate::panic::set_run(log.correlation_id(), log.path());

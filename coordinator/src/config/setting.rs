@@ -75,6 +75,11 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Bool,
     ),
     s(
+        "backend.show_health_logs",
+        "DEV_BACKEND_SHOW_HEALTH_LOGS",
+        Kind::Bool,
+    ),
+    s(
         "backend.requirements",
         "DEV_BACKEND_REQUIREMENTS",
         Kind::Path,

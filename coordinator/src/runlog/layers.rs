@@ -3,11 +3,15 @@
 //!
 //! Targets name the origin and the stream: `dev` (dev's own lines: info and debug to
 //! stdout, warnings and errors to stderr), `backend::stdout`, `backend::stderr`,
-//! `frontend::stdout`, `frontend::stderr`; any other target (library code's
-//! `tracing::debug!`, named after its module) is dev's. Two terminal layers, one per
-//! stream, so that colour is decided per stream, format with [`Prefixed`] (the `[dev]`,
-//! `[backend]`, `[frontend]` prefixes) into the bounded terminal queue; the file layer
-//! formats with [`FileLine`] (time, correlation ID, level, origin, the spans' fields).
+//! `frontend::stdout`, `frontend::stderr`, and `backend::health::stdout` /
+//! `backend::health::stderr` for the backend's access-log lines of health probes; any
+//! other target (library code's `tracing::debug!`, named after its module) is dev's.
+//! Two terminal layers, one per stream, so that colour is decided per stream, format
+//! dev's own events with [`Prefixed`] (the `[dev]` prefix) into the bounded terminal
+//! queue; children's lines reach that queue as bytes ([`queue_line`], from
+//! `RunLog::child_line`), never as formatted fields, and go through `tracing` only to
+//! the file layer, which formats with [`FileLine`] (time, correlation ID, level,
+//! origin, the spans' fields).
 
 use std::fmt;
 use std::fs::File;
@@ -48,6 +52,50 @@ pub(super) fn event(origin: Origin, level: Level, stderr: bool, message: &str) {
     }
 }
 
+/// A child's output line, as the run's log sees it: where it came from, its stream, and
+/// whether it is the backend's access-log line for a health probe answered 2xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ChildLine {
+    pub(super) origin: Origin,
+    pub(super) stderr: bool,
+    pub(super) health: bool,
+}
+
+/// The target that names the terminal filter's directives: `RUST_LOG=backend::health=info`.
+pub(super) const HEALTH_TARGET: &str = "backend::health";
+
+impl ChildLine {
+    pub(super) fn target(self) -> &'static str {
+        match (self.origin, self.health, self.stderr) {
+            (Origin::Backend, true, false) => "backend::health::stdout",
+            (Origin::Backend, true, true) => "backend::health::stderr",
+            (Origin::Backend, false, false) => "backend::stdout",
+            (Origin::Backend, false, true) => "backend::stderr",
+            (Origin::Dev, _, _) => "dev",
+            (Origin::Frontend, _, false) => "frontend::stdout",
+            (Origin::Frontend, _, true) => "frontend::stderr",
+        }
+    }
+
+    /// Emits `text` (already plain: no escape sequences) for the file layer only.
+    pub(super) fn emit(self, text: &str) {
+        macro_rules! at {
+            ($target:literal) => {
+                tracing::info!(target: $target, "{text}")
+            };
+        }
+        match self.target() {
+            "backend::health::stdout" => at!("backend::health::stdout"),
+            "backend::health::stderr" => at!("backend::health::stderr"),
+            "backend::stdout" => at!("backend::stdout"),
+            "backend::stderr" => at!("backend::stderr"),
+            "frontend::stdout" => at!("frontend::stdout"),
+            "frontend::stderr" => at!("frontend::stderr"),
+            _ => at!("dev"),
+        }
+    }
+}
+
 fn origin(target: &str) -> Origin {
     if target.starts_with("backend::") {
         Origin::Backend
@@ -83,14 +131,28 @@ pub(super) fn prefix(origin: Origin, colour: bool, level: Level) -> String {
 }
 
 /// The terminal's filter from `RUST_LOG` (default `info`); the text when it is invalid.
-pub(super) fn terminal_filter(rust_log: Option<String>) -> (Targets, Option<String>) {
+/// The backend's health-probe access lines stay off the terminal unless `show_health`
+/// (`backend.show_health_logs`) or `RUST_LOG` names `backend::health` itself: a plain
+/// `RUST_LOG=debug` is asked for dev's own details, not for 30 probe lines a minute.
+pub(super) fn terminal_filter(
+    rust_log: Option<String>,
+    show_health: bool,
+) -> (Targets, Option<String>) {
     let default = Targets::new().with_default(LevelFilter::INFO);
-    match rust_log.filter(|text| !text.trim().is_empty()) {
+    let (targets, bad) = match rust_log.filter(|text| !text.trim().is_empty()) {
         None => (default, None),
         Some(text) => match text.parse::<Targets>() {
             Ok(targets) => (targets, None),
             Err(_) => (default, Some(text)),
         },
+    };
+    let named = targets
+        .iter()
+        .any(|(target, _)| target.starts_with(HEALTH_TARGET));
+    if show_health || named {
+        (targets, bad)
+    } else {
+        (targets.with_target(HEALTH_TARGET, LevelFilter::OFF), bad)
     }
 }
 
@@ -141,8 +203,9 @@ where
         .event_format(Prefixed)
         .with_writer(writer)
         .with_ansi(ansi)
+        // Children's lines come as bytes (`queue_line`), not through these layers.
         .with_filter(filter_fn(move |meta| {
-            to_stderr(meta.target(), meta.level()) == stderr
+            origin(meta.target()) == Origin::Dev && to_stderr(meta.target(), meta.level()) == stderr
         }))
         .with_filter(sinks.filter.clone())
 }
@@ -256,19 +319,26 @@ struct QueueWriter {
     stderr: bool,
 }
 
+/// Hands `text` (whole lines) to the terminal thread without blocking. A full queue
+/// means the terminal is behind: the lines are dropped from the terminal only (the file
+/// layer has them), and counted.
+pub(super) fn queue_line(
+    queue: &SyncSender<Message>,
+    dropped: &AtomicU64,
+    text: String,
+    to_stderr: bool,
+) {
+    let lines = text.lines().count().max(1) as u64;
+    let message = Message::Line { text, to_stderr };
+    if let Err(TrySendError::Full(_)) = queue.try_send(message) {
+        dropped.fetch_add(lines, Ordering::Relaxed);
+    }
+}
+
 impl Write for QueueWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(bytes).into_owned();
-        let lines = text.lines().count().max(1) as u64;
-        let message = Message::Line {
-            text,
-            to_stderr: self.stderr,
-        };
-        // A full queue means the terminal is behind: the line is dropped from the
-        // terminal only (the file layer has it).
-        if let Err(TrySendError::Full(_)) = self.queue.try_send(message) {
-            self.dropped.fetch_add(lines, Ordering::Relaxed);
-        }
+        queue_line(&self.queue, &self.dropped, text, self.stderr);
         Ok(bytes.len())
     }
 
@@ -378,14 +448,46 @@ mod tests {
 
     #[test]
     fn rust_log_filters() {
-        let (filter, bad) = terminal_filter(None);
+        let (filter, bad) = terminal_filter(None, false);
         assert!(bad.is_none());
         assert!(filter.would_enable("dev", &Level::INFO));
         assert!(!filter.would_enable("dev", &Level::DEBUG));
-        let (filter, _) = terminal_filter(Some("warn,backend::stdout=info".into()));
+        let (filter, _) = terminal_filter(Some("warn,backend::stdout=info".into()), false);
         assert!(!filter.would_enable("dev", &Level::INFO));
         assert!(filter.would_enable("backend::stdout", &Level::INFO));
-        let (_, bad) = terminal_filter(Some("dev=loudest".into()));
+        let (_, bad) = terminal_filter(Some("dev=loudest".into()), false);
         assert_eq!(bad.as_deref(), Some("dev=loudest"));
+    }
+
+    #[test]
+    fn health_probe_lines_are_off_the_terminal_unless_asked_for() {
+        let health = ChildLine {
+            origin: Origin::Backend,
+            stderr: true,
+            health: true,
+        }
+        .target();
+        let shown = |rust_log: Option<&str>, show: bool| {
+            terminal_filter(rust_log.map(str::to_owned), show)
+                .0
+                .would_enable(health, &Level::INFO)
+        };
+        assert!(!shown(None, false));
+        assert!(!shown(Some("debug"), false));
+        assert!(!shown(Some("backend=info"), false));
+        assert!(shown(None, true));
+        assert!(shown(Some("info,backend::health=info"), false));
+        assert!(!shown(Some("info,backend::health=warn"), false));
+        // The backend's other lines are untouched.
+        let other = ChildLine {
+            origin: Origin::Backend,
+            stderr: true,
+            health: false,
+        };
+        assert!(
+            terminal_filter(None, false)
+                .0
+                .would_enable(other.target(), &Level::INFO)
+        );
     }
 }

@@ -106,8 +106,9 @@ fn unknown_key_names_file_line_column_and_the_valid_keys() {
         error_for("[backend]\nport = 8000\n  prot = 8001\n"),
         "dev.toml:3:3: unknown key `backend.prot`\n  fix: [backend] accepts: command, service, \
          host, port, health_path, health_format, startup_timeout, health_timeout, attempts, \
-         retry_delay, accept_degraded, requirements, venv, liveness_interval, liveness_failures, \
-         max_retry_delay, max_restarts, watch, watch_ignore, watch_debounce, url, ca_file"
+         retry_delay, accept_degraded, show_health_logs, requirements, venv, liveness_interval, \
+         liveness_failures, max_retry_delay, max_restarts, watch, watch_ignore, watch_debounce, \
+         url, ca_file"
     );
 }
 

@@ -12,6 +12,7 @@ mod frontend;
 mod frontend_config;
 mod health_answers;
 mod lifecycle;
+mod output;
 mod ports;
 mod precommit;
 mod pressure;

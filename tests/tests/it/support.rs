@@ -423,3 +423,69 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// Runs `command` to its end with stdin, stdout and stderr on a new pseudo-terminal
+/// (Python's pty module), as a person's shell would: `dev` then sees a terminal and
+/// writes colour unless told not to. Returns everything the terminal received, bytes as
+/// written (decoded as UTF-8, invalid bytes replaced), ending with `exit=<code>` (or
+/// `exit=hung` after `timeout`, when the process is killed).
+pub fn on_terminal(command: &Command, timeout: Duration) -> String {
+    let driver = r#"
+import os, pty, subprocess, sys, time
+timeout, argv = float(sys.argv[1]), sys.argv[2:]
+master, slave = pty.openpty()
+proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+os.close(slave)
+seen = b""
+deadline = time.time() + timeout
+while time.time() < deadline:
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+try:
+    code = proc.wait(timeout=max(0.1, deadline - time.time()))
+except subprocess.TimeoutExpired:
+    proc.kill()
+    code = "hung"
+sys.stdout.buffer.write(seen)
+sys.stdout.buffer.write(f"\nexit={code}".encode())
+"#;
+    let mut driven = Command::new("python3");
+    driven
+        .arg("-c")
+        .arg(driver)
+        .arg(timeout.as_secs_f64().to_string())
+        .arg(command.get_program())
+        .args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        driven.current_dir(dir);
+    }
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => driven.env(key, value),
+            None => driven.env_remove(key),
+        };
+    }
+    let output = driven.output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The text of every run log in `checkout`'s `.dev/logs`, oldest name first.
+pub fn run_logs(checkout: &Checkout) -> String {
+    let Ok(entries) = std::fs::read_dir(checkout.file(".dev/logs")) else {
+        return String::new();
+    };
+    let mut logs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .collect();
+    logs.sort();
+    logs.iter()
+        .map(|path| std::fs::read_to_string(path).unwrap_or_default())
+        .collect()
+}

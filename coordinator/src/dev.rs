@@ -30,6 +30,7 @@ mod frontend_port;
 mod frontend_ready;
 mod liveness;
 mod remote;
+mod summary;
 mod supervise;
 mod this_run;
 
@@ -174,7 +175,11 @@ async fn run_registered(
     // rather than both seeing a free port and racing for it.
     let starting = proceed!(this_run.start_lock(log, shutdown).await);
     let ports = proceed!(settle_ports(config, options, policy, log, shutdown).await);
-    let mut config = config.with_ports(ports.backend.port, ports.frontend);
+    let mut moved = summary::Moved {
+        backend: ports.backend.moved.clone(),
+        frontend: ports.frontend.moved.clone(),
+    };
+    let mut config = config.with_ports(ports.backend.port, ports.frontend.port);
     if let Err(err) = this_run.point_frontend_config(&config, config.backend.port) {
         return DevOutcome::Misconfigured(err.to_string());
     }
@@ -194,6 +199,7 @@ async fn run_registered(
                 policy,
                 client: &client,
                 log,
+                moved: &mut moved.backend,
             };
             proceed!(start_backend(&mut start, shutdown, this_run).await)
         }
@@ -214,6 +220,8 @@ async fn run_registered(
         return outcome;
     }
     drop(starting);
+    let command = options.frontend_command.as_deref();
+    summary::say(log, &processes, &config, command, &moved);
     let watch = Watch {
         config: &config,
         plan: &plan,
@@ -228,8 +236,8 @@ async fn run_registered(
 /// Both ports, settled before anything starts.
 struct SettledPorts {
     backend: ResolvedPort,
-    /// `None` when the frontend is not a server (or `dev -- cmd` replaces it).
-    frontend: Option<u16>,
+    /// No port when the frontend is not a server (or `dev -- cmd` replaces it).
+    frontend: frontend_port::FrontendPort,
 }
 
 /// Settles the backend's port, then the frontend's (never the same one).
@@ -249,7 +257,10 @@ async fn settle_ports(
         config.frontend.port
     };
     let frontend = if options.no_frontend {
-        configured
+        frontend_port::FrontendPort {
+            port: configured,
+            moved: None,
+        }
     } else {
         let policy = port::Policy {
             auto: options.frontend_port_auto,
@@ -378,6 +389,8 @@ struct Start<'a> {
     policy: port::Policy,
     client: &'a HealthClient,
     log: &'a RunLog,
+    /// Why the backend is not on its configured port, for the summary.
+    moved: &'a mut Option<String>,
 }
 
 /// Starts the backend, choosing the port again when it was taken meanwhile (the config
@@ -427,6 +440,9 @@ async fn start_backend(
                     "port {taken} was taken after it was chosen: choosing again"
                 ));
                 let resolved = proceed!(flow: resolve_port(start.config, taken, start.policy, log, shutdown).await);
+                if resolved.port != taken && start.moved.is_none() {
+                    *start.moved = Some(format!("{taken} was taken after it was chosen"));
+                }
                 *start.config = start
                     .config
                     .with_ports(resolved.port, start.config.frontend.port);

@@ -73,6 +73,8 @@ struct Inner {
     filter: tracing_subscriber::filter::Targets,
     dropped: Arc<AtomicU64>,
     health_path: Option<String>,
+    /// When the log was made: the start of the run.
+    started: std::time::Instant,
 }
 
 /// What the terminal thread is asked to do.
@@ -195,6 +197,7 @@ impl RunLog {
                 filter,
                 dropped,
                 health_path: options.health_path.clone(),
+                started: std::time::Instant::now(),
             }),
         };
         if let Some(failure) = failure {
@@ -216,6 +219,11 @@ impl RunLog {
 
     pub fn path(&self) -> Option<&Path> {
         self.inner.path.as_deref()
+    }
+
+    /// How long ago the run's log was made (the run started).
+    pub fn since_start(&self) -> Duration {
+        self.inner.started.elapsed()
     }
 
     /// The colour decision for the terminal streams.

@@ -22,6 +22,8 @@ use crate::signals::Shutdown;
 pub(super) struct ResolvedPort {
     pub(super) port: u16,
     pub(super) reuse: Option<HealthReport>,
+    /// Why it is not the port asked for: "8000 is in use by ...".
+    pub(super) moved: Option<String>,
 }
 
 /// Settles the backend port, starting from `wanted`: free (start one), ours and ready
@@ -35,15 +37,22 @@ pub(super) async fn resolve_port(
     shutdown: &mut Shutdown,
 ) -> Flow<ResolvedPort> {
     let mut port = wanted;
+    let mut moved = None;
     // Each round either settles the port or changes something (a new port, a stopped
     // backend); the bound only guards against a port that keeps being stolen.
     for _ in 0..5 {
         let state = classify(config, port, log).await;
         match &state {
-            PortState::Free => return Flow::Continue(ResolvedPort { port, reuse: None }),
+            PortState::Free => {
+                return Flow::Continue(ResolvedPort {
+                    port,
+                    reuse: None,
+                    moved,
+                });
+            }
             PortState::Reusable(report) => {
                 let reuse = Some(report.clone());
-                return Flow::Continue(ResolvedPort { port, reuse });
+                return Flow::Continue(ResolvedPort { port, reuse, moved });
             }
             _ => {}
         }
@@ -65,13 +74,32 @@ pub(super) async fn resolve_port(
             },
             None => None,
         };
-        port = proceed!(flow: take_offer(config, port, offer, accepted, &described, log, shutdown).await);
+        let next = proceed!(flow: take_offer(config, port, offer, accepted, &described, log, shutdown).await);
+        if next != port && moved.is_none() {
+            moved = Some(moved_because(port, &state));
+        }
+        port = next;
     }
     Flow::Break(refuse(
         log,
         "no port could be settled after 5 tries",
         "choose a port with --port N".into(),
     ))
+}
+
+/// Why a run left `port`, for the summary: "8000 is in use by `python3 -m http.server
+/// 8000` (pid 777, user alice, up 3 min)" (the holder only; the rest was said when the
+/// port was looked at).
+pub(super) fn moved_because(port: u16, state: &PortState) -> String {
+    match state.holder() {
+        Some(crate::holder::Lookup::Found(holders)) if !holders.is_empty() => {
+            format!("{port} is in use by {}", holders[0])
+        }
+        Some(crate::holder::Lookup::Hidden { .. } | crate::holder::Lookup::Found(_)) => {
+            format!("{port} is in use by a process that cannot be inspected")
+        }
+        None => format!("{port} was taken"),
+    }
 }
 
 /// What is on `port` now.

@@ -15,6 +15,13 @@ use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::signals::Shutdown;
 
+/// The frontend's port, settled, and why it is not the configured one.
+#[derive(Debug, Clone, Default)]
+pub(super) struct FrontendPort {
+    pub(super) port: Option<u16>,
+    pub(super) moved: Option<String>,
+}
+
 /// Settles the frontend's port: the configured one when it is free. A frontend that is not a
 /// server (`port = false`) has nothing to settle.
 pub(super) async fn resolve_frontend_port(
@@ -23,15 +30,19 @@ pub(super) async fn resolve_frontend_port(
     policy: port::Policy,
     log: &RunLog,
     shutdown: &mut Shutdown,
-) -> Flow<Option<u16>> {
+) -> Flow<FrontendPort> {
     let Some(mut wanted) = config.frontend.port else {
-        return Flow::Continue(None);
+        return Flow::Continue(FrontendPort::default());
     };
+    let mut moved = None;
     // Each round takes a new port; the bound only guards against ports that keep being
     // taken between the check and the next look.
     for _ in 0..5 {
         if wanted != backend && port::is_free(wanted) {
-            return Flow::Continue(Some(wanted));
+            return Flow::Continue(FrontendPort {
+                port: Some(wanted),
+                moved,
+            });
         }
         let described = describe(wanted, backend);
         let Some(next) = next_free_besides(wanted, backend) else {
@@ -60,6 +71,7 @@ pub(super) async fn resolve_frontend_port(
             return Flow::Break(refuse(log, &described, rerun_hint(wanted, next)));
         }
         log.info(&format!("frontend: using port {next} instead of {wanted}"));
+        moved.get_or_insert_with(|| moved_because(wanted, backend));
         wanted = next;
     }
     Flow::Break(refuse(
@@ -79,6 +91,18 @@ fn describe(wanted: u16, backend: u16) -> String {
         holder: holder::lookup(wanted),
     };
     state.describe(wanted)
+}
+
+/// Why the frontend left `wanted`, for the summary.
+fn moved_because(wanted: u16, backend: u16) -> String {
+    if wanted == backend {
+        return format!("{wanted} is the backend's port");
+    }
+    let state = PortState::Foreign {
+        detail: String::new(),
+        holder: holder::lookup(wanted),
+    };
+    super::choose_port::moved_because(wanted, &state)
 }
 
 /// The next free port above `wanted` that is not the backend's.

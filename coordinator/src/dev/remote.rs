@@ -19,7 +19,7 @@ use tokio::time::{Instant, sleep, timeout};
 use super::Flow;
 use super::supervise::{Backend, Processes, Remote, Watch, supervise};
 use super::this_run::ThisRun;
-use super::{DevOptions, DevOutcome, fail_with, frontend_port, start_frontend};
+use super::{DevOptions, DevOutcome, fail_with, frontend_port, start_frontend, summary};
 use crate::backend::Plan;
 use crate::config::Config;
 use crate::health::{self, HealthClient, HealthReport, Mismatch, Probe, Readiness, tls};
@@ -174,6 +174,7 @@ async fn run_frontend(
     if options.frontend_command.is_some() {
         config.frontend.port = None;
     }
+    let mut moved = summary::Moved::default();
     if !options.no_frontend {
         let policy = port::Policy {
             auto: options.frontend_port_auto,
@@ -181,10 +182,11 @@ async fn run_frontend(
             interactive: prompt::interactive(),
         };
         let backend_port = config.backend.port;
-        let port = proceed!(
+        let settled = proceed!(
             frontend_port::resolve_frontend_port(config, backend_port, policy, log, shutdown).await
         );
-        *config = config.with_ports(backend_port, port);
+        *config = config.with_ports(backend_port, settled.port);
+        moved.frontend = settled.moved;
     }
     if let Err(err) = this_run.point_frontend_config(config, config.backend.port) {
         return DevOutcome::Misconfigured(err.to_string());
@@ -210,6 +212,8 @@ async fn run_frontend(
         processes.stop_all(config, log, shutdown).await;
         return outcome;
     }
+    let command = options.frontend_command.as_deref();
+    summary::say(log, &processes, config, command, &moved);
     let mut plan = Plan::new(config, Vec::new(), Vec::new());
     plan.health_url = health_url.to_owned();
     let watch = Watch {

@@ -1,14 +1,18 @@
 //! What a person sees: a child's colour reaches a terminal as written, and no escape
 //! sequence (nor its escaped text) reaches anything else; a progress bar's `\r` never
 //! splits or merges lines; the backend's access-log lines of health probes stay off the
-//! terminal (the log file keeps them) while a failing answer's line is shown.
+//! terminal (the log file keeps them) while a failing answer's line is shown; and one
+//! summary says what runs once the app is up.
 
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use std::net::{Ipv4Addr, TcpListener};
+
+use crate::ports::http_server;
 use crate::reference_app::reference_checkout;
-use crate::support::{Checkout, Running, on_terminal, run_logs, wait_until};
+use crate::support::{Checkout, Running, free_port, on_terminal, read_pid, run_logs, wait_until};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -187,4 +191,112 @@ fn the_reference_backend_under_liveness_probes_keeps_the_terminal_quiet_for_10_s
     dev.expect_line("GET /health 503", LONG);
     dev.signal(Signal::SIGTERM);
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+}
+
+/// The number after `before` in the first line of `output` that has it.
+fn number_after(output: &str, before: &str) -> u32 {
+    let at = output
+        .find(before)
+        .unwrap_or_else(|| panic!("no {before:?} in:\n{output}"));
+    let digits: String = output[at + before.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap()
+}
+
+/// The summary's lines: the one starting `up in`, and the two after it.
+fn summary(output: &str) -> Vec<String> {
+    let lines: Vec<&str> = output.lines().collect();
+    let starts: Vec<usize> = (0..lines.len())
+        .filter(|n| lines[*n].starts_with("[dev] up in "))
+        .collect();
+    assert_eq!(starts.len(), 1, "one summary per start:\n{output}");
+    lines[starts[0]..(starts[0] + 3).min(lines.len())]
+        .iter()
+        .map(|line| (*line).to_owned())
+        .collect()
+}
+
+#[test]
+fn the_summary_names_the_real_ports_and_pids_once_and_why_the_backend_port_moved() {
+    let checkout = Checkout::new();
+    let pid_file = checkout.file("backend.pid").display().to_string();
+    checkout.fake_config(&["--pid-file", &pid_file], "", "");
+    let frontend_port = free_port();
+    let config = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    checkout.write(
+        "dev.toml",
+        &config.replace(
+            "command = [\"sleep\", \"3600\"]\nport = false",
+            &format!(
+                "command = [\"python3\", \"-m\", \"http.server\", \"--bind\", \"127.0.0.1\", \"{{frontend_port}}\"]\nport = {frontend_port}"
+            ),
+        ),
+    );
+    let holder = http_server(checkout.port);
+    let dev = checkout.spawn(&["dev", "--no-sync", "--port", "auto"]);
+    dev.expect_line("Ctrl-C stops all", LONG);
+    let output = dev.output();
+    let lines = summary(&output);
+    let port = number_after(&output, "using port ");
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let frontend = number_after(&output, "started frontend pid ");
+    let head = format!(
+        "[dev] up in {} s: backend http://127.0.0.1:{port} (pid {backend}, started; {} is in use by ",
+        lines[0]
+            .trim_start_matches("[dev] up in ")
+            .split(' ')
+            .next()
+            .unwrap(),
+        checkout.port
+    );
+    assert!(lines[0].starts_with(&head), "{head}\n{output}");
+    assert!(
+        lines[0].contains(&format!(
+            "http.server {} --bind 127.0.0.1` (pid {}, ",
+            checkout.port,
+            holder.pid()
+        )),
+        "the holder: {output}"
+    );
+    let indent = format!("[dev] {}", " ".repeat(head.find("backend").unwrap() - 6));
+    assert_eq!(
+        lines[1],
+        format!("{indent}frontend http://127.0.0.1:{frontend_port}/ (pid {frontend})"),
+        "{output}"
+    );
+    let id = output[output.find("run dev-").unwrap() + 4..]
+        .split(' ')
+        .next()
+        .unwrap();
+    assert_eq!(
+        lines[2],
+        format!("{indent}log .dev/logs/{id}.log · run {id} · Ctrl-C stops all"),
+        "{output}"
+    );
+}
+
+#[test]
+fn the_summary_after_a_start_moved_to_another_port_names_the_new_port_and_pid() {
+    let checkout = Checkout::new();
+    let pid_file = checkout.file("backend.pid").display().to_string();
+    // The fake waits before binding; the test takes the port in that window.
+    checkout.fake_config(&["--delay-ms", "1500", "--pid-file", &pid_file], "", "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--port", "auto", "--", "true"]);
+    dev.expect_line("started backend pid", LONG);
+    let _thief = TcpListener::bind((Ipv4Addr::LOCALHOST, checkout.port)).unwrap();
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    let output = dev.output();
+    let lines = summary(&output);
+    let port = number_after(&output, "using port ");
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    assert!(
+        lines[0].contains(&format!(
+            "backend http://127.0.0.1:{port} (pid {backend}, started; {} was taken after it was chosen)",
+            checkout.port
+        )),
+        "{output}"
+    );
+    assert!(lines[1].contains("command true (pid "), "{output}");
 }

@@ -1,0 +1,255 @@
+//! The one place that says what is running once the app is up: each process with its
+//! address, pid, whether this run started it or reuses it, and why its port moved; then
+//! the log file, the run's ID and how to stop. A person should not have to scroll back
+//! through `[backend]` lines for any of it.
+//!
+//! [`lines`] is a pure function of the run's processes ([`Entry`]), so a new kind of
+//! process is one more entry, not a new message.
+
+use std::time::Duration;
+
+use super::supervise::{Backend, Processes};
+use crate::config::{Config, display_path};
+use crate::runlog::RunLog;
+
+/// One process of the run, as the summary shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Entry {
+    /// `backend`, `frontend`, `command` (`dev -- <cmd>`).
+    pub(super) role: &'static str,
+    /// Its URL, or the command line of a process that is not a server.
+    pub(super) at: String,
+    pub(super) pid: Option<u32>,
+    /// What to say of who runs it, when there is a choice (only a backend can be reused).
+    pub(super) how: Option<How>,
+    /// Why it is not on its configured port: "8000 is in use by ...".
+    pub(super) moved: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum How {
+    Started,
+    /// Another live run's (by its correlation ID), or one started by hand.
+    Reused {
+        run: Option<String>,
+    },
+    /// `backend.url`: runs elsewhere.
+    Remote,
+}
+
+/// Why the run's ports are not the configured ones, as settled.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Moved {
+    pub(super) backend: Option<String>,
+    pub(super) frontend: Option<String>,
+}
+
+/// The summary's lines (without the `[dev]` prefix the log adds):
+///
+/// ```text
+/// up in 1.3 s: backend http://127.0.0.1:8001 (pid 4321, started; 8000 is in use by ...)
+///              frontend http://127.0.0.1:5173/ (pid 4400)
+///              log .dev/logs/dev-1796....log · run dev-1796... · Ctrl-C stops all
+/// ```
+pub(super) fn lines(
+    up_in: Duration,
+    entries: &[Entry],
+    log: Option<&str>,
+    run: &str,
+) -> Vec<String> {
+    let head = format!("up in {:.1} s: ", up_in.as_secs_f64());
+    let indent = " ".repeat(head.chars().count());
+    let mut lines: Vec<String> = entries
+        .iter()
+        .map(|entry| format!("{} {}{}", entry.role, entry.at, details(entry)))
+        .collect();
+    let all_ours = entries
+        .iter()
+        .all(|entry| !matches!(entry.how, Some(How::Reused { .. } | How::Remote)));
+    let stops = if all_ours {
+        "Ctrl-C stops all"
+    } else {
+        "Ctrl-C stops what dev started"
+    };
+    let log = log.map_or_else(String::new, |log| format!("log {log} · "));
+    lines.push(format!("{log}run {run} · {stops}"));
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let lead = if n == 0 { &head } else { &indent };
+            format!("{lead}{line}")
+        })
+        .collect()
+}
+
+/// ` (pid 4321, started; 8000 is in use by ...)`
+fn details(entry: &Entry) -> String {
+    let mut said: Vec<String> = Vec::new();
+    if let Some(pid) = entry.pid {
+        said.push(format!("pid {pid}"));
+    }
+    match &entry.how {
+        Some(How::Started) => said.push("started".into()),
+        Some(How::Reused { run: Some(run) }) => said.push(format!("reused from dev run {run}")),
+        Some(How::Reused { run: None }) => said.push("reused, started outside dev".into()),
+        Some(How::Remote) => said.push("remote: dev does not run it".into()),
+        None => {}
+    }
+    let mut text = said.join(", ");
+    if let Some(moved) = &entry.moved {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(moved);
+    }
+    if text.is_empty() {
+        text
+    } else {
+        format!(" ({text})")
+    }
+}
+
+/// The entries of the run's real processes: the backend (owned, reused or remote),
+/// then the frontend or `dev -- <cmd>` (`command`).
+pub(super) fn entries(
+    processes: &Processes,
+    config: &Config,
+    command: Option<&[String]>,
+    moved: &Moved,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    if let Some(backend) = &processes.backend {
+        let (pid, how) = match backend {
+            Backend::Owned(running) => (Some(running.pid()), How::Started),
+            Backend::Reused(reused) => (
+                reused.pid,
+                How::Reused {
+                    run: reused.run.clone(),
+                },
+            ),
+            Backend::Remote(_) => (None, How::Remote),
+        };
+        entries.push(Entry {
+            role: "backend",
+            at: config.backend_url(),
+            pid,
+            how: Some(how),
+            moved: moved.backend.clone(),
+        });
+    }
+    if let Some(frontend) = &processes.frontend {
+        let (role, at) = match (command, config.frontend_url()) {
+            (Some(command), _) => ("command", command.join(" ")),
+            (None, Some(url)) => ("frontend", format!("{url}/")),
+            (None, None) => ("frontend", config.frontend.command.join(" ")),
+        };
+        entries.push(Entry {
+            role,
+            at,
+            pid: Some(frontend.pid()),
+            how: None,
+            moved: moved.frontend.clone(),
+        });
+    }
+    entries
+}
+
+/// Says the summary of the run's processes as they are now.
+pub(super) fn say(
+    log: &RunLog,
+    processes: &Processes,
+    config: &Config,
+    command: Option<&[String]>,
+    moved: &Moved,
+) {
+    let shown = log.path().map(|path| display_path(path, &config.root));
+    let entries = entries(processes, config, command, moved);
+    for line in lines(
+        log.since_start(),
+        &entries,
+        shown.as_deref(),
+        log.correlation_id(),
+    ) {
+        log.info(&line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(role: &'static str, at: &str, pid: u32, how: Option<How>) -> Entry {
+        Entry {
+            role,
+            at: at.into(),
+            pid: Some(pid),
+            how,
+            moved: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_names_each_process_the_log_and_the_run() {
+        let mut backend = entry("backend", "http://127.0.0.1:8001", 4321, Some(How::Started));
+        backend.moved = Some("8000 is in use by `python3 -m http.server` (pid 777)".into());
+        let frontend = entry("frontend", "http://127.0.0.1:5173/", 4400, None);
+        let lines = lines(
+            Duration::from_millis(1_340),
+            &[backend, frontend],
+            Some(".dev/logs/dev-1-a.log"),
+            "dev-1-a",
+        );
+        assert_eq!(
+            lines,
+            [
+                "up in 1.3 s: backend http://127.0.0.1:8001 (pid 4321, started; 8000 is in use by `python3 -m http.server` (pid 777))",
+                "             frontend http://127.0.0.1:5173/ (pid 4400)",
+                "             log .dev/logs/dev-1-a.log · run dev-1-a · Ctrl-C stops all",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_backend_dev_does_not_run_is_said_and_not_counted_as_stopped() {
+        let reused = entry(
+            "backend",
+            "http://127.0.0.1:8000",
+            42,
+            Some(How::Reused {
+                run: Some("dev-2-b".into()),
+            }),
+        );
+        let command = entry("command", "npm test", 43, None);
+        let lines = lines(
+            Duration::from_millis(80),
+            &[reused, command],
+            None,
+            "dev-3-c",
+        );
+        assert_eq!(
+            lines,
+            [
+                "up in 0.1 s: backend http://127.0.0.1:8000 (pid 42, reused from dev run dev-2-b)",
+                "             command npm test (pid 43)",
+                "             run dev-3-c · Ctrl-C stops what dev started",
+            ]
+        );
+        let remote = Entry {
+            role: "backend",
+            at: "https://gpu-box:8443".into(),
+            pid: None,
+            how: Some(How::Remote),
+            moved: None,
+        };
+        assert_eq!(
+            lines_of(&remote),
+            "backend https://gpu-box:8443 (remote: dev does not run it)"
+        );
+    }
+
+    fn lines_of(entry: &Entry) -> String {
+        let lines = lines(Duration::ZERO, std::slice::from_ref(entry), None, "r");
+        lines[0].trim_start_matches("up in 0.0 s: ").to_owned()
+    }
+}

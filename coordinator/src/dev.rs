@@ -29,6 +29,7 @@ mod choose_port;
 mod frontend_port;
 mod frontend_ready;
 mod liveness;
+mod preview;
 mod remote;
 mod summary;
 mod supervise;
@@ -37,6 +38,7 @@ mod this_run;
 use std::time::Duration;
 
 use choose_port::{ResolvedPort, resolve_port};
+pub use preview::preview;
 use supervise::{Backend, Processes, Reused, Watch, supervise};
 use this_run::ThisRun;
 
@@ -538,32 +540,39 @@ fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
     env
 }
 
-/// Resolves `python` in the backend command: the venv's interpreter, else a system one.
-fn backend_argv(config: &Config, log: &RunLog) -> Flow<Vec<String>> {
+/// The backend command with `python` resolved: the venv's interpreter, else a system
+/// one (placeholders are filled in later, once the port is settled).
+fn resolve_python(config: &Config) -> Result<Vec<String>, python::PythonError> {
     let mut argv = config.backend.command.clone();
     if argv.first().map(String::as_str) == Some("python") {
         let in_venv = python::venv_python(&config.backend.venv);
         let resolved = if in_venv.exists() {
             in_venv
         } else {
-            match python::discover() {
-                Ok(found) => found.executable,
-                Err(err) => {
-                    return Flow::Break(fail_with(
-                        log,
-                        &format!("cannot run the backend command `{}`", argv.join(" ")),
-                        vec![err.to_string()],
-                        vec![Cause {
-                            cause: "no suitable Python interpreter is installed".into(),
-                            fix: err.fix(),
-                        }],
-                    ));
-                }
-            }
+            python::discover()?.executable
         };
         argv[0] = resolved.display().to_string();
     }
-    Flow::Continue(argv)
+    Ok(argv)
+}
+
+/// [`resolve_python`], or the end of the run with a report naming the fix.
+fn backend_argv(config: &Config, log: &RunLog) -> Flow<Vec<String>> {
+    match resolve_python(config) {
+        Ok(argv) => Flow::Continue(argv),
+        Err(err) => Flow::Break(fail_with(
+            log,
+            &format!(
+                "cannot run the backend command `{}`",
+                config.backend.command.join(" ")
+            ),
+            vec![err.to_string()],
+            vec![Cause {
+                cause: "no suitable Python interpreter is installed".into(),
+                fix: err.fix(),
+            }],
+        )),
+    }
 }
 
 fn context(config: &Config, plan: &Plan) -> Context {

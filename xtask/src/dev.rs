@@ -59,7 +59,8 @@ pub fn run(args: &DevArgs) -> u8 {
             Some(file) => format!("# config file: {}\n", file.display()),
             None => "# no dev.toml found: built-in defaults\n".to_owned(),
         };
-        crate::print(&format!("{header}{}", config.describe()));
+        let preview = coordinator::dev::preview(&config);
+        crate::print(&format!("{header}{}{preview}", config.describe()));
         return crate::exit::OK;
     }
     if args.resync

@@ -82,7 +82,7 @@ pub(super) async fn resolve_frontend_port(
 }
 
 /// "port 5173 (the frontend's) is in use by `...` (pid 42, user alice, up 3 min)".
-fn describe(wanted: u16, backend: u16) -> String {
+pub(super) fn describe(wanted: u16, backend: u16) -> String {
     if wanted == backend {
         return format!("the frontend's port {wanted} is the backend's port");
     }
@@ -106,7 +106,7 @@ fn moved_because(wanted: u16, backend: u16) -> String {
 }
 
 /// The next free port above `wanted` that is not the backend's.
-fn next_free_besides(wanted: u16, backend: u16) -> Option<u16> {
+pub(super) fn next_free_besides(wanted: u16, backend: u16) -> Option<u16> {
     // The same choice as for the backend's port (the scan above, then a port the system
     // picks), never the backend's own.
     let next = port::free_instead(wanted)?;

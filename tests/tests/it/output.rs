@@ -300,3 +300,50 @@ fn the_summary_after_a_start_moved_to_another_port_names_the_new_port_and_pid() 
     );
     assert!(lines[1].contains("command true (pid "), "{output}");
 }
+
+#[test]
+fn print_config_shows_the_commands_as_they_would_run_and_what_the_port_policy_would_do() {
+    let checkout = Checkout::new();
+    let frontend_port = free_port();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = [\"python\", \"app.py\", \"--port\", \"{{port}}\"]\nport = {}\n\
+             venv = \"no-venv\"\n\n[frontend]\ncommand = [\"node\", \"ui.js\", \"{{url}}\", \
+             \"{{frontend_port}}\"]\nport = {frontend_port}\n",
+            checkout.port
+        ),
+    );
+    let holder = http_server(checkout.port);
+    let output = checkout
+        .command(&["dev", "--print-config"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let python = coordinator::python::discover().unwrap().executable;
+    let port = checkout.port;
+    for line in [
+        format!(
+            "# backend.command runs  [{:?}, \"app.py\", \"--port\", \"{port}\"]",
+            python.display().to_string()
+        ),
+        format!(
+            "# frontend.command runs [\"node\", \"ui.js\", \"http://127.0.0.1:{port}\", \"{frontend_port}\"]"
+        ),
+        format!("# frontend.port {frontend_port}: free"),
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line}\n{stdout}");
+    }
+    let backend = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("# backend.port {port}: port {port} is in use by ")))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        backend.contains(&format!("(pid {}, ", holder.pid())),
+        "{backend}"
+    );
+    let next = number_after(backend, "`--port auto` would take ");
+    assert!(next > u32::from(port), "{backend}");
+    assert!(!checkout.file(".dev/logs").exists(), "nothing was started");
+}

@@ -143,10 +143,13 @@ fn dev_brings_up_the_real_reference_backend_end_to_end() {
     let port_text = port.to_string();
     let probe = "fetch(process.env.BACKEND_URL + '/health').then(r => r.json()).then(j => { \
                  console.log('health says', j.status, j.service); process.exit(j.status === 'healthy' ? 0 : 5) })";
-    let command = xtask_command(
+    let mut command = xtask_command(
         &repo_root(),
         &["dev", "--port", &port_text, "--", "node", "-e", probe],
     );
+    // The request lines with dev's correlation ID are its health probes' (off the
+    // terminal by default).
+    command.env("DEV_BACKEND_SHOW_HEALTH_LOGS", "true");
     let mut dev = Running::spawn(command);
     let status = dev.wait(Duration::from_secs(120));
     let output = dev.output();

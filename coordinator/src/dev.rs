@@ -208,6 +208,7 @@ async fn run_registered(
     };
     let mut processes = Processes {
         backend: Some(backend),
+        moved,
         ..Processes::default()
     };
     this_run.update(|record| {
@@ -222,8 +223,7 @@ async fn run_registered(
         return outcome;
     }
     drop(starting);
-    let command = options.frontend_command.as_deref();
-    summary::say(log, &processes, &config, command, &moved);
+    summary::say(log, &processes, &config, summary::When::Up);
     let watch = Watch {
         config: &config,
         plan: &plan,
@@ -501,6 +501,7 @@ async fn start_frontend(
             let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
             processes.frontend = Some(running);
             processes.command_mode = options.frontend_command.is_some();
+            processes.command.clone_from(&options.frontend_command);
             ready
         }
         Err(err) => Flow::Break(fail_with(

@@ -203,6 +203,7 @@ async fn run_frontend(
         backend: Some(Backend::Remote(Remote {
             url: config.backend_url(),
         })),
+        moved,
         ..Processes::default()
     };
     if !options.no_frontend
@@ -212,8 +213,7 @@ async fn run_frontend(
         processes.stop_all(config, log, shutdown).await;
         return outcome;
     }
-    let command = options.frontend_command.as_deref();
-    summary::say(log, &processes, config, command, &moved);
+    summary::say(log, &processes, config, summary::When::Up);
     let mut plan = Plan::new(config, Vec::new(), Vec::new());
     plan.health_url = health_url.to_owned();
     let watch = Watch {

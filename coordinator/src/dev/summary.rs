@@ -51,13 +51,8 @@ pub(super) struct Moved {
 ///              frontend http://127.0.0.1:5173/ (pid 4400)
 ///              log .dev/logs/dev-1796....log · run dev-1796... · Ctrl-C stops all
 /// ```
-pub(super) fn lines(
-    up_in: Duration,
-    entries: &[Entry],
-    log: Option<&str>,
-    run: &str,
-) -> Vec<String> {
-    let head = format!("up in {:.1} s: ", up_in.as_secs_f64());
+pub(super) fn lines(head: &str, entries: &[Entry], log: Option<&str>, run: &str) -> Vec<String> {
+    let head = format!("{head}: ");
     let indent = " ".repeat(head.chars().count());
     let mut lines: Vec<String> = entries
         .iter()
@@ -81,6 +76,11 @@ pub(super) fn lines(
             format!("{lead}{line}")
         })
         .collect()
+}
+
+/// `up in 1.3 s`
+fn up_in(elapsed: Duration) -> String {
+    format!("up in {:.1} s", elapsed.as_secs_f64())
 }
 
 /// ` (pid 4321, started; 8000 is in use by ...)`
@@ -112,12 +112,8 @@ fn details(entry: &Entry) -> String {
 
 /// The entries of the run's real processes: the backend (owned, reused or remote),
 /// then the frontend or `dev -- <cmd>` (`command`).
-pub(super) fn entries(
-    processes: &Processes,
-    config: &Config,
-    command: Option<&[String]>,
-    moved: &Moved,
-) -> Vec<Entry> {
+pub(super) fn entries(processes: &Processes, config: &Config) -> Vec<Entry> {
+    let moved = &processes.moved;
     let mut entries = Vec::new();
     if let Some(backend) = &processes.backend {
         let (pid, how) = match backend {
@@ -139,7 +135,7 @@ pub(super) fn entries(
         });
     }
     if let Some(frontend) = &processes.frontend {
-        let (role, at) = match (command, config.frontend_url()) {
+        let (role, at) = match (&processes.command, config.frontend_url()) {
             (Some(command), _) => ("command", command.join(" ")),
             (None, Some(url)) => ("frontend", format!("{url}/")),
             (None, None) => ("frontend", config.frontend.command.join(" ")),
@@ -155,22 +151,24 @@ pub(super) fn entries(
     entries
 }
 
+/// When the summary is said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum When {
+    /// The app just came up.
+    Up,
+    /// Who runs a process changed (a reused backend was taken over).
+    Changed,
+}
+
 /// Says the summary of the run's processes as they are now.
-pub(super) fn say(
-    log: &RunLog,
-    processes: &Processes,
-    config: &Config,
-    command: Option<&[String]>,
-    moved: &Moved,
-) {
+pub(super) fn say(log: &RunLog, processes: &Processes, config: &Config, when: When) {
     let shown = log.path().map(|path| display_path(path, &config.root));
-    let entries = entries(processes, config, command, moved);
-    for line in lines(
-        log.since_start(),
-        &entries,
-        shown.as_deref(),
-        log.correlation_id(),
-    ) {
+    let entries = entries(processes, config);
+    let head = match when {
+        When::Up => up_in(log.since_start()),
+        When::Changed => "running now".to_owned(),
+    };
+    for line in lines(&head, &entries, shown.as_deref(), log.correlation_id()) {
         log.info(&line);
     }
 }
@@ -195,7 +193,7 @@ mod tests {
         backend.moved = Some("8000 is in use by `python3 -m http.server` (pid 777)".into());
         let frontend = entry("frontend", "http://127.0.0.1:5173/", 4400, None);
         let lines = lines(
-            Duration::from_millis(1_340),
+            &up_in(Duration::from_millis(1_340)),
             &[backend, frontend],
             Some(".dev/logs/dev-1-a.log"),
             "dev-1-a",
@@ -222,7 +220,7 @@ mod tests {
         );
         let command = entry("command", "npm test", 43, None);
         let lines = lines(
-            Duration::from_millis(80),
+            &up_in(Duration::from_millis(80)),
             &[reused, command],
             None,
             "dev-3-c",
@@ -249,7 +247,7 @@ mod tests {
     }
 
     fn lines_of(entry: &Entry) -> String {
-        let lines = lines(Duration::ZERO, std::slice::from_ref(entry), None, "r");
-        lines[0].trim_start_matches("up in 0.0 s: ").to_owned()
+        let lines = lines("now", std::slice::from_ref(entry), None, "r");
+        lines[0].trim_start_matches("now: ").to_owned()
     }
 }

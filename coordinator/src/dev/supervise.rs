@@ -81,6 +81,9 @@ pub(super) struct Processes {
     pub(super) frontend: Option<Running>,
     /// The frontend is `dev -- <cmd>`, whose exit code is passed through as it is.
     pub(super) command_mode: bool,
+    /// `dev -- <cmd>`'s command, and why ports moved: what the summary says besides.
+    pub(super) command: Option<Vec<String>>,
+    pub(super) moved: super::summary::Moved,
 }
 
 /// The backend's process, when this run owns it.
@@ -349,6 +352,13 @@ impl Supervisor<'_> {
                     Look::TookOver(running) => {
                         self.owned_again(processes, running);
                         self.restarts = Restarts::default();
+                        // Who runs the backend changed: say what runs now.
+                        super::summary::say(
+                            self.watch.log,
+                            processes,
+                            self.watch.config,
+                            super::summary::When::Changed,
+                        );
                     }
                     Look::End(outcome) => return Flow::Break(outcome),
                 }

@@ -347,3 +347,36 @@ fn print_config_shows_the_commands_as_they_would_run_and_what_the_port_policy_wo
     assert!(next > u32::from(port), "{backend}");
     assert!(!checkout.file(".dev/logs").exists(), "nothing was started");
 }
+
+#[test]
+fn a_reused_backend_is_said_so_and_after_a_take_over_the_summary_names_the_new_one() {
+    let checkout = Checkout::new();
+    let outside = checkout.outside_backend(&[]);
+    checkout.fake_config(&[], "liveness_interval = \"100ms\"", "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let up = dev.expect_line("[dev] up in ", LONG);
+    assert!(
+        up.ends_with(&format!(
+            "backend http://127.0.0.1:{} (pid {}, reused, started outside dev)",
+            checkout.port,
+            outside.pid()
+        )),
+        "{}",
+        dev.output()
+    );
+    dev.expect_line("Ctrl-C stops what dev started", LONG);
+    drop(outside);
+    let now = dev.expect_line("[dev] running now: ", LONG);
+    let output = dev.output();
+    let pid = number_after(&output, "started backend pid ");
+    assert!(
+        now.ends_with(&format!(
+            "backend http://127.0.0.1:{} (pid {pid}, started)",
+            checkout.port
+        )),
+        "{output}"
+    );
+    dev.expect_line("Ctrl-C stops all", LONG);
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+}

@@ -303,3 +303,48 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
         .find(|c| c["id"] == id)
         .unwrap_or_else(|| panic!("no check {id} in {report}"))
 }
+
+#[test]
+fn uvicorn_and_werkzeug_access_lines_of_health_stay_off_the_terminal_and_a_503_is_shown() {
+    let checkout = Checkout::new();
+    for (app, args, extra, ok) in [
+        (
+            "fastapi_app.py",
+            &["--form", "plain"][..],
+            "",
+            "\"GET /health HTTP/1.1\" 200 OK",
+        ),
+        (
+            "flask_app.py",
+            &[],
+            "health_path = \"/healthz\"\nhealth_format = \"status-code\"",
+            "\"GET /healthz HTTP/1.1\" 200 -",
+        ),
+    ] {
+        let _ = std::fs::remove_dir_all(checkout.file(".dev/logs"));
+        app_config(&checkout, app, args, extra);
+        // dev's own probes and the frontend's GET: both are health requests.
+        let path = if app == "flask_app.py" {
+            "/healthz"
+        } else {
+            "/health"
+        };
+        let (code, output) = dev_reads_health(&checkout, path);
+        assert_eq!(code, Some(0), "{output}");
+        assert!(!output.contains(ok), "{app}: {output}");
+        let log = crate::support::run_logs(&checkout);
+        assert!(log.matches(ok).count() >= 2, "{app}: {log}");
+    }
+    app_config(
+        &checkout,
+        "flask_app.py",
+        &["--unhealthy"],
+        "health_path = \"/healthz\"\nhealth_format = \"status-code\"\nattempts = 1\nstartup_timeout = \"2s\"",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("\"GET /healthz HTTP/1.1\" 503 -"),
+        "{output}"
+    );
+}

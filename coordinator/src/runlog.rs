@@ -244,15 +244,15 @@ impl RunLog {
     }
 
     pub fn info(&self, message: &str) {
-        self.emit(Origin::Dev, tracing::Level::INFO, false, message);
+        self.emit(tracing::Level::INFO, message);
     }
 
     pub fn warn(&self, message: &str) {
-        self.emit(Origin::Dev, tracing::Level::WARN, true, message);
+        self.emit(tracing::Level::WARN, message);
     }
 
     pub fn error(&self, message: &str) {
-        self.emit(Origin::Dev, tracing::Level::ERROR, true, message);
+        self.emit(tracing::Level::ERROR, message);
     }
 
     /// A line of a child's output (its bytes as read, line ending included): stdout to
@@ -310,7 +310,7 @@ impl RunLog {
 
     /// A detail: always in the file, on the terminal with `RUST_LOG=debug`.
     pub fn file_only(&self, message: &str) {
-        self.emit(Origin::Dev, tracing::Level::DEBUG, false, message);
+        self.emit(tracing::Level::DEBUG, message);
     }
 
     /// Waits (at most `within`) until the terminal has every line queued so far: before
@@ -322,10 +322,10 @@ impl RunLog {
         }
     }
 
-    fn emit(&self, origin: Origin, level: tracing::Level, stderr: bool, message: &str) {
+    fn emit(&self, level: tracing::Level, message: &str) {
         tracing::dispatcher::with_default(&self.inner.dispatch, || {
             let _run = self.inner.span.enter();
-            layers::event(origin, level, stderr, message);
+            layers::event(level, message);
         });
     }
 }

@@ -30,25 +30,14 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::{Colour, Message, Origin};
 
-/// Emits one event for `origin` on its stream (the target must be a constant).
-pub(super) fn event(origin: Origin, level: Level, stderr: bool, message: &str) {
-    macro_rules! at {
-        ($target:literal) => {
-            match level {
-                Level::ERROR => tracing::error!(target: $target, "{message}"),
-                Level::WARN => tracing::warn!(target: $target, "{message}"),
-                Level::INFO => tracing::info!(target: $target, "{message}"),
-                Level::DEBUG => tracing::debug!(target: $target, "{message}"),
-                _ => tracing::trace!(target: $target, "{message}"),
-            }
-        };
-    }
-    match (origin, stderr) {
-        (Origin::Dev, _) => at!("dev"),
-        (Origin::Backend, false) => at!("backend::stdout"),
-        (Origin::Backend, true) => at!("backend::stderr"),
-        (Origin::Frontend, false) => at!("frontend::stdout"),
-        (Origin::Frontend, true) => at!("frontend::stderr"),
+/// Emits one of dev's own events (its level decides its stream).
+pub(super) fn event(level: Level, message: &str) {
+    match level {
+        Level::ERROR => tracing::error!(target: "dev", "{message}"),
+        Level::WARN => tracing::warn!(target: "dev", "{message}"),
+        Level::INFO => tracing::info!(target: "dev", "{message}"),
+        Level::DEBUG => tracing::debug!(target: "dev", "{message}"),
+        _ => tracing::trace!(target: "dev", "{message}"),
     }
 }
 

@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, TcpListener};
 
 use crate::ports::http_server;
 use crate::reference_app::reference_checkout;
-use crate::support::{Checkout, Running, free_port, on_terminal, read_pid, run_logs, wait_until};
+use crate::support::{Checkout, Running, Terminal, free_port, read_pid, run_logs, wait_until};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -33,7 +33,7 @@ fn a_childs_colour_reaches_a_terminal_byte_for_byte_and_the_log_file_gets_plain_
     checkout.fake_config(&[], "", "");
     let mut command = checkout.command(&["dev", "--no-sync", "--", "sh", "-c", GREEN]);
     command.env_remove("NO_COLOR").env("TERM", "xterm-256color");
-    let text = on_terminal(&command, LONG);
+    let text = Terminal::new(&command).run();
     assert!(text.contains("exit=0"), "{text}");
     assert!(text.contains("\x1b[32mGREEN\x1b[0m plain"), "{text:?}");
     assert!(!text.contains("\\x1b"), "{text:?}");
@@ -51,7 +51,7 @@ fn with_no_color_a_dumb_terminal_or_a_pipe_no_escape_sequence_is_shown() {
     let mut dumb = checkout.command(&args);
     dumb.env_remove("NO_COLOR").env("TERM", "dumb");
     for (what, command) in [("NO_COLOR", no_color), ("TERM=dumb", dumb)] {
-        let text = on_terminal(&command, LONG);
+        let text = Terminal::new(&command).run();
         assert!(text.contains("exit=0"), "{what}: {text}");
         assert!(text.contains("[frontend] GREEN plain"), "{what}: {text:?}");
         no_escapes(what, &text);
@@ -77,7 +77,7 @@ fn a_progress_bar_does_not_split_or_merge_into_another_processs_lines() {
     let script =
         "for i in 1 2 3 4 5 6 7 8; do printf \"progress $i/8\\r\"; sleep 0.1; done; echo done";
     let command = checkout.command(&["dev", "--no-sync", "--", "sh", "-c", script]);
-    let text = on_terminal(&command, LONG);
+    let text = Terminal::new(&command).run();
     assert!(text.contains("exit=0"), "{text}");
     // A terminal ends each line with CR LF: any other CR would overwrite a row.
     let rows: Vec<&str> = text.split("\r\n").collect();

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::reference_app::reference_python;
-use crate::support::{Checkout, Running, pid_alive, read_pid, repo_root, xtask_command};
+use crate::support::{Checkout, Running, Terminal, pid_alive, read_pid, repo_root, xtask_command};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -398,57 +398,19 @@ fn sighup_restores_the_frontend_config_and_a_killed_run_is_undone_by_the_next() 
     assert_eq!(on_disk(), original);
 }
 
-/// Drives `dev` on a pseudo-terminal (Python's pty module), so that dev sees a terminal
-/// on stdin. When the port prompt shows, it types `answer`, or sends SIGINT for `None`.
+/// Drives `dev` on a pseudo-terminal, so that dev sees a terminal on stdin. When the
+/// port prompt shows, it types `answer` (and Enter), or sends SIGINT for `None`.
 /// Returns everything printed, ending with `exit=<code>` (or `exit=hung`).
 pub(crate) fn on_pty(checkout: &Checkout, args: &[&str], answer: Option<&str>) -> String {
-    let driver = r#"
-import os, pty, signal, subprocess, sys, time
-action, argv = sys.argv[1], sys.argv[2:]
-master, slave = pty.openpty()
-proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-os.close(slave)
-seen, acted = b"", False
-deadline = time.time() + 30
-while time.time() < deadline:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    seen += chunk
-    if not acted and b"instead? [Y/n]" in seen:
-        acted = True
-        if action == "sigint":
-            os.kill(proc.pid, signal.SIGINT)
-        else:
-            os.write(master, action.encode() + b"\n")
-try:
-    code = proc.wait(timeout=10)
-except subprocess.TimeoutExpired:
-    proc.kill()
-    code = "hung"
-sys.stdout.write(seen.decode(errors="replace"))
-print(f"\nexit={code}")
-"#;
-    let xtask = checkout.command(args);
-    let mut command = Command::new("python3");
-    command
-        .arg("-c")
-        .arg(driver)
-        .arg(answer.unwrap_or("sigint"))
-        .arg(xtask.get_program())
-        .args(xtask.get_args())
-        .current_dir(checkout.path());
-    for (key, value) in xtask.get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
+    let command = checkout.command(args);
+    let prompt = "instead? [Y/n]";
+    match answer {
+        Some(answer) => {
+            let typed = format!("{answer}\n");
+            Terminal::new(&command).types_when(prompt, &typed).run()
+        }
+        None => Terminal::new(&command).interrupts_when(prompt).run(),
     }
-    let output = command.output().unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]

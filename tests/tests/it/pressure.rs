@@ -1,12 +1,12 @@
 //! Supervision under pressure: a terminal nobody reads, a backend that hangs, a crash
 //! loop, a child that needs the terminal, and logs that pile up.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Checkout, pid_alive, read_pid, wait_until};
+use crate::support::{Checkout, Terminal, pid_alive, read_pid, wait_until};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -127,47 +127,11 @@ fn a_backend_that_dies_after_every_start_ends_in_exit_1_after_max_restarts_with_
 /// its controlling terminal, as in a real shell). When the output shows `wait_for`, it
 /// types `typed`. Returns everything printed, ending with `exit=<code>`.
 fn in_terminal(checkout: &Checkout, args: &[&str], wait_for: &str, typed: &str) -> String {
-    let driver = r#"
-import os, pty, sys, time
-wait_for, typed, argv = sys.argv[1].encode(), sys.argv[2].encode(), sys.argv[3:]
-pid, master = pty.fork()
-if pid == 0:
-    os.execvp(argv[0], argv)
-seen, acted = b"", False
-deadline = time.time() + 30
-while time.time() < deadline:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    seen += chunk
-    if not acted and wait_for in seen:
-        acted = True
-        os.write(master, typed)
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(seen.decode(errors="replace"))
-print(f"\nexit={os.waitstatus_to_exitcode(status)}")
-"#;
-    let xtask = checkout.command(args);
-    let mut command = Command::new("python3");
-    command
-        .arg("-c")
-        .arg(driver)
-        .arg(wait_for)
-        .arg(typed)
-        .arg(xtask.get_program())
-        .args(xtask.get_args())
-        .current_dir(checkout.path());
-    for (key, value) in xtask.get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let output = command.output().unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let command = checkout.command(args);
+    Terminal::new(&command)
+        .session_leader()
+        .types_when(wait_for, typed)
+        .run()
 }
 
 #[test]

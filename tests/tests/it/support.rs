@@ -424,19 +424,75 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Runs `command` to its end with stdin, stdout and stderr on a new pseudo-terminal
-/// (Python's pty module), as a person's shell would: `dev` then sees a terminal and
-/// writes colour unless told not to. Returns everything the terminal received, bytes as
-/// written (decoded as UTF-8, invalid bytes replaced), ending with `exit=<code>` (or
-/// `exit=hung` after `timeout`, when the process is killed).
-pub fn on_terminal(command: &Command, timeout: Duration) -> String {
-    let driver = r#"
-import os, pty, subprocess, sys, time
-timeout, argv = float(sys.argv[1]), sys.argv[2:]
-master, slave = pty.openpty()
-proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-os.close(slave)
-seen = b""
+/// `command` run to its end on a new pseudo-terminal (Python's pty module), as from a
+/// person's shell: `dev` sees a terminal and writes colour unless told not to. The one
+/// pty driver of the tests:
+///
+/// ```text
+/// Terminal::new(&command).run()                                  // stdin, stdout, stderr on it
+/// Terminal::new(&command).session_leader().types_when("ready", "hello\n").run()
+/// Terminal::new(&command).interrupts_when("[Y/n]").run()         // SIGINT to the process
+/// ```
+///
+/// `run` returns everything the terminal received, bytes as written (decoded as UTF-8,
+/// invalid bytes replaced), ending with `exit=<code>` (or `exit=hung`: killed 10 s after
+/// the terminal went quiet or `timeout` passed).
+#[derive(Debug)]
+pub struct Terminal<'a> {
+    command: &'a Command,
+    timeout: Duration,
+    session: bool,
+    when: Option<(&'a str, Reaction<'a>)>,
+}
+
+#[derive(Debug)]
+enum Reaction<'a> {
+    Type(&'a str),
+    Interrupt,
+}
+
+impl<'a> Terminal<'a> {
+    pub fn new(command: &'a Command) -> Terminal<'a> {
+        Terminal {
+            command,
+            timeout: Duration::from_secs(30),
+            session: false,
+            when: None,
+        }
+    }
+
+    /// Run it as the session leader, so that the terminal is its controlling terminal
+    /// (as in a real shell), not only its stdin and stdout.
+    pub fn session_leader(mut self) -> Self {
+        self.session = true;
+        self
+    }
+
+    /// Type `text` once the output shows `needle`.
+    pub fn types_when(mut self, needle: &'a str, text: &'a str) -> Self {
+        self.when = Some((needle, Reaction::Type(text)));
+        self
+    }
+
+    /// Send SIGINT to the process once the output shows `needle`.
+    pub fn interrupts_when(mut self, needle: &'a str) -> Self {
+        self.when = Some((needle, Reaction::Interrupt));
+        self
+    }
+
+    pub fn run(self) -> String {
+        let driver = r#"
+import os, pty, signal, subprocess, sys, time
+timeout, session, wait_for, action, argv = float(sys.argv[1]), sys.argv[2] == "session", sys.argv[3].encode(), sys.argv[4], sys.argv[5:]
+if session:
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+else:
+    master, slave = pty.openpty()
+    pid = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True).pid
+    os.close(slave)
+seen, acted = b"", not wait_for
 deadline = time.time() + timeout
 while time.time() < deadline:
     try:
@@ -446,32 +502,51 @@ while time.time() < deadline:
     if not chunk:
         break
     seen += chunk
-try:
-    code = proc.wait(timeout=max(0.1, deadline - time.time()))
-except subprocess.TimeoutExpired:
-    proc.kill()
-    code = "hung"
+    if not acted and wait_for in seen:
+        acted = True
+        if action == "sigint":
+            os.kill(pid, signal.SIGINT)
+        else:
+            os.write(master, action.encode())
+code, end = "hung", time.time() + 10
+while time.time() < end:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        code = os.waitstatus_to_exitcode(status)
+        break
+    time.sleep(0.01)
+else:
+    os.kill(pid, signal.SIGKILL)
 sys.stdout.buffer.write(seen)
 sys.stdout.buffer.write(f"\nexit={code}".encode())
 "#;
-    let mut driven = Command::new("python3");
-    driven
-        .arg("-c")
-        .arg(driver)
-        .arg(timeout.as_secs_f64().to_string())
-        .arg(command.get_program())
-        .args(command.get_args());
-    if let Some(dir) = command.get_current_dir() {
-        driven.current_dir(dir);
-    }
-    for (key, value) in command.get_envs() {
-        match value {
-            Some(value) => driven.env(key, value),
-            None => driven.env_remove(key),
+        let (needle, action) = match &self.when {
+            None => ("", ""),
+            Some((needle, Reaction::Type(text))) => (*needle, *text),
+            Some((needle, Reaction::Interrupt)) => (*needle, "\x03sigint"),
         };
+        let mut driven = Command::new("python3");
+        driven
+            .arg("-c")
+            .arg(driver)
+            .arg(self.timeout.as_secs_f64().to_string())
+            .arg(if self.session { "session" } else { "stdio" })
+            .arg(needle)
+            .arg(action)
+            .arg(self.command.get_program())
+            .args(self.command.get_args());
+        if let Some(dir) = self.command.get_current_dir() {
+            driven.current_dir(dir);
+        }
+        for (key, value) in self.command.get_envs() {
+            match value {
+                Some(value) => driven.env(key, value),
+                None => driven.env_remove(key),
+            };
+        }
+        let output = driven.output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
-    let output = driven.output().unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The text of every run log in `checkout`'s `.dev/logs`, oldest name first.

@@ -389,3 +389,27 @@ fn a_second_runs_page_reads_the_backend_it_reuses() {
     stop(second);
     stop(first);
 }
+
+#[test]
+fn the_pages_health_poll_stays_off_the_terminal_and_is_in_the_log_file() {
+    let (checkout, _) = reference_checkout("");
+    // No liveness probes after ready: every later `GET /health` is the page's poll.
+    let config = std::fs::read_to_string(checkout.file("dev.toml")).unwrap();
+    checkout.write(
+        "dev.toml",
+        &config.replace("[backend]\n", "[backend]\nliveness_interval = \"60m\"\n"),
+    );
+    let (dev, url) = dev_until_ready(&checkout, &[]);
+    let page = LivePage::open(&url);
+    page.expect("page: healthy", LONG);
+    let polls = || {
+        crate::support::run_logs(&checkout)
+            .matches("GET /health 200")
+            .count()
+    };
+    // The start's own probe or two, then one a second from the page.
+    assert!(wait_until(LONG, || polls() >= 5), "{}", dev.output());
+    let output = dev.output();
+    assert!(!output.contains("GET /health 200"), "{output}");
+    stop(dev);
+}

@@ -500,7 +500,6 @@ async fn start_frontend(
             this_run.started("frontend", &running, &argv);
             let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
             processes.frontend = Some(running);
-            processes.command_mode = options.frontend_command.is_some();
             processes.command.clone_from(&options.frontend_command);
             ready
         }

@@ -79,10 +79,10 @@ impl Reused {
 pub(super) struct Processes {
     pub(super) backend: Option<Backend>,
     pub(super) frontend: Option<Running>,
-    /// The frontend is `dev -- <cmd>`, whose exit code is passed through as it is.
-    pub(super) command_mode: bool,
-    /// `dev -- <cmd>`'s command, and why ports moved: what the summary says besides.
+    /// The frontend is `dev -- <cmd>` (this command), whose exit code is passed through
+    /// as it is.
     pub(super) command: Option<Vec<String>>,
+    /// Why ports moved, for the summary.
     pub(super) moved: super::summary::Moved,
 }
 
@@ -376,7 +376,7 @@ impl Supervisor<'_> {
             .frontend
             .as_ref()
             .is_some_and(Running::has_terminal);
-        if had_terminal && !processes.command_mode && process::is_interrupt(status) {
+        if had_terminal && processes.command.is_none() && process::is_interrupt(status) {
             log.info(
                 "Ctrl-C reached the frontend (it has the terminal): stopping what dev started",
             );

@@ -64,19 +64,30 @@ pub fn pids(port: u16) -> Vec<u32> {
 }
 
 /// The pids listening on `port`, and the uid owning the first listening socket.
-#[cfg(target_os = "linux")]
 fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
+    let (pids, uids) = listening_sockets(port);
+    (pids, uids.into_iter().next())
+}
+
+/// The pids listening on `port`, and the distinct uids owning its listening sockets.
+#[cfg(target_os = "linux")]
+fn listening_sockets(port: u16) -> (BTreeSet<u32>, Vec<u32>) {
     let sockets = linux::listening(port).unwrap_or_default();
-    let uid = sockets.first().map(|socket| socket.uid);
+    let mut uids: Vec<u32> = Vec::new();
+    for socket in &sockets {
+        if !uids.contains(&socket.uid) {
+            uids.push(socket.uid);
+        }
+    }
     let inodes: Vec<u64> = sockets.iter().map(|socket| socket.inode).collect();
     if inodes.is_empty() {
-        return (BTreeSet::new(), uid);
+        return (BTreeSet::new(), uids);
     }
-    (linux::owners(&inodes).into_iter().collect(), uid)
+    (linux::owners(&inodes).into_iter().collect(), uids)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
+fn listening_sockets(port: u16) -> (BTreeSet<u32>, Vec<u32>) {
     let pids = listeners::get_all()
         .map(|all| {
             all.into_iter()
@@ -89,10 +100,11 @@ fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
                 .collect()
         })
         .unwrap_or_default();
-    (pids, None)
+    (pids, Vec::new())
 }
 
-fn user_name(uid: u32) -> Option<String> {
+/// The name of the user `uid`, when the system knows it.
+pub fn user_name(uid: u32) -> Option<String> {
     let users = Users::new_with_refreshed_list().ok()?;
     users
         .iter()
@@ -158,11 +170,48 @@ pub struct ProcessFacts {
     pub cmd: Vec<String>,
 }
 
+/// What the socket table says about the listeners on a port: who owns each listening
+/// socket (the kernel tells the uid even when the process cannot be inspected) and
+/// the facts of each process that holds one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listeners {
+    /// The distinct owners of the listening sockets: uid and user name. Empty where the
+    /// platform does not tell (only Linux's `sock_diag` does here).
+    pub owners: Vec<(u32, Option<String>)>,
+    pub facts: Vec<ProcessFacts>,
+}
+
+impl Listeners {
+    /// The first owner that is not `uid`: a listener of another user.
+    pub fn other_user(&self, uid: u32) -> Option<&(u32, Option<String>)> {
+        self.owners.iter().find(|(owner, _)| *owner != uid)
+    }
+
+    /// The pids holding a listening socket.
+    pub fn pids(&self) -> Vec<u32> {
+        self.facts.iter().map(|facts| facts.holder.pid).collect()
+    }
+}
+
+/// The listeners on `port`, from one read of the socket table.
+pub fn listeners(port: u16) -> Listeners {
+    let (pids, uids) = listening_sockets(port);
+    let owners = uids.into_iter().map(|uid| (uid, user_name(uid))).collect();
+    Listeners {
+        owners,
+        facts: facts_of(&pids.into_iter().collect::<Vec<_>>()),
+    }
+}
+
 /// The facts of each process listening on `port`; empty when none can be inspected.
 pub fn facts(port: u16) -> Vec<ProcessFacts> {
     let (pids, _) = listening_pids(port);
-    let pids: Vec<u32> = pids.into_iter().collect();
-    let holders = describe(&pids);
+    facts_of(&pids.into_iter().collect::<Vec<_>>())
+}
+
+/// The facts of each of `pids` that still exists.
+fn facts_of(pids: &[u32]) -> Vec<ProcessFacts> {
+    let holders = describe(pids);
     let Ok(mut system) = System::new() else {
         return holders
             .into_iter()
@@ -249,7 +298,7 @@ impl fmt::Display for Holder {
         };
         write!(f, "`{what}` (pid {}", self.pid)?;
         if let Some(user) = &self.user {
-            write!(f, ", user {user}")?;
+            write!(f, ", user {}", printable(user))?;
         }
         if let Some(uptime) = self.uptime {
             write!(f, ", up {}", human_uptime(uptime))?;
@@ -258,19 +307,8 @@ impl fmt::Display for Holder {
     }
 }
 
-/// A command line on one line: a newline or other control character in an argument
-/// is shown escaped (`\n`), so it cannot break the output or fake extra lines.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+/// A command line on one line: see [`crate::text::printable`].
+pub use crate::text::printable;
 
 /// What to say when the holder cannot be named.
 pub fn hidden_hint(port: u16, user: Option<&str>) -> String {

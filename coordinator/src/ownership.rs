@@ -1,18 +1,24 @@
-//! Is the backend on the port ours? From its health answer when it says, else from the
-//! operating system.
+//! Is the backend on the port ours? The socket table first, then its health answer
+//! when it says, else the operating system's facts about the listener.
 //!
-//! An answer carrying `service` and `workspace` (the project's own health contract) decides by itself.
-//! Most real apps' health answers carry neither, so then the process that listens on
-//! the port (the socket table, not a pid in the body) decides: it is ours when it
-//! descends from this `dev` process, or when its working directory or a path on its
-//! command line lies inside this checkout (a backend started by hand from here).
-//! Anything else is foreign. [`by_report`] and [`by_process`] are pure and table-tested;
+//! A listening socket owned by another user is never ours, whatever its answer says:
+//! anyone on the machine can answer with our `service` and `workspace`. Then an answer
+//! carrying `service` and `workspace` (the project's own health contract) decides, as
+//! long as the socket table does not contradict it: a `pid` in the answer that is
+//! neither a listener nor one of its descendants means the socket table decides
+//! instead. Most real apps' health answers carry neither field, so then the process
+//! that listens on the port (the socket table, not a pid in the body) decides: it is
+//! ours when it descends from this `dev` process, or when its working directory or a
+//! path on its command line lies inside this checkout (a backend started by hand from
+//! here). Anything else is foreign. Every pid in a verdict is a listener's, never the
+//! answer's. [`judge`], [`by_report`] and [`by_process`] are pure and table-tested;
 //! [`decide`] gathers the facts.
 
 use std::path::{Component, Path, PathBuf};
 
 use crate::health::HealthReport;
-use crate::holder::{self, ProcessFacts};
+use crate::holder::{self, Listeners, ProcessFacts};
+use crate::text::printable;
 
 /// Whether a backend is the one this checkout would start, and on what evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +28,11 @@ pub enum Ownership {
     OtherService(String),
     /// The answer names another checkout.
     OtherCheckout(String),
+    /// The listening socket belongs to another user (uid, name): never ours.
+    OtherUser {
+        uid: u32,
+        user: Option<String>,
+    },
     /// No identity in the answer, and the listener is not tied to this checkout: why.
     Foreign(String),
 }
@@ -29,8 +40,9 @@ pub enum Ownership {
 /// How ownership was decided, when the backend is ours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Evidence {
-    /// `service` and `workspace` in the health answer.
-    Reported,
+    /// `service` and `workspace` in the health answer, not contradicted by the socket
+    /// table; the listener's pid from the socket table, when it can be seen.
+    Reported { pid: Option<u32> },
     /// The listener descends from this `dev` process.
     Descendant { pid: u32 },
     /// The listener's working directory is inside the checkout.
@@ -43,17 +55,17 @@ impl Evidence {
     /// The stable id used in `doctor --json`.
     pub fn id(&self) -> &'static str {
         match self {
-            Evidence::Reported => "health-report",
+            Evidence::Reported { .. } => "health-report",
             Evidence::Descendant { .. } => "descendant",
             Evidence::WorkingDirectory { .. } => "working-directory",
             Evidence::CommandLine { .. } => "command-line",
         }
     }
 
-    /// The listener's pid, when the operating system decided.
+    /// The listener's pid (from the socket table or the run record), when known.
     pub fn pid(&self) -> Option<u32> {
         match self {
-            Evidence::Reported => None,
+            Evidence::Reported { pid } => *pid,
             Evidence::Descendant { pid }
             | Evidence::WorkingDirectory { pid, .. }
             | Evidence::CommandLine { pid, .. } => Some(*pid),
@@ -64,20 +76,22 @@ impl Evidence {
 impl std::fmt::Display for Evidence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Evidence::Reported => {
+            Evidence::Reported { .. } => {
                 f.write_str("its health answer names this service and this checkout")
             }
+
             Evidence::Descendant { pid } => {
                 write!(f, "the listener (pid {pid}) was started by this dev")
             }
             Evidence::WorkingDirectory { pid, cwd } => write!(
                 f,
                 "the listener (pid {pid}) runs in {}, inside this checkout",
-                cwd.display()
+                printable(&cwd.display().to_string())
             ),
             Evidence::CommandLine { pid, arg } => write!(
                 f,
-                "the listener (pid {pid}) runs {arg}, inside this checkout"
+                "the listener (pid {pid}) runs {}, inside this checkout",
+                printable(arg)
             ),
         }
     }
@@ -91,8 +105,12 @@ impl Ownership {
             Ownership::OtherService(service) => {
                 format!("not ours: its health answer names service {service:?}")
             }
-            Ownership::OtherCheckout(path) => {
-                format!("not ours: its health answer names another checkout ({path})")
+            Ownership::OtherCheckout(path) => format!(
+                "not ours: its health answer names another checkout ({})",
+                printable(path)
+            ),
+            Ownership::OtherUser { uid, user } => {
+                format!("not ours: {}", other_user(*uid, user.as_deref()))
             }
             Ownership::Foreign(why) => format!("not ours: {why}"),
         }
@@ -114,7 +132,7 @@ pub fn by_report(report: &HealthReport, service: &str, workspace: &Path) -> Opti
         .zip(workspace.canonicalize().ok())
         .is_some_and(|(a, b)| a == b);
     Some(if same {
-        Ownership::Ours(Evidence::Reported)
+        Ownership::Ours(Evidence::Reported { pid: None })
     } else {
         Ownership::OtherCheckout(reported.to_owned())
     })
@@ -135,7 +153,7 @@ pub fn by_process(listeners: &[ProcessFacts], checkout: &Path, dev_pid: u32) -> 
     };
     let place = first.cwd.as_ref().map_or_else(
         || "an unknown folder".to_owned(),
-        |cwd| cwd.display().to_string(),
+        |cwd| printable(&cwd.display().to_string()),
     );
     Ownership::Foreign(format!(
         "its health answer has no `service` or `workspace`, and pid {} runs in {place}, outside this checkout",
@@ -227,15 +245,118 @@ pub fn answerer(
     }
 }
 
-/// Ownership of the backend answering on `port`: by its answer, else by the OS.
-pub fn decide(report: &HealthReport, service: &str, workspace: &Path, port: u16) -> Ownership {
-    if let Some(decided) = by_report(report, service, workspace) {
-        return decided;
+/// "the process listening on the port runs as user nobody (uid 65534), not as dev's
+/// user": why another user's listener is never ours.
+pub fn other_user(uid: u32, user: Option<&str>) -> String {
+    let me = crate::process::effective_uid();
+    let name = |uid: u32, user: Option<&str>| match user {
+        Some(user) => format!("user {} (uid {uid})", printable(user)),
+        None => format!("uid {uid}"),
+    };
+    format!(
+        "the process listening on the port runs as {}, not as {} who runs dev; anyone can answer health with this checkout's identity",
+        name(uid, user),
+        name(me, holder::user_name(me).as_deref())
+    )
+}
+
+/// Who is judging: this `dev` process and its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judge {
+    pub uid: u32,
+    pub pid: u32,
+}
+
+impl Judge {
+    /// This process.
+    pub fn this_process() -> Judge {
+        Judge {
+            uid: crate::process::effective_uid(),
+            pid: std::process::id(),
+        }
     }
+}
+
+/// Ownership of the backend that gave `report`, on the socket table's evidence
+/// (`listeners`) and the answer's. `checkout` is canonical; `descends(child, ancestor)`
+/// tells whether a pid descends from another.
+///
+/// The socket table goes first: another user's listener is never ours. The answer's
+/// identity then decides, unless its `pid` is neither a listener nor a listener's
+/// descendant (an answer naming some other process): then the listener's own facts
+/// decide, as for an answer without identity.
+pub fn judge(
+    report: &HealthReport,
+    service: &str,
+    checkout: &Path,
+    listeners: &Listeners,
+    judge: Judge,
+    descends: impl Fn(u32, u32) -> bool,
+) -> Ownership {
+    if let Some((uid, user)) = listeners.other_user(judge.uid) {
+        return Ownership::OtherUser {
+            uid: *uid,
+            user: user.clone(),
+        };
+    }
+    let pids = listeners.pids();
+    match by_report(report, service, checkout) {
+        Some(Ownership::Ours(_)) => match report.pid {
+            Some(claimed)
+                if !pids.is_empty()
+                    && !pids
+                        .iter()
+                        .any(|listener| claimed == *listener || descends(claimed, *listener)) =>
+            {
+                socket_wins(claimed, &listeners.facts, checkout, judge.pid)
+            }
+            _ => Ownership::Ours(Evidence::Reported {
+                pid: pids.first().copied(),
+            }),
+        },
+        Some(decided) => decided,
+        None => by_process(&listeners.facts, checkout, judge.pid),
+    }
+}
+
+/// The answer names this checkout but a pid that does not hold the port: the listeners'
+/// own facts decide (`listeners` is not empty).
+fn socket_wins(
+    claimed: u32,
+    listeners: &[ProcessFacts],
+    checkout: &Path,
+    dev_pid: u32,
+) -> Ownership {
+    if let Some(evidence) = listeners
+        .iter()
+        .find_map(|facts| tie(facts, checkout, dev_pid))
+    {
+        return Ownership::Ours(evidence);
+    }
+    let first = &listeners[0];
+    let place = first.cwd.as_ref().map_or_else(
+        || "an unknown folder".to_owned(),
+        |cwd| printable(&cwd.display().to_string()),
+    );
+    Ownership::Foreign(format!(
+        "its health answer names this checkout, but the pid in it ({claimed}) does not hold the port; the listener, pid {}, runs in {place}, outside this checkout",
+        first.holder.pid
+    ))
+}
+
+/// Ownership of the backend answering on `port`: the socket table, its answer, the OS.
+pub fn decide(report: &HealthReport, service: &str, workspace: &Path, port: u16) -> Ownership {
     let checkout = workspace
         .canonicalize()
         .unwrap_or_else(|_| workspace.to_path_buf());
-    by_process(&holder::facts(port), &checkout, std::process::id())
+    judge(
+        report,
+        service,
+        &checkout,
+        &holder::listeners(port),
+        Judge::this_process(),
+        crate::process::descends_from,
+    )
 }
 
 #[cfg(test)]
@@ -254,7 +375,7 @@ mod tests {
         let cases = [
             (
                 report(Some("demo"), Some(&here_text)),
-                Some(Ownership::Ours(Evidence::Reported)),
+                Some(Ownership::Ours(Evidence::Reported { pid: None })),
             ),
             (
                 report(Some("other"), Some(&here_text)),

@@ -682,7 +682,15 @@ fn backend_health(cx: &Context) -> Check {
         ),
         None => format!("{}: {}", shown(&p.name), shown(&p.status)),
     }));
-    let (status, summary, fix) = health_verdict(&health::readiness(&probe, format, false), &pid);
+    let (status, summary, fix) = match &ownership {
+        // Its health says nothing about a backend of ours: anyone can answer alike.
+        Ownership::OtherUser { .. } => (
+            Status::Warn,
+            format!("the backend answering {url} is {}", ownership.describe()),
+            Some("stop that user's process, or run `cargo xtask dev --port auto`".to_owned()),
+        ),
+        _ => health_verdict(&health::readiness(&probe, format, false), &pid),
+    };
     let mut check = Check::new("backend-health", status, summary)
         .data(health_data(code, &report, &ownership, listener));
     for line in lines {

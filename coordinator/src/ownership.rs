@@ -474,6 +474,68 @@ mod tests {
     }
 
     #[test]
+    fn the_socket_table_goes_before_the_answer() {
+        // A real folder: the answer's `workspace` is compared canonically.
+        let here = std::env::current_dir()
+            .expect("cwd")
+            .canonicalize()
+            .expect("canonical cwd");
+        let here_text = here.display().to_string();
+        let me = Judge {
+            uid: 1000,
+            pid: 100,
+        };
+        let naming = |pid| HealthReport {
+            pid: Some(pid),
+            ..report(Some("demo"), Some(&here_text))
+        };
+        let outside = listener(7, &[1], "/tmp", &["python3", "app.py"]);
+        let inside = listener(7, &[1], &here_text, &["python3", "app.py"]);
+        let on = |facts: &ProcessFacts, uid: u32| Listeners {
+            owners: vec![(uid, None)],
+            facts: vec![facts.clone()],
+        };
+        // Worker 8 descends from listener 7; 9 is unrelated.
+        let descends = |child: u32, ancestor: u32| child == 8 && ancestor == 7;
+        let judged = |report: &HealthReport, listeners: &Listeners| {
+            judge(report, "demo", &here, listeners, me, descends)
+        };
+        let reported = Ownership::Ours(Evidence::Reported { pid: Some(7) });
+        assert_eq!(judged(&naming(7), &on(&outside, 1000)), reported);
+        assert_eq!(
+            judged(&naming(8), &on(&outside, 1000)),
+            reported,
+            "a worker of the listener"
+        );
+        assert_eq!(
+            judged(&report(Some("demo"), Some(&here_text)), &on(&outside, 1000)),
+            reported,
+            "no pid in the answer: the listener's"
+        );
+        // Another user's listener, whatever it answers and wherever it runs.
+        assert_eq!(
+            judged(&naming(7), &on(&inside, 65534)),
+            Ownership::OtherUser {
+                uid: 65534,
+                user: None
+            }
+        );
+        // An answer naming a pid that holds no socket: the listener's facts decide.
+        assert!(matches!(
+            judged(&naming(9), &on(&outside, 1000)),
+            Ownership::Foreign(why) if why.contains("the pid in it (9) does not hold the port")
+                && why.contains("pid 7")
+        ));
+        assert_eq!(
+            judged(&naming(9), &on(&inside, 1000)),
+            Ownership::Ours(Evidence::WorkingDirectory {
+                pid: 7,
+                cwd: here.clone()
+            })
+        );
+    }
+
+    #[test]
     fn a_ready_answer_while_starting_is_ours_only_on_evidence() {
         let checkout = Path::new("/src/shop");
         let dev = 100;

@@ -162,33 +162,35 @@ fn raw_control(output: &str) -> Option<char> {
 
 #[test]
 fn hostile_text_in_a_health_answer_reaches_no_output_raw() {
-    // Another checkout's workspace, as dev's error line, the port line and the holder's
-    // command line show it.
-    let checkout = Checkout::new();
-    let other = from_elsewhere(&checkout, "/elsewhere", &["--workspace", HOSTILE]);
-    checkout.fake_config(&[], "", "");
-    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
-    assert_eq!(status.code(), Some(1), "{output}");
-    let (_, doctor) = checkout.run(&["doctor"], LONG);
-    let (_, port) = checkout.run(&["port"], LONG);
-    for (what, text) in [("dev", &output), ("doctor", &doctor), ("port", &port)] {
-        assert_eq!(raw_control(text), None, "{what}:\n{text:?}");
+    // Another checkout's workspace, or another service, as dev's error line, the port
+    // line and the holder's command line show them.
+    for flag in ["--workspace", "--service"] {
+        let checkout = Checkout::new();
+        let other = from_elsewhere(&checkout, "/elsewhere", &[flag, HOSTILE]);
+        checkout.fake_config(&[], "", "");
+        let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+        assert_eq!(status.code(), Some(1), "{output}");
+        let (_, doctor) = checkout.run(&["doctor", "--verbose"], LONG);
+        let (_, port) = checkout.run(&["port"], LONG);
+        for (what, text) in [("dev", &output), ("doctor", &doctor), ("port", &port)] {
+            assert_eq!(raw_control(text), None, "{flag}, {what}:\n{text:?}");
+            assert!(
+                text.contains("\\u{1b}]0;PWNED"),
+                "{flag}: {what} shows it escaped:\n{text}"
+            );
+        }
+        let json = checkout.command(&["doctor", "--json"]).output().unwrap();
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&json.stdout).expect("doctor --json stays JSON");
+        assert!(parsed["checks"].is_array());
         assert!(
-            text.contains("\\u{1b}]0;PWNED"),
-            "{what} shows it escaped:\n{text}"
+            !json
+                .stdout
+                .iter()
+                .any(|b| *b == 0x1b || *b == 0x07 || *b == b'\r')
         );
+        drop(other);
     }
-    let json = checkout.command(&["doctor", "--json"]).output().unwrap();
-    let parsed: serde_json::Value =
-        serde_json::from_slice(&json.stdout).expect("doctor --json stays JSON");
-    assert!(parsed["checks"].is_array());
-    assert!(
-        !json
-            .stdout
-            .iter()
-            .any(|b| *b == 0x1b || *b == 0x07 || *b == b'\r')
-    );
-    drop(other);
 
     // Our own backend (by the answer and the socket table) whose failing service's error
     // is hostile: the warning, the error line and doctor's lines.

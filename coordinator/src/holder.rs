@@ -170,36 +170,100 @@ pub struct ProcessFacts {
     pub cmd: Vec<String>,
 }
 
-/// What the socket table says about the listeners on a port: who owns each listening
-/// socket (the kernel tells the uid even when the process cannot be inspected) and
-/// the facts of each process that holds one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Listeners {
-    /// The distinct owners of the listening sockets: uid and user name. Empty where the
-    /// platform does not tell (only Linux's `sock_diag` does here).
-    pub owners: Vec<(u32, Option<String>)>,
-    pub facts: Vec<ProcessFacts>,
+/// What the socket table says about a port, and nothing more: who owns each listening
+/// socket (the kernel tells the uid even when the process cannot be inspected) and,
+/// when asked, which pids hold one. The pids cost a look at every process's open files,
+/// so they are found only when needed, and "does pid P hold one?" looks at P's alone:
+/// the reuse path pays for one netlink dump and one process.
+#[derive(Debug, Default)]
+pub struct Sockets {
+    /// The distinct owners of the listening sockets. Empty where the platform does not
+    /// tell (only Linux's `sock_diag` does here).
+    pub uids: Vec<u32>,
+    inodes: Vec<u64>,
+    /// Elsewhere the pids are found by port (the `listeners` crate).
+    #[cfg(not(target_os = "linux"))]
+    port: u16,
+    pids: std::cell::OnceCell<Vec<u32>>,
 }
 
-impl Listeners {
+impl Sockets {
+    /// Sockets with these owners and holders (tests, and platforms without inodes).
+    pub fn known(uids: Vec<u32>, pids: Vec<u32>) -> Sockets {
+        Sockets {
+            uids,
+            pids: std::cell::OnceCell::from(pids),
+            ..Sockets::default()
+        }
+    }
+
     /// The first owner that is not `uid`: a listener of another user.
-    pub fn other_user(&self, uid: u32) -> Option<&(u32, Option<String>)> {
-        self.owners.iter().find(|(owner, _)| *owner != uid)
+    pub fn other_user(&self, uid: u32) -> Option<u32> {
+        self.uids.iter().copied().find(|owner| *owner != uid)
     }
 
-    /// The pids holding a listening socket.
-    pub fn pids(&self) -> Vec<u32> {
-        self.facts.iter().map(|facts| facts.holder.pid).collect()
+    /// The pids holding a listening socket (only those this user may inspect).
+    pub fn pids(&self) -> &[u32] {
+        self.pids.get_or_init(|| self.find_pids())
+    }
+
+    /// Whether `pid` holds one of the listening sockets.
+    pub fn held_by(&self, pid: u32) -> bool {
+        if let Some(pids) = self.pids.get() {
+            return pids.contains(&pid);
+        }
+        self.holds(pid)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn find_pids(&self) -> Vec<u32> {
+        if self.inodes.is_empty() {
+            return Vec::new();
+        }
+        let mut pids = linux::owners(&self.inodes);
+        pids.sort_unstable();
+        pids
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn find_pids(&self) -> Vec<u32> {
+        listening_sockets(self.port).0.into_iter().collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn holds(&self, pid: u32) -> bool {
+        !self.inodes.is_empty() && linux::holds(pid, &self.inodes)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn holds(&self, pid: u32) -> bool {
+        self.pids().contains(&pid)
     }
 }
 
-/// The listeners on `port`, from one read of the socket table.
-pub fn listeners(port: u16) -> Listeners {
-    let (pids, uids) = listening_sockets(port);
-    let owners = uids.into_iter().map(|uid| (uid, user_name(uid))).collect();
-    Listeners {
-        owners,
-        facts: facts_of(&pids.into_iter().collect::<Vec<_>>()),
+/// The listening sockets on `port` (their owners; the pids only when asked).
+#[cfg(target_os = "linux")]
+pub fn sockets(port: u16) -> Sockets {
+    let found = linux::listening(port).unwrap_or_default();
+    let mut uids: Vec<u32> = Vec::new();
+    for socket in &found {
+        if !uids.contains(&socket.uid) {
+            uids.push(socket.uid);
+        }
+    }
+    Sockets {
+        uids,
+        inodes: found.iter().map(|socket| socket.inode).collect(),
+        pids: std::cell::OnceCell::new(),
+    }
+}
+
+/// The listening sockets on `port`.
+#[cfg(not(target_os = "linux"))]
+pub fn sockets(port: u16) -> Sockets {
+    Sockets {
+        port,
+        ..Sockets::default()
     }
 }
 
@@ -210,7 +274,7 @@ pub fn facts(port: u16) -> Vec<ProcessFacts> {
 }
 
 /// The facts of each of `pids` that still exists.
-fn facts_of(pids: &[u32]) -> Vec<ProcessFacts> {
+pub fn facts_of(pids: &[u32]) -> Vec<ProcessFacts> {
     let holders = describe(pids);
     let Ok(mut system) = System::new() else {
         return holders

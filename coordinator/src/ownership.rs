@@ -17,7 +17,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::health::HealthReport;
-use crate::holder::{self, Listeners, ProcessFacts};
+use crate::holder::{self, ProcessFacts, Sockets};
 use crate::text::printable;
 
 /// Whether a backend is the one this checkout would start, and on what evidence.
@@ -28,11 +28,8 @@ pub enum Ownership {
     OtherService(String),
     /// The answer names another checkout.
     OtherCheckout(String),
-    /// The listening socket belongs to another user (uid, name): never ours.
-    OtherUser {
-        uid: u32,
-        user: Option<String>,
-    },
+    /// The listening socket belongs to another user (this uid): never ours.
+    OtherUser(u32),
     /// No identity in the answer, and the listener is not tied to this checkout: why.
     Foreign(String),
 }
@@ -109,9 +106,7 @@ impl Ownership {
                 "not ours: its health answer names another checkout ({})",
                 printable(path)
             ),
-            Ownership::OtherUser { uid, user } => {
-                format!("not ours: {}", other_user(*uid, user.as_deref()))
-            }
+            Ownership::OtherUser(uid) => format!("not ours: {}", other_user(*uid)),
             Ownership::Foreign(why) => format!("not ours: {why}"),
         }
     }
@@ -245,18 +240,18 @@ pub fn answerer(
     }
 }
 
-/// "the process listening on the port runs as user nobody (uid 65534), not as dev's
-/// user": why another user's listener is never ours.
-pub fn other_user(uid: u32, user: Option<&str>) -> String {
+/// "the process listening on the port runs as user nobody (uid 65534), not as user
+/// root (uid 0) who runs dev; ...": why another user's listener is never ours.
+pub fn other_user(uid: u32) -> String {
     let me = crate::process::effective_uid();
-    let name = |uid: u32, user: Option<&str>| match user {
-        Some(user) => format!("user {} (uid {uid})", printable(user)),
+    let name = |uid: u32| match holder::user_name(uid) {
+        Some(user) => format!("user {} (uid {uid})", printable(&user)),
         None => format!("uid {uid}"),
     };
     format!(
         "the process listening on the port runs as {}, not as {} who runs dev; anyone can answer health with this checkout's identity",
-        name(uid, user),
-        name(me, holder::user_name(me).as_deref())
+        name(uid),
+        name(me)
     )
 }
 
@@ -278,8 +273,9 @@ impl Judge {
 }
 
 /// Ownership of the backend that gave `report`, on the socket table's evidence
-/// (`listeners`) and the answer's. `checkout` is canonical; `descends(child, ancestor)`
-/// tells whether a pid descends from another.
+/// (`sockets`) and the answer's. `checkout` is canonical; `descends(child, ancestor)`
+/// tells whether a pid descends from another; `facts` reads the listeners' facts, only
+/// when the answer does not decide (a process-table read the reuse path need not pay).
 ///
 /// The socket table goes first: another user's listener is never ours. The answer's
 /// identity then decides, unless its `pid` is neither a listener nor a listener's
@@ -289,33 +285,37 @@ pub fn judge(
     report: &HealthReport,
     service: &str,
     checkout: &Path,
-    listeners: &Listeners,
+    sockets: &Sockets,
     judge: Judge,
     descends: impl Fn(u32, u32) -> bool,
+    facts: impl FnOnce(&[u32]) -> Vec<ProcessFacts>,
 ) -> Ownership {
-    if let Some((uid, user)) = listeners.other_user(judge.uid) {
-        return Ownership::OtherUser {
-            uid: *uid,
-            user: user.clone(),
-        };
+    if let Some(uid) = sockets.other_user(judge.uid) {
+        return Ownership::OtherUser(uid);
     }
-    let pids = listeners.pids();
     match by_report(report, service, checkout) {
-        Some(Ownership::Ours(_)) => match report.pid {
-            Some(claimed)
-                if !pids.is_empty()
-                    && !pids
-                        .iter()
-                        .any(|listener| claimed == *listener || descends(claimed, *listener)) =>
+        Some(Ownership::Ours(_)) => {
+            // The quick question first: the answer's pid holds the socket itself.
+            if let Some(claimed) = report.pid
+                && sockets.held_by(claimed)
             {
-                socket_wins(claimed, &listeners.facts, checkout, judge.pid)
+                return Ownership::Ours(Evidence::Reported { pid: Some(claimed) });
             }
-            _ => Ownership::Ours(Evidence::Reported {
-                pid: pids.first().copied(),
-            }),
-        },
+            let pids = sockets.pids();
+            match report.pid {
+                Some(claimed)
+                    if !pids.is_empty()
+                        && !pids.iter().any(|listener| descends(claimed, *listener)) =>
+                {
+                    socket_wins(claimed, &facts(pids), checkout, judge.pid)
+                }
+                _ => Ownership::Ours(Evidence::Reported {
+                    pid: pids.first().copied(),
+                }),
+            }
+        }
         Some(decided) => decided,
-        None => by_process(&listeners.facts, checkout, judge.pid),
+        None => by_process(&facts(sockets.pids()), checkout, judge.pid),
     }
 }
 
@@ -333,7 +333,11 @@ fn socket_wins(
     {
         return Ownership::Ours(evidence);
     }
-    let first = &listeners[0];
+    let Some(first) = listeners.first() else {
+        return Ownership::Foreign(format!(
+            "its health answer names this checkout, but the pid in it ({claimed}) does not hold the port, and the listener cannot be inspected"
+        ));
+    };
     let place = first.cwd.as_ref().map_or_else(
         || "an unknown folder".to_owned(),
         |cwd| printable(&cwd.display().to_string()),
@@ -353,9 +357,10 @@ pub fn decide(report: &HealthReport, service: &str, workspace: &Path, port: u16)
         report,
         service,
         &checkout,
-        &holder::listeners(port),
+        &holder::sockets(port),
         Judge::this_process(),
         crate::process::descends_from,
+        holder::facts_of,
     )
 }
 
@@ -491,14 +496,27 @@ mod tests {
         };
         let outside = listener(7, &[1], "/tmp", &["python3", "app.py"]);
         let inside = listener(7, &[1], &here_text, &["python3", "app.py"]);
-        let on = |facts: &ProcessFacts, uid: u32| Listeners {
-            owners: vec![(uid, None)],
-            facts: vec![facts.clone()],
+        let on = |facts: &ProcessFacts, uid: u32| {
+            (
+                Sockets::known(vec![uid], vec![facts.holder.pid]),
+                facts.clone(),
+            )
         };
         // Worker 8 descends from listener 7; 9 is unrelated.
         let descends = |child: u32, ancestor: u32| child == 8 && ancestor == 7;
-        let judged = |report: &HealthReport, listeners: &Listeners| {
-            judge(report, "demo", &here, listeners, me, descends)
+        let judged = |report: &HealthReport, (sockets, facts): &(Sockets, ProcessFacts)| {
+            judge(
+                report,
+                "demo",
+                &here,
+                sockets,
+                me,
+                descends,
+                |pids: &[u32]| {
+                    assert_eq!(pids, [facts.holder.pid]);
+                    vec![facts.clone()]
+                },
+            )
         };
         let reported = Ownership::Ours(Evidence::Reported { pid: Some(7) });
         assert_eq!(judged(&naming(7), &on(&outside, 1000)), reported);
@@ -515,10 +533,7 @@ mod tests {
         // Another user's listener, whatever it answers and wherever it runs.
         assert_eq!(
             judged(&naming(7), &on(&inside, 65534)),
-            Ownership::OtherUser {
-                uid: 65534,
-                user: None
-            }
+            Ownership::OtherUser(65534)
         );
         // An answer naming a pid that holds no socket: the listener's facts decide.
         assert!(matches!(

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::Path;
 
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readiness, Reading};
-use crate::holder::{self, Listeners, Lookup};
+use crate::holder::{self, Lookup, Sockets};
 use crate::ownership::{self, Judge, Ownership};
 use crate::runs::Runs;
 use crate::text::printable;
@@ -140,12 +140,19 @@ pub async fn classify(
     format: HealthFormat,
     port: u16,
 ) -> PortState {
-    let listeners = holder::listeners(port);
+    let sockets = holder::sockets(port);
     let me = Judge::this_process();
-    if let Some((uid, user)) = listeners.other_user(me.uid) {
-        return foreign(ownership::other_user(*uid, user.as_deref()), port);
+    if let Some(uid) = sockets.other_user(me.uid) {
+        return foreign(ownership::other_user(uid), port);
     }
-    let live_run = Runs::of(workspace).backend_owner(port, &listeners.pids());
+    // Only a live run that says it owns a backend on this port costs the holders' pids.
+    let runs = Runs::of(workspace);
+    let live_run = runs
+        .read_all()
+        .iter()
+        .any(|run| run.owns_backend_on(port) && run.is_live())
+        .then(|| runs.backend_owner(port, sockets.pids()))
+        .flatten();
     let probe = client.probe(url, correlation_id).await;
     if let Some(run) = live_run {
         return of_live_run(run, &probe, format, port);
@@ -170,7 +177,7 @@ pub async fn classify(
         Ok(report) => report,
         Err(detail) => return foreign(detail, port),
     };
-    match judged(&report, service, workspace, &listeners, me) {
+    match judged(&report, service, workspace, &sockets, me) {
         Ownership::Ours(evidence) => ours(report, &evidence, &probe, format, code, port),
         Ownership::OtherCheckout(_) => PortState::OtherCheckout {
             report,
@@ -180,9 +187,7 @@ pub async fn classify(
             format!("not our backend: it answers health as service {other:?}"),
             port,
         ),
-        Ownership::OtherUser { uid, user } => {
-            foreign(ownership::other_user(uid, user.as_deref()), port)
-        }
+        Ownership::OtherUser(uid) => foreign(ownership::other_user(uid), port),
         Ownership::Foreign(why) => foreign(format!("not our backend: {why}"), port),
     }
 }
@@ -192,7 +197,7 @@ fn judged(
     report: &HealthReport,
     service: &str,
     workspace: &Path,
-    listeners: &Listeners,
+    sockets: &Sockets,
     me: Judge,
 ) -> Ownership {
     let checkout = workspace
@@ -202,9 +207,10 @@ fn judged(
         report,
         service,
         &checkout,
-        listeners,
+        sockets,
         me,
         crate::process::descends_from,
+        holder::facts_of,
     )
 }
 

@@ -684,7 +684,7 @@ fn backend_health(cx: &Context) -> Check {
     }));
     let (status, summary, fix) = match &ownership {
         // Its health says nothing about a backend of ours: anyone can answer alike.
-        Ownership::OtherUser { .. } => (
+        Ownership::OtherUser(_) => (
             Status::Warn,
             format!("the backend answering {url} is {}", ownership.describe()),
             Some("stop that user's process, or run `cargo xtask dev --port auto`".to_owned()),
@@ -778,7 +778,7 @@ fn health_data(
     let (decided_by, ours) = match ownership {
         Ownership::Ours(evidence) => (evidence.id(), true),
         Ownership::OtherService(_) | Ownership::OtherCheckout(_) => ("health-report", false),
-        Ownership::OtherUser { .. } => ("socket-owner", false),
+        Ownership::OtherUser(_) => ("socket-owner", false),
         Ownership::Foreign(_) => ("process", false),
     };
     json!({

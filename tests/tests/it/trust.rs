@@ -280,3 +280,32 @@ fn a_live_runs_backend_is_never_stopped_by_a_second_runs_yes() {
     assert!(output.contains("live dev run"), "{output}");
     assert!(output.contains("using port"), "{output}");
 }
+
+#[test]
+fn hostile_text_in_the_config_files_reaches_no_output_raw() {
+    // A key of dev.toml (TOML escapes: raw control characters are a syntax error), and
+    // a line of a frontend config that does not parse.
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "\"k\\u001b]0;PWNED\\u0007\\r\" = 1", "");
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert_eq!(raw_control(&output), None, "{output:?}");
+    assert!(output.contains("\\u{1b}]0;PWNED"), "{output}");
+
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    std::fs::write(
+        checkout.file("dev.toml"),
+        std::fs::read_to_string(checkout.file("dev.toml"))
+            .unwrap()
+            .replace(
+                "[frontend]\n",
+                "[frontend]\nconfig_file = \"app.toml\"\nport_key = \"port\"\n",
+            ),
+    )
+    .unwrap();
+    checkout.write("app.toml", &format!("port = 1\n{HOSTILE} = = 2\n"));
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_ne!(status.code(), Some(0), "{output}");
+    assert_eq!(raw_control(&output), None, "{output:?}");
+}

@@ -408,6 +408,24 @@ mod tests {
         assert_eq!(human_uptime(Duration::from_secs(400_000)), "4 days");
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_socket_table_names_the_owner_and_the_holder_of_a_real_listener() {
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .expect("bind a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let me = std::process::id();
+        let sockets = sockets(port);
+        assert_eq!(sockets.uids, [crate::process::effective_uid()]);
+        assert!(sockets.held_by(me), "asked before the pids are read");
+        assert!(!sockets.held_by(1), "init does not hold this test's socket");
+        assert_eq!(sockets.pids(), [me]);
+        assert!(sockets.held_by(me), "and after");
+        drop(listener);
+        let gone = super::sockets(port);
+        assert!(gone.uids.is_empty() && gone.pids().is_empty());
+    }
+
     #[test]
     fn holders_are_described_like_the_offer_says() {
         let holder = Holder {

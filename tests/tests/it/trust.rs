@@ -23,25 +23,53 @@ fn workspace(checkout: &Checkout) -> String {
 }
 
 /// The fake backend on the checkout's port, run as user `nobody` from `/`, answering
-/// with `workspace`. The tests run as root (CI and this machine); `setpriv` is
-/// util-linux's; the system's interpreter, since nobody may not run root's (pyenv's).
+/// with `workspace`.
 fn as_nobody(checkout: &Checkout, workspace: &str) -> Running {
+    as_user(NOBODY, checkout, workspace)
+}
+
+const NOBODY: u32 = 65534;
+
+/// `command` run as user `uid` (and its group), with its arguments, folder and
+/// environment. The tests run as root (CI and this machine); `setpriv` is util-linux's.
+fn setpriv(uid: u32, command: &Command) -> Command {
     let me = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
     assert_eq!(
         me, 0,
-        "this test starts a process as another user: run it as root"
+        "this test starts processes as other users: run it as root"
     );
     let setpriv = coordinator::which::which("setpriv")
         .expect("setpriv (util-linux) is needed to start a process as another user");
-    let mut command = Command::new(setpriv);
+    let mut as_user = Command::new(setpriv);
+    as_user
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
+        .arg(command.get_program())
+        .args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        as_user.current_dir(dir);
+    }
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => as_user.env(name, value),
+            None => as_user.env_remove(name),
+        };
+    }
+    as_user
+}
+
+/// The fake backend on the checkout's port, run as user `uid` from `/`, answering with
+/// `workspace`; with the system's interpreter, since another user may not run root's
+/// (pyenv's).
+fn as_user(uid: u32, checkout: &Checkout, workspace: &str) -> Running {
+    let mut command = Command::new(SYSTEM_PYTHON);
     command
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(SYSTEM_PYTHON)
         .arg(fake_backend())
         .current_dir("/")
         .env("FAKE_WORKSPACE", workspace)
         .env("BACKEND_PORT", checkout.port.to_string());
-    let impostor = Running::spawn(command);
+    let impostor = Running::spawn(setpriv(uid, &command));
     impostor.expect_line("fake: listening", LONG);
     impostor
 }
@@ -308,4 +336,40 @@ fn hostile_text_in_the_config_files_reaches_no_output_raw() {
     let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
     assert_ne!(status.code(), Some(0), "{output}");
     assert_eq!(raw_control(&output), None, "{output:?}");
+}
+
+#[test]
+fn another_users_listener_is_never_taken_for_the_backend_dev_started() {
+    // dev as nobody, the impostor as uid 65533: neither may inspect the other's process,
+    // so only the socket's owner tells them apart. The child binds late; the impostor
+    // takes the port first and answers exactly what the child would.
+    let checkout = Checkout::new();
+    std::os::unix::fs::chown(checkout.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    let here = workspace(&checkout);
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = [\"{SYSTEM_PYTHON}\", \"{}\", \"--delay-ms\", \"4000\"]\n\
+             port = {}\nstartup_timeout = \"20s\"\nretry_delay = \"100ms\"\n\n\
+             [frontend]\ncommand = [\"true\"]\nport = false\n\n[dev]\nshutdown_grace = \"2s\"\n",
+            fake_backend().display(),
+            checkout.port
+        ),
+    );
+    let dev = checkout.command(&["dev", "--no-sync", "--port", "auto", "--", "true"]);
+    let mut dev = Running::spawn(setpriv(NOBODY, &dev));
+    dev.expect_line("started backend pid", LONG);
+    let impostor = as_user(65533, &checkout, &here);
+    let status = dev.wait(LONG);
+    let output = dev.output();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(pid_alive(impostor.pid()), "{output}");
+    let taken = output
+        .find("was taken after it was chosen")
+        .unwrap_or_else(|| panic!("the impostor's answer is not the child's:\n{output}"));
+    let ready = output
+        .find("backend ready in")
+        .expect("ready on another port");
+    assert!(taken < ready, "{output}");
+    assert!(output.contains("using port"), "{output}");
 }

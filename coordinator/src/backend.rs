@@ -486,6 +486,19 @@ pub fn health_pause(never: bool, polling_for: Duration) -> Duration {
 /// [`ownership::answerer`]): not from another service, nor from an outside process
 /// answering on the port that the child could not bind.
 fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readiness {
+    // Another user's listener is never the child this `dev` started, whatever it
+    // answers (it cannot be inspected, so nothing else would tell). Root's is the one
+    // exception: a container runtime's port proxy is root's, and root could pose as
+    // anything anyway.
+    let sockets = crate::holder::sockets(plan.port);
+    let me = crate::process::effective_uid();
+    if let Some(uid) = sockets.uids.iter().find(|uid| **uid != me && **uid != 0) {
+        return Readiness::NotReady(format!(
+            "port {} is answered by a process dev did not start: {}",
+            plan.port,
+            ownership::other_user(*uid)
+        ));
+    }
     let checkout = plan
         .checkout
         .canonicalize()
@@ -505,7 +518,7 @@ fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readine
             // The quick form (socket table, then parents from /proc): this is on the
             // ready path, which has a 10 ms budget.
             let me = std::process::id();
-            let listeners = crate::holder::pids(plan.port);
+            let listeners = sockets.pids();
             let ours = listeners.is_empty()
                 || listeners
                     .iter()

@@ -64,19 +64,30 @@ pub fn pids(port: u16) -> Vec<u32> {
 }
 
 /// The pids listening on `port`, and the uid owning the first listening socket.
-#[cfg(target_os = "linux")]
 fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
+    let (pids, uids) = listening_sockets(port);
+    (pids, uids.into_iter().next())
+}
+
+/// The pids listening on `port`, and the distinct uids owning its listening sockets.
+#[cfg(target_os = "linux")]
+fn listening_sockets(port: u16) -> (BTreeSet<u32>, Vec<u32>) {
     let sockets = linux::listening(port).unwrap_or_default();
-    let uid = sockets.first().map(|socket| socket.uid);
+    let mut uids: Vec<u32> = Vec::new();
+    for socket in &sockets {
+        if !uids.contains(&socket.uid) {
+            uids.push(socket.uid);
+        }
+    }
     let inodes: Vec<u64> = sockets.iter().map(|socket| socket.inode).collect();
     if inodes.is_empty() {
-        return (BTreeSet::new(), uid);
+        return (BTreeSet::new(), uids);
     }
-    (linux::owners(&inodes).into_iter().collect(), uid)
+    (linux::owners(&inodes).into_iter().collect(), uids)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
+fn listening_sockets(port: u16) -> (BTreeSet<u32>, Vec<u32>) {
     let pids = listeners::get_all()
         .map(|all| {
             all.into_iter()
@@ -89,10 +100,11 @@ fn listening_pids(port: u16) -> (BTreeSet<u32>, Option<u32>) {
                 .collect()
         })
         .unwrap_or_default();
-    (pids, None)
+    (pids, Vec::new())
 }
 
-fn user_name(uid: u32) -> Option<String> {
+/// The name of the user `uid`, when the system knows it.
+pub fn user_name(uid: u32) -> Option<String> {
     let users = Users::new_with_refreshed_list().ok()?;
     users
         .iter()
@@ -158,11 +170,112 @@ pub struct ProcessFacts {
     pub cmd: Vec<String>,
 }
 
+/// What the socket table says about a port, and nothing more: who owns each listening
+/// socket (the kernel tells the uid even when the process cannot be inspected) and,
+/// when asked, which pids hold one. The pids cost a look at every process's open files,
+/// so they are found only when needed, and "does pid P hold one?" looks at P's alone:
+/// the reuse path pays for one netlink dump and one process.
+#[derive(Debug, Default)]
+pub struct Sockets {
+    /// The distinct owners of the listening sockets. Empty where the platform does not
+    /// tell (only Linux's `sock_diag` does here).
+    pub uids: Vec<u32>,
+    inodes: Vec<u64>,
+    /// Elsewhere the pids are found by port (the `listeners` crate).
+    #[cfg(not(target_os = "linux"))]
+    port: u16,
+    pids: std::cell::OnceCell<Vec<u32>>,
+}
+
+impl Sockets {
+    /// Sockets with these owners and holders (tests, and platforms without inodes).
+    pub fn known(uids: Vec<u32>, pids: Vec<u32>) -> Sockets {
+        Sockets {
+            uids,
+            pids: std::cell::OnceCell::from(pids),
+            ..Sockets::default()
+        }
+    }
+
+    /// The first owner that is not `uid`: a listener of another user.
+    pub fn other_user(&self, uid: u32) -> Option<u32> {
+        self.uids.iter().copied().find(|owner| *owner != uid)
+    }
+
+    /// The pids holding a listening socket (only those this user may inspect).
+    pub fn pids(&self) -> &[u32] {
+        self.pids.get_or_init(|| self.find_pids())
+    }
+
+    /// Whether `pid` holds one of the listening sockets.
+    pub fn held_by(&self, pid: u32) -> bool {
+        if let Some(pids) = self.pids.get() {
+            return pids.contains(&pid);
+        }
+        self.holds(pid)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn find_pids(&self) -> Vec<u32> {
+        if self.inodes.is_empty() {
+            return Vec::new();
+        }
+        let mut pids = linux::owners(&self.inodes);
+        pids.sort_unstable();
+        pids
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn find_pids(&self) -> Vec<u32> {
+        listening_sockets(self.port).0.into_iter().collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn holds(&self, pid: u32) -> bool {
+        !self.inodes.is_empty() && linux::holds(pid, &self.inodes)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn holds(&self, pid: u32) -> bool {
+        self.pids().contains(&pid)
+    }
+}
+
+/// The listening sockets on `port` (their owners; the pids only when asked).
+#[cfg(target_os = "linux")]
+pub fn sockets(port: u16) -> Sockets {
+    let found = linux::listening(port).unwrap_or_default();
+    let mut uids: Vec<u32> = Vec::new();
+    for socket in &found {
+        if !uids.contains(&socket.uid) {
+            uids.push(socket.uid);
+        }
+    }
+    Sockets {
+        uids,
+        inodes: found.iter().map(|socket| socket.inode).collect(),
+        pids: std::cell::OnceCell::new(),
+    }
+}
+
+/// The listening sockets on `port`.
+#[cfg(not(target_os = "linux"))]
+pub fn sockets(port: u16) -> Sockets {
+    Sockets {
+        port,
+        ..Sockets::default()
+    }
+}
+
 /// The facts of each process listening on `port`; empty when none can be inspected.
 pub fn facts(port: u16) -> Vec<ProcessFacts> {
     let (pids, _) = listening_pids(port);
-    let pids: Vec<u32> = pids.into_iter().collect();
-    let holders = describe(&pids);
+    facts_of(&pids.into_iter().collect::<Vec<_>>())
+}
+
+/// The facts of each of `pids` that still exists.
+pub fn facts_of(pids: &[u32]) -> Vec<ProcessFacts> {
+    let holders = describe(pids);
     let Ok(mut system) = System::new() else {
         return holders
             .into_iter()
@@ -249,7 +362,7 @@ impl fmt::Display for Holder {
         };
         write!(f, "`{what}` (pid {}", self.pid)?;
         if let Some(user) = &self.user {
-            write!(f, ", user {user}")?;
+            write!(f, ", user {}", printable(user))?;
         }
         if let Some(uptime) = self.uptime {
             write!(f, ", up {}", human_uptime(uptime))?;
@@ -258,19 +371,8 @@ impl fmt::Display for Holder {
     }
 }
 
-/// A command line on one line: a newline or other control character in an argument
-/// is shown escaped (`\n`), so it cannot break the output or fake extra lines.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+/// A command line on one line: see [`crate::text::printable`].
+pub use crate::text::printable;
 
 /// What to say when the holder cannot be named.
 pub fn hidden_hint(port: u16, user: Option<&str>) -> String {
@@ -304,6 +406,24 @@ mod tests {
         assert_eq!(human_uptime(Duration::from_secs(180)), "3 min");
         assert_eq!(human_uptime(Duration::from_secs(7_500)), "2 h 5 min");
         assert_eq!(human_uptime(Duration::from_secs(400_000)), "4 days");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_socket_table_names_the_owner_and_the_holder_of_a_real_listener() {
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .expect("bind a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let me = std::process::id();
+        let sockets = sockets(port);
+        assert_eq!(sockets.uids, [crate::process::effective_uid()]);
+        assert!(sockets.held_by(me), "asked before the pids are read");
+        assert!(!sockets.held_by(1), "init does not hold this test's socket");
+        assert_eq!(sockets.pids(), [me]);
+        assert!(sockets.held_by(me), "and after");
+        drop(listener);
+        let gone = super::sockets(port);
+        assert!(gone.uids.is_empty() && gone.pids().is_empty());
     }
 
     #[test]

@@ -1,18 +1,24 @@
-//! Is the backend on the port ours? From its health answer when it says, else from the
-//! operating system.
+//! Is the backend on the port ours? The socket table first, then its health answer
+//! when it says, else the operating system's facts about the listener.
 //!
-//! An answer carrying `service` and `workspace` (the project's own health contract) decides by itself.
-//! Most real apps' health answers carry neither, so then the process that listens on
-//! the port (the socket table, not a pid in the body) decides: it is ours when it
-//! descends from this `dev` process, or when its working directory or a path on its
-//! command line lies inside this checkout (a backend started by hand from here).
-//! Anything else is foreign. [`by_report`] and [`by_process`] are pure and table-tested;
+//! A listening socket owned by another user is never ours, whatever its answer says:
+//! anyone on the machine can answer with our `service` and `workspace`. Then an answer
+//! carrying `service` and `workspace` (the project's own health contract) decides, as
+//! long as the socket table does not contradict it: a `pid` in the answer that is
+//! neither a listener nor one of its descendants means the socket table decides
+//! instead. Most real apps' health answers carry neither field, so then the process
+//! that listens on the port (the socket table, not a pid in the body) decides: it is
+//! ours when it descends from this `dev` process, or when its working directory or a
+//! path on its command line lies inside this checkout (a backend started by hand from
+//! here). Anything else is foreign. Every pid in a verdict is a listener's, never the
+//! answer's. [`judge`], [`by_report`] and [`by_process`] are pure and table-tested;
 //! [`decide`] gathers the facts.
 
 use std::path::{Component, Path, PathBuf};
 
 use crate::health::HealthReport;
-use crate::holder::{self, ProcessFacts};
+use crate::holder::{self, ProcessFacts, Sockets};
+use crate::text::printable;
 
 /// Whether a backend is the one this checkout would start, and on what evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +28,8 @@ pub enum Ownership {
     OtherService(String),
     /// The answer names another checkout.
     OtherCheckout(String),
+    /// The listening socket belongs to another user (this uid): never ours.
+    OtherUser(u32),
     /// No identity in the answer, and the listener is not tied to this checkout: why.
     Foreign(String),
 }
@@ -29,8 +37,9 @@ pub enum Ownership {
 /// How ownership was decided, when the backend is ours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Evidence {
-    /// `service` and `workspace` in the health answer.
-    Reported,
+    /// `service` and `workspace` in the health answer, not contradicted by the socket
+    /// table; the listener's pid from the socket table, when it can be seen.
+    Reported { pid: Option<u32> },
     /// The listener descends from this `dev` process.
     Descendant { pid: u32 },
     /// The listener's working directory is inside the checkout.
@@ -43,17 +52,17 @@ impl Evidence {
     /// The stable id used in `doctor --json`.
     pub fn id(&self) -> &'static str {
         match self {
-            Evidence::Reported => "health-report",
+            Evidence::Reported { .. } => "health-report",
             Evidence::Descendant { .. } => "descendant",
             Evidence::WorkingDirectory { .. } => "working-directory",
             Evidence::CommandLine { .. } => "command-line",
         }
     }
 
-    /// The listener's pid, when the operating system decided.
+    /// The listener's pid (from the socket table or the run record), when known.
     pub fn pid(&self) -> Option<u32> {
         match self {
-            Evidence::Reported => None,
+            Evidence::Reported { pid } => *pid,
             Evidence::Descendant { pid }
             | Evidence::WorkingDirectory { pid, .. }
             | Evidence::CommandLine { pid, .. } => Some(*pid),
@@ -64,20 +73,22 @@ impl Evidence {
 impl std::fmt::Display for Evidence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Evidence::Reported => {
+            Evidence::Reported { .. } => {
                 f.write_str("its health answer names this service and this checkout")
             }
+
             Evidence::Descendant { pid } => {
                 write!(f, "the listener (pid {pid}) was started by this dev")
             }
             Evidence::WorkingDirectory { pid, cwd } => write!(
                 f,
                 "the listener (pid {pid}) runs in {}, inside this checkout",
-                cwd.display()
+                printable(&cwd.display().to_string())
             ),
             Evidence::CommandLine { pid, arg } => write!(
                 f,
-                "the listener (pid {pid}) runs {arg}, inside this checkout"
+                "the listener (pid {pid}) runs {}, inside this checkout",
+                printable(arg)
             ),
         }
     }
@@ -91,9 +102,11 @@ impl Ownership {
             Ownership::OtherService(service) => {
                 format!("not ours: its health answer names service {service:?}")
             }
-            Ownership::OtherCheckout(path) => {
-                format!("not ours: its health answer names another checkout ({path})")
-            }
+            Ownership::OtherCheckout(path) => format!(
+                "not ours: its health answer names another checkout ({})",
+                printable(path)
+            ),
+            Ownership::OtherUser(uid) => format!("not ours: {}", other_user(*uid)),
             Ownership::Foreign(why) => format!("not ours: {why}"),
         }
     }
@@ -114,7 +127,7 @@ pub fn by_report(report: &HealthReport, service: &str, workspace: &Path) -> Opti
         .zip(workspace.canonicalize().ok())
         .is_some_and(|(a, b)| a == b);
     Some(if same {
-        Ownership::Ours(Evidence::Reported)
+        Ownership::Ours(Evidence::Reported { pid: None })
     } else {
         Ownership::OtherCheckout(reported.to_owned())
     })
@@ -135,7 +148,7 @@ pub fn by_process(listeners: &[ProcessFacts], checkout: &Path, dev_pid: u32) -> 
     };
     let place = first.cwd.as_ref().map_or_else(
         || "an unknown folder".to_owned(),
-        |cwd| cwd.display().to_string(),
+        |cwd| printable(&cwd.display().to_string()),
     );
     Ownership::Foreign(format!(
         "its health answer has no `service` or `workspace`, and pid {} runs in {place}, outside this checkout",
@@ -227,15 +240,128 @@ pub fn answerer(
     }
 }
 
-/// Ownership of the backend answering on `port`: by its answer, else by the OS.
-pub fn decide(report: &HealthReport, service: &str, workspace: &Path, port: u16) -> Ownership {
-    if let Some(decided) = by_report(report, service, workspace) {
-        return decided;
+/// "the process listening on the port runs as user nobody (uid 65534), not as user
+/// root (uid 0) who runs dev; ...": why another user's listener is never ours.
+pub fn other_user(uid: u32) -> String {
+    let me = crate::process::effective_uid();
+    let name = |uid: u32| match holder::user_name(uid) {
+        Some(user) => format!("user {} (uid {uid})", printable(&user)),
+        None => format!("uid {uid}"),
+    };
+    format!(
+        "the process listening on the port runs as {}, not as {} who runs dev; anyone can answer health with this checkout's identity",
+        name(uid),
+        name(me)
+    )
+}
+
+/// Who is judging: this `dev` process and its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judge {
+    pub uid: u32,
+    pub pid: u32,
+}
+
+impl Judge {
+    /// This process.
+    pub fn this_process() -> Judge {
+        Judge {
+            uid: crate::process::effective_uid(),
+            pid: std::process::id(),
+        }
     }
+}
+
+/// Ownership of the backend that gave `report`, on the socket table's evidence
+/// (`sockets`) and the answer's. `checkout` is canonical; `descends(child, ancestor)`
+/// tells whether a pid descends from another; `facts` reads the listeners' facts, only
+/// when the answer does not decide (a process-table read the reuse path need not pay).
+///
+/// The socket table goes first: another user's listener is never ours. The answer's
+/// identity then decides, unless its `pid` is neither a listener nor a listener's
+/// descendant (an answer naming some other process): then the listener's own facts
+/// decide, as for an answer without identity.
+pub fn judge(
+    report: &HealthReport,
+    service: &str,
+    checkout: &Path,
+    sockets: &Sockets,
+    judge: Judge,
+    descends: impl Fn(u32, u32) -> bool,
+    facts: impl FnOnce(&[u32]) -> Vec<ProcessFacts>,
+) -> Ownership {
+    if let Some(uid) = sockets.other_user(judge.uid) {
+        return Ownership::OtherUser(uid);
+    }
+    match by_report(report, service, checkout) {
+        Some(Ownership::Ours(_)) => {
+            // The quick question first: the answer's pid holds the socket itself.
+            if let Some(claimed) = report.pid
+                && sockets.held_by(claimed)
+            {
+                return Ownership::Ours(Evidence::Reported { pid: Some(claimed) });
+            }
+            let pids = sockets.pids();
+            match report.pid {
+                Some(claimed)
+                    if !pids.is_empty()
+                        && !pids.iter().any(|listener| descends(claimed, *listener)) =>
+                {
+                    socket_wins(claimed, &facts(pids), checkout, judge.pid)
+                }
+                _ => Ownership::Ours(Evidence::Reported {
+                    pid: pids.first().copied(),
+                }),
+            }
+        }
+        Some(decided) => decided,
+        None => by_process(&facts(sockets.pids()), checkout, judge.pid),
+    }
+}
+
+/// The answer names this checkout but a pid that does not hold the port: the listeners'
+/// own facts decide (`listeners` is not empty).
+fn socket_wins(
+    claimed: u32,
+    listeners: &[ProcessFacts],
+    checkout: &Path,
+    dev_pid: u32,
+) -> Ownership {
+    if let Some(evidence) = listeners
+        .iter()
+        .find_map(|facts| tie(facts, checkout, dev_pid))
+    {
+        return Ownership::Ours(evidence);
+    }
+    let Some(first) = listeners.first() else {
+        return Ownership::Foreign(format!(
+            "its health answer names this checkout, but the pid in it ({claimed}) does not hold the port, and the listener cannot be inspected"
+        ));
+    };
+    let place = first.cwd.as_ref().map_or_else(
+        || "an unknown folder".to_owned(),
+        |cwd| printable(&cwd.display().to_string()),
+    );
+    Ownership::Foreign(format!(
+        "its health answer names this checkout, but the pid in it ({claimed}) does not hold the port; the listener, pid {}, runs in {place}, outside this checkout",
+        first.holder.pid
+    ))
+}
+
+/// Ownership of the backend answering on `port`: the socket table, its answer, the OS.
+pub fn decide(report: &HealthReport, service: &str, workspace: &Path, port: u16) -> Ownership {
     let checkout = workspace
         .canonicalize()
         .unwrap_or_else(|_| workspace.to_path_buf());
-    by_process(&holder::facts(port), &checkout, std::process::id())
+    judge(
+        report,
+        service,
+        &checkout,
+        &holder::sockets(port),
+        Judge::this_process(),
+        crate::process::descends_from,
+        holder::facts_of,
+    )
 }
 
 #[cfg(test)]
@@ -254,7 +380,7 @@ mod tests {
         let cases = [
             (
                 report(Some("demo"), Some(&here_text)),
-                Some(Ownership::Ours(Evidence::Reported)),
+                Some(Ownership::Ours(Evidence::Reported { pid: None })),
             ),
             (
                 report(Some("other"), Some(&here_text)),
@@ -350,6 +476,78 @@ mod tests {
             by_process(&[], checkout, dev),
             Ownership::Foreign(why) if why.contains("cannot be inspected")
         ));
+    }
+
+    #[test]
+    fn the_socket_table_goes_before_the_answer() {
+        // A real folder: the answer's `workspace` is compared canonically.
+        let here = std::env::current_dir()
+            .expect("cwd")
+            .canonicalize()
+            .expect("canonical cwd");
+        let here_text = here.display().to_string();
+        let me = Judge {
+            uid: 1000,
+            pid: 100,
+        };
+        let naming = |pid| HealthReport {
+            pid: Some(pid),
+            ..report(Some("demo"), Some(&here_text))
+        };
+        let outside = listener(7, &[1], "/tmp", &["python3", "app.py"]);
+        let inside = listener(7, &[1], &here_text, &["python3", "app.py"]);
+        let on = |facts: &ProcessFacts, uid: u32| {
+            (
+                Sockets::known(vec![uid], vec![facts.holder.pid]),
+                facts.clone(),
+            )
+        };
+        // Worker 8 descends from listener 7; 9 is unrelated.
+        let descends = |child: u32, ancestor: u32| child == 8 && ancestor == 7;
+        let judged = |report: &HealthReport, (sockets, facts): &(Sockets, ProcessFacts)| {
+            judge(
+                report,
+                "demo",
+                &here,
+                sockets,
+                me,
+                descends,
+                |pids: &[u32]| {
+                    assert_eq!(pids, [facts.holder.pid]);
+                    vec![facts.clone()]
+                },
+            )
+        };
+        let reported = Ownership::Ours(Evidence::Reported { pid: Some(7) });
+        assert_eq!(judged(&naming(7), &on(&outside, 1000)), reported);
+        assert_eq!(
+            judged(&naming(8), &on(&outside, 1000)),
+            reported,
+            "a worker of the listener"
+        );
+        assert_eq!(
+            judged(&report(Some("demo"), Some(&here_text)), &on(&outside, 1000)),
+            reported,
+            "no pid in the answer: the listener's"
+        );
+        // Another user's listener, whatever it answers and wherever it runs.
+        assert_eq!(
+            judged(&naming(7), &on(&inside, 65534)),
+            Ownership::OtherUser(65534)
+        );
+        // An answer naming a pid that holds no socket: the listener's facts decide.
+        assert!(matches!(
+            judged(&naming(9), &on(&outside, 1000)),
+            Ownership::Foreign(why) if why.contains("the pid in it (9) does not hold the port")
+                && why.contains("pid 7")
+        ));
+        assert_eq!(
+            judged(&naming(9), &on(&inside, 1000)),
+            Ownership::Ours(Evidence::WorkingDirectory {
+                pid: 7,
+                cwd: here.clone()
+            })
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::Path;
 
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readiness, Reading};
-use crate::holder::{self, Lookup};
-use crate::ownership::{self, Ownership};
+use crate::holder::{self, Lookup, Sockets};
+use crate::ownership::{self, Judge, Ownership};
+use crate::runs::Runs;
+use crate::text::printable;
 
 /// How far above the configured port to look for a free one.
 const SEARCH_SPAN: u16 = 200;
@@ -24,6 +26,14 @@ pub enum PortState {
     /// Our backend from this checkout, but not ready.
     Stale {
         report: HealthReport,
+        why: String,
+        holder: Lookup,
+    },
+    /// The backend of this checkout's live `dev` run (by its record), not ready now: never
+    /// stopped by another run, only a free port is offered.
+    LiveRun {
+        run: String,
+        dev_pid: u32,
         why: String,
         holder: Lookup,
     },
@@ -44,7 +54,7 @@ impl PortState {
     pub fn kind(&self) -> &'static str {
         match self {
             PortState::Free => "free",
-            PortState::Reusable(_) | PortState::Stale { .. } => "ours",
+            PortState::Reusable(_) | PortState::Stale { .. } | PortState::LiveRun { .. } => "ours",
             PortState::OtherCheckout { .. } | PortState::Foreign { .. } => "foreign",
         }
     }
@@ -53,6 +63,7 @@ impl PortState {
         match self {
             PortState::Free | PortState::Reusable(_) => None,
             PortState::Stale { holder, .. }
+            | PortState::LiveRun { holder, .. }
             | PortState::OtherCheckout { holder, .. }
             | PortState::Foreign { holder, .. } => Some(holder),
         }
@@ -66,37 +77,60 @@ impl PortState {
                 .map_or_else(|| holder::hidden_hint(port, None), ToString::to_string),
             Lookup::Hidden { user } => holder::hidden_hint(port, user.as_deref()),
         };
+        // The pid comes from the socket table (or the run record), never the answer.
+        let pid = |report: &HealthReport| {
+            report
+                .pid
+                .map_or_else(String::new, |pid| format!(" (pid {pid})"))
+        };
         match self {
             PortState::Free => format!("port {port} is free"),
-            PortState::Reusable(report) => format!(
-                "port {port} is our backend (pid {}), ready",
-                report.pid.unwrap_or_default()
-            ),
+            PortState::Reusable(report) => {
+                format!("port {port} is our backend{}, ready", pid(report))
+            }
             PortState::Stale {
                 report,
                 why,
                 holder,
                 ..
             } => format!(
-                "port {port} is held by our own backend from this checkout (pid {}), but it is not ready: {why}; {}",
-                report.pid.unwrap_or_default(),
+                "port {port} is held by our own backend from this checkout{}, but it is not ready: {}; {}",
+                pid(report),
+                printable(why),
+                named(holder)
+            ),
+            PortState::LiveRun {
+                run,
+                dev_pid,
+                why,
+                holder,
+            } => format!(
+                "port {port} is the backend of this checkout's live dev run {} (dev pid {dev_pid}), but it is not ready: {}; {}",
+                printable(run),
+                printable(why),
                 named(holder)
             ),
             PortState::OtherCheckout { report, holder } => format!(
                 "port {port} is in use by {} from another checkout ({})",
                 named(holder),
-                report.workspace.as_deref().unwrap_or("?")
+                printable(report.workspace.as_deref().unwrap_or("?"))
             ),
             PortState::Foreign { detail, holder } => {
-                format!("port {port} is in use by {} ({detail})", named(holder))
+                format!(
+                    "port {port} is in use by {} ({})",
+                    named(holder),
+                    printable(detail)
+                )
             }
         }
     }
 }
 
-/// Classifies `port` by asking its health endpoint (read under `format`), then by
-/// trying to bind it. Ownership is decided by the answer's identity fields, else by the
-/// process listening on the port (see `ownership`).
+/// Classifies `port`: the socket table first (another user's listener is never ours,
+/// and is not even asked), the run records (the backend of a live run of this checkout
+/// is recognised before any probe, so a slow answer cannot make it foreign), then its
+/// health endpoint (read under `format`, waiting as long as `client` does: the
+/// config's `health_timeout`), then a bind. Ownership is decided by [`ownership::judge`].
 pub async fn classify(
     client: &HealthClient,
     url: &str,
@@ -106,7 +140,23 @@ pub async fn classify(
     format: HealthFormat,
     port: u16,
 ) -> PortState {
+    let sockets = holder::sockets(port);
+    let me = Judge::this_process();
+    if let Some(uid) = sockets.other_user(me.uid) {
+        return foreign(ownership::other_user(uid), port);
+    }
+    // Only a live run that says it owns a backend on this port costs the holders' pids.
+    let runs = Runs::of(workspace);
+    let live_run = runs
+        .read_all()
+        .iter()
+        .any(|run| run.owns_backend_on(port) && run.is_live())
+        .then(|| runs.backend_owner(port, sockets.pids()))
+        .flatten();
     let probe = client.probe(url, correlation_id).await;
+    if let Some(run) = live_run {
+        return of_live_run(run, &probe, format, port);
+    }
     let code = match &probe {
         Probe::Answered(answer) => answer.code,
         Probe::Stalled { code } => {
@@ -127,7 +177,7 @@ pub async fn classify(
         Ok(report) => report,
         Err(detail) => return foreign(detail, port),
     };
-    match ownership::decide(&report, service, workspace, port) {
+    match judged(&report, service, workspace, &sockets, me) {
         Ownership::Ours(evidence) => ours(report, &evidence, &probe, format, code, port),
         Ownership::OtherCheckout(_) => PortState::OtherCheckout {
             report,
@@ -137,7 +187,68 @@ pub async fn classify(
             format!("not our backend: it answers health as service {other:?}"),
             port,
         ),
+        Ownership::OtherUser(uid) => foreign(ownership::other_user(uid), port),
         Ownership::Foreign(why) => foreign(format!("not our backend: {why}"), port),
+    }
+}
+
+/// [`ownership::judge`] with this checkout, canonical.
+fn judged(
+    report: &HealthReport,
+    service: &str,
+    workspace: &Path,
+    sockets: &Sockets,
+    me: Judge,
+) -> Ownership {
+    let checkout = workspace
+        .canonicalize()
+        .unwrap_or_else(|_| workspace.to_path_buf());
+    ownership::judge(
+        report,
+        service,
+        &checkout,
+        sockets,
+        me,
+        crate::process::descends_from,
+        holder::facts_of,
+    )
+}
+
+/// The backend of this checkout's live run `run` holds the port: reusable when its
+/// answer is ready, else [`PortState::LiveRun`] with the reason. Its pid is the
+/// record's, whatever the answer says.
+fn of_live_run(
+    run: crate::runs::Record,
+    probe: &Probe,
+    format: HealthFormat,
+    port: u16,
+) -> PortState {
+    let backend = run.owned_backend();
+    let why = match probe {
+        Probe::Answered(answer) => match report_of(probe, format, answer.code) {
+            Ok(mut report) => match not_ready(probe, format, answer.code) {
+                None => {
+                    report.pid = backend;
+                    return PortState::Reusable(report);
+                }
+                Some(why) => why,
+            },
+            Err(detail) => detail,
+        },
+        Probe::Stalled { code } => {
+            format!("it answers HTTP {code} but its body does not arrive within health_timeout")
+        }
+        Probe::Unreachable(_) => "it does not answer health within health_timeout".into(),
+    };
+    tracing::debug!(
+        "port {port}: the backend (pid {backend:?}) of live run {}",
+        run.correlation_id
+    );
+    PortState::LiveRun {
+        run: run.correlation_id,
+        dev_pid: run.pid,
+        why,
+        holder: holder::lookup(port),
     }
 }
 
@@ -179,10 +290,9 @@ fn ours(
     code: u16,
     port: u16,
 ) -> PortState {
-    // A plain answer has no pid: the socket table's is the better one anyway.
-    if report.pid.is_none() {
-        report.pid = evidence.pid();
-    }
+    // The pid shown and stopped is the socket table's (or the record's), never the one
+    // in the answer's body.
+    report.pid = evidence.pid();
     match not_ready(probe, format, code) {
         None => PortState::Reusable(report),
         Some(why) => PortState::Stale {

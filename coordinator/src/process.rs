@@ -495,6 +495,11 @@ pub fn table() -> Vec<Entry> {
     os::table()
 }
 
+/// The effective uid of `dev`: a socket or process of another uid is another user's.
+pub fn effective_uid() -> u32 {
+    os::effective_uid()
+}
+
 /// Whether `pid` is `ancestor` or one of its descendants (walking up the parents).
 pub fn descends_from(pid: u32, ancestor: u32) -> bool {
     let mut current = pid;

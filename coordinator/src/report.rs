@@ -121,18 +121,21 @@ fn evidence(failures: &[AttemptFailure], noun: &str) -> Vec<String> {
 
 impl fmt::Display for FailureReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.what)?;
+        // What failed, the evidence and the causes quote health answers, command lines
+        // and output: shown with their control characters escaped.
+        let shown = crate::text::printable_lines;
+        writeln!(f, "error: {}", shown(&self.what))?;
         if !self.evidence.is_empty() {
             writeln!(f, "evidence:")?;
             for line in &self.evidence {
-                writeln!(f, "  {line}")?;
+                writeln!(f, "  {}", shown(line))?;
             }
         }
         if !self.causes.is_empty() {
             writeln!(f, "likely causes, most likely first:")?;
             for (i, cause) in self.causes.iter().enumerate() {
-                writeln!(f, "  {}. {}", i + 1, cause.cause)?;
-                writeln!(f, "     fix: {}", cause.fix)?;
+                writeln!(f, "  {}. {}", i + 1, shown(&cause.cause))?;
+                writeln!(f, "     fix: {}", shown(&cause.fix))?;
             }
         }
         write!(f, "correlation id: {}", self.correlation_id)?;
@@ -210,7 +213,11 @@ pub fn named(processes: &[crate::process::ProcessInfo]) -> String {
 pub fn services(failing: &[(String, String)]) -> String {
     failing
         .iter()
-        .map(|(name, error)| format!("{name} ({error})"))
+        .map(|(name, error)| {
+            // A health answer's own words: one line, whatever they hold.
+            let shown = crate::text::printable;
+            format!("{} ({})", shown(name), shown(error))
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1,5 +1,6 @@
 //! Small text helpers that several modules need, written once: the last lines of
-//! output kept as evidence, and a byte offset as a 1-based line and column.
+//! output kept as evidence, a byte offset as a 1-based line and column, and text from
+//! outside (a health answer, the process table, a file) made safe to show.
 
 use std::collections::VecDeque;
 
@@ -47,6 +48,35 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Text from outside made safe for a terminal: every control character (C0 with `\n`,
+/// `\r`, `\t`, BEL and ESC, DEL, and C1) is shown escaped (`\u{1b}`), so a health
+/// answer, a command line or a file cannot set the title, clear the screen, move the
+/// cursor or fake extra lines. The one helper for every string `dev` did not write.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// [`printable`] for text of several lines: each line escaped, the line breaks kept.
+/// For the last step before a terminal (`dev`'s own lines, a failure report), where
+/// the lines are `dev`'s own and only what is inside them may come from outside.
+pub fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +89,20 @@ mod tests {
         assert_eq!(line_col(text, 11), (2, 6));
         // `é` is two bytes, one column.
         assert_eq!(line_col(text, 13 + 2), (3, 2));
+    }
+
+    #[test]
+    fn control_characters_from_outside_are_shown_escaped() {
+        let hostile = "/other\u{1b}]0;PWNED\u{7}\u{1b}[2J\rfake\u{9b}31m\u{7f}\tend";
+        let shown = printable(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert_eq!(
+            shown,
+            "/other\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J\\rfake\\u{9b}31m\\u{7f}\\tend"
+        );
+        assert_eq!(printable("plain é text"), "plain é text");
+        assert_eq!(printable("a\nb"), "a\\nb");
+        assert_eq!(printable_lines("a\u{1b}[2J\nb\r"), "a\\u{1b}[2J\nb\\r");
     }
 
     #[test]

@@ -86,7 +86,10 @@ pub fn run(args: &DevArgs) -> u8 {
     log.flush(std::time::Duration::from_secs(1));
     match &outcome {
         DevOutcome::Failed(report) => eprintln!("\n{report}"),
-        DevOutcome::Misconfigured(message) => eprintln!("error: invalid configuration\n{message}"),
+        DevOutcome::Misconfigured(message) => eprintln!(
+            "error: invalid configuration\n{}",
+            coordinator::text::printable_lines(message)
+        ),
         DevOutcome::Stopped | DevOutcome::FrontendExited(_) => {}
     }
     crate::exit::of_dev(&outcome)

@@ -133,10 +133,13 @@ fn print(text: &str) {
 
 /// Prints a configuration error and gives the usage exit code.
 fn config_error(err: &ConfigError) -> u8 {
+    // The message quotes the file (a key, a value, a line of it): its control
+    // characters are shown escaped.
+    let shown = coordinator::text::printable_lines(&err.to_string());
     if err.missing_file {
-        eprintln!("error: {err}");
+        eprintln!("error: {shown}");
     } else {
-        eprintln!("error: invalid configuration\n{err}");
+        eprintln!("error: invalid configuration\n{shown}");
     }
     exit::USAGE
 }

@@ -48,7 +48,8 @@ pub fn run(args: &PortArgs) -> u8 {
             if let Some(run) = owner {
                 println!(
                     "that is the backend of this checkout's dev run {} (dev pid {}): `cargo xtask dev` reuses it",
-                    run.correlation_id, run.pid
+                    coordinator::text::printable(&run.correlation_id),
+                    run.pid
                 );
             }
             match next {

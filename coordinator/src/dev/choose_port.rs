@@ -104,8 +104,10 @@ pub(super) fn moved_because(port: u16, state: &PortState) -> String {
 
 /// What is on `port` now.
 async fn classify(config: &Config, port: u16, log: &RunLog) -> PortState {
-    // Classification must not hang on a process that accepts and never answers.
-    let client = HealthClient::new(config.backend.health_timeout.min(Duration::from_secs(1)));
+    // As long as the config says a health request may take (`health_timeout`): a
+    // process that accepts and never answers is given up on then, and our own slow
+    // backend is not mistaken for a foreign one.
+    let client = HealthClient::new(config.backend.health_timeout);
     let at = config.with_ports(port, config.frontend.port);
     let url = format!("{}{}", at.backend_url(), config.backend.health_path);
     let state = port::classify(

@@ -540,6 +540,12 @@ fn port_source(source: &Source) -> String {
     }
 }
 
+/// `health_timeout`, as `dev` waits, but within the check's own deadline.
+fn probe_timeout(health_timeout: std::time::Duration) -> std::time::Duration {
+    health_timeout
+        .min(crate::doctor::CHECK_TIMEOUT.saturating_sub(std::time::Duration::from_secs(1)))
+}
+
 fn block_on<F: std::future::Future>(future: F) -> Option<F::Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -567,11 +573,8 @@ fn port(cx: &Context) -> Check {
     let backend = &config.backend;
     let port = backend.port;
     let url = format!("{}{}", config.backend_url(), backend.health_path);
-    let client = HealthClient::new(
-        backend
-            .health_timeout
-            .min(std::time::Duration::from_secs(1)),
-    );
+    // As long as `dev` waits: a slow answer of our own backend is still ours.
+    let client = HealthClient::new(probe_timeout(backend.health_timeout));
     let Some(state) = block_on(port::classify(
         &client,
         &url,
@@ -615,6 +618,9 @@ fn port(cx: &Context) -> Check {
         PortState::Stale { .. } => Check::new("port", Status::Warn, described).fix(format!(
             "`cargo xtask dev --yes` stops it, or `cargo xtask dev --port auto` ({instead})"
         )),
+        PortState::LiveRun { .. } => Check::new("port", Status::Warn, described).fix(format!(
+            "wait for it, or run `cargo xtask dev --port auto` ({instead}); stopping that dev run stops it"
+        )),
         PortState::OtherCheckout { .. } | PortState::Foreign { .. } => {
             Check::new("port", Status::Error, described).fix(format!(
                 "stop that process, or run `cargo xtask dev --port auto` ({instead})"
@@ -638,12 +644,7 @@ fn backend_health(cx: &Context) -> Check {
     let url = format!("{}{}", config.backend_url(), backend.health_path);
     // With `backend.url`, the URL's host and `backend.ca_file`: as `dev` asks.
     let trust = std::sync::Arc::new(health::tls::Trust::new(backend.ca_file.clone()));
-    let client = HealthClient::with_trust(
-        backend
-            .health_timeout
-            .min(std::time::Duration::from_secs(2)),
-        trust,
-    );
+    let client = HealthClient::with_trust(probe_timeout(backend.health_timeout), trust);
     let Some(probe) = block_on(client.probe(&url, &cx.correlation_id)) else {
         return Check::new(
             "backend-health",
@@ -656,13 +657,12 @@ fn backend_health(cx: &Context) -> Check {
         Err(check) => return *check,
     };
     let ownership = ownership::decide(&report, &backend.service, &config.root, backend.port);
-    let pid = report
-        .pid
-        .or(match &ownership {
-            Ownership::Ours(evidence) => evidence.pid(),
-            _ => None,
-        })
-        .map_or_else(|| "?".to_owned(), |p| p.to_string());
+    // The socket table's pid, never the one in the answer's body.
+    let listener = match &ownership {
+        Ownership::Ours(evidence) => evidence.pid(),
+        _ => None,
+    };
+    let pid = listener.map_or_else(|| "?".to_owned(), |p| p.to_string());
     let mut lines = vec![
         format!(
             "format: {} (health_format = {:?})",
@@ -671,13 +671,28 @@ fn backend_health(cx: &Context) -> Check {
         ),
         format!("ownership: {}", ownership.describe()),
     ];
+    // The answer's own words, one line each whatever they hold.
+    let shown = crate::text::printable;
     lines.extend(report.parts.iter().map(|p| match &p.error {
-        Some(error) => format!("{}: {} ({error})", p.name, p.status),
-        None => format!("{}: {}", p.name, p.status),
+        Some(error) => format!(
+            "{}: {} ({})",
+            shown(&p.name),
+            shown(&p.status),
+            shown(error)
+        ),
+        None => format!("{}: {}", shown(&p.name), shown(&p.status)),
     }));
-    let (status, summary, fix) = health_verdict(&health::readiness(&probe, format, false), &pid);
-    let mut check =
-        Check::new("backend-health", status, summary).data(health_data(code, &report, &ownership));
+    let (status, summary, fix) = match &ownership {
+        // Its health says nothing about a backend of ours: anyone can answer alike.
+        Ownership::OtherUser(_) => (
+            Status::Warn,
+            format!("the backend answering {url} is {}", ownership.describe()),
+            Some("stop that user's process, or run `cargo xtask dev --port auto`".to_owned()),
+        ),
+        _ => health_verdict(&health::readiness(&probe, format, false), &pid),
+    };
+    let mut check = Check::new("backend-health", status, summary)
+        .data(health_data(code, &report, &ownership, listener));
     for line in lines {
         check = check.detail(line);
     }
@@ -744,7 +759,12 @@ fn health_report(
 }
 
 /// `data` of `backend-health` for a recognised answer (README, `doctor --json`).
-fn health_data(code: u16, report: &HealthReport, ownership: &Ownership) -> serde_json::Value {
+fn health_data(
+    code: u16,
+    report: &HealthReport,
+    ownership: &Ownership,
+    listener: Option<u32>,
+) -> serde_json::Value {
     let parts: serde_json::Map<String, serde_json::Value> = report
         .parts
         .iter()
@@ -758,6 +778,7 @@ fn health_data(code: u16, report: &HealthReport, ownership: &Ownership) -> serde
     let (decided_by, ours) = match ownership {
         Ownership::Ours(evidence) => (evidence.id(), true),
         Ownership::OtherService(_) | Ownership::OtherCheckout(_) => ("health-report", false),
+        Ownership::OtherUser(_) => ("socket-owner", false),
         Ownership::Foreign(_) => ("process", false),
     };
     json!({
@@ -765,7 +786,7 @@ fn health_data(code: u16, report: &HealthReport, ownership: &Ownership) -> serde
         "status": report.status,
         "format": report.form.id(),
         "service": report.service,
-        "pid": report.pid,
+        "pid": listener,
         "workspace": report.workspace,
         "services": parts,
         "ownership": {"ours": ours, "decided_by": decided_by, "detail": ownership.describe()},

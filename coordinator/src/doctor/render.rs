@@ -20,20 +20,23 @@ pub fn human(report: &Report, verbose: bool, colour: bool) -> String {
             Status::Error => ("✗", "31"),
             Status::Skip => ("-", "2"),
         };
+        // Summaries, details and fixes quote health answers, command lines and files:
+        // their control characters are shown escaped, never sent to the terminal.
+        let shown = crate::text::printable_lines;
         out.push_str(&format!(
             "{} {:<width$}  {}\n",
             paint(code, mark),
             check.id,
-            check.summary
+            shown(&check.summary)
         ));
         let show_details = verbose || matches!(check.status, Status::Warn | Status::Error);
         if show_details {
             for line in &check.details {
-                out.push_str(&format!("    {line}\n"));
+                out.push_str(&format!("    {}\n", shown(line)));
             }
         }
         if let Some(fix) = check.fix.as_ref().filter(|_| check.status != Status::Ok) {
-            out.push_str(&format!("    {} {fix}\n", paint("1", "fix:")));
+            out.push_str(&format!("    {} {}\n", paint("1", "fix:"), shown(fix)));
         }
     }
     let count = |status| report.checks.iter().filter(|c| c.status == status).count();

@@ -123,6 +123,24 @@ fn u32_at(buffer: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(four(buffer, at))
 }
 
+/// Whether `pid` holds any of `inodes` open (only a process this user may inspect).
+pub fn holds(pid: u32, inodes: &[u64]) -> bool {
+    let wanted: BTreeSet<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    holds_any(pid, &wanted)
+}
+
+fn holds_any(pid: u32, wanted: &BTreeSet<String>) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .ok()
+            .and_then(|target| target.to_str().map(|t| wanted.contains(t)))
+            .unwrap_or(false)
+    })
+}
+
 /// The pids holding any of `inodes` open, from `/proc/<pid>/fd` (only the processes
 /// this user may inspect).
 pub fn owners(inodes: &[u64]) -> Vec<u32> {
@@ -139,16 +157,7 @@ pub fn owners(inodes: &[u64]) -> Vec<u32> {
         else {
             continue;
         };
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        let holds = fds.flatten().any(|fd| {
-            std::fs::read_link(fd.path())
-                .ok()
-                .and_then(|target| target.to_str().map(|t| wanted.contains(t)))
-                .unwrap_or(false)
-        });
-        if holds {
+        if holds_any(pid, &wanted) {
             pids.push(pid);
         }
     }

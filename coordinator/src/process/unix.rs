@@ -26,6 +26,11 @@ pub struct ProcessInfo {
     pub cmdline: String,
 }
 
+/// The effective uid of this process: whose sockets and processes count as this user's.
+pub fn effective_uid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
 impl Signal {
     fn nix(self) -> NixSignal {
         match self {

@@ -226,13 +226,17 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let prefix = prefix(
-            origin(meta.target()),
-            writer.has_ansi_escapes(),
-            *meta.level(),
-        );
+        let from = origin(meta.target());
+        let prefix = prefix(from, writer.has_ansi_escapes(), *meta.level());
         for line in message(ctx, event)?.lines() {
-            writeln!(writer, "{prefix} {line}")?;
+            // dev's own lines carry text from outside (a health answer, a command line, a
+            // file): its control characters are shown escaped. A child's output is its
+            // own, and goes as it came.
+            if from == Origin::Dev {
+                writeln!(writer, "{prefix} {}", crate::text::printable(line))?;
+            } else {
+                writeln!(writer, "{prefix} {line}")?;
+            }
         }
         Ok(())
     }

@@ -22,5 +22,6 @@ mod reference_app;
 mod remote;
 mod runs;
 mod support;
+mod trust;
 mod venv;
 mod watch;

@@ -21,5 +21,6 @@ mod reference_app;
 mod remote;
 mod runs;
 mod support;
+mod trust_files;
 mod venv;
 mod watch;

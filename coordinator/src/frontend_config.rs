@@ -439,6 +439,17 @@ fn find_json(
     key: &str,
 ) -> Result<Option<Range<usize>>, FrontendConfigError> {
     if let Err(err) = serde_json::from_str::<serde_json::Value>(text) {
+        if err.to_string().starts_with("recursion limit exceeded") {
+            let (line, col) = (err.line(), err.column());
+            return Err(FrontendConfigError {
+                location: format!("{shown}:{line}:{col}"),
+                message: format!(
+                    "is too deeply nested (more than {} levels) to be read; it was left untouched",
+                    crate::health::MAX_JSON_DEPTH
+                ),
+                fix: "nest the config less deeply".into(),
+            });
+        }
         return Err(malformed(
             shown,
             err.line(),

@@ -45,3 +45,96 @@ fn the_users_log_files_survive_pruning() {
     assert!(ours.contains(&"dev-1003-000003.log".to_owned()), "{ours:?}");
     assert!(ours.contains(&"dev-1004-000004.log".to_owned()), "{ours:?}");
 }
+
+/// `dev --print-config` in `checkout` with `env` and `args`: (exit code, stdout, stderr).
+fn print_config(checkout: &Checkout, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut argv = vec!["dev", "--print-config"];
+    argv.extend(args);
+    let mut command = checkout.command(&argv);
+    command.envs(env.iter().copied());
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_grouped_port_means_the_same_in_every_layer_and_another_base_in_none() {
+    let checkout = Checkout::new();
+    for (toml, env, args) in [
+        ("[backend]\nport = 8_001\n", vec![], vec![]),
+        ("", vec![("BACKEND_PORT", "8_001")], vec![]),
+        ("", vec![("DEV_BACKEND_PORT", "8_001")], vec![]),
+        ("", vec![], vec!["--port", "8_001"]),
+    ] {
+        checkout.write("dev.toml", toml);
+        let (code, stdout, stderr) = print_config(&checkout, &env, &args);
+        assert_eq!(code, 0, "{toml} {env:?} {args:?}: {stderr}");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("backend.port"))
+            .unwrap();
+        assert!(line.contains("= 8001"), "{toml} {env:?} {args:?}: {line}");
+    }
+    for (toml, env, args) in [
+        ("[backend]\nport = 0x1f41\n", vec![], vec![]),
+        ("", vec![("BACKEND_PORT", "0x1f41")], vec![]),
+        ("", vec![("BACKEND_PORT", "8__001")], vec![]),
+        ("", vec![], vec!["--port", "+8001"]),
+    ] {
+        checkout.write("dev.toml", toml);
+        let (code, _, stderr) = print_config(&checkout, &env, &args);
+        assert_eq!(code, 2, "{toml} {env:?} {args:?}: {stderr}");
+        assert!(stderr.contains("a port number from 1 to 65535"), "{stderr}");
+    }
+}
+
+#[test]
+fn durations_below_a_millisecond_are_refused_and_the_cap_is_named() {
+    let checkout = Checkout::new();
+    for (value, ok) in [
+        ("0.5ms", false),
+        ("24h", true),
+        ("25h", false),
+        ("1ms", true),
+    ] {
+        checkout.write(
+            "dev.toml",
+            &format!("[backend]\nliveness_interval = \"{value}\"\n"),
+        );
+        let (code, stdout, stderr) = print_config(&checkout, &[], &[]);
+        if ok {
+            assert_eq!(code, 0, "{value}: {stderr}");
+            assert!(stdout.contains("backend.liveness_interval"), "{stdout}");
+        } else {
+            assert_eq!(code, 2, "{value}: {stdout}");
+            assert!(
+                stderr.contains(&format!("invalid value \"{value}\"")) && stderr.contains("to 24h"),
+                "{value}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_missing_or_unexecutable_backend_program_is_reported_at_once_without_retries() {
+    let checkout = Checkout::new();
+    checkout.write("not-executable", "#!/bin/sh\nexit 0\n");
+    for program in ["./no-such-program", "./not-executable"] {
+        checkout.write(
+            "dev.toml",
+            &format!(
+                "[backend]\ncommand = [\"{program}\"]\nport = {}\nattempts = 3\nretry_delay = \"5s\"\n\n\
+                 [frontend]\ncommand = [\"true\"]\nport = false\n",
+                checkout.port
+            ),
+        );
+        let (status, output) = checkout.run(&["dev", "--no-sync"], LONG);
+        assert_eq!(status.code(), Some(1), "{output}");
+        assert!(!output.contains("retrying in"), "{output}");
+        assert!(!output.contains("attempt 2"), "{output}");
+        assert!(output.contains("not retrying"), "{output}");
+    }
+}

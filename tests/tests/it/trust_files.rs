@@ -138,3 +138,44 @@ fn a_missing_or_unexecutable_backend_program_is_reported_at_once_without_retries
         assert!(output.contains("not retrying"), "{output}");
     }
 }
+
+#[test]
+fn the_frontend_configs_owner_and_group_survive_a_run() {
+    use std::os::unix::fs::MetadataExt;
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    // A port other than the backend's, so that dev writes the file and restores it.
+    let original = "{\n  \"backend\": {\"host\": \"127.0.0.1\", \"port\": 1}\n}\n";
+    checkout.write("frontend/config.json", original);
+    let config = checkout.file("frontend/config.json");
+    // Tests run as root: the file belongs to someone else, as a user's file does
+    // after `sudo cargo xtask dev`.
+    std::os::unix::fs::chown(&config, Some(65534), Some(65534)).unwrap();
+    let (status, output) = checkout.run(
+        &[
+            "dev",
+            "--no-sync",
+            "--",
+            "sh",
+            "-c",
+            "stat -c 'owner while running: %u:%g' frontend/config.json; cat frontend/config.json",
+        ],
+        LONG,
+    );
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains(&format!("\"port\": {}", checkout.port)),
+        "dev wrote the file: {output}"
+    );
+    assert!(
+        output.contains("owner while running: 65534:65534"),
+        "{output}"
+    );
+    let meta = std::fs::metadata(&config).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        original,
+        "{output}"
+    );
+}

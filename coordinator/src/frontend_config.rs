@@ -93,7 +93,7 @@ impl fmt::Display for FrontendConfigError {
 
 /// The value at `key` as written (without quotes), `None` when the key is absent.
 pub fn read(path: &Path, shown: &str, key: &str) -> Result<Option<String>, FrontendConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|err| FrontendConfigError {
+    let text = crate::user_file::read_to_string(path).map_err(|err| FrontendConfigError {
         location: shown.to_owned(),
         message: format!("cannot read: {err}"),
         fix: "create it, or correct `frontend.config_file` in dev.toml".into(),
@@ -252,12 +252,13 @@ fn file_error(shown: &str, message: String, fix: &str) -> FrontendConfigError {
 
 /// The file's bytes (kept to undo the write) and the same content as text.
 fn read_utf8(path: &Path, shown: &str) -> Result<(Vec<u8>, String), FrontendConfigError> {
-    let bytes = std::fs::read(path).map_err(|err| {
-        file_error(
-            shown,
-            format!("cannot read: {err}"),
-            "create it, or correct `frontend.config_file` in dev.toml",
-        )
+    let bytes = crate::user_file::read(path).map_err(|err| {
+        let fix = if err.kind() == std::io::ErrorKind::InvalidInput {
+            "point `frontend.config_file` in dev.toml at a regular file"
+        } else {
+            "create it, or correct `frontend.config_file` in dev.toml"
+        };
+        file_error(shown, format!("cannot read: {err}"), fix)
     })?;
     let text = String::from_utf8(bytes.clone())
         .map_err(|_| file_error(shown, "not UTF-8 text".into(), "save it as UTF-8"))?;
@@ -410,7 +411,7 @@ impl Written {
 
 /// Puts the previous content back if the file still holds exactly what was written.
 pub fn restore(written: &Written) -> Restore {
-    match std::fs::read(&written.path) {
+    match crate::user_file::read(&written.path) {
         Ok(now) if now == written.written => {
             match crate::atomic::write(&written.path, &written.previous) {
                 Ok(()) => Restore::Restored,

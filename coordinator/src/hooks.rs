@@ -69,7 +69,7 @@ impl Existing {
             });
         }
         Ok(Existing::File {
-            bytes: std::fs::read(hook)?,
+            bytes: crate::user_file::read(hook)?,
             executable: is_executable(&meta),
         })
     }
@@ -155,7 +155,7 @@ fn hooks_dir(start: &Path) -> Result<PathBuf, InstallError> {
 /// written there would be lost, and replacing the generated one would stop husky's
 /// other hooks). Installed only if the `husky` hook already runs the checks.
 fn husky_installed(dir: &Path, husky: PathBuf) -> Result<Installed, InstallError> {
-    if std::fs::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
+    if crate::user_file::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
         return Ok(Installed::AlreadyInstalled(husky));
     }
     Err(InstallError {

@@ -59,7 +59,7 @@ pub fn requirement_files(top: &Path) -> Vec<RequirementsFile> {
         if files.iter().any(|f| f.path == path) {
             continue;
         }
-        let text = std::fs::read_to_string(&path).ok();
+        let text = crate::user_file::read_to_string(&path).ok();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut included: Vec<(PathBuf, bool)> =
             crate::requirements::includes(text.as_deref().unwrap_or_default())

@@ -264,7 +264,7 @@ impl ThisRun {
             // Already right: if it is right because a live run wrote it, this run now
             // depends on that write too.
             frontend_config::Outcome::Unchanged => {
-                let now = std::fs::read(path).unwrap_or_default();
+                let now = crate::user_file::read(path).unwrap_or_default();
                 match (&self.record.frontend_config, builds_on(&now)) {
                     (Some(mine), _) => Some(ConfigChange {
                         written: now,
@@ -331,7 +331,7 @@ fn settle_file(change: &ConfigChange, others: &[Record]) -> std::io::Result<Sett
         .filter_map(|r| r.frontend_config.as_ref())
         .filter(|c| c.path == change.path)
         .collect();
-    let now = std::fs::read(&change.path)?;
+    let now = crate::user_file::read(&change.path)?;
     let decided = runs::settle(change, &live, &now);
     let owned = match decided {
         Settle::Keep => Settle::Keep,

@@ -179,3 +179,50 @@ fn the_frontend_configs_owner_and_group_survive_a_run() {
         "{output}"
     );
 }
+
+fn mkfifo(path: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_fifo_as_a_config_file_is_refused_with_its_path_at_once() {
+    // The frontend config: dev used to block on it holding both locks, deaf to Ctrl-C.
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    mkfifo(&checkout.file("frontend/config.json"));
+    let started = std::time::Instant::now();
+    // Were it read, the read would block for good: the deadline is the test's failure.
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    let took = started.elapsed();
+    assert_ne!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains("frontend/config.json") && output.contains("FIFO"),
+        "{output}"
+    );
+    eprintln!("a FIFO as frontend config refused after {took:?}");
+    // The next run is not kept waiting by a lock the first one left.
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert!(
+        output.contains("FIFO") && !output.contains("waiting"),
+        "{output}"
+    );
+    assert_ne!(status.code(), Some(0), "{output}");
+
+    // dev.toml itself.
+    let other = Checkout::new();
+    mkfifo(&other.file("dev.toml"));
+    let (status, output) = other.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("dev.toml") && output.contains("FIFO"),
+        "{output}"
+    );
+    let (status, output) = other.run(&["doctor"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(output.contains("FIFO"), "{output}");
+}

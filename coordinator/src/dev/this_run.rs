@@ -43,7 +43,13 @@ impl ThisRun {
                 return this;
             }
         };
-        let records = this.runs.list(&lock);
+        let (records, set_aside) = this.runs.list_and_set_aside(&lock);
+        for moved in set_aside {
+            log.warn(&format!(
+                "{}: not a run record dev wrote (damaged, or not dev's): moved aside, never read again",
+                display_path(&moved, &config.root)
+            ));
+        }
         let (live, dead): (Vec<Record>, Vec<Record>) =
             records.into_iter().partition(Record::is_live);
         for run in &dead {
@@ -288,13 +294,13 @@ impl ThisRun {
         if let Some(change) = &self.record.frontend_config {
             let others = self.others_under(lock.as_ref());
             let shown = display_path(&change.path, &config.root);
-            match settle_file(change, &others) {
-                Ok(Settle::Restore(_)) => self.log.info(&format!("{shown}: restored")),
-                Ok(Settle::HandTo(_)) => self.log.info(&format!(
+            match settle_file(change, &others, config) {
+                Ok(Settled::Restore) => self.log.info(&format!("{shown}: restored")),
+                Ok(Settled::HandTo) => self.log.info(&format!(
                     "{shown}: left at the port of the dev run that is still live"
                 )),
-                Ok(Settle::Keep) => {}
-                Ok(Settle::EditedMeanwhile) => {
+                Ok(Settled::Keep) => {}
+                Ok(Settled::EditedMeanwhile) => {
                     let key = &config.frontend.port_key;
                     let left = crate::frontend_config::read(&change.path, &shown, key)
                         .ok()
@@ -309,6 +315,7 @@ impl ThisRun {
                         "{shown}: edited since dev wrote it, so it was not restored{left}"
                     ));
                 }
+                Ok(Settled::NotBelieved(why)) => self.log.warn(&format!("{shown}: {why}")),
                 Err(err) => self.log.warn(&format!("{shown}: could not restore: {err}")),
             }
         }
@@ -324,8 +331,37 @@ impl crate::backend::OnSpawn for ThisRun {
     }
 }
 
-/// Applies [`runs::settle`] to the file. Returns what was decided.
-fn settle_file(change: &ConfigChange, others: &[Record]) -> std::io::Result<Settle<'static>> {
+/// What [`settle_file`] decided.
+#[derive(Debug)]
+enum Settled {
+    Keep,
+    Restore,
+    HandTo,
+    EditedMeanwhile,
+    /// The record's change is not believed, so the file was left alone: why.
+    NotBelieved(String),
+}
+
+/// Applies [`runs::settle`] to the file, believing a record (this run's, or another
+/// run's read back from disk) only as far as it can be checked: the file must be this
+/// checkout's frontend config, and what is written over it may differ from what it
+/// holds only in the values dev writes ([`frontend_config::only_values_differ`]).
+fn settle_file(
+    change: &ConfigChange,
+    others: &[Record],
+    config: &Config,
+) -> std::io::Result<Settled> {
+    let configured = &config.frontend.config_file;
+    let same_file = change.path == *configured
+        || std::fs::canonicalize(&change.path).ok() == std::fs::canonicalize(configured).ok()
+            && configured.exists();
+    if !same_file {
+        return Ok(Settled::NotBelieved(format!(
+            "a run record names {} as the frontend config, but `frontend.config_file` is {}: left alone",
+            change.path.display(),
+            display_path(configured, &config.root)
+        )));
+    }
     let live: Vec<&ConfigChange> = others
         .iter()
         .filter_map(|r| r.frontend_config.as_ref())
@@ -333,19 +369,21 @@ fn settle_file(change: &ConfigChange, others: &[Record]) -> std::io::Result<Sett
         .collect();
     let now = crate::user_file::read(&change.path)?;
     let decided = runs::settle(change, &live, &now);
-    let owned = match decided {
-        Settle::Keep => Settle::Keep,
-        Settle::EditedMeanwhile => Settle::EditedMeanwhile,
-        Settle::Restore(bytes) => {
-            crate::atomic::write(&change.path, bytes)?;
-            Settle::Restore(&[])
-        }
-        Settle::HandTo(bytes) => {
-            crate::atomic::write(&change.path, bytes)?;
-            Settle::HandTo(&[])
-        }
+    let (bytes, settled) = match decided {
+        Settle::Keep => return Ok(Settled::Keep),
+        Settle::EditedMeanwhile => return Ok(Settled::EditedMeanwhile),
+        Settle::Restore(bytes) => (bytes, Settled::Restore),
+        Settle::HandTo(bytes) => (bytes, Settled::HandTo),
     };
-    Ok(owned)
+    let url_key = config.frontend.url_key.as_deref();
+    let port_key = &config.frontend.port_key;
+    if !frontend_config::only_values_differ(&change.path, &now, bytes, port_key, url_key) {
+        return Ok(Settled::NotBelieved(format!(
+            "a run record's saved content differs from the file in more than `{port_key}`: not written back, left as it is"
+        )));
+    }
+    crate::atomic::write(&change.path, bytes)?;
+    Ok(settled)
 }
 
 /// Stops what a dead run left running and settles its frontend-config change.
@@ -356,6 +394,12 @@ async fn clean_up(
     log: &RunLog,
     shutdown: &mut Shutdown,
 ) {
+    if !run.is_this_boot() {
+        log.warn(&format!(
+            "dev run {} (pid {}) is from before the last reboot: nothing it names is signalled",
+            run.correlation_id, run.pid
+        ));
+    }
     let leftovers = run.leftovers();
     if !leftovers.is_empty() {
         log.warn(&format!(
@@ -396,13 +440,14 @@ async fn clean_up(
             run.correlation_id, run.pid
         ));
     };
-    match settle_file(change, live) {
-        Ok(Settle::Restore(_)) => said("restored what was there before that run"),
-        Ok(Settle::HandTo(_)) => said("set back to the port of the dev run that is still live"),
-        Ok(Settle::Keep) => {}
-        Ok(Settle::EditedMeanwhile) => {
+    match settle_file(change, live, config) {
+        Ok(Settled::Restore) => said("restored what was there before that run"),
+        Ok(Settled::HandTo) => said("set back to the port of the dev run that is still live"),
+        Ok(Settled::Keep) => {}
+        Ok(Settled::EditedMeanwhile) => {
             said("edited since that run wrote it, so it was left as it is");
         }
+        Ok(Settled::NotBelieved(why)) => said(&why),
         Err(err) => said(&format!("could not be restored: {err}")),
     }
 }

@@ -226,3 +226,186 @@ fn a_fifo_as_a_config_file_is_refused_with_its_path_at_once() {
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(output.contains("FIFO"), "{output}");
 }
+
+/// The pid of a process that has exited: a dead run's `dev`.
+fn dead_pid() -> u32 {
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    pid
+}
+
+/// The start time `/proc/<pid>/stat` gives (what a record holds).
+fn start_time(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+fn this_boot() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// A dead run's record as dev writes it, with `fields` replacing its defaults.
+fn dead_record(id: &str, fields: serde_json::Value) -> String {
+    let mut record = serde_json::json!({
+        "correlation_id": id,
+        "boot_id": this_boot(),
+        "pid": dead_pid(),
+        "start_time": 1,
+        "started_unix_ms": 1,
+        "backend_port": null,
+        "frontend_port": null,
+        "backend": {"kind": "none"},
+        "started": [],
+        "frontend_config": null,
+        "log_file": null
+    });
+    for (key, value) in fields.as_object().unwrap() {
+        record[key] = value.clone();
+    }
+    serde_json::to_string_pretty(&record).unwrap()
+}
+
+fn frontend_config(port: u16) -> String {
+    format!("{{\n  \"backend\": {{\"host\": \"127.0.0.1\", \"port\": {port}}}\n}}\n")
+}
+
+#[test]
+fn a_record_from_another_boot_signals_nothing_and_restores_only_its_own_write() {
+    use std::os::unix::process::CommandExt;
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    // An unrelated program whose pid and start time the record names exactly, as the
+    // same numbers can name anything after a reboot.
+    let mut unrelated = std::process::Command::new("sleep")
+        .arg("901")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let _kill = crate::support::KillOnDrop(unrelated.id());
+    let config = checkout.file("frontend/config.json");
+    let (original, written) = (frontend_config(checkout.port), frontend_config(7));
+    checkout.write("frontend/config.json", &written);
+    let record = dead_record(
+        "dev-1-00b007",
+        serde_json::json!({
+            "boot_id": "00000000-0000-0000-0000-000000000000",
+            "backend": {"kind": "owned", "pid": unrelated.id()},
+            "started": [{"role": "backend", "pid": unrelated.id(),
+                         "start_time": start_time(unrelated.id()),
+                         "group": true, "cmdline": "sleep 901"}],
+            "frontend_config": {"path": config, "original": original.as_bytes(),
+                                "written": written.as_bytes()},
+        }),
+    );
+    checkout.write(".dev/runs/dev-1-00b007.json", &record);
+    let (_, doctor) = checkout.run(&["doctor"], LONG);
+    assert!(!doctor.contains(&unrelated.id().to_string()), "{doctor}");
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        unrelated.try_wait().unwrap().is_none(),
+        "signalled: {output}"
+    );
+    assert!(output.contains("before the last reboot"), "{output}");
+    assert!(!output.contains("sleep 901"), "{output}");
+    // The file held exactly what the record says dev wrote: its one value goes back.
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        original,
+        "{output}"
+    );
+}
+
+#[test]
+fn a_record_with_a_path_for_an_id_deletes_nothing_and_is_moved_aside_with_a_warning() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.json");
+    std::fs::write(&victim, "the user's\n").unwrap();
+    let id = outside.path().join("victim").display().to_string();
+    checkout.write(
+        ".dev/runs/dev-1-0000aa.json",
+        &dead_record(&id, serde_json::json!({})),
+    );
+    checkout.write(
+        ".dev/runs/dev-2-0000bb.json",
+        "{\"correlation_id\": \"dev-2-0",
+    );
+    checkout.write(".dev/runs/dev-3-0000cc.json", "");
+    for _ in 0..2 {
+        let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+        assert_eq!(status.code(), Some(0), "{output}");
+        assert!(victim.exists(), "{output}");
+    }
+    let aside = checkout.file(".dev/runs/unreadable");
+    for name in [
+        "dev-1-0000aa.json",
+        "dev-2-0000bb.json",
+        "dev-3-0000cc.json",
+    ] {
+        assert!(aside.join(name).exists(), "{name}");
+        assert!(
+            !checkout.file(&format!(".dev/runs/{name}")).exists(),
+            "{name}"
+        );
+    }
+    // Said on the run that found them, naming each.
+    let checkout2 = Checkout::new();
+    checkout2.fake_config(&[], "", "");
+    checkout2.write(".dev/runs/dev-2-0000bb.json", "garbage");
+    let (_, output) = checkout2.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert!(
+        output.contains(".dev/runs/unreadable/dev-2-0000bb.json") && output.contains("moved aside"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_records_saved_original_is_restored_only_as_the_value_it_describes() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let config = checkout.file("frontend/config.json");
+    let written = frontend_config(7);
+    checkout.write("frontend/config.json", &written);
+    let record = dead_record(
+        "dev-1-00f00d",
+        serde_json::json!({
+            "frontend_config": {"path": config,
+                                "original": b"totally different content, not JSON".as_slice(),
+                                "written": written.as_bytes()},
+        }),
+    );
+    checkout.write(".dev/runs/dev-1-00f00d.json", &record);
+    let (status, output) =
+        checkout.run(&["dev", "--no-sync", "--port", "auto", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    let now = std::fs::read_to_string(&config).unwrap();
+    assert!(!now.contains("totally different"), "{output}");
+    assert!(output.contains("not written back"), "{output}");
+    // A record naming another file than the frontend config writes nothing there.
+    let outside = tempfile::tempdir().unwrap();
+    let other = outside.path().join("notes.json");
+    std::fs::write(&other, "{\"backend\": {\"port\": 7}}").unwrap();
+    let record = dead_record(
+        "dev-2-00f00d",
+        serde_json::json!({
+            "frontend_config": {"path": other,
+                                "original": b"{\"backend\": {\"port\": 8}}".as_slice(),
+                                "written": b"{\"backend\": {\"port\": 7}}".as_slice()},
+        }),
+    );
+    checkout.write(".dev/runs/dev-2-00f00d.json", &record);
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(&other).unwrap(),
+        "{\"backend\": {\"port\": 7}}",
+        "{output}"
+    );
+}

@@ -203,6 +203,9 @@ impl Record {
 #[derive(Debug, Clone)]
 pub struct Runs {
     dir: PathBuf,
+    /// The run using it (`None`: a look from `doctor` or `port`), written into a lock
+    /// file it takes so that a run waiting for it can say whom it waits for.
+    me: Option<String>,
 }
 
 /// Held while the folder is read or changed; released on drop.
@@ -211,10 +214,55 @@ pub struct Lock {
     _file: File,
 }
 
+/// The two lock files of the folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// `.lock`: every short read-modify-write of the records.
+    Records,
+    /// `.start.lock`: held by a starting run until its frontend serves.
+    Start,
+}
+
+impl Which {
+    fn file_name(self) -> &'static str {
+        match self {
+            Which::Records => ".lock",
+            Which::Start => ".start.lock",
+        }
+    }
+}
+
+/// Who holds a lock, as its holder wrote it into the lock file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub correlation_id: String,
+    pub pid: u32,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dev run {} (pid {})", self.correlation_id, self.pid)
+    }
+}
+
+/// How long [`Runs::lock`] waits for another run's critical section, which never reads
+/// anything that can block (see [`crate::user_file`]): only a stopped (`SIGSTOP`) or
+/// hung holder keeps it longer, and then the caller goes on without the lock.
+pub const LOCK_PATIENCE: Duration = Duration::from_secs(10);
+
 impl Runs {
     pub fn of(root: &Path) -> Runs {
         Runs {
             dir: root.join(DIR),
+            me: None,
+        }
+    }
+
+    /// The folder as run `correlation_id` uses it.
+    pub fn of_run(root: &Path, correlation_id: &str) -> Runs {
+        Runs {
+            me: Some(correlation_id.to_owned()),
+            ..Runs::of(root)
         }
     }
 
@@ -222,16 +270,54 @@ impl Runs {
         &self.dir
     }
 
-    /// Takes the folder's lock (waits for another run's short critical section).
+    /// Takes the folder's lock, waiting at most [`LOCK_PATIENCE`] for another run's
+    /// short critical section; the error then names the holder. A run that can wait
+    /// longer and must answer Ctrl-C meanwhile polls [`Runs::try_lock`] instead.
     pub fn lock(&self) -> std::io::Result<Lock> {
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match self.try_lock(Which::Records)? {
+                Ok(file) => return Ok(Lock { _file: file }),
+                Err(holder) if std::time::Instant::now() >= deadline => {
+                    let who =
+                        holder.map_or_else(|| "another dev run".to_owned(), |h| h.to_string());
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "{who} has held {DIR}/.lock for over {}s",
+                            LOCK_PATIENCE.as_secs()
+                        ),
+                    ));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    /// The records lock as a token, from a file [`Runs::try_lock`] returned.
+    pub fn records_lock(file: File) -> Lock {
+        Lock { _file: file }
+    }
+
+    /// Takes a lock file without waiting: the locked file (with this run written into
+    /// it), or who holds it (`None` when it does not say).
+    pub fn try_lock(&self, which: Which) -> std::io::Result<Result<File, Option<Holder>>> {
+        use std::io::Write;
         std::fs::create_dir_all(&self.dir)?;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.dir.join(".lock"))?;
-        file.lock()?;
-        Ok(Lock { _file: file })
+        let path = self.dir.join(which.file_name());
+        let mut file = crate::user_file::open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(holder_of(&path))),
+            Err(std::fs::TryLockError::Error(err)) => return Err(err),
+        }
+        if let Some(me) = &self.me {
+            // Best effort: a waiter that cannot read it says "another dev run".
+            let _ = file
+                .set_len(0)
+                .and_then(|()| writeln!(file, "{me} {}", std::process::id()));
+        }
+        Ok(Ok(file))
     }
 
     /// The file of a record. Only ever called with an ID of dev's own shape, so the
@@ -331,6 +417,17 @@ impl Runs {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// The holder a lock file names (`<correlation ID> <pid>`), if it names one.
+fn holder_of(path: &Path) -> Option<Holder> {
+    let text = crate::user_file::read_to_string(path).ok()?;
+    let (id, pid) = text.trim().split_once(' ')?;
+    let holder = Holder {
+        correlation_id: id.to_owned(),
+        pid: pid.parse().ok()?,
+    };
+    crate::runlog::is_correlation_id(id).then_some(holder)
 }
 
 /// The record in `path`, if it is one: a regular file named `<correlation ID>.json`

@@ -41,6 +41,28 @@ pub fn read_to_string(path: &Path) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// Opens (creating it if need be) a lock file for writing, without blocking: a FIFO
+/// or anything else but a regular file put in its place is refused.
+pub fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::File::options();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).map_err(|err| match err.raw_os_error() {
+        #[cfg(unix)]
+        Some(libc::ENXIO) => not_regular("a FIFO or a socket"),
+        _ => err,
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(what(&meta.file_type())));
+    }
+    Ok(file)
+}
+
 #[cfg(unix)]
 fn open(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;

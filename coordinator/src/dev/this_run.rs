@@ -9,7 +9,7 @@ use crate::config::{Config, display_path};
 use crate::frontend_config;
 use crate::process::{self, Running};
 use crate::runlog::RunLog;
-use crate::runs::{self, ConfigChange, Record, Runs, Settle, Started};
+use crate::runs::{self, ConfigChange, Record, Runs, Settle, Started, Which};
 use crate::signals::Shutdown;
 
 pub(super) struct ThisRun {
@@ -20,29 +20,28 @@ pub(super) struct ThisRun {
 
 impl ThisRun {
     /// Cleans up after dead runs, then records this one. Failing to write the record is
-    /// not fatal (the run works; only cross-run care is lost), and is said once.
+    /// not fatal (the run works; only cross-run care is lost), and is said once. Waiting
+    /// for the folder's lock says whom it waits for, and a signal meanwhile ends the run.
     pub(super) async fn register(
         config: &Config,
         log: &RunLog,
         shutdown: &mut Shutdown,
-    ) -> ThisRun {
-        let runs = Runs::of(&config.root);
+    ) -> super::Flow<ThisRun> {
+        let runs = Runs::of_run(&config.root, log.correlation_id());
         let record = Record::new(log.correlation_id(), log.path());
         let this = ThisRun {
             runs,
             record,
             log: log.clone(),
         };
-        let lock = match this.runs.lock() {
-            Ok(lock) => lock,
-            Err(err) => {
-                log.warn(&format!(
-                    "cannot use {}: {err}; runs of this checkout cannot see each other",
-                    runs::DIR
-                ));
-                return this;
-            }
+        let Some(file) = wait_for(&this.runs, Which::Records, log, shutdown).await? else {
+            log.warn(&format!(
+                "runs of this checkout cannot see each other (see above: {} unusable)",
+                runs::DIR
+            ));
+            return std::ops::ControlFlow::Continue(this);
         };
+        let lock = Runs::records_lock(file);
         let (records, set_aside) = this.runs.list_and_set_aside(&lock);
         for moved in set_aside {
             log.warn(&format!(
@@ -62,7 +61,7 @@ impl ThisRun {
                 runs::DIR
             ));
         }
-        this
+        std::ops::ControlFlow::Continue(this)
     }
 
     /// Changes the record and saves it.
@@ -83,49 +82,7 @@ impl ThisRun {
         log: &RunLog,
         shutdown: &mut Shutdown,
     ) -> super::Flow<Option<std::fs::File>> {
-        let opened = std::fs::create_dir_all(self.runs.dir()).and_then(|()| {
-            std::fs::File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(self.runs.dir().join(".start.lock"))
-        });
-        let file = match opened {
-            Ok(file) => file,
-            Err(err) => {
-                log.warn(&format!(
-                    "cannot use the start lock in {}: {err}",
-                    runs::DIR
-                ));
-                return std::ops::ControlFlow::Continue(None);
-            }
-        };
-        let mut said = false;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return std::ops::ControlFlow::Continue(Some(file)),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if !said {
-                        log.info("another dev run of this checkout is starting: waiting for it");
-                        said = true;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(20)) => {}
-                        name = shutdown.next() => {
-                            log.info(&format!("{name} received while waiting: stopping"));
-                            return std::ops::ControlFlow::Break(super::DevOutcome::Stopped);
-                        }
-                    }
-                }
-                Err(std::fs::TryLockError::Error(err)) => {
-                    log.warn(&format!(
-                        "cannot take the start lock in {}: {err}",
-                        runs::DIR
-                    ));
-                    return std::ops::ControlFlow::Continue(None);
-                }
-            }
-        }
+        wait_for(&self.runs, Which::Start, log, shutdown).await
     }
 
     /// Records a process group this run started (replacing one of the same role).
@@ -328,6 +285,50 @@ impl ThisRun {
 impl crate::backend::OnSpawn for ThisRun {
     fn spawned(&mut self, running: &Running, argv: &[String]) {
         self.started("backend", running, argv);
+    }
+}
+
+/// Waits for one of the folder's lock files, polling, so that a signal ends the wait
+/// (a blocking `flock` would not answer Ctrl-C), and says once whom it waits for. `None`
+/// when the lock file cannot be used (said; the run goes on without it).
+async fn wait_for(
+    runs: &Runs,
+    which: Which,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> super::Flow<Option<std::fs::File>> {
+    let mut said = false;
+    loop {
+        match runs.try_lock(which) {
+            Ok(Ok(file)) => return std::ops::ControlFlow::Continue(Some(file)),
+            Ok(Err(holder)) => {
+                if !said {
+                    let who = holder.map_or_else(
+                        || "another dev run of this checkout".to_owned(),
+                        |h| h.to_string(),
+                    );
+                    let doing = match which {
+                        Which::Start => "starting",
+                        Which::Records => "changing the run records",
+                    };
+                    log.info(&format!(
+                        "waiting for {who}: it is {doing} (Ctrl-C to stop waiting)"
+                    ));
+                    said = true;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    name = shutdown.next() => {
+                        log.info(&format!("{name} received while waiting: stopping"));
+                        return std::ops::ControlFlow::Break(super::DevOutcome::Stopped);
+                    }
+                }
+            }
+            Err(err) => {
+                log.warn(&format!("cannot use the lock in {}: {err}", runs::DIR));
+                return std::ops::ControlFlow::Continue(None);
+            }
+        }
     }
 }
 

@@ -409,3 +409,32 @@ fn a_records_saved_original_is_restored_only_as_the_value_it_describes() {
         "{output}"
     );
 }
+
+#[test]
+fn waiting_for_another_runs_lock_names_it_and_answers_ctrl_c() {
+    use std::io::Write;
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    std::fs::create_dir_all(checkout.file(".dev/runs")).unwrap();
+    for (lock, holder) in [
+        (".lock", "dev-1-00aa11 4242"),
+        (".start.lock", "dev-2-00bb22 4343"),
+    ] {
+        // Another run holds it (this test, as the kernel sees it), and wrote who it is.
+        let mut file = std::fs::File::create(checkout.file(&format!(".dev/runs/{lock}"))).unwrap();
+        file.lock().unwrap();
+        writeln!(file, "{holder}").unwrap();
+        let (id, pid) = holder.split_once(' ').unwrap();
+        let mut dev = checkout.spawn(&["dev", "--no-sync", "--", "sleep", "60"]);
+        dev.expect_line(&format!("waiting for dev run {id} (pid {pid})"), LONG);
+        dev.signal(nix::sys::signal::Signal::SIGINT);
+        let status = dev.wait(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0), "{lock}: {}", dev.output());
+        assert!(
+            !dev.output().contains("started backend"),
+            "{}",
+            dev.output()
+        );
+        drop(file);
+    }
+}

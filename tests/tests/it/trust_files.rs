@@ -438,3 +438,68 @@ fn waiting_for_another_runs_lock_names_it_and_answers_ctrl_c() {
         drop(file);
     }
 }
+
+#[test]
+fn install_hooks_refuses_a_global_hooks_path_unless_forced_after_a_warning() {
+    let repo = Checkout::new();
+    let home = tempfile::tempdir().unwrap();
+    let shared = home.path().join("global-hooks");
+    let global = home.path().join("gitconfig");
+    std::fs::write(
+        &global,
+        format!("[core]\n\thooksPath = {}\n", shared.display()),
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .env("GIT_CONFIG_GLOBAL", &global)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git(&["init", "-q", "-b", "main"]);
+    let install = |args: &[&str]| {
+        let mut all = vec!["install-hooks"];
+        all.extend_from_slice(args);
+        let output = repo
+            .command(&all)
+            .env("GIT_CONFIG_GLOBAL", &global)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code().unwrap(), text)
+    };
+    let (code, text) = install(&[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("outside this repository") && text.contains("global"),
+        "{text}"
+    );
+    assert!(text.contains("git config --local core.hooksPath"), "{text}");
+    assert!(!shared.join("pre-commit").exists(), "{text}");
+    let (code, text) = install(&["--force"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("warning:") && text.contains("every repository"),
+        "{text}"
+    );
+    assert!(shared.join("pre-commit").exists(), "{text}");
+    // The fix it names gives the repository its own folder: installed there.
+    std::fs::remove_file(shared.join("pre-commit")).unwrap();
+    let own = repo.file(".git/hooks");
+    git(&[
+        "config",
+        "--local",
+        "core.hooksPath",
+        &own.display().to_string(),
+    ]);
+    let (code, text) = install(&[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        own.join("pre-commit").exists() && !shared.join("pre-commit").exists(),
+        "{text}"
+    );
+}

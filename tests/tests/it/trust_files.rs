@@ -503,3 +503,93 @@ fn install_hooks_refuses_a_global_hooks_path_unless_forced_after_a_warning() {
         "{text}"
     );
 }
+
+#[test]
+fn a_replaced_watched_folder_keeps_restarting_the_backend() {
+    use crate::watch::{count, watched_checkout, write_app};
+    let checkout = watched_checkout("");
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("watching backend/**/*.py", LONG);
+    dev.expect_line("started frontend", LONG);
+    // The folder itself replaced, as `mv backend backend.old` and a fresh copy do.
+    std::fs::rename(checkout.file("backend"), checkout.file("backend.old")).unwrap();
+    std::fs::create_dir(checkout.file("backend")).unwrap();
+    write_app(&checkout, "the new folder");
+    dev.expect_line("watch: backend ", LONG);
+    dev.expect_line("changed: restarting the backend", LONG);
+    assert!(crate::support::wait_until(LONG, || count(
+        &dev,
+        "backend ready again in"
+    ) >= 1));
+    // And every save after that still counts.
+    for round in 2..=3 {
+        let before = count(&dev, "changed: restarting the backend");
+        write_app(&checkout, &format!("save {round}"));
+        assert!(
+            crate::support::wait_until(LONG, || count(&dev, "changed: restarting the backend")
+                > before),
+            "{}",
+            dev.output()
+        );
+        assert!(crate::support::wait_until(LONG, || count(
+            &dev,
+            "backend ready again in"
+        ) >= round));
+    }
+    // A save in the old folder is not a source any more.
+    let before = count(&dev, "changed: restarting the backend");
+    std::fs::write(checkout.file("backend.old/app.py"), "# old\n").unwrap();
+    let restarted = crate::support::wait_until(Duration::from_secs(1), || {
+        count(&dev, "changed: restarting the backend") > before
+    });
+    assert!(!restarted, "{}", dev.output());
+    // Gone for a while, then made again: watched again.
+    std::fs::rename(checkout.file("backend"), checkout.file("backend.older")).unwrap();
+    dev.expect_line("watch: backend is gone", LONG);
+    std::fs::create_dir(checkout.file("backend")).unwrap();
+    let before = count(&dev, "changed: restarting the backend");
+    write_app(&checkout, "made again");
+    dev.expect_line("watch: backend is back", LONG);
+    assert!(
+        crate::support::wait_until(LONG, || count(&dev, "changed: restarting the backend")
+            > before),
+        "{}",
+        dev.output()
+    );
+    dev.signal(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+}
+
+#[test]
+fn node_modules_target_and_dev_are_never_walked_unless_a_pattern_names_them() {
+    use crate::watch::watched_checkout;
+    let checkout = watched_checkout("");
+    let text = std::fs::read_to_string(checkout.file("dev.toml"))
+        .unwrap()
+        .replace("watch = [\"backend/**/*.py\"]", "watch = [\"**/*.py\"]");
+    checkout.write("dev.toml", &text);
+    for top in [
+        "node_modules",
+        "frontend/node_modules",
+        "target",
+        ".dev/cache",
+    ] {
+        for i in 0..40 {
+            std::fs::create_dir_all(checkout.file(&format!("{top}/pkg{i}/lib"))).unwrap();
+        }
+    }
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let line = dev.expect_line("watching **/*.py for changes (", LONG);
+    let folders: usize = line
+        .split("for changes (")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The checkout's own folders (the root, backend, frontend, .dev, .dev/logs, ...),
+    // none of the 320 under the four.
+    assert!(folders < 10, "{line}");
+    dev.signal(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+}

@@ -125,6 +125,13 @@ mod tests {
         assert!(err.to_string().contains("character device"), "{err}");
         let err = read(dir.path()).expect_err("a folder is refused");
         assert!(err.to_string().contains("folder"), "{err}");
+        #[cfg(unix)]
+        {
+            let socket = dir.path().join("socket");
+            let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("a Unix socket");
+            let err = read(&socket).expect_err("a socket is refused");
+            assert!(err.to_string().contains("socket"), "{err}");
+        }
         let file = dir.path().join("a.toml");
         std::fs::write(&file, "x = 1\n").expect("written");
         assert_eq!(read_to_string(&file).expect("read"), "x = 1\n");

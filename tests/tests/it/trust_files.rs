@@ -593,3 +593,47 @@ fn node_modules_target_and_dev_are_never_walked_unless_a_pattern_names_them() {
     dev.signal(nix::sys::signal::Signal::SIGINT);
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
 }
+
+#[test]
+fn a_config_whose_owner_dev_may_not_keep_is_written_in_place_and_said_so() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let original = "{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 1}}\n";
+    checkout.write("frontend/config.json", original);
+    let config = checkout.file("frontend/config.json");
+    // dev runs as nobody; the file is root's, writable by all: nobody may write it but
+    // not give a replacement root as its owner.
+    let open = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(checkout.path(), open.clone()).unwrap();
+    std::fs::set_permissions(checkout.file("frontend"), open).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_dev-xtask"))
+        .args(["dev", "--no-sync", "--", "sh", "-c"])
+        .arg("stat -c 'owner while running: %u:%g' frontend/config.json; cat frontend/config.json")
+        .current_dir(checkout.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("\"port\": {}", checkout.port)),
+        "{text}"
+    );
+    assert!(text.contains("owner while running: 0:0"), "{text}");
+    assert!(
+        text.contains("written in place rather than replaced atomically"),
+        "{text}"
+    );
+    let meta = std::fs::metadata(&config).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        original,
+        "{text}"
+    );
+}

@@ -110,8 +110,14 @@ pub struct AttemptFailure {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FailureKind {
-    /// The command could not be started at all.
-    Spawn { program: String, error: String },
+    /// The command could not be started at all. `lasting`: the program is missing or
+    /// not executable (`ENOENT`, `EACCES`), which another try cannot change, so it ends
+    /// the start at once.
+    Spawn {
+        program: String,
+        error: String,
+        lasting: bool,
+    },
     /// The backend exited before it was ready.
     Exited(String),
     /// `startup_timeout` passed.
@@ -214,9 +220,21 @@ pub async fn start(
                 let port_taken = failure.bind_conflict;
                 let stop_now = matches!(
                     failure.kind,
-                    FailureKind::Forked { .. } | FailureKind::NeverReady(_)
+                    FailureKind::Forked { .. }
+                        | FailureKind::NeverReady(_)
+                        | FailureKind::Spawn { lasting: true, .. }
                 );
                 let never = matches!(failure.kind, FailureKind::NeverReady(_));
+                if let FailureKind::Spawn {
+                    program,
+                    lasting: true,
+                    ..
+                } = &failure.kind
+                {
+                    log.warn(&format!(
+                        "not retrying: `{program}` cannot be started until it exists and is executable"
+                    ));
+                }
                 failures.push(failure);
                 if never {
                     // The same code answers the same way: another attempt only delays
@@ -254,9 +272,14 @@ async fn try_once(
     let mut running = match process::spawn(&plan.spec, log) {
         Ok(running) => running,
         Err(err) => {
+            let lasting = matches!(
+                err.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            );
             failure.kind = FailureKind::Spawn {
                 program: plan.spec.argv.first().cloned().unwrap_or_default(),
                 error: err.to_string(),
+                lasting,
             };
             return Err(failure);
         }

@@ -461,15 +461,20 @@ impl Config {
 
     fn apply_file(&mut self, file: &Path, problems: &mut Vec<Problem>) {
         let shown = display_path(file, &self.root);
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::user_file::read_to_string(file) {
             Ok(text) => text,
             Err(err) => {
                 self.invalid
                     .extend(SETTINGS.iter().map(|setting| setting.key));
+                let fix = if err.kind() == std::io::ErrorKind::InvalidInput {
+                    "replace it with a regular file"
+                } else {
+                    "make the file readable"
+                };
                 problems.push(Problem {
                     location: shown,
                     message: format!("cannot read the config file: {err}"),
-                    fix: "make the file readable".into(),
+                    fix: fix.into(),
                 });
                 return;
             }

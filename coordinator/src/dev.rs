@@ -130,7 +130,10 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if !process::become_subreaper() {
         log.file_only("cannot become the child subreaper: a backend that daemonizes may escape");
     }
-    let mut this_run = ThisRun::register(config, log, &mut shutdown).await;
+    let mut this_run = match ThisRun::register(config, log, &mut shutdown).await {
+        std::ops::ControlFlow::Continue(this_run) => this_run,
+        std::ops::ControlFlow::Break(outcome) => return outcome,
+    };
     let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
     // Whatever escaped the groups (a double fork into its own session) goes too.
     let hurry = async {

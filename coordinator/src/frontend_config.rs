@@ -93,7 +93,7 @@ impl fmt::Display for FrontendConfigError {
 
 /// The value at `key` as written (without quotes), `None` when the key is absent.
 pub fn read(path: &Path, shown: &str, key: &str) -> Result<Option<String>, FrontendConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|err| FrontendConfigError {
+    let text = crate::user_file::read_to_string(path).map_err(|err| FrontendConfigError {
         location: shown.to_owned(),
         message: format!("cannot read: {err}"),
         fix: "create it, or correct `frontend.config_file` in dev.toml".into(),
@@ -252,12 +252,13 @@ fn file_error(shown: &str, message: String, fix: &str) -> FrontendConfigError {
 
 /// The file's bytes (kept to undo the write) and the same content as text.
 fn read_utf8(path: &Path, shown: &str) -> Result<(Vec<u8>, String), FrontendConfigError> {
-    let bytes = std::fs::read(path).map_err(|err| {
-        file_error(
-            shown,
-            format!("cannot read: {err}"),
-            "create it, or correct `frontend.config_file` in dev.toml",
-        )
+    let bytes = crate::user_file::read(path).map_err(|err| {
+        let fix = if err.kind() == std::io::ErrorKind::InvalidInput {
+            "point `frontend.config_file` in dev.toml at a regular file"
+        } else {
+            "create it, or correct `frontend.config_file` in dev.toml"
+        };
+        file_error(shown, format!("cannot read: {err}"), fix)
     })?;
     let text = String::from_utf8(bytes.clone())
         .map_err(|_| file_error(shown, "not UTF-8 text".into(), "save it as UTF-8"))?;
@@ -410,7 +411,7 @@ impl Written {
 
 /// Puts the previous content back if the file still holds exactly what was written.
 pub fn restore(written: &Written) -> Restore {
-    match std::fs::read(&written.path) {
+    match crate::user_file::read(&written.path) {
         Ok(now) if now == written.written => {
             match crate::atomic::write(&written.path, &written.previous) {
                 Ok(()) => Restore::Restored,
@@ -420,6 +421,68 @@ pub fn restore(written: &Written) -> Restore {
         Ok(_) => Restore::EditedMeanwhile,
         Err(err) => Restore::Failed(err.to_string()),
     }
+}
+
+/// Whether `to` is `from` with nothing changed but the values dev writes: the one at
+/// `port_key`, its host sibling, and the one at `url_key`; in a `.env` file also such a
+/// line appended or taken away (dev appends a missing `KEY=value`). What a run record
+/// says the file held is written back only when this holds, so a record (planted, or
+/// from a dev that went wrong) can restore a port, never replace the file.
+pub fn only_values_differ(
+    path: &Path,
+    from: &[u8],
+    to: &[u8],
+    port_key: &str,
+    url_key: Option<&str>,
+) -> bool {
+    let (Ok(from), Ok(to), Some(format)) = (
+        std::str::from_utf8(from),
+        std::str::from_utf8(to),
+        Format::of(path),
+    ) else {
+        return false;
+    };
+    let mut keys = vec![port_key.to_owned()];
+    keys.extend(host_key_for(port_key));
+    keys.extend(url_key.map(str::to_owned));
+    let span = |text: &str, key: &str| locate(format, text, "", key).map_err(drop);
+    let (mut from, mut to) = (from.to_owned(), to.to_owned());
+    // A key on one side only: a `.env` line dev appended (the whole line goes), else a
+    // difference dev never makes.
+    for key in &keys {
+        let (Ok(a), Ok(b)) = (span(&from, key), span(&to, key)) else {
+            return false;
+        };
+        match (a, b) {
+            (Some(_), None) if format == Format::Env => from = without_line(&from, key),
+            (None, Some(_)) if format == Format::Env => to = without_line(&to, key),
+            (Some(_), None) | (None, Some(_)) => return false,
+            _ => {}
+        }
+    }
+    let mut edits = Vec::new();
+    for key in &keys {
+        if let (Ok(Some(a)), Ok(Some(b))) = (span(&from, key), span(&to, key)) {
+            edits.push((a, to[b].to_owned()));
+        }
+    }
+    edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    for (span, value) in edits {
+        from.replace_range(span, &value);
+    }
+    from == to || from.trim_end_matches('\n') == to.trim_end_matches('\n')
+}
+
+/// `text` without the `.env` line that sets `key` (the last, as dev writes it).
+fn without_line(text: &str, key: &str) -> String {
+    let Some(span) = find_env(text, key) else {
+        return text.to_owned();
+    };
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i + 1);
+    format!("{}{}", &text[..start], &text[end..])
 }
 
 /// The sibling key that holds the host: `backend.port` -> `backend.host`,
@@ -439,6 +502,17 @@ fn find_json(
     key: &str,
 ) -> Result<Option<Range<usize>>, FrontendConfigError> {
     if let Err(err) = serde_json::from_str::<serde_json::Value>(text) {
+        if err.to_string().starts_with("recursion limit exceeded") {
+            let (line, col) = (err.line(), err.column());
+            return Err(FrontendConfigError {
+                location: format!("{shown}:{line}:{col}"),
+                message: format!(
+                    "is too deeply nested (more than {} levels) to be read; it was left untouched",
+                    crate::health::MAX_JSON_DEPTH
+                ),
+                fix: "nest the config less deeply".into(),
+            });
+        }
         return Err(malformed(
             shown,
             err.line(),
@@ -569,6 +643,55 @@ mod tests {
         );
         assert_eq!(host_key_for("apiPort").as_deref(), Some("apiHost"));
         assert_eq!(host_key_for("api_url"), None);
+    }
+
+    #[test]
+    fn a_saved_original_is_believed_only_as_the_values_it_describes() {
+        let json = Path::new("config.json");
+        let original = b"{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 8000}, \"x\": 1}\n";
+        let written = b"{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 8001}, \"x\": 1}\n";
+        let key = "backend.port";
+        assert!(only_values_differ(json, written, original, key, None));
+        assert!(only_values_differ(json, written, written, key, None));
+        let other = b"{\"backend\": {\"host\": \"127.0.0.1\", \"port\": 8000}, \"x\": 2}\n";
+        assert!(!only_values_differ(json, written, other, key, None));
+        assert!(!only_values_differ(
+            json,
+            written,
+            b"totally different content, not JSON",
+            key,
+            None
+        ));
+        let env = Path::new(".env");
+        assert!(only_values_differ(
+            env,
+            b"A=1\nBACKEND_PORT=8001\n",
+            b"A=1\n",
+            "BACKEND_PORT",
+            None
+        ));
+        assert!(only_values_differ(
+            env,
+            b"A=1\nBACKEND_PORT=8001\n",
+            b"A=1",
+            "BACKEND_PORT",
+            None
+        ));
+        assert!(!only_values_differ(
+            env,
+            b"A=1\nBACKEND_PORT=8001\n",
+            b"A=2\n",
+            "BACKEND_PORT",
+            None
+        ));
+        let toml = Path::new("c.toml");
+        assert!(only_values_differ(
+            toml,
+            b"[backend]\nport = 8001 # dev\nurl = \"http://127.0.0.1:8001\"\n",
+            b"[backend]\nport = 8_000 # dev\nurl = \"http://localhost:8000\"\n",
+            key,
+            Some("backend.url"),
+        ));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod tls;
 pub use format::{
     ACCEPTED, Answer, Condition, Form, HealthFormat, HealthReport, Mismatch, Part, Reading,
 };
+pub use mismatch::MAX_DEPTH as MAX_JSON_DEPTH;
 
 /// Bodies larger than this are not read: a health endpoint has no business sending more.
 const BODY_CAP: usize = 64 * 1024;

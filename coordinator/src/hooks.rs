@@ -69,7 +69,7 @@ impl Existing {
             });
         }
         Ok(Existing::File {
-            bytes: std::fs::read(hook)?,
+            bytes: crate::user_file::read(hook)?,
             executable: is_executable(&meta),
         })
     }
@@ -102,9 +102,31 @@ pub fn runs_pre_commit(bytes: &[u8]) -> bool {
 /// Writes the pre-commit hook of the git checkout holding `start` (a worktree too:
 /// the hooks folder comes from `git rev-parse --git-path hooks`). Idempotent. A hook
 /// we did not write (a file of any content, or a symlink) is only replaced with
-/// `force`, and then moved aside rather than overwritten.
-pub fn install(start: &Path, force: bool) -> Result<Installed, InstallError> {
+/// `force`, and then moved aside rather than overwritten. A hooks folder outside the
+/// repository (a `core.hooksPath` from the global or system git config) serves every
+/// repository that uses it: refused, or with `force` written after `warn` is told why.
+pub fn install(
+    start: &Path,
+    force: bool,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Installed, InstallError> {
     let dir = hooks_dir(start)?;
+    if let Some(outside) = outside_repository(start, &dir) {
+        if !force {
+            return Err(InstallError {
+                message: format!(
+                    "{outside}; a hook written there would run for every repository that uses it, where `cargo xtask` does not exist"
+                ),
+                fix: format!(
+                    "give this repository its own hooks folder with `git config --local core.hooksPath {}` and rerun, or add `cargo xtask pre-commit` to the shared hook yourself (--force writes there anyway)",
+                    default_hooks_dir(start).unwrap_or_else(|| ".git/hooks".into())
+                ),
+            });
+        }
+        warn(&format!(
+            "{outside}: --force writes the hook there, for every repository that uses it"
+        ));
+    }
     if let Some(husky) = husky_hook(&dir) {
         return husky_installed(&dir, husky);
     }
@@ -151,11 +173,103 @@ fn hooks_dir(start: &Path) -> Result<PathBuf, InstallError> {
     })
 }
 
+/// Why `dir` is not this repository's own hooks folder, if it is not: it lies neither
+/// in the work tree nor in the git folder. `None` when it is ours, or when git cannot
+/// say where the repository is (the install then fails on its own).
+fn outside_repository(start: &Path, dir: &Path) -> Option<String> {
+    let quick = std::time::Duration::from_secs(5);
+    let ask = |args: &[&str]| -> Option<PathBuf> {
+        let out = crate::git::run_within(start, args, quick).ok()?;
+        let text = String::from_utf8_lossy(&out).trim().to_owned();
+        let path = PathBuf::from(text);
+        let path = if path.is_absolute() {
+            path
+        } else {
+            start.join(path)
+        };
+        Some(existing_prefix(&path))
+    };
+    let roots: Vec<PathBuf> = [
+        ask(&["rev-parse", "--show-toplevel"]),
+        ask(&["rev-parse", "--git-common-dir"]),
+        ask(&["rev-parse", "--absolute-git-dir"]),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if roots.is_empty() {
+        return None;
+    }
+    let dir = existing_prefix(dir);
+    if roots.iter().any(|root| dir.starts_with(root)) {
+        return None;
+    }
+    let scope = crate::git::run_within(
+        start,
+        &[
+            "config",
+            "--show-scope",
+            "--show-origin",
+            "--get",
+            "core.hooksPath",
+        ],
+        quick,
+    )
+    .ok()
+    .map(|out| String::from_utf8_lossy(&out).trim().to_owned())
+    .and_then(|text| {
+        let mut words = text.split('\t');
+        let scope = words.next()?.to_owned();
+        let origin = words.next()?.trim_start_matches("file:").to_owned();
+        Some(format!(" (set in the {scope} git config, {origin})"))
+    })
+    .unwrap_or_default();
+    Some(format!(
+        "the git hooks folder {} is outside this repository{scope}",
+        dir.display()
+    ))
+}
+
+/// `path` made absolute and free of links as far as it exists (the rest appended).
+fn existing_prefix(path: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut here = path.to_path_buf();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&here) {
+            return missing
+                .into_iter()
+                .rev()
+                .fold(real, |acc, part| acc.join(part));
+        }
+        match (here.file_name().map(ToOwned::to_owned), here.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name);
+                here = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// The hooks folder git uses without `core.hooksPath`, as the fix names it.
+fn default_hooks_dir(start: &Path) -> Option<String> {
+    // The common folder: a worktree's hooks are its main checkout's.
+    let out = crate::git::run_within(
+        start,
+        &["rev-parse", "--git-common-dir"],
+        std::time::Duration::from_secs(5),
+    )
+    .ok()?;
+    let git_dir = PathBuf::from(String::from_utf8_lossy(&out).trim());
+    let git_dir = existing_prefix(&start.join(git_dir));
+    Some(git_dir.join("hooks").display().to_string())
+}
+
 /// Husky manages `dir`: nothing is written (husky regenerates its folder, so a hook
 /// written there would be lost, and replacing the generated one would stop husky's
 /// other hooks). Installed only if the `husky` hook already runs the checks.
 fn husky_installed(dir: &Path, husky: PathBuf) -> Result<Installed, InstallError> {
-    if std::fs::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
+    if crate::user_file::read(&husky).is_ok_and(|bytes| runs_pre_commit(&bytes)) {
         return Ok(Installed::AlreadyInstalled(husky));
     }
     Err(InstallError {

@@ -26,6 +26,7 @@ pub mod runlog;
 pub mod runs;
 pub mod signals;
 pub mod text;
+pub mod user_file;
 pub mod venv;
 pub mod watch;
 pub mod which;

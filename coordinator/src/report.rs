@@ -157,7 +157,9 @@ pub struct Context {
 /// One line for one failed attempt.
 pub fn summarize(failure: &AttemptFailure) -> String {
     match &failure.kind {
-        FailureKind::Spawn { program, error } => format!("could not start `{program}`: {error}"),
+        FailureKind::Spawn { program, error, .. } => {
+            format!("could not start `{program}`: {error}")
+        }
         FailureKind::Exited(status) => format!("the backend exited ({status}) before it was ready"),
         FailureKind::Unresponsive { probes } => {
             format!("the backend stopped answering health ({probes} probes in a row failed)")
@@ -276,7 +278,7 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
 /// The backend command could not be started at all (the first such attempt).
 fn spawn_failure(failures: &[AttemptFailure]) -> Option<Cause> {
     let (program, error) = failures.iter().find_map(|f| match &f.kind {
-        FailureKind::Spawn { program, error } => Some((program, error)),
+        FailureKind::Spawn { program, error, .. } => Some((program, error)),
         _ => None,
     })?;
     Some(Cause {
@@ -526,6 +528,7 @@ mod tests {
                     FailureKind::Spawn {
                         program: "python".into(),
                         error: "No such file or directory".into(),
+                        lasting: true,
                     },
                     &[],
                     false,

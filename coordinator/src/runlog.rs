@@ -30,6 +30,25 @@ pub fn new_correlation_id() -> String {
     format!("dev-{millis}-{random:06x}")
 }
 
+/// Whether `text` has the shape [`new_correlation_id`] gives: `dev-<digits>-<6 hex>`.
+/// Only such a name is ever taken for one of dev's own files (a run log to prune, a run
+/// record to read or remove): anything else in those folders is someone else's.
+pub fn is_correlation_id(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("dev-") else {
+        return false;
+    };
+    let Some((millis, random)) = rest.split_once('-') else {
+        return false;
+    };
+    !millis.is_empty()
+        && millis.len() <= 20
+        && millis.bytes().all(|b| b.is_ascii_digit())
+        && random.len() == 6
+        && random
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Where a line comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -387,14 +406,18 @@ fn write_terminal(queue: &Receiver<Message>, dropped: &AtomicU64, prefix: &str, 
     }
 }
 
-/// Deletes the oldest `*.log` files in `dir` so that at most `keep` remain.
+/// Deletes the oldest of dev's own run logs in `dir` so that at most `keep` remain.
+/// Only a regular file named `<correlation ID>.log` is a run log: `log_dir` may be a
+/// folder the user shares with other programs, whose `*.log` files are not dev's to
+/// delete.
 fn prune(dir: &Path, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let mut logs: Vec<(SystemTime, PathBuf)> = entries
         .flatten()
-        .filter(|e| e.path().extension().is_some_and(|ext| ext == "log"))
+        .filter(|e| is_run_log(&e.file_name()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     if logs.len() <= keep {
@@ -406,6 +429,13 @@ fn prune(dir: &Path, keep: usize) {
     for (_, path) in logs.into_iter().take(excess) {
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// Whether a file name is one dev gives a run log: `<correlation ID>.log`.
+fn is_run_log(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .and_then(|name| name.strip_suffix(".log"))
+        .is_some_and(is_correlation_id)
 }
 
 /// UTC time as `2026-11-27T21:39:38.123Z`, without a date-time dependency.
@@ -483,5 +513,30 @@ mod tests {
         assert_eq!(parts[0], "dev");
         assert!(parts[1].parse::<u128>().is_ok(), "{id}");
         assert_eq!(parts[2].len(), 6, "{id}");
+        assert!(is_correlation_id(&id), "{id}");
+    }
+
+    #[test]
+    fn only_dev_shaped_names_are_correlation_ids() {
+        for good in ["dev-1-abcdef", "dev-1764000000000-0a1b2c"] {
+            assert!(is_correlation_id(good), "{good}");
+        }
+        for bad in [
+            "/tmp/victim",
+            "../../victim",
+            "dev-1-abcdeg",
+            "dev-1-ABCDEF",
+            "dev--abcdef",
+            "dev-1-abcdef/x",
+            "dev-1-abc",
+            "server",
+            "app-1",
+            "",
+        ] {
+            assert!(!is_correlation_id(bad), "{bad}");
+        }
+        assert!(is_run_log("dev-12-00ff00.log".as_ref()));
+        assert!(!is_run_log("server.log".as_ref()));
+        assert!(!is_run_log("dev-12-00ff00.log.1".as_ref()));
     }
 }

@@ -59,7 +59,7 @@ pub fn requirement_files(top: &Path) -> Vec<RequirementsFile> {
         if files.iter().any(|f| f.path == path) {
             continue;
         }
-        let text = std::fs::read_to_string(&path).ok();
+        let text = crate::user_file::read_to_string(&path).ok();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut included: Vec<(PathBuf, bool)> =
             crate::requirements::includes(text.as_deref().unwrap_or_default())
@@ -84,7 +84,7 @@ pub fn is_up_to_date(backend: &BackendConfig) -> bool {
         return true;
     }
     venv_python(&backend.venv).exists()
-        && std::fs::read_to_string(backend.venv.join(MARKER)).ok()
+        && crate::user_file::read_to_string(&backend.venv.join(MARKER)).ok()
             == Some(marker(&requirement_files(&backend.requirements)))
 }
 
@@ -116,7 +116,9 @@ pub fn sync(
     let wanted = marker(&requirement_files(&backend.requirements));
     let python = venv_python(&backend.venv);
     let created = !python.exists();
-    if !created && std::fs::read_to_string(backend.venv.join(MARKER)).ok() == Some(wanted.clone()) {
+    if !created
+        && crate::user_file::read_to_string(&backend.venv.join(MARKER)).ok() == Some(wanted.clone())
+    {
         log.file_only(&format!("{shown_venv} is up to date with {shown_req}"));
         return Ok(SyncOutcome::UpToDate);
     }

@@ -7,8 +7,19 @@
 //! watched, each on its own, skipping ignored folders (a venv has thousands): a
 //! recursive watch of `backend/` would put one on every folder of `backend/.venv`.
 //! Folders created later are added as they appear.
+//!
+//! `node_modules`, `target`, `.dev` and `.git` are never walked, whatever
+//! `watch_ignore` says, unless a pattern names one of them literally
+//! (`frontend/node_modules/lib/*.js`): each holds thousands of folders that are not
+//! sources, and walking them costs seconds and inotify watches before the backend
+//! starts. Every watched folder's identity (device and inode) is kept and the roots are
+//! looked at twice a second (a moved or re-created root sends no event to any watch),
+//! so a root that is moved away, removed, or replaced by a new folder at the same path
+//! is noticed and watched again, with a line saying so, rather than watched no more.
+//! (Watching each root's parent instead would need no polling, but a second watch over
+//! the same tree made `notify`'s full debouncer lose the removal of sub-folders.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -35,7 +46,12 @@ pub struct Matcher {
     root: PathBuf,
     patterns: Vec<Pattern>,
     ignore: Vec<Pattern>,
+    /// The folders of [`NEVER_WALKED`] that no pattern names literally.
+    never: Vec<&'static str>,
 }
+
+/// Folder names that are never walked unless a pattern names them literally.
+pub const NEVER_WALKED: [&str; 4] = ["node_modules", "target", ".dev", ".git"];
 
 const OPTIONS: MatchOptions = MatchOptions {
     case_sensitive: true,
@@ -49,6 +65,13 @@ impl Matcher {
         let compile = |text: &String| {
             Pattern::new(text).map_err(|err| format!("invalid glob {text:?}: {}", err.msg))
         };
+        let named_literally = |name: &str| {
+            spec.patterns.iter().any(|pattern| {
+                Path::new(pattern)
+                    .components()
+                    .any(|c| c.as_os_str() == name)
+            })
+        };
         Ok(Matcher {
             root: spec.root.clone(),
             patterns: spec
@@ -57,6 +80,10 @@ impl Matcher {
                 .map(compile)
                 .collect::<Result<_, _>>()?,
             ignore: spec.ignore.iter().map(compile).collect::<Result<_, _>>()?,
+            never: NEVER_WALKED
+                .into_iter()
+                .filter(|name| !named_literally(name))
+                .collect(),
         })
     }
 
@@ -72,15 +99,20 @@ impl Matcher {
 
     /// Whether `relative` (a file or a folder) is ignored.
     pub fn ignored(&self, relative: &Path) -> bool {
-        self.ignore.iter().any(|pattern| {
-            pattern.matches_path_with(relative, OPTIONS)
-                || relative.components().any(|c| match c {
-                    Component::Normal(name) => name
-                        .to_str()
-                        .is_some_and(|name| pattern.matches_with(name, OPTIONS)),
-                    _ => false,
-                })
-        })
+        let never = relative.components().any(|c| match c {
+            Component::Normal(name) => self.never.iter().any(|never| name == *never),
+            _ => false,
+        });
+        never
+            || self.ignore.iter().any(|pattern| {
+                pattern.matches_path_with(relative, OPTIONS)
+                    || relative.components().any(|c| match c {
+                        Component::Normal(name) => name
+                            .to_str()
+                            .is_some_and(|name| pattern.matches_with(name, OPTIONS)),
+                        _ => false,
+                    })
+            })
     }
 
     /// The folders to watch: the literal prefix of each pattern (`backend` for
@@ -123,8 +155,28 @@ pub struct Watcher {
     events: UnboundedReceiver<Vec<Change>>,
     debounce: Duration,
     sender: UnboundedSender<Vec<Change>>,
-    /// The watched folders.
-    watched: BTreeSet<PathBuf>,
+    /// The watched folders, each with its identity when its watch was added.
+    watched: BTreeMap<PathBuf, Identity>,
+}
+
+/// How often the roots themselves are looked at (a `stat` each): a root moved away or
+/// made again sends no event to its own watch, nor to any other.
+const ROOT_CHECK: Duration = Duration::from_millis(500);
+
+/// A folder's device and inode: a folder made again at the same path is another one.
+type Identity = (u64, u64);
+
+fn identity(dir: &Path) -> Option<Identity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir).ok()?;
+        meta.is_dir().then(|| (meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        dir.is_dir().then_some((0, 0))
+    }
 }
 
 impl std::fmt::Debug for Watcher {
@@ -147,12 +199,18 @@ impl Watcher {
             debounce: spec.debounce,
             sender,
             events,
-            watched: BTreeSet::new(),
+            watched: BTreeMap::new(),
         };
-        for root in watcher.matcher.roots() {
-            watcher.add_tree(&root)?;
-        }
+        watcher.add_roots()?;
         Ok(watcher)
+    }
+
+    /// Watches each root's tree.
+    fn add_roots(&mut self) -> Result<(), String> {
+        for root in self.matcher.roots() {
+            self.add_tree(&root)?;
+        }
+        Ok(())
     }
 
     /// How many folders are watched.
@@ -163,8 +221,13 @@ impl Watcher {
     /// Waits for the next batch of changes that count (relative paths, sorted).
     pub async fn changed(&mut self) -> Vec<PathBuf> {
         loop {
-            let Some(batch) = self.events.recv().await else {
-                return std::future::pending().await;
+            let batch = tokio::select! {
+                batch = self.events.recv() => match batch {
+                    Some(batch) => batch,
+                    None => return std::future::pending().await,
+                },
+                // No event: only the roots are looked at.
+                () = tokio::time::sleep(ROOT_CHECK) => Vec::new(),
             };
             let counted = self.take(batch);
             if !counted.is_empty() {
@@ -185,7 +248,9 @@ impl Watcher {
     /// Watches folders that appeared (and counts the files already in them: a package
     /// restored by `git checkout` arrives whole), and keeps the paths that count.
     fn take(&mut self, batch: Vec<Change>) -> Vec<PathBuf> {
-        tracing::debug!("watch: changes {batch:?}");
+        if !batch.is_empty() {
+            tracing::debug!("watch: changes {batch:?}");
+        }
         // A watched folder that was removed (and perhaps made again at the same path,
         // often with the same inode number): notify keeps mapping the path to the dead
         // watch, so the watch starts afresh (a few folders; events already reported
@@ -194,14 +259,54 @@ impl Watcher {
         // files inside are not always reported before the folder's own): a change.
         let removed_folders: Vec<PathBuf> = batch
             .iter()
-            .filter(|change| change.removed && self.watched.contains(&change.path))
+            .filter(|change| change.removed && self.watched.contains_key(&change.path))
             .map(|change| change.path.clone())
             .collect();
-        let lost = !removed_folders.is_empty() || self.watched.iter().any(|dir| !dir.is_dir());
+        // A folder gone, or another folder now at its path (moved away and made again
+        // between two batches): its watch is on the old one. Without events, only the
+        // roots are looked at (a few `stat`s, twice a second).
+        let roots = self.matcher.roots();
+        let whole = !batch.is_empty();
+        let mut replaced: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|(dir, _)| whole || roots.contains(*dir))
+            .filter(|(dir, id)| identity(dir) != Some(**id))
+            .map(|(dir, _)| dir.clone())
+            .collect();
+        // A root that was gone and is back.
+        let back: Vec<PathBuf> = roots
+            .iter()
+            .filter(|root| !self.watched.contains_key(*root) && root.is_dir())
+            .filter(|root| {
+                let relative = root.strip_prefix(&self.matcher.root).unwrap_or(root);
+                !self.matcher.ignored(relative)
+            })
+            .cloned()
+            .collect();
+        for root in replaced
+            .iter()
+            .filter(|dir| roots.contains(*dir))
+            .chain(&back)
+        {
+            let shown = root.strip_prefix(&self.matcher.root).unwrap_or(root);
+            let shown = shown.display();
+            if back.contains(root) {
+                tracing::info!("watch: {shown} is back: watching it again");
+            } else if root.is_dir() {
+                tracing::info!(
+                    "watch: {shown} was replaced by another folder: watching the new one"
+                );
+            } else {
+                tracing::info!("watch: {shown} is gone: it is watched again once it is made again");
+            }
+        }
+        replaced.extend(back);
+        let lost = !removed_folders.is_empty() || !replaced.is_empty();
         // Folders not watched yet (new ones, and those made again): their files count,
         // since a package restored by `git checkout` arrives whole, before any watch
         // on it exists.
-        let fresh: Vec<PathBuf> = batch
+        let mut fresh: Vec<PathBuf> = batch
             .iter()
             .filter(|change| {
                 let relative = change
@@ -209,11 +314,19 @@ impl Watcher {
                     .strip_prefix(&self.matcher.root)
                     .unwrap_or(&change.path);
                 change.path.is_dir()
-                    && (lost || !self.watched.contains(&change.path))
+                    && (lost || !self.watched.contains_key(&change.path))
+                    && roots.iter().any(|root| change.path.starts_with(root))
                     && !self.matcher.ignored(relative)
             })
             .map(|change| change.path.clone())
             .collect();
+        // A folder replaced by another at its path: its files arrived with it, maybe
+        // before any event of the folder's own reached this batch.
+        for dir in &replaced {
+            if dir.is_dir() && !fresh.contains(dir) {
+                fresh.push(dir.clone());
+            }
+        }
         if lost {
             let _ = self.restart();
         }
@@ -242,10 +355,7 @@ impl Watcher {
     fn restart(&mut self) -> Result<(), String> {
         self.debouncer = debouncer(self.debounce, self.sender.clone())?;
         self.watched.clear();
-        for root in self.matcher.roots() {
-            self.add_tree(&root)?;
-        }
-        Ok(())
+        self.add_roots()
     }
 
     /// Watches `dir` and every folder below it that is not ignored.
@@ -253,13 +363,16 @@ impl Watcher {
         let mut stack = vec![dir.to_path_buf()];
         while let Some(dir) = stack.pop() {
             let relative = dir.strip_prefix(&self.matcher.root).unwrap_or(&dir);
-            if self.matcher.ignored(relative) || self.watched.contains(&dir) || !dir.is_dir() {
+            if self.matcher.ignored(relative) || self.watched.contains_key(&dir) {
                 continue;
             }
+            let Some(id) = identity(&dir) else {
+                continue;
+            };
             self.debouncer
                 .watch(&dir, RecursiveMode::NonRecursive)
                 .map_err(|err| format!("cannot watch {}: {err}", dir.display()))?;
-            self.watched.insert(dir.clone());
+            self.watched.insert(dir.clone(), id);
             if let Ok(entries) = std::fs::read_dir(&dir) {
                 for entry in entries.flatten() {
                     if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -377,6 +490,24 @@ mod tests {
                 PathBuf::from("/repo/config"),
             ]
         );
+    }
+
+    #[test]
+    fn dependency_and_build_folders_are_never_walked_unless_named() {
+        let m = matcher(&["**/*.py"], &[]);
+        for path in [
+            "/repo/node_modules/x/y.py",
+            "/repo/frontend/node_modules/a.py",
+            "/repo/target/debug/b.py",
+            "/repo/.dev/logs/c.py",
+            "/repo/.git/hooks/d.py",
+        ] {
+            assert!(!m.counts(Path::new(path)), "{path}");
+        }
+        assert!(m.counts(Path::new("/repo/backend/main.py")));
+        let named = matcher(&["target/gen/**/*.py"], &[]);
+        assert!(named.counts(Path::new("/repo/target/gen/api.py")));
+        assert!(!named.counts(Path::new("/repo/target/gen/node_modules/x.py")));
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub fn pre_commit() -> u8 {
 }
 
 pub fn install(args: &InstallArgs) -> u8 {
-    match hooks::install(&here(), args.force) {
+    let mut warn = |warning: &str| eprintln!("warning: {warning}");
+    match hooks::install(&here(), args.force, &mut warn) {
         Ok(Installed::Written(hook)) => println!("installed {}", hook.display()),
         Ok(Installed::AlreadyInstalled(hook)) => {
             println!("already installed: {}", hook.display());

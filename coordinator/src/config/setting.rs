@@ -244,8 +244,8 @@ impl Kind {
                 r#"an array of origins such as ["app://-", "http://localhost:3000"] (no path)"#
             }
             Kind::HttpPath => r#"a path starting with "/", e.g. "/health""#,
-            Kind::Timeout => r#"a duration above zero such as "500ms", "30s" or "1m""#,
-            Kind::Delay => r#"a duration such as "0s", "500ms" or "2s""#,
+            Kind::Timeout => r#"a duration from 1ms to 24h such as "500ms", "30s" or "1m""#,
+            Kind::Delay => r#""0s" or a duration from 1ms to 24h such as "500ms" or "2s""#,
             Kind::Attempts => "a whole number from 1 to 10",
             Kind::Count => "a whole number from 1 to 10000",
             Kind::Size => r#"a size such as "500KB", "50MB" or "1GB""#,
@@ -281,16 +281,15 @@ impl Kind {
                 globs_value(globs?)
             }
             (Kind::Port | Kind::Attempts | Kind::Count, DeValue::Integer(int)) => {
-                // TOML allows `8_000`; the digits are what count.
-                let digits = int.as_str().replace('_', "");
-                let number = i64::from_str_radix(&digits, int.radix()).ok()?;
-                self.parse_number(number)
+                // The one number syntax of every layer (see `decimal`): TOML's own hex,
+                // octal and binary forms are refused, as the environment refuses them.
+                (int.radix() == 10).then_some(())?;
+                self.parse_number(decimal(int.as_str())?)
             }
             (Kind::Bool, DeValue::Boolean(flag)) => Some(Value::Bool(*flag)),
             (Kind::PortOrOff, DeValue::Integer(int)) => {
-                let digits = int.as_str().replace('_', "");
-                let number = i64::from_str_radix(&digits, int.radix()).ok()?;
-                match Kind::Port.parse_number(number)? {
+                (int.radix() == 10).then_some(())?;
+                match Kind::Port.parse_number(decimal(int.as_str())?)? {
                     Value::Port(port) => Some(Value::OptionalPort(Some(port))),
                     _ => None,
                 }
@@ -328,14 +327,12 @@ impl Kind {
             }
             Kind::Host => is_loopback(text).then(|| Value::Text(text.to_owned())),
             Kind::HttpPath => text.starts_with('/').then(|| Value::Text(text.to_owned())),
-            Kind::Port | Kind::Attempts | Kind::Count => {
-                self.parse_number(text.trim().parse().ok()?)
-            }
+            Kind::Port | Kind::Attempts | Kind::Count => self.parse_number(decimal(text.trim())?),
             Kind::Size => parse_size(text).map(Value::Bytes),
             Kind::Globs => globs_value(parse_argv(text)?),
             Kind::PortOrOff => match text.trim() {
                 "false" | "off" | "none" => Some(Value::OptionalPort(None)),
-                number => match Kind::Port.parse_number(number.parse().ok()?)? {
+                number => match Kind::Port.parse_number(decimal(number)?)? {
                     Value::Port(port) => Some(Value::OptionalPort(Some(port))),
                     _ => None,
                 },
@@ -417,6 +414,19 @@ fn argv_value(argv: Vec<String>) -> Option<Value> {
     (!argv.is_empty() && argv.iter().all(|arg| !arg.is_empty())).then_some(Value::Argv(argv))
 }
 
+/// The one syntax of a whole number in every layer (`dev.toml`, the environment, flags):
+/// decimal digits, which may be grouped by single underscores between digits as TOML
+/// allows (`8_000`). No sign, no other base: `BACKEND_PORT=8_000` and `--port 8_000`
+/// mean what `port = 8_000` means, and `0x1f40` means nothing anywhere.
+fn decimal(text: &str) -> Option<i64> {
+    let grouped_well = !text.starts_with('_') && !text.ends_with('_') && !text.contains("__");
+    let digits_only = text.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    if text.is_empty() || !grouped_well || !digits_only {
+        return None;
+    }
+    text.replace('_', "").parse().ok()
+}
+
 /// Origins as a browser sends them: `scheme://host[:port]`, no path, no wildcard (the
 /// point of the list is to name exactly who may call the backend).
 fn origins_value(origins: Vec<String>) -> Option<Value> {
@@ -489,6 +499,13 @@ mod tests {
     fn text_values_per_kind() {
         let cases: &[(Kind, &str, Option<Value>)] = &[
             (Kind::Port, "8000", Some(Value::Port(8000))),
+            (Kind::Port, "8_000", Some(Value::Port(8000))),
+            (Kind::Port, " 8000 ", Some(Value::Port(8000))),
+            (Kind::Port, "8__000", None),
+            (Kind::Port, "_8000", None),
+            (Kind::Port, "8000_", None),
+            (Kind::Port, "+8000", None),
+            (Kind::Port, "0x1f40", None),
             (Kind::Port, "0", None),
             (Kind::Port, "70000", None),
             (Kind::Port, "abc", None),

@@ -9,7 +9,7 @@ use crate::config::{Config, display_path};
 use crate::frontend_config;
 use crate::process::{self, Running};
 use crate::runlog::RunLog;
-use crate::runs::{self, ConfigChange, Record, Runs, Settle, Started};
+use crate::runs::{self, ConfigChange, Record, Runs, Settle, Started, Which};
 use crate::signals::Shutdown;
 
 pub(super) struct ThisRun {
@@ -20,30 +20,35 @@ pub(super) struct ThisRun {
 
 impl ThisRun {
     /// Cleans up after dead runs, then records this one. Failing to write the record is
-    /// not fatal (the run works; only cross-run care is lost), and is said once.
+    /// not fatal (the run works; only cross-run care is lost), and is said once. Waiting
+    /// for the folder's lock says whom it waits for, and a signal meanwhile ends the run.
     pub(super) async fn register(
         config: &Config,
         log: &RunLog,
         shutdown: &mut Shutdown,
-    ) -> ThisRun {
-        let runs = Runs::of(&config.root);
+    ) -> super::Flow<ThisRun> {
+        let runs = Runs::of_run(&config.root, log.correlation_id());
         let record = Record::new(log.correlation_id(), log.path());
         let this = ThisRun {
             runs,
             record,
             log: log.clone(),
         };
-        let lock = match this.runs.lock() {
-            Ok(lock) => lock,
-            Err(err) => {
-                log.warn(&format!(
-                    "cannot use {}: {err}; runs of this checkout cannot see each other",
-                    runs::DIR
-                ));
-                return this;
-            }
+        let Some(file) = wait_for(&this.runs, Which::Records, log, shutdown).await? else {
+            log.warn(&format!(
+                "runs of this checkout cannot see each other (see above: {} unusable)",
+                runs::DIR
+            ));
+            return std::ops::ControlFlow::Continue(this);
         };
-        let records = this.runs.list(&lock);
+        let lock = Runs::records_lock(file);
+        let (records, set_aside) = this.runs.list_and_set_aside(&lock);
+        for moved in set_aside {
+            log.warn(&format!(
+                "{}: not a run record dev wrote (damaged, or not dev's): moved aside, never read again",
+                display_path(&moved, &config.root)
+            ));
+        }
         let (live, dead): (Vec<Record>, Vec<Record>) =
             records.into_iter().partition(Record::is_live);
         for run in &dead {
@@ -56,7 +61,7 @@ impl ThisRun {
                 runs::DIR
             ));
         }
-        this
+        std::ops::ControlFlow::Continue(this)
     }
 
     /// Changes the record and saves it.
@@ -77,49 +82,7 @@ impl ThisRun {
         log: &RunLog,
         shutdown: &mut Shutdown,
     ) -> super::Flow<Option<std::fs::File>> {
-        let opened = std::fs::create_dir_all(self.runs.dir()).and_then(|()| {
-            std::fs::File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(self.runs.dir().join(".start.lock"))
-        });
-        let file = match opened {
-            Ok(file) => file,
-            Err(err) => {
-                log.warn(&format!(
-                    "cannot use the start lock in {}: {err}",
-                    runs::DIR
-                ));
-                return std::ops::ControlFlow::Continue(None);
-            }
-        };
-        let mut said = false;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return std::ops::ControlFlow::Continue(Some(file)),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if !said {
-                        log.info("another dev run of this checkout is starting: waiting for it");
-                        said = true;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(20)) => {}
-                        name = shutdown.next() => {
-                            log.info(&format!("{name} received while waiting: stopping"));
-                            return std::ops::ControlFlow::Break(super::DevOutcome::Stopped);
-                        }
-                    }
-                }
-                Err(std::fs::TryLockError::Error(err)) => {
-                    log.warn(&format!(
-                        "cannot take the start lock in {}: {err}",
-                        runs::DIR
-                    ));
-                    return std::ops::ControlFlow::Continue(None);
-                }
-            }
-        }
+        wait_for(&self.runs, Which::Start, log, shutdown).await
     }
 
     /// Records a process group this run started (replacing one of the same role).
@@ -264,7 +227,7 @@ impl ThisRun {
             // Already right: if it is right because a live run wrote it, this run now
             // depends on that write too.
             frontend_config::Outcome::Unchanged => {
-                let now = std::fs::read(path).unwrap_or_default();
+                let now = crate::user_file::read(path).unwrap_or_default();
                 match (&self.record.frontend_config, builds_on(&now)) {
                     (Some(mine), _) => Some(ConfigChange {
                         written: now,
@@ -288,13 +251,13 @@ impl ThisRun {
         if let Some(change) = &self.record.frontend_config {
             let others = self.others_under(lock.as_ref());
             let shown = display_path(&change.path, &config.root);
-            match settle_file(change, &others) {
-                Ok(Settle::Restore(_)) => self.log.info(&format!("{shown}: restored")),
-                Ok(Settle::HandTo(_)) => self.log.info(&format!(
+            match settle_file(change, &others, config) {
+                Ok(Settled::Restore) => self.log.info(&format!("{shown}: restored")),
+                Ok(Settled::HandTo) => self.log.info(&format!(
                     "{shown}: left at the port of the dev run that is still live"
                 )),
-                Ok(Settle::Keep) => {}
-                Ok(Settle::EditedMeanwhile) => {
+                Ok(Settled::Keep) => {}
+                Ok(Settled::EditedMeanwhile) => {
                     let key = &config.frontend.port_key;
                     let left = crate::frontend_config::read(&change.path, &shown, key)
                         .ok()
@@ -309,6 +272,7 @@ impl ThisRun {
                         "{shown}: edited since dev wrote it, so it was not restored{left}"
                     ));
                 }
+                Ok(Settled::NotBelieved(why)) => self.log.warn(&format!("{shown}: {why}")),
                 Err(err) => self.log.warn(&format!("{shown}: could not restore: {err}")),
             }
         }
@@ -324,28 +288,103 @@ impl crate::backend::OnSpawn for ThisRun {
     }
 }
 
-/// Applies [`runs::settle`] to the file. Returns what was decided.
-fn settle_file(change: &ConfigChange, others: &[Record]) -> std::io::Result<Settle<'static>> {
+/// Waits for one of the folder's lock files, polling, so that a signal ends the wait
+/// (a blocking `flock` would not answer Ctrl-C), and says once whom it waits for. `None`
+/// when the lock file cannot be used (said; the run goes on without it).
+async fn wait_for(
+    runs: &Runs,
+    which: Which,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> super::Flow<Option<std::fs::File>> {
+    let mut said = false;
+    loop {
+        match runs.try_lock(which) {
+            Ok(Ok(file)) => return std::ops::ControlFlow::Continue(Some(file)),
+            Ok(Err(holder)) => {
+                if !said {
+                    let who = holder.map_or_else(
+                        || "another dev run of this checkout".to_owned(),
+                        |h| h.to_string(),
+                    );
+                    let doing = match which {
+                        Which::Start => "starting",
+                        Which::Records => "changing the run records",
+                    };
+                    log.info(&format!(
+                        "waiting for {who}: it is {doing} (Ctrl-C to stop waiting)"
+                    ));
+                    said = true;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    name = shutdown.next() => {
+                        log.info(&format!("{name} received while waiting: stopping"));
+                        return std::ops::ControlFlow::Break(super::DevOutcome::Stopped);
+                    }
+                }
+            }
+            Err(err) => {
+                log.warn(&format!("cannot use the lock in {}: {err}", runs::DIR));
+                return std::ops::ControlFlow::Continue(None);
+            }
+        }
+    }
+}
+
+/// What [`settle_file`] decided.
+#[derive(Debug)]
+enum Settled {
+    Keep,
+    Restore,
+    HandTo,
+    EditedMeanwhile,
+    /// The record's change is not believed, so the file was left alone: why.
+    NotBelieved(String),
+}
+
+/// Applies [`runs::settle`] to the file, believing a record (this run's, or another
+/// run's read back from disk) only as far as it can be checked: the file must be this
+/// checkout's frontend config, and what is written over it may differ from what it
+/// holds only in the values dev writes ([`frontend_config::only_values_differ`]).
+fn settle_file(
+    change: &ConfigChange,
+    others: &[Record],
+    config: &Config,
+) -> std::io::Result<Settled> {
+    let configured = &config.frontend.config_file;
+    let same_file = change.path == *configured
+        || std::fs::canonicalize(&change.path).ok() == std::fs::canonicalize(configured).ok()
+            && configured.exists();
+    if !same_file {
+        return Ok(Settled::NotBelieved(format!(
+            "a run record names {} as the frontend config, but `frontend.config_file` is {}: left alone",
+            change.path.display(),
+            display_path(configured, &config.root)
+        )));
+    }
     let live: Vec<&ConfigChange> = others
         .iter()
         .filter_map(|r| r.frontend_config.as_ref())
         .filter(|c| c.path == change.path)
         .collect();
-    let now = std::fs::read(&change.path)?;
+    let now = crate::user_file::read(&change.path)?;
     let decided = runs::settle(change, &live, &now);
-    let owned = match decided {
-        Settle::Keep => Settle::Keep,
-        Settle::EditedMeanwhile => Settle::EditedMeanwhile,
-        Settle::Restore(bytes) => {
-            crate::atomic::write(&change.path, bytes)?;
-            Settle::Restore(&[])
-        }
-        Settle::HandTo(bytes) => {
-            crate::atomic::write(&change.path, bytes)?;
-            Settle::HandTo(&[])
-        }
+    let (bytes, settled) = match decided {
+        Settle::Keep => return Ok(Settled::Keep),
+        Settle::EditedMeanwhile => return Ok(Settled::EditedMeanwhile),
+        Settle::Restore(bytes) => (bytes, Settled::Restore),
+        Settle::HandTo(bytes) => (bytes, Settled::HandTo),
     };
-    Ok(owned)
+    let url_key = config.frontend.url_key.as_deref();
+    let port_key = &config.frontend.port_key;
+    if !frontend_config::only_values_differ(&change.path, &now, bytes, port_key, url_key) {
+        return Ok(Settled::NotBelieved(format!(
+            "a run record's saved content differs from the file in more than `{port_key}`: not written back, left as it is"
+        )));
+    }
+    crate::atomic::write(&change.path, bytes)?;
+    Ok(settled)
 }
 
 /// Stops what a dead run left running and settles its frontend-config change.
@@ -356,6 +395,12 @@ async fn clean_up(
     log: &RunLog,
     shutdown: &mut Shutdown,
 ) {
+    if !run.is_this_boot() {
+        log.warn(&format!(
+            "dev run {} (pid {}) is from before the last reboot: nothing it names is signalled",
+            run.correlation_id, run.pid
+        ));
+    }
     let leftovers = run.leftovers();
     if !leftovers.is_empty() {
         log.warn(&format!(
@@ -396,13 +441,14 @@ async fn clean_up(
             run.correlation_id, run.pid
         ));
     };
-    match settle_file(change, live) {
-        Ok(Settle::Restore(_)) => said("restored what was there before that run"),
-        Ok(Settle::HandTo(_)) => said("set back to the port of the dev run that is still live"),
-        Ok(Settle::Keep) => {}
-        Ok(Settle::EditedMeanwhile) => {
+    match settle_file(change, live, config) {
+        Ok(Settled::Restore) => said("restored what was there before that run"),
+        Ok(Settled::HandTo) => said("set back to the port of the dev run that is still live"),
+        Ok(Settled::Keep) => {}
+        Ok(Settled::EditedMeanwhile) => {
             said("edited since that run wrote it, so it was left as it is");
         }
+        Ok(Settled::NotBelieved(why)) => said(&why),
         Err(err) => said(&format!("could not be restored: {err}")),
     }
 }

@@ -859,7 +859,7 @@ fn no_hooks_folder(why: GitError) -> Check {
 /// Husky manages the hooks in `dir`: whether its editable `husky` hook runs the checks.
 fn husky_hook(cx: &Context, dir: &Path, husky: &Path) -> Check {
     let shown = display_path(husky, &cx.config.root);
-    match std::fs::read(husky) {
+    match crate::user_file::read(husky) {
         Ok(bytes) if crate::hooks::runs_pre_commit(&bytes) => Check::new(
             "git-hooks",
             Status::Ok,

@@ -223,12 +223,22 @@ pub fn read(answer: &Answer, format: HealthFormat) -> Reading {
         };
     }
     let start = shown(&answer.body);
-    let Ok(value) = serde_json::from_slice::<Value>(&answer.body) else {
-        return if success {
-            Reading::Never(Mismatch::NotJson { code, start })
-        } else {
-            Reading::Opaque(format!("not JSON: {start:?}"))
-        };
+    let value = match serde_json::from_slice::<Value>(&answer.body) {
+        Ok(value) => value,
+        // serde_json stops at `MAX_DEPTH` levels: the body may be valid JSON, so it is
+        // not called "not JSON".
+        Err(err) if err.to_string().starts_with("recursion limit exceeded") => {
+            return if success {
+                Reading::Never(Mismatch::TooDeep { code })
+            } else {
+                Reading::Opaque(format!(
+                    "JSON too deeply nested (more than {} levels): not read",
+                    super::mismatch::MAX_DEPTH
+                ))
+            };
+        }
+        Err(_) if success => return Reading::Never(Mismatch::NotJson { code, start }),
+        Err(_) => return Reading::Opaque(format!("not JSON: {start:?}")),
     };
     let ietf_type = answer.content_type.as_deref().is_some_and(|t| {
         t.to_ascii_lowercase()
@@ -361,6 +371,14 @@ mod tests {
                     code: 200,
                     start: r#"{"alive":true}"#.into(),
                 }),
+            ),
+            // Valid JSON, deeper than is read: not "not JSON".
+            (
+                answer(
+                    200,
+                    &format!("{}{}", "[".repeat(20_000), "]".repeat(20_000)),
+                ),
+                Reading::Never(Mismatch::TooDeep { code: 200 }),
             ),
             // Not a 2xx: maybe a page shown while the app starts.
             (

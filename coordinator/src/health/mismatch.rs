@@ -14,11 +14,19 @@ pub enum Mismatch {
     TooLarge { code: u16 },
     /// A 2xx whose body is not JSON, when the format needs JSON.
     NotJson { code: u16, start: String },
+    /// A 2xx JSON body nested deeper than [`MAX_DEPTH`] levels: valid JSON, but more
+    /// than any health answer needs, and more than is read (each level costs stack).
+    TooDeep { code: u16 },
     /// A 2xx JSON answer in no form `auto` knows.
     Unreadable { code: u16, start: String },
     /// A recognised answer naming another service than `backend.service`.
     WrongService { found: String, expected: String },
 }
+
+/// How deeply a health answer's JSON may nest: `serde_json`'s own limit, kept rather
+/// than lifted (`disable_recursion_limit`), because a 64 KiB body could otherwise nest
+/// 32,768 levels deep, each a frame on the stack of the thread that reads it.
+pub const MAX_DEPTH: usize = 128;
 
 /// The forms `auto` accepts, for messages.
 pub const ACCEPTED: &str = r#"{"status": "healthy"|"degraded"|"starting"} (dev's contract), {"status": "pass"|"warn"|"fail"} (IETF health+json), {"status": "UP"|"DOWN"|"OUT_OF_SERVICE"} (Spring Boot), {"status": "ok"|"up"|"healthy"}"#;
@@ -34,6 +42,9 @@ impl Mismatch {
             Mismatch::NotFound { code } => format!("nothing serves health on this path ({code})"),
             Mismatch::TooLarge { .. } => "body larger than 64 KiB: not read".into(),
             Mismatch::NotJson { start, .. } => format!("not JSON: {start:?}"),
+            Mismatch::TooDeep { .. } => {
+                format!("JSON too deeply nested (more than {MAX_DEPTH} levels): not read")
+            }
             Mismatch::Unreadable { start, .. } => {
                 format!("JSON in no form `health_format = \"auto\"` reads: {start:?}")
             }
@@ -50,6 +61,7 @@ impl Mismatch {
             | Mismatch::NotFound { code }
             | Mismatch::TooLarge { code }
             | Mismatch::NotJson { code, .. }
+            | Mismatch::TooDeep { code }
             | Mismatch::Unreadable { code, .. } => Some(*code),
             Mismatch::WrongService { .. } => None,
         }
@@ -68,7 +80,7 @@ impl Mismatch {
             Mismatch::NotFound { .. } => {
                 "set `backend.health_path` to the path of the backend's health endpoint".into()
             }
-            Mismatch::TooLarge { .. } => {
+            Mismatch::TooLarge { .. } | Mismatch::TooDeep { .. } => {
                 "make the health endpoint answer a small JSON document, or set `backend.health_format = \"status-code\"` to read only the status code".into()
             }
             Mismatch::NotJson { .. } => {

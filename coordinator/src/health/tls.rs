@@ -99,8 +99,9 @@ impl Trust {
 /// The CA certificates of a PEM file; an error that names the file and what is wrong.
 pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let shown = path.display();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|err| format!("cannot read backend.ca_file {shown}: {err}"))?
+    let bytes = crate::user_file::read(path)
+        .map_err(|err| format!("cannot read backend.ca_file {shown}: {err}"))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .map_err(|err| format!("backend.ca_file {shown} is not valid PEM: {err}"))?;
     if certs.is_empty() {

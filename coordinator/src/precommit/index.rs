@@ -199,7 +199,7 @@ impl Index {
     }
 
     fn working_tree(&self, path: &str, link: &str) -> Result<Staged, Finding> {
-        match std::fs::read(self.top.join(path)) {
+        match crate::user_file::read(&self.top.join(path)) {
             Ok(bytes) => Ok(Staged {
                 bytes,
                 note: Some(format!(

@@ -153,11 +153,11 @@ fn unparsable_durations_are_errors() {
     assert_eq!(
         error_for("[backend]\nstartup_timeout = 30\nretry_delay = \"2 seconds\"\n"),
         "dev.toml:2:19: invalid value 30 for `backend.startup_timeout`: expected a duration \
-         above zero such as \"500ms\", \"30s\" or \"1m\"\n  fix: set `backend.startup_timeout` \
-         to a duration above zero such as \"500ms\", \"30s\" or \"1m\"\n\
-         dev.toml:3:15: invalid value \"2 seconds\" for `backend.retry_delay`: expected a \
-         duration such as \"0s\", \"500ms\" or \"2s\"\n  fix: set `backend.retry_delay` to a \
-         duration such as \"0s\", \"500ms\" or \"2s\""
+         from 1ms to 24h such as \"500ms\", \"30s\" or \"1m\"\n  fix: set `backend.startup_timeout` \
+         to a duration from 1ms to 24h such as \"500ms\", \"30s\" or \"1m\"\n\
+         dev.toml:3:15: invalid value \"2 seconds\" for `backend.retry_delay`: expected \
+         \"0s\" or a duration from 1ms to 24h such as \"500ms\" or \"2s\"\n  fix: set \
+         `backend.retry_delay` to \"0s\" or a duration from 1ms to 24h such as \"500ms\" or \"2s\""
     );
 }
 
@@ -180,7 +180,7 @@ fn invalid_environment_overrides_name_the_variable() {
         (
             "DEV_BACKEND_STARTUP_TIMEOUT",
             "soon",
-            "a duration above zero",
+            "a duration from 1ms to 24h",
         ),
     ] {
         let message = load(&checkout, &[(var, value)], &[]).expect_err("invalid env");

@@ -23,5 +23,6 @@ mod remote;
 mod runs;
 mod support;
 mod trust;
+mod trust_files;
 mod venv;
 mod watch;

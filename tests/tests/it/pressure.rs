@@ -184,7 +184,7 @@ fn thirty_old_logs_become_twenty_and_a_log_stops_at_its_cap() {
     std::fs::create_dir_all(&logs).unwrap();
     let old = std::time::SystemTime::now() - Duration::from_secs(3600);
     for i in 0..30u64 {
-        let path = logs.join(format!("dev-{}-old{i:03}.log", 1_000 + i));
+        let path = logs.join(format!("dev-{}-0dd{i:03}.log", 1_000 + i));
         std::fs::write(&path, "old\n").unwrap();
         let file = std::fs::File::options().write(true).open(&path).unwrap();
         file.set_modified(old + Duration::from_secs(i)).unwrap();
@@ -211,10 +211,10 @@ fn thirty_old_logs_become_twenty_and_a_log_stops_at_its_cap() {
     assert!(
         !names
             .iter()
-            .any(|n| n.contains("old000") || n.contains("old010")),
+            .any(|n| n.contains("0dd000") || n.contains("0dd010")),
         "the oldest go: {names:?}"
     );
-    let current = names.iter().find(|n| !n.contains("old")).unwrap();
+    let current = names.iter().find(|n| !n.contains("0dd")).unwrap();
     let text = std::fs::read_to_string(logs.join(current)).unwrap();
     assert!(text.len() < 4_000 + 300, "{} bytes", text.len());
     assert_eq!(text.matches("reached its cap").count(), 1, "{text}");

@@ -15,7 +15,7 @@ const FRONTEND: &str = r#"["python3", "-c", "import os, time; print('frontend-up
 
 /// A checkout whose backend is `backend/app.py`, a watched source that runs the fake
 /// backend (so that breaking it breaks the backend, as a real edit would).
-fn watched_checkout(extra: &str) -> Checkout {
+pub(crate) fn watched_checkout(extra: &str) -> Checkout {
     let checkout = Checkout::new();
     write_app(&checkout, "");
     checkout.write(
@@ -32,7 +32,7 @@ fn watched_checkout(extra: &str) -> Checkout {
 }
 
 /// The watched source: it execs the fake backend (writing its pid to backend.pid).
-fn write_app(checkout: &Checkout, comment: &str) {
+pub(crate) fn write_app(checkout: &Checkout, comment: &str) {
     checkout.write(
         "backend/app.py",
         &format!(
@@ -47,7 +47,7 @@ fn frontend_pid(dev: &Running) -> u32 {
     line.split_whitespace().nth(3).unwrap().parse().unwrap()
 }
 
-fn count(dev: &Running, needle: &str) -> usize {
+pub(crate) fn count(dev: &Running, needle: &str) -> usize {
     dev.output().matches(needle).count()
 }
 

@@ -58,6 +58,8 @@ pub struct BackendConfig {
     pub show_health_logs: bool,
     pub requirements: PathBuf,
     pub venv: PathBuf,
+    /// Optional dependencies of a `pyproject.toml` to install too (PEP 621 extras).
+    pub extras: Vec<String>,
     /// Once ready, `GET health_path` this often.
     pub liveness_interval: Duration,
     /// This many failed liveness probes in a row: the backend is not alive.
@@ -205,6 +207,7 @@ impl Config {
                 show_health_logs: false,
                 requirements: root.join("backend/requirements.txt"),
                 venv: root.join("backend/.venv"),
+                extras: Vec::new(),
                 liveness_interval: Duration::from_secs(2),
                 liveness_failures: 3,
                 max_retry_delay: Duration::from_secs(30),
@@ -646,6 +649,7 @@ impl Config {
             ("backend.show_health_logs", Value::Bool(v)) => b.show_health_logs = v,
             ("backend.requirements", Value::Text(v)) => b.requirements = path(v),
             ("backend.venv", Value::Text(v)) => b.venv = path(v),
+            ("backend.extras", Value::List(v)) => b.extras = v,
             ("backend.liveness_interval", Value::Duration(v)) => b.liveness_interval = v,
             ("backend.liveness_failures", Value::Count(v)) => b.liveness_failures = v,
             ("backend.max_retry_delay", Value::Duration(v)) => b.max_retry_delay = v,
@@ -695,6 +699,7 @@ impl Config {
             "backend.show_health_logs" => b.show_health_logs.to_string(),
             "backend.requirements" => shown(&b.requirements),
             "backend.venv" => shown(&b.venv),
+            "backend.extras" => format!("{:?}", b.extras),
             "backend.liveness_interval" => format!("{:?}", duration::format(b.liveness_interval)),
             "backend.liveness_failures" => b.liveness_failures.to_string(),
             "backend.max_retry_delay" => format!("{:?}", duration::format(b.max_retry_delay)),

@@ -1,9 +1,14 @@
-//! Keeping the backend's virtualenv in step with its `requirements.txt`.
+//! Keeping the backend's virtualenv in step with how its dependencies are declared.
 //!
-//! A sync runs when the venv is missing or when the requirements changed since the
+//! `backend.requirements` names a `requirements*.txt` (installed with `pip -r`), or a
+//! `pyproject.toml` (its PEP 621 dependencies and `backend.extras`); beside a
+//! `pyproject.toml`, a `uv.lock` means `uv sync --frozen` and a `poetry.lock` means
+//! `poetry install` ([`Declared`]). A sync runs when the venv is missing or when any
+//! file that decides the environment (includes and lock files too) changed since the
 //! last successful sync, which is recorded as a hash in a marker file inside the venv.
-//! It uses `uv` when it is on `PATH` (much faster), else `python -m venv` and `pip`.
-//! A lock file serialises concurrent syncs of one checkout (two `dev` runs, or tests).
+//! Plain installs use `uv` when it is on `PATH` (much faster), else `python -m venv`
+//! and `pip`. A lock file serialises concurrent syncs of one checkout (two `dev` runs,
+//! or tests).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -78,14 +83,134 @@ pub fn requirement_files(top: &Path) -> Vec<RequirementsFile> {
     files
 }
 
+/// How the backend's dependencies are declared, and so how they are installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Declared {
+    /// A requirements file (`pip install -r`), with what it includes.
+    Requirements(PathBuf),
+    /// A `pyproject.toml` without a lock file: its PEP 621 dependencies (and extras),
+    /// installed as requirement lines; the project itself is not built.
+    Pyproject(PathBuf),
+    /// `uv.lock` beside the `pyproject.toml`: `uv sync --frozen`.
+    Uv { pyproject: PathBuf, lock: PathBuf },
+    /// `poetry.lock` beside the `pyproject.toml`: `poetry install --no-root`.
+    Poetry { pyproject: PathBuf, lock: PathBuf },
+}
+
+impl Declared {
+    /// What `backend.requirements` names: a `pyproject.toml` (or a lock file, taken
+    /// with the `pyproject.toml` beside it) is detected by name, and a lock file beside
+    /// it decides the tool (`uv.lock` first); anything else is a requirements file, but
+    /// a `requirements.txt` that does not exist beside a `pyproject.toml` that does
+    /// means the `pyproject.toml`.
+    pub fn of(backend: &BackendConfig) -> Declared {
+        let path = &backend.requirements;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // Left to detection: the default `requirements.txt` that is not there, beside a
+        // `pyproject.toml` that is.
+        let detected =
+            name == "requirements.txt" && !path.exists() && dir.join("pyproject.toml").is_file();
+        let pyproject = match name {
+            "pyproject.toml" => path.clone(),
+            "uv.lock" | "poetry.lock" => dir.join("pyproject.toml"),
+            _ if detected => dir.join("pyproject.toml"),
+            _ => return Declared::Requirements(path.clone()),
+        };
+        let (uv, poetry) = (dir.join("uv.lock"), dir.join("poetry.lock"));
+        if name != "poetry.lock" && uv.is_file() {
+            Declared::Uv {
+                pyproject,
+                lock: uv,
+            }
+        } else if name != "uv.lock" && poetry.is_file() {
+            Declared::Poetry {
+                pyproject,
+                lock: poetry,
+            }
+        } else {
+            Declared::Pyproject(pyproject)
+        }
+    }
+
+    /// The file the declaration starts from (the one that must exist).
+    pub fn main_file(&self) -> &Path {
+        match self {
+            Declared::Requirements(path) | Declared::Pyproject(path) => path,
+            Declared::Uv { pyproject, .. } | Declared::Poetry { pyproject, .. } => pyproject,
+        }
+    }
+
+    /// Every file that decides the environment: includes of a requirements file, and
+    /// the lock file beside a `pyproject.toml`.
+    pub fn files(&self) -> Vec<RequirementsFile> {
+        let read = |path: &Path| RequirementsFile {
+            path: path.to_path_buf(),
+            text: std::fs::read_to_string(path).ok(),
+            constraint: false,
+        };
+        match self {
+            Declared::Requirements(path) => requirement_files(path),
+            Declared::Pyproject(path) => vec![read(path)],
+            Declared::Uv { pyproject, lock } | Declared::Poetry { pyproject, lock } => {
+                vec![read(pyproject), read(lock)]
+            }
+        }
+    }
+
+    /// How it is installed, as people say it.
+    pub fn describe(&self, root: &Path) -> String {
+        match self {
+            Declared::Requirements(path) => display_path(path, root),
+            Declared::Pyproject(path) => format!("{} (PEP 621)", display_path(path, root)),
+            Declared::Uv { lock, .. } => format!("{} (uv sync --frozen)", display_path(lock, root)),
+            Declared::Poetry { lock, .. } => {
+                format!("{} (poetry install)", display_path(lock, root))
+            }
+        }
+    }
+
+    /// Which installer reads it.
+    fn tool(&self) -> &'static str {
+        match self {
+            Declared::Requirements(_) => "requirements",
+            Declared::Pyproject(_) => "pyproject",
+            Declared::Uv { .. } => "uv",
+            Declared::Poetry { .. } => "poetry",
+        }
+    }
+
+    /// The marker's content for this declaration and `extras`.
+    fn marker(&self, extras: &[String]) -> String {
+        let files = self.files();
+        match self {
+            // As before, so that venvs synced from a requirements file are not resynced.
+            Declared::Requirements(_) => marker(&files),
+            _ => {
+                let mut tagged = vec![RequirementsFile {
+                    path: PathBuf::new(),
+                    text: Some(format!("{} extras={extras:?}", self.tool())),
+                    constraint: false,
+                }];
+                tagged.extend(files);
+                marker(&tagged)
+            }
+        }
+    }
+}
+
 /// What the sync would do now, without doing it (for `doctor`).
 pub fn is_up_to_date(backend: &BackendConfig) -> bool {
-    if !backend.requirements.exists() {
+    let declared = Declared::of(backend);
+    if !declared.main_file().exists() {
         return true;
     }
     venv_python(&backend.venv).exists()
         && crate::user_file::read_to_string(&backend.venv.join(MARKER)).ok()
-            == Some(marker(&requirement_files(&backend.requirements)))
+            == Some(declared.marker(&backend.extras))
 }
 
 /// Makes the next sync run even if the requirements did not change (`dev --resync`):
@@ -104,16 +229,18 @@ pub fn sync(
     lock_dir: &Path,
     log: &RunLog,
 ) -> Result<SyncOutcome, SyncError> {
-    let shown_req = display_path(&backend.requirements, root);
+    let declared = Declared::of(backend);
+    let shown_req = declared.describe(root);
     let shown_venv = display_path(&backend.venv, root);
-    if !backend.requirements.is_file() {
+    if !declared.main_file().is_file() {
         log.info(&format!(
-            "no {shown_req}: skipping the Python environment sync"
+            "no {}: skipping the Python environment sync",
+            display_path(declared.main_file(), root)
         ));
         return Ok(SyncOutcome::NoRequirements);
     }
     let _lock = lock(lock_dir)?;
-    let wanted = marker(&requirement_files(&backend.requirements));
+    let wanted = declared.marker(&backend.extras);
     let python = venv_python(&backend.venv);
     let created = !python.exists();
     if !created
@@ -122,21 +249,24 @@ pub fn sync(
         log.file_only(&format!("{shown_venv} is up to date with {shown_req}"));
         return Ok(SyncOutcome::UpToDate);
     }
-    let uv = which("uv");
-    let tool = if uv.is_some() { "uv" } else { "pip" };
+    let tools = Tools::find(&declared, root, lock_dir, log)?;
     let step = Step::start(
         log,
         &format!(
-            "{} {shown_venv} from {shown_req} with {tool}",
-            if created { "creating" } else { "updating" }
+            "{} {shown_venv} from {shown_req} with {}",
+            if created { "creating" } else { "updating" },
+            tools.name
         ),
     );
-    let result = run_sync(backend, uv.as_deref(), created, &python);
+    let result = run_sync(backend, &declared, &tools, created, &python, root);
     match result {
         Ok(()) => {
             write_marker(&backend.venv, &wanted)?;
             step.done("done");
-            Ok(SyncOutcome::Synced { created, tool })
+            Ok(SyncOutcome::Synced {
+                created,
+                tool: tools.name,
+            })
         }
         Err(err) => {
             step.failed();
@@ -149,22 +279,149 @@ pub fn sync(
 /// the reference backend downloads wheels, but a sync must still end.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The programs a sync runs.
+struct Tools {
+    name: &'static str,
+    /// `uv`, when it is used.
+    uv: Option<PathBuf>,
+    poetry: Option<PathBuf>,
+}
+
+impl Tools {
+    fn find(
+        declared: &Declared,
+        root: &Path,
+        lock_dir: &Path,
+        log: &RunLog,
+    ) -> Result<Tools, SyncError> {
+        match declared {
+            Declared::Uv { .. } => Ok(Tools {
+                name: "uv",
+                uv: Some(match which("uv") {
+                    Some(uv) => uv,
+                    None => install_uv(lock_dir, log)?,
+                }),
+                poetry: None,
+            }),
+            Declared::Poetry { lock, .. } => match which("poetry") {
+                Some(poetry) => Ok(Tools {
+                    name: "poetry",
+                    uv: None,
+                    poetry: Some(poetry),
+                }),
+                None => Err(SyncError {
+                    what: format!(
+                        "{} says the backend's packages are managed by Poetry, but `poetry` is not on PATH",
+                        display_path(lock, root)
+                    ),
+                    command: String::new(),
+                    tail: Vec::new(),
+                    fix: "install Poetry (`pipx install poetry`, or `python3 -m pip install --user poetry`), or point `backend.requirements` at a requirements file".into(),
+                }),
+            },
+            _ => {
+                let uv = which("uv");
+                Ok(Tools {
+                    name: if uv.is_some() { "uv" } else { "pip" },
+                    uv,
+                    poetry: None,
+                })
+            }
+        }
+    }
+}
+
+/// `uv` from PyPI, installed with pip into a venv of its own under `.dev/tools` (never
+/// into the user's Python), once; a later run finds it there.
+fn install_uv(lock_dir: &Path, log: &RunLog) -> Result<PathBuf, SyncError> {
+    let venv = lock_dir.join("tools").join("uv");
+    let bin = venv_python(&venv)
+        .parent()
+        .map(|bin| bin.join(if cfg!(windows) { "uv.exe" } else { "uv" }))
+        .unwrap_or_default();
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let interpreter = python::discover().map_err(|err| SyncError {
+        what: format!("uv is not on PATH and cannot be installed: {err}"),
+        command: String::new(),
+        tail: Vec::new(),
+        fix: err.fix(),
+    })?;
+    let step = Step::start(
+        log,
+        &format!(
+            "uv.lock needs uv, which is not on PATH: installing it from PyPI with pip into {}",
+            venv.display()
+        ),
+    );
+    let made = run(
+        Cmd::new(&interpreter.executable)
+            .args(["-m", "venv"])
+            .arg(&venv),
+        "creating a venv for uv",
+    )
+    .and_then(|()| {
+        run(
+            Cmd::new(venv_python(&venv)).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "uv",
+            ]),
+            "installing uv from PyPI",
+        )
+    });
+    match made {
+        Ok(()) => {
+            step.done("done");
+            Ok(bin)
+        }
+        Err(err) => {
+            step.failed();
+            Err(err)
+        }
+    }
+}
+
 fn run_sync(
     backend: &BackendConfig,
-    uv: Option<&Path>,
+    declared: &Declared,
+    tools: &Tools,
     created: bool,
     python: &Path,
+    root: &Path,
 ) -> Result<(), SyncError> {
     let venv = &backend.venv;
-    let requirements = &backend.requirements;
-    if created {
-        let interpreter = python::discover().map_err(|err| SyncError {
+    let interpreter = || {
+        python::discover().map_err(|err| SyncError {
             what: format!("cannot create {}: {err}", venv.display()),
             command: String::new(),
             tail: Vec::new(),
             fix: err.fix(),
-        })?;
-        let create = match uv {
+        })
+    };
+    if let (Declared::Uv { pyproject, .. }, Some(uv)) = (declared, &tools.uv) {
+        let project = pyproject.parent().unwrap_or(root);
+        let mut cmd = Cmd::new(uv)
+            .args(["sync", "--frozen", "--quiet", "--project"])
+            .arg(project)
+            // Only a Python that is on this machine; never one downloaded.
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .env("UV_PROJECT_ENVIRONMENT", venv);
+        if created {
+            cmd = cmd.arg("--python").arg(interpreter()?.executable);
+        }
+        for extra in &backend.extras {
+            cmd = cmd.arg("--extra").arg(extra);
+        }
+        return run(cmd, &format!("uv sync of {}", display_path(project, root)));
+    }
+    if created {
+        let interpreter = interpreter()?;
+        let create = match &tools.uv {
             Some(uv) => Cmd::new(uv)
                 .args(["venv", "--quiet", "--python"])
                 .arg(&interpreter.executable),
@@ -175,31 +432,62 @@ fn run_sync(
             &format!("creating the virtualenv {}", venv.display()),
         )?;
     }
-    let install = match uv {
-        Some(uv) => Cmd::new(uv)
-            .args(["pip", "install", "--quiet", "--python"])
-            .arg(python)
+    let install = match (declared, &tools.poetry) {
+        (Declared::Poetry { pyproject, .. }, Some(poetry)) => {
+            let project = pyproject.parent().unwrap_or(root);
+            let mut cmd = Cmd::new(poetry)
+                .args(["install", "--no-root", "--no-interaction", "--directory"])
+                .arg(project)
+                // Poetry installs into the active venv: this one.
+                .env("VIRTUAL_ENV", venv);
+            for extra in &backend.extras {
+                cmd = cmd.arg("--extras").arg(extra);
+            }
+            cmd
+        }
+        (Declared::Pyproject(path), _) => {
+            let shown = display_path(path, root);
+            let lines = crate::pyproject::read(path, &shown)
+                .and_then(|project| project.wanted(&backend.extras, &shown))
+                .map_err(|err| SyncError {
+                    what: format!("{}: {}", err.location, err.message),
+                    command: String::new(),
+                    tail: Vec::new(),
+                    fix: err.fix,
+                })?;
+            if lines.is_empty() {
+                return Ok(());
+            }
+            installer(tools.uv.as_deref(), python).args(lines)
+        }
+        _ => installer(tools.uv.as_deref(), python)
             .arg("-r")
-            .arg(requirements),
-        None => Cmd::new(python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(requirements),
+            .arg(declared.main_file()),
     };
     run(
         install,
         &format!(
             "installing {} into {}",
-            requirements.display(),
+            declared.describe(root),
             venv.display()
         ),
     )
+}
+
+/// `uv pip install` or `pip install` into the venv of `python`, arguments to follow.
+fn installer(uv: Option<&Path>, python: &Path) -> Cmd {
+    match uv {
+        Some(uv) => Cmd::new(uv)
+            .args(["pip", "install", "--quiet", "--python"])
+            .arg(python),
+        None => Cmd::new(python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]),
+    }
 }
 
 fn run(cmd: Cmd, what: &str) -> Result<(), SyncError> {
@@ -286,6 +574,44 @@ fn lock(dir: &Path) -> Result<File, SyncError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_declaration_is_detected_from_the_files_beside_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut backend = crate::config::Config::defaults(dir.path()).backend;
+        let at = |name: &str| dir.path().join("backend").join(name);
+        let declared = |backend: &BackendConfig| Declared::of(backend);
+        std::fs::create_dir_all(at("")).expect("folder");
+        assert_eq!(
+            declared(&backend),
+            Declared::Requirements(at("requirements.txt"))
+        );
+        std::fs::write(at("pyproject.toml"), "[project]\n").expect("write");
+        assert_eq!(
+            declared(&backend),
+            Declared::Pyproject(at("pyproject.toml"))
+        );
+        std::fs::write(at("poetry.lock"), "").expect("write");
+        let poetry = Declared::Poetry {
+            pyproject: at("pyproject.toml"),
+            lock: at("poetry.lock"),
+        };
+        assert_eq!(declared(&backend), poetry);
+        std::fs::write(at("uv.lock"), "").expect("write");
+        let uv = Declared::Uv {
+            pyproject: at("pyproject.toml"),
+            lock: at("uv.lock"),
+        };
+        assert_eq!(declared(&backend), uv);
+        backend.requirements = at("poetry.lock");
+        assert_eq!(declared(&backend), poetry);
+        std::fs::write(at("requirements.txt"), "").expect("write");
+        backend.requirements = at("requirements.txt");
+        assert_eq!(
+            declared(&backend),
+            Declared::Requirements(at("requirements.txt"))
+        );
+    }
 
     #[test]
     fn marker_changes_with_content() {

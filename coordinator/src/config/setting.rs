@@ -85,6 +85,7 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Path,
     ),
     s("backend.venv", "DEV_BACKEND_VENV", Kind::Path),
+    s("backend.extras", "DEV_BACKEND_EXTRAS", Kind::Extras),
     s(
         "backend.liveness_interval",
         "DEV_BACKEND_LIVENESS_INTERVAL",
@@ -204,6 +205,8 @@ pub enum Kind {
     Size,
     /// A list of glob patterns, possibly empty.
     Globs,
+    /// PEP 621 optional-dependency names (`["dev"]`), possibly none.
+    Extras,
     Bool,
     /// A path, relative to the checkout root unless absolute.
     Path,
@@ -252,6 +255,9 @@ impl Kind {
             Kind::Globs => {
                 r#"an array of glob patterns, e.g. ["backend/**/*.py"] (or [] for none)"#
             }
+            Kind::Extras => {
+                r#"an array of optional-dependency names from pyproject.toml, e.g. ["dev"] (or [])"#
+            }
             Kind::Bool => "true or false",
             Kind::Path => "a non-empty path string",
             Kind::HealthFormat => {
@@ -280,6 +286,13 @@ impl Kind {
                     .collect();
                 globs_value(globs?)
             }
+            (Kind::Extras, DeValue::Array(items)) => {
+                let names: Option<Vec<String>> = items
+                    .iter()
+                    .map(|item| item.get_ref().as_str().map(str::to_owned))
+                    .collect();
+                extras_value(names?)
+            }
             (Kind::Port | Kind::Attempts | Kind::Count, DeValue::Integer(int)) => {
                 // The one number syntax of every layer (see `decimal`): TOML's own hex,
                 // octal and binary forms are refused, as the environment refuses them.
@@ -305,6 +318,7 @@ impl Kind {
             (
                 Kind::Argv
                 | Kind::Globs
+                | Kind::Extras
                 | Kind::Port
                 | Kind::PortOrOff
                 | Kind::Origins
@@ -330,6 +344,7 @@ impl Kind {
             Kind::Port | Kind::Attempts | Kind::Count => self.parse_number(decimal(text.trim())?),
             Kind::Size => parse_size(text).map(Value::Bytes),
             Kind::Globs => globs_value(parse_argv(text)?),
+            Kind::Extras => extras_value(parse_argv(text).unwrap_or_default()),
             Kind::PortOrOff => match text.trim() {
                 "false" | "off" | "none" => Some(Value::OptionalPort(None)),
                 number => match Kind::Port.parse_number(decimal(number)?)? {
@@ -408,6 +423,19 @@ fn globs_value(globs: Vec<String>) -> Option<Value> {
         .iter()
         .all(|g| !g.trim().is_empty() && glob::Pattern::new(g).is_ok())
         .then_some(Value::Globs(globs))
+}
+
+/// Extra names as PEP 685 allows them: letters and digits, with `-`, `_` or `.` inside.
+fn extras_value(names: Vec<String>) -> Option<Value> {
+    let valid = |name: &String| {
+        let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        ends(name.chars().next())
+            && ends(name.chars().last())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    names.iter().all(valid).then_some(Value::List(names))
 }
 
 fn argv_value(argv: Vec<String>) -> Option<Value> {

@@ -128,6 +128,20 @@ fn broken_interpreter(interpreter: &Path, shown_python: &str, shown_venv: &str) 
 
 /// Nothing missing or at a wrong version: ok, or a warning when some requirements could
 /// not be judged or the requirements changed since the last sync.
+/// The files whose change makes a sync, as shown: the requirements file, or a
+/// `pyproject.toml` and its lock file (`backend/pyproject.toml or backend/uv.lock`).
+fn changed_files(declared: &crate::venv::Declared, root: &Path) -> String {
+    match declared {
+        crate::venv::Declared::Requirements(path) => display_path(path, root),
+        _ => declared
+            .files()
+            .iter()
+            .map(|file| display_path(&file.path, root))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
 fn deps_satisfied(
     backend: &crate::config::BackendConfig,
     (shown_req, shown_venv, shown_python): (&str, &str, &str),
@@ -165,24 +179,29 @@ fn backend_deps(cx: &Context) -> Check {
     if let Some(skip) = needs(
         cx,
         "backend-deps",
-        &["backend.requirements", "backend.venv"],
+        &["backend.requirements", "backend.venv", "backend.extras"],
     ) {
         return skip;
     }
     let backend = &cx.config.backend;
     let root = &cx.config.root;
-    let shown_req = display_path(&backend.requirements, root);
+    let declared = crate::venv::Declared::of(backend);
+    let shown_req = display_path(declared.main_file(), root);
     let shown_venv = display_path(&backend.venv, root);
-    if !backend.requirements.is_file() {
+    if !declared.main_file().is_file() {
         return Check::new("backend-deps", Status::Skip, format!("no {shown_req}"));
     }
-    // Includes (`-r base.txt`) are requirements too; constraints (`-c`) install nothing.
-    let lines: Vec<Line> = crate::venv::requirement_files(&backend.requirements)
-        .into_iter()
-        .filter(|file| !file.constraint)
-        .filter_map(|file| file.text)
-        .flat_map(|text| requirements::parse(&text))
-        .collect();
+    let lines = match declared_lines(&declared, &backend.extras, &shown_req) {
+        Ok(lines) => lines,
+        Err(err) => {
+            return Check::new(
+                "backend-deps",
+                Status::Error,
+                format!("{}: {}", err.location, err.message),
+            )
+            .fix(err.fix);
+        }
+    };
     let interpreter = python::venv_python(&backend.venv);
     let shown_python = display_path(&interpreter, root);
     if let Some(broken) = broken_interpreter(&interpreter, &shown_python, &shown_venv) {
@@ -217,11 +236,8 @@ fn backend_deps(cx: &Context) -> Check {
     } = judged;
     let data = json!({"missing": missing, "mismatched": mismatched, "venv": shown_venv});
     if missing.is_empty() && mismatched.is_empty() {
-        let shown = (
-            shown_req.as_str(),
-            shown_venv.as_str(),
-            shown_python.as_str(),
-        );
+        let changed = changed_files(&declared, root);
+        let shown = (changed.as_str(), shown_venv.as_str(), shown_python.as_str());
         return deps_satisfied(backend, shown, satisfied, &undecided, &notes).data(data);
     }
     let mut check = Check::new(
@@ -239,11 +255,41 @@ fn backend_deps(cx: &Context) -> Check {
     for line in mismatched.iter().map(|m| format!("wrong version: {m}")) {
         check = check.detail(line);
     }
+    let by_hand = match declared {
+        crate::venv::Declared::Requirements(_) => {
+            format!(", or `{shown_python} -m pip install -r {shown_req}`")
+        }
+        _ => String::new(),
+    };
     with_details(check, &notes)
         .fix(format!(
-            "run `cargo xtask dev --resync` (it reinstalls the requirements), or `{shown_python} -m pip install -r {shown_req}`"
+            "run `cargo xtask dev --resync` (it reinstalls the requirements){by_hand}"
         ))
         .data(data)
+}
+
+/// The requirement lines the declaration asks for: a requirements file's (includes
+/// with `-r` too; constraints with `-c` install nothing), or a `pyproject.toml`'s PEP 621
+/// dependencies and the configured extras (whichever tool installs them).
+fn declared_lines(
+    declared: &crate::venv::Declared,
+    extras: &[String],
+    shown: &str,
+) -> Result<Vec<Line>, crate::pyproject::PyprojectError> {
+    if let crate::venv::Declared::Requirements(path) = declared {
+        return Ok(crate::venv::requirement_files(path)
+            .into_iter()
+            .filter(|file| !file.constraint)
+            .filter_map(|file| file.text)
+            .flat_map(|text| requirements::parse(&text))
+            .collect());
+    }
+    let project = crate::pyproject::read(declared.main_file(), shown)?;
+    Ok(project
+        .wanted(extras, shown)?
+        .iter()
+        .map(|line| requirements::read_line(line.trim()))
+        .collect())
 }
 
 /// The requirements of the files, sorted by how they stand in the venv.

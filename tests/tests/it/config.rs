@@ -106,9 +106,9 @@ fn unknown_key_names_file_line_column_and_the_valid_keys() {
         error_for("[backend]\nport = 8000\n  prot = 8001\n"),
         "dev.toml:3:3: unknown key `backend.prot`\n  fix: [backend] accepts: command, service, \
          host, port, health_path, health_format, startup_timeout, health_timeout, attempts, \
-         retry_delay, accept_degraded, show_health_logs, requirements, venv, liveness_interval, \
-         liveness_failures, max_retry_delay, max_restarts, watch, watch_ignore, watch_debounce, \
-         url, ca_file"
+         retry_delay, accept_degraded, show_health_logs, requirements, venv, extras, \
+         liveness_interval, liveness_failures, max_retry_delay, max_restarts, watch, watch_ignore, \
+         watch_debounce, url, ca_file"
     );
 }
 
@@ -423,4 +423,20 @@ fn dev_backend_port_is_read_as_the_scheme_says_and_a_conflict_is_an_error() {
     )
     .unwrap();
     assert_eq!(config.backend.port, 8300);
+}
+
+#[test]
+fn extras_are_pep_685_names_from_the_file_or_the_environment() {
+    let checkout = Checkout::new();
+    checkout.write(
+        "dev.toml",
+        "[backend]\nextras = [\"dev\", \"Test_Tools\"]\n",
+    );
+    let config = load(&checkout, &[], &[]).unwrap();
+    assert_eq!(config.backend.extras, ["dev", "Test_Tools"]);
+    let config = load(&checkout, &[("DEV_BACKEND_EXTRAS", "docs lint")], &[]).unwrap();
+    assert_eq!(config.backend.extras, ["docs", "lint"]);
+    let err = error_for("[backend]\nextras = [\"dev\", \"-x\"]\n");
+    assert!(err.starts_with("dev.toml:2:10: "), "{err}");
+    assert!(err.contains("optional-dependency names"), "{err}");
 }

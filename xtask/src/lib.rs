@@ -8,6 +8,7 @@ mod bench;
 mod dev;
 mod doctor;
 mod hooks;
+mod init;
 mod panic;
 mod port;
 #[cfg(test)]
@@ -64,6 +65,9 @@ enum Command {
     /// Install the git pre-commit hook that runs `cargo xtask pre-commit`.
     #[command(display_name = "cargo xtask install-hooks")]
     InstallHooks(hooks::InstallArgs),
+    /// Install this tooling into an existing app: crates, cargo alias, dev.toml, .gitignore.
+    #[command(display_name = "cargo xtask init")]
+    Init(init::InitArgs),
     /// Who holds a port, and the free port to use instead.
     #[command(display_name = "cargo xtask port")]
     Port(port::PortArgs),
@@ -98,6 +102,7 @@ pub fn main() -> color_eyre::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(&args),
         Command::PreCommit => hooks::pre_commit(),
         Command::InstallHooks(args) => hooks::install(&args),
+        Command::Init(args) => init::run(&args),
         Command::Port(args) => port::run(&args),
         Command::Bench(args) => bench::command(&args),
         Command::Completions { shell } => completions(shell),

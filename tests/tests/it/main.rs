@@ -11,6 +11,7 @@ mod doctor;
 mod frontend;
 mod frontend_config;
 mod health_answers;
+mod init;
 mod lifecycle;
 mod output;
 mod ports;

@@ -294,6 +294,43 @@ fn a_port_taken_between_choice_and_bind_is_chosen_again() {
 }
 
 #[test]
+fn a_listener_dev_did_not_start_answering_our_identity_while_the_child_starts_is_not_it() {
+    // Same user this time (another user's is in trust.rs): a backend started by hand
+    // from this checkout takes the port while the child dev started is still sleeping
+    // before its bind. It answers exactly as the child would; only the process tree
+    // (the listener does not descend from this dev) tells them apart.
+    let checkout = Checkout::new();
+    with_frontend_config(&checkout, &["--delay-ms", "2500"]);
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--port", "auto", "--", "true"]);
+    dev.expect_line("started backend pid", LONG);
+    let outsider = checkout.outside_backend(&[]);
+    let status = dev.wait(LONG);
+    let output = dev.output();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        pid_alive(outsider.pid()),
+        "what dev did not start, it does not stop"
+    );
+    let taken = output
+        .find("was taken after it was chosen")
+        .unwrap_or_else(|| panic!("the outsider's answer was taken for the child's:\n{output}"));
+    assert!(
+        !output[..taken].contains("backend ready"),
+        "the child was declared ready from the outsider's answer:\n{output}"
+    );
+    // Chosen again, the port holds a healthy backend of this checkout: reused, and
+    // said to be one dev did not start.
+    assert!(
+        output.contains(&format!(
+            "reusing backend pid {} on 127.0.0.1:{} (started outside dev)",
+            outsider.pid(),
+            checkout.port
+        )),
+        "{output}"
+    );
+}
+
+#[test]
 fn our_backend_from_another_checkout_is_not_reused() {
     // A copy of the reference backend in a temporary folder is "ours" by service, but
     // reports that folder as its workspace.

@@ -294,7 +294,7 @@ async fn try_once(
     let deadline = started + plan.startup_timeout;
     let mut state = WaitState::default();
     let outcome = tokio::select! {
-        ready = wait_ready(plan, client, log, &mut state) => match ready {
+        ready = wait_ready(plan, client, log, running.pid(), &mut state) => match ready {
             Ok(report) => Outcome::Ready(report),
             Err(mismatch) => Outcome::NeverReady(mismatch),
         },
@@ -428,6 +428,7 @@ async fn wait_ready(
     plan: &Plan,
     client: &HealthClient,
     log: &RunLog,
+    child: u32,
     state: &mut WaitState,
 ) -> Result<Option<HealthReport>, Mismatch> {
     let started = Instant::now();
@@ -454,12 +455,29 @@ async fn wait_ready(
     ));
     let health_started = Instant::now();
     let mut streak = health::Streak::default();
+    // Who listens is looked up once, now, beside the first health request (a process
+    // table read that must not sit between the ready answer and the frontend's start).
+    let port = plan.port;
+    let dev_pid = std::process::id();
+    let mut lookup = Some(tokio::task::spawn_blocking(move || {
+        Listener::look(port, child, dev_pid)
+    }));
+    let mut listener: Option<Listener> = None;
     loop {
         let probe = client.probe(&plan.health_url, log.correlation_id()).await;
         let report = probe.report(plan.health_format);
         let mut readiness = health::readiness(&probe, plan.health_format, plan.accept_degraded);
         if readiness == Readiness::Ready {
-            readiness = identity(plan, report.as_ref(), log);
+            let known = match (listener.take(), lookup.take()) {
+                (Some(known), _) => known,
+                (None, Some(pending)) => pending
+                    .await
+                    .unwrap_or_else(|_| Listener::look(port, child, dev_pid)),
+                (None, None) => Listener::look(port, child, dev_pid),
+            };
+            let current = known.again(port, child, dev_pid);
+            readiness = identity(plan, report.as_ref(), log, &current);
+            listener = Some(current);
         }
         if readiness == Readiness::Ready {
             tracing::debug!(
@@ -505,21 +523,87 @@ pub fn health_pause(never: bool, polling_for: Duration) -> Duration {
     }
 }
 
+/// Who listens on the backend's port, as the socket table and the process table say:
+/// looked up when the port opens, and again only when the listening sockets change.
+#[derive(Debug)]
+struct Listener {
+    /// The listening sockets' inodes when it was looked up.
+    inodes: Vec<u64>,
+    /// A listening socket's owner that is neither this user nor root.
+    other_user: Option<u32>,
+    /// The holders, when none is this `dev`'s child or descends from this `dev`.
+    outsiders: Option<Vec<u32>>,
+}
+
+impl Listener {
+    /// The socket table (one netlink dump), then the child's own open files; every
+    /// process's only when the child holds none of the sockets (a backend that listens
+    /// from a grandchild).
+    fn look(port: u16, child: u32, dev_pid: u32) -> Listener {
+        let sockets = crate::holder::sockets(port);
+        Listener::of(&sockets, child, dev_pid)
+    }
+
+    fn of(sockets: &crate::holder::Sockets, child: u32, dev_pid: u32) -> Listener {
+        // Another user's listener is never the child this `dev` started, whatever it
+        // answers (it cannot be inspected, so nothing else would tell). Root's is the
+        // one exception: a container runtime's port proxy is root's, and root could
+        // pose as anything anyway.
+        let me = crate::process::effective_uid();
+        let other_user = sockets
+            .uids
+            .iter()
+            .copied()
+            .find(|uid| *uid != me && *uid != 0);
+        let outsiders = if sockets.held_by(child) {
+            None
+        } else {
+            let holders = sockets.pids();
+            let ours = holders.is_empty()
+                || holders
+                    .iter()
+                    .any(|pid| crate::process::descends_from(*pid, dev_pid));
+            (!ours).then(|| holders.to_vec())
+        };
+        Listener {
+            inodes: sorted(sockets.inodes()),
+            other_user,
+            outsiders,
+        }
+    }
+
+    /// Still the same listening sockets (one netlink dump, a fraction of a
+    /// millisecond): this; else looked up again.
+    fn again(self, port: u16, child: u32, dev_pid: u32) -> Listener {
+        let sockets = crate::holder::sockets(port);
+        if sorted(sockets.inodes()) == self.inodes {
+            self
+        } else {
+            Listener::of(&sockets, child, dev_pid)
+        }
+    }
+}
+
+fn sorted(inodes: &[u64]) -> Vec<u64> {
+    let mut inodes = inodes.to_vec();
+    inodes.sort_unstable();
+    inodes
+}
+
 /// A ready answer counts only when it comes from the backend this `dev` started (see
 /// [`ownership::answerer`]): not from another service, nor from an outside process
 /// answering on the port that the child could not bind.
-fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readiness {
-    // Another user's listener is never the child this `dev` started, whatever it
-    // answers (it cannot be inspected, so nothing else would tell). Root's is the one
-    // exception: a container runtime's port proxy is root's, and root could pose as
-    // anything anyway.
-    let sockets = crate::holder::sockets(plan.port);
-    let me = crate::process::effective_uid();
-    if let Some(uid) = sockets.uids.iter().find(|uid| **uid != me && **uid != 0) {
+fn identity(
+    plan: &Plan,
+    report: Option<&HealthReport>,
+    log: &RunLog,
+    listener: &Listener,
+) -> Readiness {
+    if let Some(uid) = listener.other_user {
         return Readiness::NotReady(format!(
             "port {} is answered by a process dev did not start: {}",
             plan.port,
-            ownership::other_user(*uid)
+            ownership::other_user(uid)
         ));
     }
     let checkout = plan
@@ -537,26 +621,19 @@ fn identity(plan: &Plan, report: Option<&HealthReport>, log: &RunLog) -> Readine
         // The answer says it is this checkout's backend; that it is the one this run
         // started is the listener's to say, when it can be seen: another run's (or one
         // started by hand) answers just the same while our child failed to bind.
-        Answerer::Ours(None) => {
-            // The quick form (socket table, then parents from /proc): this is on the
-            // ready path, which has a 10 ms budget.
-            let me = std::process::id();
-            let listeners = sockets.pids();
-            let ours = listeners.is_empty()
-                || listeners
-                    .iter()
-                    .any(|pid| crate::process::descends_from(*pid, me));
-            if ours {
-                Readiness::Ready
-            } else {
-                let pids: Vec<String> = listeners.iter().map(u32::to_string).collect();
+        Answerer::Ours(None) => match &listener.outsiders {
+            // Looked up when the port opened, beside the first request: the ready path
+            // has a 5 ms budget.
+            None => Readiness::Ready,
+            Some(holders) => {
+                let pids: Vec<String> = holders.iter().map(u32::to_string).collect();
                 Readiness::NotReady(format!(
                     "port {} is answered by pid {}, which dev did not start",
                     plan.port,
                     pids.join(", ")
                 ))
             }
-        }
+        },
         Answerer::Ours(Some(evidence)) => {
             log.file_only(&format!("the health answer is ours: {evidence}"));
             Readiness::Ready

@@ -214,10 +214,24 @@ async fn run_registered(
         moved,
         ..Processes::default()
     };
-    this_run.update(|record| {
+    let owned = match &processes.backend {
+        Some(Backend::Owned(running)) => Some(running.pid()),
+        _ => None,
+    };
+    let settled = |record: &mut crate::runs::Record| {
         record.backend_port = Some(plan.port);
         record.frontend_port = config.frontend.port;
-    });
+        if let Some(pid) = owned {
+            record.backend = BackendUse::Owned { pid };
+        }
+    };
+    // Between the ready answer and the frontend's start, the record is written once:
+    // with the frontend's group (its own groups were recorded as they were spawned).
+    if options.no_frontend {
+        this_run.update(settled);
+    } else {
+        this_run.change(settled);
+    }
     if !options.no_frontend
         && let Flow::Break(outcome) =
             start_frontend(&config, options, log, shutdown, this_run, &mut processes).await
@@ -419,11 +433,8 @@ async fn start_backend(
         )
         .await
         {
-            StartOutcome::Ready { running, .. } => {
-                let pid = running.pid();
-                this_run.update(|record| record.backend = BackendUse::Owned { pid });
-                return Flow::Continue(Backend::Owned(running));
-            }
+            // Recorded as owned with the ports, in one write (`run_registered`).
+            StartOutcome::Ready { running, .. } => return Flow::Continue(Backend::Owned(running)),
             StartOutcome::Interrupted => {
                 log.info("stopped before the backend was ready");
                 return Flow::Break(DevOutcome::Stopped);

@@ -197,6 +197,12 @@ impl Sockets {
         }
     }
 
+    /// The listening sockets' inodes (empty where the platform does not tell): the same
+    /// inodes mean the same sockets, so what was learnt of their holders still holds.
+    pub fn inodes(&self) -> &[u64] {
+        &self.inodes
+    }
+
     /// The first owner that is not `uid`: a listener of another user.
     pub fn other_user(&self, uid: u32) -> Option<u32> {
         self.uids.iter().copied().find(|owner| *owner != uid)

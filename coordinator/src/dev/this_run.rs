@@ -65,6 +65,12 @@ impl ThisRun {
     }
 
     /// Changes the record and saves it.
+    /// Changes the record in memory only: the next [`ThisRun::update`] writes it (the
+    /// frontend's start, right after, on the path where every write costs).
+    pub(super) fn change(&mut self, change: impl FnOnce(&mut Record)) {
+        change(&mut self.record);
+    }
+
     pub(super) fn update(&mut self, change: impl FnOnce(&mut Record)) {
         change(&mut self.record);
         if let Ok(lock) = self.runs.lock() {

@@ -135,6 +135,10 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         std::ops::ControlFlow::Break(outcome) => return outcome,
     };
     let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
+    if let DevOutcome::Failed(report) = &outcome {
+        // Before the last stops: `wait` reads it while the run is still recorded.
+        this_run.failed(&report.to_string());
+    }
     // Whatever escaped the groups (a double fork into its own session) goes too.
     let hurry = async {
         shutdown.next().await;
@@ -150,6 +154,23 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         log.file_only(&report.to_string());
     }
     outcome
+}
+
+/// Cleans up after the dead runs of the checkout exactly as a starting run does (the
+/// same code): stops what each left running, settles its frontend-config change, and
+/// removes its record. For `cargo xtask stop`; `warn` gets each thing said. Returns how
+/// many dead runs there were.
+pub async fn clean_up_dead_runs(
+    config: &Config,
+    warn: &dyn Fn(&str),
+    shutdown: &mut Shutdown,
+) -> usize {
+    let runs = crate::runs::Runs::of(&config.root);
+    let Ok(lock) = runs.lock() else {
+        return 0;
+    };
+    let records = runs.list(&lock);
+    this_run::clean_up_dead(&runs, &lock, records, config, warn, shutdown).await
 }
 
 /// The run once it is recorded: sync, port, frontend config, backend, frontend,
@@ -226,7 +247,7 @@ async fn run_registered(
         return outcome;
     }
     drop(starting);
-    summary::say(log, &processes, &config, summary::When::Up);
+    summary::say(log, &processes, &config, summary::When::Up, this_run);
     let watch = Watch {
         config: &config,
         plan: &plan,

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod backend;
 pub mod config;
+pub mod control;
 pub mod dev;
 pub mod doctor;
 pub mod exec;

@@ -548,6 +548,17 @@ pub async fn stop_pid(pid: u32, grace: Duration, hurry: impl Future<Output = ()>
     !target.alive()
 }
 
+/// Asks one process to stop as a Ctrl-C does: SIGTERM, and nothing after it (`cargo
+/// xtask stop` to a live run's `dev`, which then stops what it started). A target whose
+/// start time no longer matches is not signalled. Returns whether it was there to ask.
+pub fn ask_to_stop(target: Target) -> bool {
+    if !target.alive() {
+        return false;
+    }
+    target.signal(os::Signal::Terminate);
+    true
+}
+
 /// True while `pid` exists and has not exited (a zombie counts as gone).
 pub fn pid_exists(pid: u32) -> bool {
     os::pid_exists(pid)

@@ -213,7 +213,7 @@ async fn run_frontend(
         processes.stop_all(config, log, shutdown).await;
         return outcome;
     }
-    summary::say(log, &processes, config, summary::When::Up);
+    summary::say(log, &processes, config, summary::When::Up, this_run);
     let mut plan = Plan::new(config, Vec::new(), Vec::new());
     plan.health_url = health_url.to_owned();
     let watch = Watch {

@@ -9,8 +9,10 @@
 use std::time::Duration;
 
 use super::supervise::{Backend, Processes};
+use super::this_run::ThisRun;
 use crate::config::{Config, display_path};
 use crate::runlog::RunLog;
+use crate::runs::{RunState, Shown};
 
 /// One process of the run, as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,8 +162,15 @@ pub(super) enum When {
     Changed,
 }
 
-/// Says the summary of the run's processes as they are now.
-pub(super) fn say(log: &RunLog, processes: &Processes, config: &Config, when: When) {
+/// Says the summary of the run's processes as they are now, and records it (the run is
+/// up: `status` and `wait` read it from the run's record).
+pub(super) fn say(
+    log: &RunLog,
+    processes: &Processes,
+    config: &Config,
+    when: When,
+    this_run: &mut ThisRun,
+) {
     let shown = log.path().map(|path| display_path(path, &config.root));
     let entries = entries(processes, config);
     let head = match when {
@@ -170,6 +179,38 @@ pub(super) fn say(log: &RunLog, processes: &Processes, config: &Config, when: Wh
     };
     for line in lines(&head, &entries, shown.as_deref(), log.correlation_id()) {
         log.info(&line);
+    }
+    let recorded: Vec<Shown> = entries.iter().map(|e| e.shown(config)).collect();
+    this_run.update(|record| {
+        record.state = RunState::Up;
+        record.waiting_for = None;
+        record.processes = recorded;
+    });
+}
+
+impl Entry {
+    /// The entry as the run's record keeps it.
+    fn shown(&self, config: &Config) -> Shown {
+        let (how, reused_from) = match &self.how {
+            Some(How::Started) | None => ("started", None),
+            Some(How::Reused { run }) => ("reused", run.clone()),
+            Some(How::Remote) => ("remote", None),
+        };
+        let port = match self.role {
+            "backend" if !matches!(self.how, Some(How::Remote)) => Some(config.backend.port),
+            "frontend" => config.frontend.port,
+            _ => None,
+        };
+        let is_url = self.at.starts_with("http://") || self.at.starts_with("https://");
+        Shown {
+            role: self.role.to_owned(),
+            url: is_url.then(|| self.at.clone()),
+            port,
+            pid: self.pid,
+            how: how.to_owned(),
+            reused_from,
+            moved: self.moved.clone(),
+        }
     }
 }
 

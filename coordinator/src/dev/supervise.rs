@@ -358,6 +358,7 @@ impl Supervisor<'_> {
                             processes,
                             self.watch.config,
                             super::summary::When::Changed,
+                            this_run,
                         );
                     }
                     Look::End(outcome) => return Flow::Break(outcome),

@@ -49,12 +49,8 @@ impl ThisRun {
                 display_path(&moved, &config.root)
             ));
         }
-        let (live, dead): (Vec<Record>, Vec<Record>) =
-            records.into_iter().partition(Record::is_live);
-        for run in &dead {
-            clean_up(run, &live, config, log, shutdown).await;
-            this.runs.remove(&run.correlation_id, &lock);
-        }
+        let warn = |message: &str| log.warn(message);
+        clean_up_dead(&this.runs, &lock, records, config, &warn, shutdown).await;
         if this.runs.save(&this.record, &lock).is_err() {
             log.warn(&format!(
                 "cannot write this run's record in {}: a later run cannot clean up after it",
@@ -62,6 +58,15 @@ impl ThisRun {
             ));
         }
         std::ops::ControlFlow::Continue(this)
+    }
+
+    /// Records that the run failed, with its report, before it stops what it started.
+    pub(super) fn failed(&mut self, report: &str) {
+        self.update(|record| {
+            record.state = runs::RunState::Failed;
+            record.waiting_for = None;
+            record.failure = Some(report.to_owned());
+        });
     }
 
     /// Changes the record and saves it.
@@ -94,9 +99,17 @@ impl ThisRun {
             group: true,
             cmdline: argv.join(" "),
         };
+        let pid = running.pid();
+        let waiting_for = match role {
+            "backend" => format!("the backend (pid {pid}) to be ready"),
+            _ => format!("the {role} (pid {pid}) to start"),
+        };
         self.update(|record| {
             record.started.retain(|s| s.role != role);
             record.started.push(entry);
+            if record.state == runs::RunState::Starting {
+                record.waiting_for = Some(waiting_for);
+            }
         });
     }
 
@@ -387,23 +400,43 @@ fn settle_file(
     Ok(settled)
 }
 
+/// Cleans up after the dead runs among `records` (read under `lock`): stops what each
+/// left running, settles its frontend-config change and removes its record. The one way
+/// a dead run is cleaned up, by the next run and by `cargo xtask stop`. Returns how many
+/// dead runs there were.
+pub(super) async fn clean_up_dead(
+    runs: &Runs,
+    lock: &runs::Lock,
+    records: Vec<Record>,
+    config: &Config,
+    warn: &dyn Fn(&str),
+    shutdown: &mut Shutdown,
+) -> usize {
+    let (live, dead): (Vec<Record>, Vec<Record>) = records.into_iter().partition(Record::is_live);
+    for run in &dead {
+        clean_up(run, &live, config, warn, shutdown).await;
+        runs.remove(&run.correlation_id, lock);
+    }
+    dead.len()
+}
+
 /// Stops what a dead run left running and settles its frontend-config change.
 async fn clean_up(
     run: &Record,
     live: &[Record],
     config: &Config,
-    log: &RunLog,
+    warn: &dyn Fn(&str),
     shutdown: &mut Shutdown,
 ) {
     if !run.is_this_boot() {
-        log.warn(&format!(
+        warn(&format!(
             "dev run {} (pid {}) is from before the last reboot: nothing it names is signalled",
             run.correlation_id, run.pid
         ));
     }
     let leftovers = run.leftovers();
     if !leftovers.is_empty() {
-        log.warn(&format!(
+        warn(&format!(
             "dev run {} (pid {}) did not exit cleanly and left {} process{} running: stopping {}",
             run.correlation_id,
             run.pid,
@@ -412,7 +445,7 @@ async fn clean_up(
             if leftovers.len() == 1 { "it" } else { "them" },
         ));
         for (_, info) in &leftovers {
-            log.warn(&format!(
+            warn(&format!(
                 "  pid {} ({}): {}",
                 info.pid, info.name, info.cmdline
             ));
@@ -425,7 +458,7 @@ async fn clean_up(
         };
         let killed = process::terminate(&targets, grace, hurry, || {}).await;
         for info in killed {
-            log.warn(&format!(
+            warn(&format!(
                 "pid {} ({}) ignored SIGTERM and was killed",
                 info.pid, info.name
             ));
@@ -436,7 +469,7 @@ async fn clean_up(
     };
     let shown = display_path(&change.path, &config.root);
     let said = |what: &str| {
-        log.warn(&format!(
+        warn(&format!(
             "{shown}: {what} (dev run {} (pid {}) did not exit cleanly)",
             run.correlation_id, run.pid
         ));

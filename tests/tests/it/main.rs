@@ -7,6 +7,7 @@ mod bench;
 mod browser;
 mod cli;
 mod config;
+mod control;
 mod doctor;
 mod frontend;
 mod frontend_config;

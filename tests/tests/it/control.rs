@@ -1,0 +1,171 @@
+//! Scripts, CI and editors: `dev --detach`, `status`, `wait` and `stop` against real
+//! runs of the fake backend, as a CI script and a second terminal use them.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::ports::with_frontend_config;
+use crate::support::{
+    Checkout, KillOnDrop, fake_backend, http_get, pid_alive, read_pid, wait_until,
+};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn records(checkout: &Checkout) -> usize {
+    std::fs::read_dir(checkout.file(".dev/runs"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn stop_and_status_with_no_live_run_exit_3_and_say_so() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let (status, output) = checkout.run(&["stop"], LONG);
+    assert_eq!(status.code(), Some(3), "{output}");
+    assert!(
+        output.contains("no live dev run in ") && output.contains(": nothing to stop"),
+        "{output}"
+    );
+    let (status, output) = checkout.run(&["stop", "dev-1-abcdef"], LONG);
+    assert_eq!(status.code(), Some(3), "{output}");
+    assert!(
+        output.contains("no live dev run dev-1-abcdef in "),
+        "{output}"
+    );
+    let (status, output) = checkout.run(&["status"], LONG);
+    assert_eq!(status.code(), Some(3), "{output}");
+    assert!(output.contains("no live dev run in "), "{output}");
+    let (status, output) = checkout.run(&["status", "--json"], LONG);
+    assert_eq!(status.code(), Some(3), "{output}");
+    let json: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(json, serde_json::json!({"version": 1, "runs": []}));
+}
+
+#[test]
+fn stop_stops_a_run_started_in_another_terminal_as_ctrl_c_does() {
+    let checkout = Checkout::new();
+    let original = with_frontend_config(&checkout, &["--pid-file", "backend.pid"]);
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    dev.expect_line("up in ", LONG);
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let _guard = KillOnDrop(backend);
+    let (status, said) = checkout.run(&["status"], LONG);
+    assert_eq!(status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!(
+            "backend  http://127.0.0.1:{} (pid {backend}, started): healthy",
+            checkout.port
+        )),
+        "{said}"
+    );
+    let (status, output) = checkout.run(&["stop"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(output.contains("stopped dev run dev-"), "{output}");
+    // It was stopped as Ctrl-C stops it: a clean exit, its own stop said.
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(dev.output().contains("SIGTERM"), "{}", dev.output());
+    assert!(!pid_alive(backend));
+    assert_eq!(records(&checkout), 0);
+    assert_eq!(
+        std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
+        original
+    );
+    let (status, output) = checkout.run(&["stop"], LONG);
+    assert_eq!(status.code(), Some(3), "{output}");
+}
+
+#[test]
+fn stop_of_a_killed_run_stops_its_leftovers_as_the_next_run_would() {
+    let checkout = Checkout::new();
+    // `sh` is what dev starts; the server is its child in the same group, which the
+    // parent-death signal (sent to sh only) does not reach.
+    let script = format!(
+        "python3 '{}' --pid-file backend.pid & wait",
+        fake_backend().display()
+    );
+    let command = serde_json::to_string(&["sh", "-c", &script]).unwrap();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n",
+            checkout.port
+        ),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    dev.expect_line("up in ", LONG);
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let _guard = KillOnDrop(backend);
+    // Killed outright: nothing of dev runs its clean-up.
+    dev.signal(Signal::SIGKILL);
+    dev.wait(LONG);
+    assert!(pid_alive(backend), "the backend outlives a killed dev");
+    let (status, output) = checkout.run(&["stop"], LONG);
+    assert_eq!(status.code(), Some(3), "no live run: {output}");
+    assert!(output.contains("did not exit cleanly"), "{output}");
+    assert!(output.contains(&format!("pid {backend} ")), "{output}");
+    assert!(wait_until(LONG, || !pid_alive(backend)), "{output}");
+    assert_eq!(records(&checkout), 0, "{output}");
+}
+
+#[test]
+fn wait_returns_once_a_slow_backend_is_ready() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&["--unhealthy-ms", "1500"], "", "");
+    let dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    let (status, output) = checkout.run(&["wait", "--timeout", "60s"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}\n{}", dev.output());
+    assert!(
+        output.contains(&format!(
+            "is up: backend http://127.0.0.1:{}",
+            checkout.port
+        )),
+        "{output}"
+    );
+    let (code, body) = http_get(checkout.port, "/health", "t").unwrap();
+    assert_eq!(code, 200, "ready when wait returns: {body}");
+}
+
+#[test]
+fn wait_on_a_backend_that_never_becomes_ready_exits_1_with_the_reason() {
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &["--never-healthy"],
+        "attempts = 1\nstartup_timeout = \"2s\"",
+        "",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    let (status, output) = checkout.run(&["wait", "--timeout", "60s"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("the backend did not become ready after 1 attempt"),
+        "{output}"
+    );
+    assert_eq!(dev.wait(LONG).code(), Some(1));
+}
+
+#[test]
+fn wait_times_out_naming_what_it_waits_for() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let (status, output) = checkout.run(&["wait", "--timeout", "300ms"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(
+            "error: timed out after 300ms: still waiting for a dev run of this checkout to start"
+        ),
+        "{output}"
+    );
+    let (status, output) = checkout.run(&["wait", "--timeout", "soon"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("invalid value \"soon\" for --timeout"),
+        "{output}"
+    );
+}

@@ -31,7 +31,7 @@ mod frontend_ready;
 mod liveness;
 mod preview;
 mod remote;
-mod summary;
+pub mod summary;
 mod supervise;
 mod this_run;
 
@@ -44,6 +44,7 @@ use this_run::ThisRun;
 
 use crate::backend::{self, Plan, StartOutcome};
 use crate::config::{Config, display_path};
+use crate::events::Event;
 use crate::health::{HealthClient, HealthReport};
 use crate::port;
 use crate::process::{self, ProcessSpec};
@@ -122,6 +123,10 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if let Some(path) = log.path() {
         log.info(&format!("log file: {}", display_path(path, &config.root)));
     }
+    log.event(&Event::RunStarted {
+        root: config.root.display().to_string(),
+        log: log.path().map(|path| path.display().to_string()),
+    });
     // Signals first: a Ctrl-C during the venv sync must stop the installer too.
     let mut shutdown = match Shutdown::install() {
         Ok(shutdown) => shutdown,
@@ -295,7 +300,20 @@ async fn settle_ports(
         let wanted = config.with_ports(backend.port, configured);
         proceed!(flow: frontend_port::resolve_frontend_port(&wanted, backend.port, policy, log, shutdown).await)
     };
+    port_chosen(log, "backend", backend.port, backend.moved.as_deref());
+    if let Some(port) = frontend.port.filter(|_| !options.no_frontend) {
+        port_chosen(log, "frontend", port, frontend.moved.as_deref());
+    }
     Flow::Continue(SettledPorts { backend, frontend })
+}
+
+/// The `port-chosen` event: a port settled, and why it is not the configured one.
+fn port_chosen(log: &RunLog, role: &str, port: u16, moved: Option<&str>) {
+    log.event(&Event::PortChosen {
+        role: role.to_owned(),
+        port,
+        why: moved.unwrap_or("configured").to_owned(),
+    });
 }
 
 /// Starts watching the backend's sources (`backend.watch`), unless `--no-watch` or no
@@ -397,6 +415,12 @@ fn reused(report: &HealthReport, config: &Config, this_run: &mut ThisRun, log: &
         )),
     }
     let run = owner.map(|run| run.correlation_id);
+    log.event(&Event::Reused {
+        role: "backend".into(),
+        url: config.backend_url(),
+        pid,
+        run: run.clone(),
+    });
     this_run.update(|record| {
         record.backend = BackendUse::Reused {
             pid,
@@ -469,6 +493,7 @@ async fn start_backend(
                 if resolved.port != taken && start.moved.is_none() {
                     *start.moved = Some(format!("{taken} was taken after it was chosen"));
                 }
+                port_chosen(log, "backend", resolved.port, start.moved.as_deref());
                 *start.config = start
                     .config
                     .with_ports(resolved.port, start.config.frontend.port);

@@ -116,6 +116,9 @@ pub struct Shown {
     /// Why it is not on its configured port.
     #[serde(default)]
     pub moved: Option<String>,
+    /// The command line of a process that is not a server (`dev -- <cmd>`).
+    #[serde(default)]
+    pub command: Option<String>,
 }
 
 /// One run's record.

@@ -54,6 +54,17 @@ pub(super) struct Moved {
 ///              log .dev/logs/dev-1796....log · run dev-1796... · Ctrl-C stops all
 /// ```
 pub(super) fn lines(head: &str, entries: &[Entry], log: Option<&str>, run: &str) -> Vec<String> {
+    lines_ending(head, entries, log, run, None)
+}
+
+/// [`lines`], with how to stop it said otherwise (`dev --detach`: no Ctrl-C stops it).
+fn lines_ending(
+    head: &str,
+    entries: &[Entry],
+    log: Option<&str>,
+    run: &str,
+    stops: Option<&str>,
+) -> Vec<String> {
     let head = format!("{head}: ");
     let indent = " ".repeat(head.chars().count());
     let mut lines: Vec<String> = entries
@@ -63,10 +74,10 @@ pub(super) fn lines(head: &str, entries: &[Entry], log: Option<&str>, run: &str)
     let all_ours = entries
         .iter()
         .all(|entry| !matches!(entry.how, Some(How::Reused { .. } | How::Remote)));
-    let stops = if all_ours {
-        "Ctrl-C stops all"
-    } else {
-        "Ctrl-C stops what dev started"
+    let stops = match (stops, all_ours) {
+        (Some(stops), _) => stops,
+        (None, true) => "Ctrl-C stops all",
+        (None, false) => "Ctrl-C stops what dev started",
     };
     let log = log.map_or_else(String::new, |log| format!("log {log} · "));
     lines.push(format!("{log}run {run} · {stops}"));
@@ -181,6 +192,13 @@ pub(super) fn say(
         log.info(&line);
     }
     let recorded: Vec<Shown> = entries.iter().map(|e| e.shown(config)).collect();
+    if when == When::Up {
+        log.event(&crate::events::Event::Up {
+            processes: recorded.clone(),
+            log: log.path().map(|path| path.display().to_string()),
+            ms: u64::try_from(log.since_start().as_millis()).unwrap_or(u64::MAX),
+        });
+    }
     this_run.update(|record| {
         record.state = RunState::Up;
         record.waiting_for = None;
@@ -188,7 +206,48 @@ pub(super) fn say(
     });
 }
 
+/// The summary of a run started with `dev --detach`, from its `up` event's processes:
+/// the same lines, ending with the command that stops it.
+pub fn detached(
+    processes: &[Shown],
+    log: Option<&str>,
+    run: &str,
+    elapsed: Duration,
+) -> Vec<String> {
+    let entries: Vec<Entry> = processes.iter().map(Entry::from_shown).collect();
+    let stops = format!("`cargo xtask stop {run}` stops it");
+    lines_ending(&up_in(elapsed), &entries, log, run, Some(&stops))
+}
+
 impl Entry {
+    /// The entry a record's (or an event's) process stands for.
+    fn from_shown(shown: &Shown) -> Entry {
+        let role = match shown.role.as_str() {
+            "backend" => "backend",
+            "frontend" => "frontend",
+            _ => "command",
+        };
+        let how = match shown.how.as_str() {
+            "reused" => Some(How::Reused {
+                run: shown.reused_from.clone(),
+            }),
+            "remote" => Some(How::Remote),
+            _ if role == "backend" => Some(How::Started),
+            _ => None,
+        };
+        Entry {
+            role,
+            at: shown
+                .url
+                .clone()
+                .or_else(|| shown.command.clone())
+                .unwrap_or_default(),
+            pid: shown.pid,
+            how,
+            moved: shown.moved.clone(),
+        }
+    }
+
     /// The entry as the run's record keeps it.
     fn shown(&self, config: &Config) -> Shown {
         let (how, reused_from) = match &self.how {
@@ -210,6 +269,7 @@ impl Entry {
             how: how.to_owned(),
             reused_from,
             moved: self.moved.clone(),
+            command: (!is_url).then(|| self.at.clone()),
         }
     }
 }

@@ -16,6 +16,8 @@ pub(super) struct ThisRun {
     runs: Runs,
     record: Record,
     log: RunLog,
+    /// How many times each role was started in this run (the events' `attempt`).
+    starts: std::collections::BTreeMap<String, u32>,
 }
 
 impl ThisRun {
@@ -33,6 +35,7 @@ impl ThisRun {
             runs,
             record,
             log: log.clone(),
+            starts: std::collections::BTreeMap::new(),
         };
         let Some(file) = wait_for(&this.runs, Which::Records, log, shutdown).await? else {
             log.warn(&format!(
@@ -100,6 +103,17 @@ impl ThisRun {
             cmdline: argv.join(" "),
         };
         let pid = running.pid();
+        let attempt = {
+            let count = self.starts.entry(role.to_owned()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        self.log.event(&crate::events::Event::ProcessStarted {
+            role: role.to_owned(),
+            pid,
+            attempt,
+            argv: argv.to_vec(),
+        });
         let waiting_for = match role {
             "backend" => format!("the backend (pid {pid}) to be ready"),
             _ => format!("the {role} (pid {pid}) to start"),

@@ -169,3 +169,127 @@ fn wait_times_out_naming_what_it_waits_for() {
         "{output}"
     );
 }
+
+/// A checkout with the fake backend (its pid in `backend.pid`), a frontend that serves
+/// the checkout over HTTP, and a frontend config holding the backend port.
+fn served_checkout(
+    frontend_port: u16,
+    fake_args: &[&str],
+    backend_extra: &str,
+) -> (Checkout, String) {
+    let checkout = Checkout::new();
+    let original = with_frontend_config(&checkout, &[]);
+    let mut command = vec!["python3".to_owned(), fake_backend().display().to_string()];
+    command.extend(fake_args.iter().map(|a| (*a).to_owned()));
+    let command = serde_json::to_string(&command).unwrap();
+    let frontend = r#"["sh", "-c", "exec python3 -m http.server \"$FRONTEND_PORT\" --bind \"$FRONTEND_HOST\""]"#;
+    checkout.write("index.html", "<h1>the app</h1>\n");
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = {command}\nport = {}\nretry_delay = \"100ms\"\n{backend_extra}\n\n\
+             [frontend]\ncommand = {frontend}\nport = {frontend_port}\nconfig_file = \"frontend/config.json\"\n\n\
+             [dev]\nshutdown_grace = \"2s\"\n",
+            checkout.port
+        ),
+    );
+    (checkout, original)
+}
+
+#[test]
+fn a_ci_script_detaches_tests_the_app_reads_status_and_stops_leaving_nothing() {
+    let frontend_port = crate::support::free_port();
+    let (checkout, original) = served_checkout(
+        frontend_port,
+        &["--pid-file", "backend.pid"],
+        "startup_timeout = \"10s\"",
+    );
+    // The script: start in the background...
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--detach"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let _guard = KillOnDrop(backend);
+    assert!(
+        output.contains(&format!(
+            "backend http://127.0.0.1:{} (pid {backend}, started)",
+            checkout.port
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("frontend http://127.0.0.1:{frontend_port}/ (pid ")),
+        "{output}"
+    );
+    let id = output
+        .split("`cargo xtask stop ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap()
+        .to_owned();
+    assert!(output.contains(&format!("run {id} · ")), "{output}");
+    // ...test the app: the page and the backend's health...
+    let (code, page) = http_get(frontend_port, "/", &id).unwrap();
+    assert_eq!((code, page.as_str()), (200, "<h1>the app</h1>\n"));
+    let (code, _) = http_get(checkout.port, "/health", &id).unwrap();
+    assert_eq!(code, 200);
+    // ...ask what runs...
+    let output = checkout.command(&["status", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    crate::schema::validate(&crate::schema::load("status.schema.json"), &json).unwrap();
+    let run = &json["runs"][0];
+    assert_eq!(run["id"], id.as_str());
+    assert_eq!(run["state"], "up");
+    assert_eq!(run["processes"][0]["pid"], backend);
+    assert_eq!(run["processes"][0]["port"], checkout.port);
+    assert_eq!(run["processes"][0]["health"], "healthy");
+    assert_eq!(run["processes"][1]["port"], frontend_port);
+    assert_eq!(run["processes"][1]["health"], "serving (HTTP 200)");
+    assert_eq!(run["frontend_config"]["value"], checkout.port.to_string());
+    let dev = run["pid"].as_u64().unwrap() as u32;
+    let frontend = run["processes"][1]["pid"].as_u64().unwrap() as u32;
+    let _frontend_guard = KillOnDrop(frontend);
+    assert!(pid_alive(dev) && pid_alive(frontend));
+    // ...and stop it: nothing is left, the frontend config is as it was.
+    let (status, output) = checkout.run(&["stop"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains(&format!("stopped dev run {id} (pid {dev})")),
+        "{output}"
+    );
+    for pid in [dev, backend, frontend] {
+        assert!(!pid_alive(pid), "pid {pid} is left running");
+    }
+    assert!(crate::support::is_free_port(frontend_port));
+    assert_eq!(
+        std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
+        original
+    );
+    assert_eq!(records(&checkout), 0);
+    let (status, output) = checkout.run(&["status"], LONG);
+    assert_eq!(status.code(), Some(3), "{output}");
+}
+
+#[test]
+fn a_detached_start_that_fails_returns_1_with_the_report_and_leaves_nothing_running() {
+    let (checkout, original) = served_checkout(
+        crate::support::free_port(),
+        &["--pid-file", "backend.pid", "--never-healthy"],
+        "attempts = 1\nstartup_timeout = \"1s\"",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync", "--detach"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("error: the backend did not become ready after 1 attempt"),
+        "{output}"
+    );
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let _guard = KillOnDrop(backend);
+    // When the command returns, not eventually.
+    assert!(!pid_alive(backend), "the backend is left running");
+    assert_eq!(records(&checkout), 0, "the run is gone");
+    assert_eq!(
+        std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
+        original
+    );
+}

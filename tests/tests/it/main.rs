@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod control;
 mod doctor;
+mod editors;
 mod events;
 mod frontend;
 mod frontend_config;

@@ -77,9 +77,18 @@ pub fn live_runs(config: &Config) -> Vec<Record> {
         .collect()
 }
 
+/// The live runs whose `dev` is this program (a record naming another live program is
+/// no run of ours), oldest first.
+fn dev_runs(config: &Config) -> Vec<Record> {
+    live_runs(config)
+        .into_iter()
+        .filter(|run| process::runs_this_program(run.pid))
+        .collect()
+}
+
 /// `cargo xtask status`: the live runs, each process asked how it is now.
 pub fn status(config: &Config) -> Status {
-    let runs = live_runs(config);
+    let runs = dev_runs(config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -101,7 +110,7 @@ pub fn status(config: &Config) -> Status {
             pid: run.pid,
             state: run.state.as_str(),
             uptime_ms: u64::try_from(run.uptime().as_millis()).unwrap_or(u64::MAX),
-            waiting_for: run.waiting_for.clone(),
+            waiting_for: run.waiting_for.as_deref().map(crate::text::printable),
             processes,
             frontend_config: frontend_config_now(config),
             log: Some(log_of(config, &run.correlation_id))
@@ -121,7 +130,7 @@ async fn health_now(config: &Config, run: &Record) -> Vec<ProcessStatus> {
     let client = HealthClient::new(config.backend.health_timeout);
     let mut statuses = Vec::new();
     for shown in &run.processes {
-        let health = match (shown.role.as_str(), &shown.url) {
+        let health = match (shown.role.as_str(), asked_at(config, shown)) {
             ("backend", Some(url)) => {
                 let health_url = format!(
                     "{}{}",
@@ -138,7 +147,7 @@ async fn health_now(config: &Config, run: &Record) -> Vec<ProcessStatus> {
                     Readiness::Never(mismatch) => format!("not ready: {}", mismatch.evidence()),
                 }
             }
-            (_, Some(url)) => match client.status(url, &run.correlation_id).await {
+            (_, Some(url)) => match client.status(&url, &run.correlation_id).await {
                 Ok(code) => format!("serving (HTTP {code})"),
                 Err(why) => format!("not answering: {why}"),
             },
@@ -149,11 +158,43 @@ async fn health_now(config: &Config, run: &Record) -> Vec<ProcessStatus> {
             },
         };
         statuses.push(ProcessStatus {
-            shown: shown.clone(),
+            shown: printable(shown),
             health: crate::text::printable(&health),
         });
     }
     statuses
+}
+
+/// A recorded process with the text it carries shown safely (a record is a file from
+/// outside: its control characters are escaped).
+fn printable(shown: &Shown) -> Shown {
+    let text = |value: &Option<String>| value.as_deref().map(crate::text::printable);
+    Shown {
+        role: crate::text::printable(&shown.role),
+        url: text(&shown.url),
+        port: shown.port,
+        pid: shown.pid,
+        how: crate::text::printable(&shown.how),
+        reused_from: text(&shown.reused_from),
+        moved: text(&shown.moved),
+        command: text(&shown.command),
+    }
+}
+
+/// Where to ask a recorded process how it is: built from this checkout's config and the
+/// recorded port alone. A record is a file anyone could have written, so a URL in it is
+/// shown, never requested: requests go to loopback (or the configured `backend.url`).
+fn asked_at(config: &Config, shown: &Shown) -> Option<String> {
+    let port = shown.port;
+    match shown.role.as_str() {
+        "backend" if shown.how == "remote" => config.backend.url.clone(),
+        "backend" => Some(config.with_ports(port?, None).backend_url()),
+        "frontend" => config
+            .with_ports(config.backend.port, Some(port?))
+            .frontend_url()
+            .map(|url| format!("{url}/")),
+        _ => None,
+    }
 }
 
 fn parts(failing: &[(String, String)]) -> String {
@@ -191,7 +232,7 @@ fn log_of(config: &Config, correlation_id: &str) -> PathBuf {
 /// How `cargo xtask wait` ended.
 #[derive(Debug)]
 pub enum WaitOutcome {
-    /// A run is up: its record.
+    /// A run is up: its record (the processes' text shown safely).
     Up(Box<Record>),
     /// The run failed: its failure report.
     Failed { id: String, report: String },
@@ -212,9 +253,11 @@ pub fn wait(config: &Config, timeout: Duration) -> WaitOutcome {
     let deadline = Instant::now() + timeout;
     let mut watched: Option<Record> = None;
     loop {
-        let live = live_runs(config);
+        let live = dev_runs(config);
         if let Some(up) = live.iter().rev().find(|run| run.state == RunState::Up) {
-            return WaitOutcome::Up(Box::new(up.clone()));
+            let mut up = up.clone();
+            up.processes = up.processes.iter().map(printable).collect();
+            return WaitOutcome::Up(Box::new(up));
         }
         let now = match &watched {
             Some(seen) => live
@@ -235,9 +278,10 @@ pub fn wait(config: &Config, timeout: Duration) -> WaitOutcome {
                     "dev run {} (pid {}) to be up: it is waiting for {}",
                     run.correlation_id,
                     run.pid,
-                    run.waiting_for
-                        .as_deref()
-                        .unwrap_or("its ports and processes to be settled")
+                    run.waiting_for.as_deref().map_or_else(
+                        || "its ports and processes to be settled".to_owned(),
+                        crate::text::printable
+                    )
                 ),
                 None => "a dev run of this checkout to start: none did".to_owned(),
             };
@@ -252,8 +296,8 @@ fn failed(run: &Record) -> WaitOutcome {
         id: run.correlation_id.clone(),
         report: run
             .failure
-            .clone()
-            .unwrap_or_else(|| "the run failed".to_owned()),
+            .as_deref()
+            .map_or_else(|| "the run failed".to_owned(), crate::text::printable_lines),
     }
 }
 
@@ -300,6 +344,9 @@ pub struct StopReport {
     pub no_run: Option<String>,
     /// Several live runs and none named: their IDs.
     pub ambiguous: Vec<String>,
+    /// Records whose pid is a live process that is not `dev` (a planted or confused
+    /// record): ID and pid, never signalled.
+    pub not_dev: Vec<(String, u32)>,
 }
 
 /// `cargo xtask stop`: SIGTERM to each chosen run's `dev` (as Ctrl-C), a second one if
@@ -331,6 +378,15 @@ pub fn stop(config: &Config, which: &Which) -> StopReport {
         });
     }
     let grace = config.dev.shutdown_grace;
+    // A record is a file: the pid it names is asked to stop only when it runs this very
+    // program, so a record naming someone's editor (with its start time) stops nothing.
+    let (chosen, not_dev): (Vec<Record>, Vec<Record>) = chosen
+        .into_iter()
+        .partition(|run| process::runs_this_program(run.pid));
+    report.not_dev = not_dev
+        .into_iter()
+        .map(|run| (run.correlation_id, run.pid))
+        .collect();
     let asked: Vec<(Record, Target)> = chosen
         .into_iter()
         .map(|run| {

@@ -546,7 +546,13 @@ async fn start_frontend(
                 running.pid(),
                 argv.join(" ")
             ));
-            this_run.started("frontend", &running, &argv);
+            // `dev -- <cmd>` is a command, as the summary says.
+            let role = if options.frontend_command.is_some() {
+                "command"
+            } else {
+                "frontend"
+            };
+            this_run.started(role, &running, &argv);
             let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
             processes.frontend = Some(running);
             processes.command.clone_from(&options.frontend_command);

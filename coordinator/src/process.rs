@@ -616,6 +616,11 @@ pub fn ask_to_stop(target: Target) -> bool {
     true
 }
 
+/// Whether `pid` runs this same program (so a run record naming it names a `dev`).
+pub fn runs_this_program(pid: u32) -> bool {
+    os::runs_this_program(pid)
+}
+
 /// True while `pid` exists and has not exited (a zombie counts as gone).
 pub fn pid_exists(pid: u32) -> bool {
     os::pid_exists(pid)

@@ -41,7 +41,8 @@ pub const DIR: &str = ".dev/runs";
 /// A process a run started, named for good: pid plus start time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Started {
-    /// `backend`, `frontend`, or `escaped` for a descendant that left its group.
+    /// `backend`, `frontend`, `command` (`dev -- <cmd>`), or `escaped` for a descendant
+    /// that left its group.
     pub role: String,
     pub pid: u32,
     pub start_time: u64,

@@ -44,7 +44,7 @@ pub mod exit {
     /// `stop`: 0 when every chosen run stopped, 1 when one is still stopping, 3 when no
     /// live run matched.
     pub fn of_stop(report: &coordinator::control::StopReport) -> u8 {
-        if !report.still_running.is_empty() {
+        if !report.still_running.is_empty() || !report.not_dev.is_empty() {
             FAILED
         } else if report.no_run.is_some() {
             NO_RUN

@@ -44,6 +44,11 @@ pub fn run(args: &StopArgs) -> u8 {
             "error: dev run {id} (pid {pid}) is still stopping; see `cargo xtask status`, or its log"
         );
     }
+    for (id, pid) in &report.not_dev {
+        eprintln!(
+            "warning: the record of dev run {id} names pid {pid}, which is not a dev process: not signalled"
+        );
+    }
     if let Some(why) = &report.no_run {
         eprintln!("{why}: nothing to stop");
     }

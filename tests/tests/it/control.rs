@@ -293,3 +293,46 @@ fn a_detached_start_that_fails_returns_1_with_the_report_and_leaves_nothing_runn
         original
     );
 }
+
+#[test]
+fn a_record_naming_a_live_program_that_is_not_dev_stops_nothing() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("3600")
+        .spawn()
+        .unwrap();
+    let pid = bystander.id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start_time: u64 = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    // Everything a live run's record needs: this boot, the pid and its start time.
+    let record = serde_json::json!({
+        "correlation_id": "dev-1-0abcde", "boot_id": boot_id.trim(), "pid": pid,
+        "start_time": start_time, "started_unix_ms": 1, "backend_port": null,
+        "frontend_port": null, "backend": {"kind": "none"}, "started": [],
+        "frontend_config": null, "log_file": null, "state": "up"
+    });
+    checkout.write(".dev/runs/dev-1-0abcde.json", &record.to_string());
+    let (status, output) = checkout.run(&["stop", "--all"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!(
+            "the record of dev run dev-1-0abcde names pid {pid}, which is not a dev process: not signalled"
+        )),
+        "{output}"
+    );
+    assert!(pid_alive(pid), "the bystander was signalled");
+    let (status, output) = checkout.run(&["status"], LONG);
+    assert_eq!(status.code(), Some(3), "{output}");
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+}

@@ -86,6 +86,8 @@ fn a_successful_start_is_every_event_on_stdout_and_the_lines_for_people_on_stder
     assert_eq!(events[2]["attempt"], 1);
     assert_eq!(events[3]["url"], format!("http://127.0.0.1:{port}"));
     assert_eq!(events[5]["processes"][0]["pid"], backend);
+    assert_eq!(events[4]["role"], "command");
+    assert_eq!(events[4]["argv"], serde_json::json!(["true"]));
     assert_eq!(events[5]["processes"][1]["command"], "true");
     assert_eq!(events[6]["exit_code"], 0);
     assert!(stderr.contains("[dev] backend ready in "), "{stderr}");

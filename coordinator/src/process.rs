@@ -153,11 +153,19 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
 #[derive(Debug)]
 pub struct Detached {
     pub pid: u32,
-    pub events: std::process::ChildStdout,
+    events: Option<std::process::ChildStdout>,
     child: std::process::Child,
 }
 
 impl Detached {
+    /// The run's stdout, its events (once; an empty stream after that).
+    pub fn take_events(&mut self) -> Box<dyn std::io::Read + Send> {
+        match self.events.take() {
+            Some(events) => Box::new(events),
+            None => Box::new(std::io::empty()),
+        }
+    }
+
     /// Waits (at most `within`) for the run to exit; its exit code, if it did.
     pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
         let deadline = std::time::Instant::now() + within;
@@ -200,7 +208,7 @@ pub fn spawn_detached(
         .ok_or_else(|| std::io::Error::other("the detached run has no stdout"))?;
     Ok(Detached {
         pid: child.id(),
-        events,
+        events: Some(events),
         child,
     })
 }

@@ -175,6 +175,14 @@ fn detach(args: &DevArgs, config: &coordinator::config::Config) -> u8 {
             eprintln!("error: the background run {how} before it was up{log}");
             crate::exit::FAILED
         }
+        Detached::Interrupted { code } => {
+            let how = code.map_or_else(
+                || "is still stopping".to_owned(),
+                |c| format!("stopped (exit {c})"),
+            );
+            eprintln!("interrupted while the background run started: it {how}");
+            crate::exit::of_interrupted_start(code)
+        }
         Detached::NotStarted(why) => {
             eprintln!("error: {why}");
             crate::exit::FAILED

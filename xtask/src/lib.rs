@@ -31,6 +31,15 @@ pub mod exit {
     /// `status` and `stop`: no live run of this checkout.
     pub const NO_RUN: u8 = 3;
 
+    /// `dev --detach` interrupted (Ctrl-C) while the run started: 0 when the run then
+    /// stopped cleanly, as a Ctrl-C of `dev` itself, else 1.
+    pub fn of_interrupted_start(code: Option<i32>) -> u8 {
+        match code {
+            Some(0) => OK,
+            _ => FAILED,
+        }
+    }
+
     /// `status`: 0 when a run is up, 1 when runs are live but none is up yet, 3 when
     /// there is no live run.
     pub fn of_status(up: bool, live: bool) -> u8 {

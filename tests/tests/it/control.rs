@@ -115,12 +115,13 @@ fn stop_of_a_killed_run_stops_its_leftovers_as_the_next_run_would() {
 }
 
 #[test]
-fn wait_returns_once_a_slow_backend_is_ready() {
+fn wait_after_a_detached_start_returns_once_a_slow_backend_is_ready() {
     let checkout = Checkout::new();
     checkout.fake_config(&["--unhealthy-ms", "1500"], "", "");
-    let dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    // `dev --detach &` in a script, then `wait`.
+    let mut detach = checkout.spawn(&["dev", "--no-sync", "--no-frontend", "--detach"]);
     let (status, output) = checkout.run(&["wait", "--timeout", "60s"], LONG);
-    assert_eq!(status.code(), Some(0), "{output}\n{}", dev.output());
+    assert_eq!(status.code(), Some(0), "{output}\n{}", detach.output());
     assert!(
         output.contains(&format!(
             "is up: backend http://127.0.0.1:{}",
@@ -130,24 +131,37 @@ fn wait_returns_once_a_slow_backend_is_ready() {
     );
     let (code, body) = http_get(checkout.port, "/health", "t").unwrap();
     assert_eq!(code, 200, "ready when wait returns: {body}");
+    assert_eq!(detach.wait(LONG).code(), Some(0), "{}", detach.output());
+    let (status, output) = checkout.run(&["stop"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
 }
 
 #[test]
-fn wait_on_a_backend_that_never_becomes_ready_exits_1_with_the_reason() {
+fn wait_after_a_detached_start_of_a_backend_that_never_becomes_ready_exits_1_with_the_reason() {
     let checkout = Checkout::new();
     checkout.fake_config(
         &["--never-healthy"],
         "attempts = 1\nstartup_timeout = \"2s\"",
         "",
     );
-    let mut dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    let mut detach = checkout.spawn(&["dev", "--no-sync", "--no-frontend", "--detach"]);
     let (status, output) = checkout.run(&["wait", "--timeout", "60s"], LONG);
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(
         output.contains("the backend did not become ready after 1 attempt"),
         "{output}"
     );
-    assert_eq!(dev.wait(LONG).code(), Some(1));
+    assert_eq!(detach.wait(LONG).code(), Some(1), "{}", detach.output());
+}
+
+#[test]
+fn wait_on_a_run_started_in_another_terminal() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&["--unhealthy-ms", "500"], "", "");
+    let _dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    let (status, output) = checkout.run(&["wait"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert_eq!(http_get(checkout.port, "/health", "t").unwrap().0, 200);
 }
 
 #[test]
@@ -335,4 +349,36 @@ fn a_record_naming_a_live_program_that_is_not_dev_stops_nothing() {
     assert_eq!(status.code(), Some(3), "{output}");
     bystander.kill().unwrap();
     bystander.wait().unwrap();
+}
+
+#[test]
+fn ctrl_c_while_a_detached_run_starts_stops_it_and_leaves_nothing() {
+    let (checkout, original) = served_checkout(
+        crate::support::free_port(),
+        &["--pid-file", "backend.pid", "--unhealthy-ms", "60000"],
+        "startup_timeout = \"60s\"",
+    );
+    let mut detach = checkout.spawn(&["dev", "--no-sync", "--detach"]);
+    assert!(
+        wait_until(LONG, || read_pid(&checkout.file("backend.pid")).is_some()),
+        "{}",
+        detach.output()
+    );
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let _guard = KillOnDrop(backend);
+    detach.signal(Signal::SIGINT);
+    assert_eq!(detach.wait(LONG).code(), Some(0), "{}", detach.output());
+    assert!(
+        detach
+            .output()
+            .contains("interrupted while the background run started: it stopped (exit 0)"),
+        "{}",
+        detach.output()
+    );
+    assert!(!pid_alive(backend), "the backend is left running");
+    assert_eq!(records(&checkout), 0);
+    assert_eq!(
+        std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
+        original
+    );
 }

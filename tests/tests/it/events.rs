@@ -219,3 +219,70 @@ fn a_reload_names_the_saved_file() {
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
     assert_eq!(kinds(&events_of(&dev)).last().unwrap(), "stopped");
 }
+
+#[test]
+fn a_reused_backend_and_a_moved_port_are_said_with_whose_and_why() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let first = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    first.expect_line("up in ", LONG);
+    let first_id = first
+        .expect_line("[dev] run dev-", LONG)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    let output = checkout
+        .command(&["dev", "--no-sync", "--message-format", "json", "--", "true"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let events = schema::events(&stdout);
+    assert_eq!(
+        kinds(&events),
+        [
+            "run-started",
+            "port-chosen",
+            "reused",
+            "process-started",
+            "up",
+            "stopped"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(events[2]["run"], first_id.as_str());
+    assert_eq!(events[4]["processes"][0]["how"], "reused");
+    assert_eq!(events[4]["processes"][0]["reused_from"], first_id.as_str());
+
+    // A port held by a stranger: the run moves, and says why.
+    let other = Checkout::new();
+    other.fake_config(&[], "", "");
+    let _holder = crate::ports::http_server(other.port);
+    let output = other
+        .command(&[
+            "dev",
+            "--no-sync",
+            "--port",
+            "auto",
+            "--message-format",
+            "json",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let events = schema::events(&stdout);
+    let chosen = &events[1];
+    assert_eq!(chosen["event"], "port-chosen");
+    assert_ne!(chosen["port"], other.port);
+    assert!(
+        chosen["why"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{} is in use by ", other.port)),
+        "{chosen}"
+    );
+}

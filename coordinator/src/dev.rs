@@ -193,7 +193,12 @@ async fn run_registered(
     }
     if options.no_sync {
         log.info("--no-sync: not syncing the Python environment");
-    } else if let Some(outcome) = sync(config, log, shutdown).await {
+    } else if let Some(outcome) = {
+        this_run.update(|record| {
+            record.waiting_for = Some("the Python environment to be synced".into());
+        });
+        sync(config, log, shutdown).await
+    } {
         return outcome;
     }
     let policy = port::Policy {

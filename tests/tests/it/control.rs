@@ -176,6 +176,26 @@ fn wait_times_out_naming_what_it_waits_for() {
         ),
         "{output}"
     );
+    // A run that is starting: what it waits for is named.
+    checkout.fake_config(
+        &["--pid-file", "backend.pid", "--unhealthy-ms", "60000"],
+        "startup_timeout = \"60s\"",
+        "",
+    );
+    let _dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    assert!(wait_until(LONG, || read_pid(&checkout.file("backend.pid")).is_some()));
+    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
+    let (status, output) = checkout.run(&["wait", "--timeout", "500ms"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!(
+            "to be up: it is waiting for the backend (pid {backend}) to be ready"
+        )),
+        "{output}"
+    );
+    let (status, output) = checkout.run(&["status"], LONG);
+    assert_eq!(status.code(), Some(1), "starting, not up: {output}");
+    assert!(output.contains("): starting, for "), "{output}");
     let (status, output) = checkout.run(&["wait", "--timeout", "soon"], LONG);
     assert_eq!(status.code(), Some(2), "{output}");
     assert!(
@@ -381,4 +401,35 @@ fn ctrl_c_while_a_detached_run_starts_stops_it_and_leaves_nothing() {
         std::fs::read_to_string(checkout.file("frontend/config.json")).unwrap(),
         original
     );
+}
+
+#[test]
+fn stop_with_two_live_runs_names_them_and_stop_all_stops_both() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let other_port = crate::support::free_port().to_string();
+    let mut first = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    first.expect_line("up in ", LONG);
+    let mut second = checkout.spawn(&["dev", "--no-sync", "--no-frontend", "--port", &other_port]);
+    second.expect_line("up in ", LONG);
+    let (status, output) = checkout.run(&["stop"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("error: 2 live dev runs in this checkout (dev-"),
+        "{output}"
+    );
+    assert!(output.contains("cargo xtask stop --all"), "{output}");
+    let (status, output) = checkout.run(&["status"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert_eq!(output.matches("): up, for ").count(), 2, "{output}");
+    let (status, output) = checkout.run(&["stop", "--all"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert_eq!(
+        output.matches("stopped dev run dev-").count(),
+        2,
+        "{output}"
+    );
+    assert_eq!(first.wait(LONG).code(), Some(0));
+    assert_eq!(second.wait(LONG).code(), Some(0));
+    assert_eq!(records(&checkout), 0);
 }

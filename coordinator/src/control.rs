@@ -8,16 +8,20 @@
 //! what a dead run left is stopped by the same code a starting run uses
 //! ([`crate::dev::clean_up_dead_runs`]).
 
+mod stop;
+mod wait;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub use stop::{StopReport, Which, stop};
+pub use wait::{WaitOutcome, wait};
+
 use crate::config::{Config, display_path};
 use crate::health::{self, HealthClient, Readiness};
-use crate::process::{self, Target};
-use crate::runs::{Record, RunState, Runs, Shown};
-use crate::signals::Shutdown;
+use crate::process;
+use crate::runs::{Record, Runs, Shown};
 
 /// The version of `status --json`'s schema (README, "Scripts, CI and editors").
 pub const STATUS_VERSION: u32 = 1;
@@ -227,224 +231,4 @@ fn frontend_config_now(config: &Config) -> Option<FrontendConfigStatus> {
 /// carry): never a path read from the record itself.
 fn log_of(config: &Config, correlation_id: &str) -> PathBuf {
     config.dev.log_dir.join(format!("{correlation_id}.log"))
-}
-
-/// How `cargo xtask wait` ended.
-#[derive(Debug)]
-pub enum WaitOutcome {
-    /// A run is up: its record (the processes' text shown safely).
-    Up(Box<Record>),
-    /// The run failed: its failure report.
-    Failed { id: String, report: String },
-    /// The run ended before it was up (stopped, or failed too fast to be seen failing):
-    /// the last lines of its log.
-    Ended {
-        id: String,
-        log: Option<String>,
-        tail: Vec<String>,
-    },
-    /// The timeout passed: what it was waiting for.
-    TimedOut { waiting_for: String },
-}
-
-/// Blocks until this checkout's run is up, has failed or ended, or `timeout` passes. A
-/// run that has not started yet is waited for too (`dev --detach &` then `wait`).
-pub fn wait(config: &Config, timeout: Duration) -> WaitOutcome {
-    let deadline = Instant::now() + timeout;
-    let mut watched: Option<Record> = None;
-    loop {
-        let live = dev_runs(config);
-        if let Some(up) = live.iter().rev().find(|run| run.state == RunState::Up) {
-            let mut up = up.clone();
-            up.processes = up.processes.iter().map(printable).collect();
-            return WaitOutcome::Up(Box::new(up));
-        }
-        let now = match &watched {
-            Some(seen) => live
-                .iter()
-                .find(|run| run.correlation_id == seen.correlation_id),
-            None => live.last(),
-        };
-        match (now, &watched) {
-            (Some(run), _) if run.state == RunState::Failed => return failed(run),
-            (Some(run), _) => watched = Some(run.clone()),
-            (None, Some(seen)) if seen.state == RunState::Failed => return failed(seen),
-            (None, Some(seen)) => return ended(config, &seen.correlation_id),
-            (None, None) => {}
-        }
-        if Instant::now() >= deadline {
-            let waiting_for = match &watched {
-                Some(run) => format!(
-                    "dev run {} (pid {}) to be up: it is waiting for {}",
-                    run.correlation_id,
-                    run.pid,
-                    run.waiting_for.as_deref().map_or_else(
-                        || "its ports and processes to be settled".to_owned(),
-                        crate::text::printable
-                    )
-                ),
-                None => "a dev run of this checkout to start: none did".to_owned(),
-            };
-            return WaitOutcome::TimedOut { waiting_for };
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn failed(run: &Record) -> WaitOutcome {
-    WaitOutcome::Failed {
-        id: run.correlation_id.clone(),
-        report: run
-            .failure
-            .as_deref()
-            .map_or_else(|| "the run failed".to_owned(), crate::text::printable_lines),
-    }
-}
-
-/// The run is gone without being up: its log's last lines say why.
-fn ended(config: &Config, correlation_id: &str) -> WaitOutcome {
-    let path = log_of(config, correlation_id);
-    let text = crate::user_file::read_to_string(&path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = lines[lines.len().saturating_sub(crate::text::TAIL_LINES)..]
-        .iter()
-        .map(|line| {
-            // `<time> <id> <LEVEL> [origin] text`: the text from the origin on.
-            let text = line.find(" [").map_or(*line, |at| &line[at + 1..]);
-            crate::text::printable(text)
-        })
-        .collect();
-    WaitOutcome::Ended {
-        id: correlation_id.to_owned(),
-        log: path.exists().then(|| display_path(&path, &config.root)),
-        tail,
-    }
-}
-
-/// Which runs `cargo xtask stop` stops.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Which {
-    /// The one live run (an error when there are several).
-    TheOne,
-    Id(String),
-    All,
-}
-
-/// What `cargo xtask stop` did.
-#[derive(Debug, Default)]
-pub struct StopReport {
-    /// The live runs stopped: ID and `dev` pid.
-    pub stopped: Vec<(String, u32)>,
-    /// The live runs still running at the deadline: ID and `dev` pid.
-    pub still_running: Vec<(String, u32)>,
-    /// What cleaning up after dead runs said (their leftovers stopped, the frontend
-    /// config settled).
-    pub cleaned: Vec<String>,
-    /// No live run matched: why, in a sentence.
-    pub no_run: Option<String>,
-    /// Several live runs and none named: their IDs.
-    pub ambiguous: Vec<String>,
-    /// Records whose pid is a live process that is not `dev` (a planted or confused
-    /// record): ID and pid, never signalled.
-    pub not_dev: Vec<(String, u32)>,
-}
-
-/// `cargo xtask stop`: SIGTERM to each chosen run's `dev` (as Ctrl-C), a second one if
-/// it is still stopping after its grace period (as a second Ctrl-C), and waits until it
-/// is gone; then cleans up after dead runs as the next run would.
-pub fn stop(config: &Config, which: &Which) -> StopReport {
-    let live = live_runs(config);
-    let mut report = StopReport::default();
-    let chosen: Vec<Record> = match which {
-        Which::All => live,
-        Which::Id(id) => live
-            .into_iter()
-            .filter(|run| run.correlation_id == *id)
-            .collect(),
-        Which::TheOne if live.len() > 1 => {
-            report.ambiguous = live.into_iter().map(|run| run.correlation_id).collect();
-            return report;
-        }
-        Which::TheOne => live,
-    };
-    if chosen.is_empty() {
-        report.no_run = Some(match which {
-            Which::Id(id) => format!(
-                "no live dev run {} in {}",
-                crate::text::printable(id),
-                config.root.display()
-            ),
-            _ => format!("no live dev run in {}", config.root.display()),
-        });
-    }
-    let grace = config.dev.shutdown_grace;
-    // A record is a file: the pid it names is asked to stop only when it runs this very
-    // program, so a record naming someone's editor (with its start time) stops nothing.
-    let (chosen, not_dev): (Vec<Record>, Vec<Record>) = chosen
-        .into_iter()
-        .partition(|run| process::runs_this_program(run.pid));
-    report.not_dev = not_dev
-        .into_iter()
-        .map(|run| (run.correlation_id, run.pid))
-        .collect();
-    let asked: Vec<(Record, Target)> = chosen
-        .into_iter()
-        .map(|run| {
-            let target = Target::Process {
-                pid: run.pid,
-                start_time: run.start_time,
-            };
-            process::ask_to_stop(target);
-            (run, target)
-        })
-        .collect();
-    // Its own stop takes up to the grace period (and its leftovers' round after it);
-    // then a second SIGTERM hurries it, as a second Ctrl-C does.
-    let hurry_at = Instant::now() + grace + Duration::from_secs(5);
-    let give_up = hurry_at + Duration::from_secs(10);
-    let mut hurried = false;
-    loop {
-        let running: Vec<&(Record, Target)> =
-            asked.iter().filter(|(run, _)| run.is_live()).collect();
-        if running.is_empty() {
-            break;
-        }
-        if !hurried && Instant::now() >= hurry_at {
-            for (_, target) in &running {
-                process::ask_to_stop(*target);
-            }
-            hurried = true;
-        }
-        if Instant::now() >= give_up {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    for (run, _) in asked {
-        let entry = (run.correlation_id.clone(), run.pid);
-        if run.is_live() {
-            report.still_running.push(entry);
-        } else {
-            report.stopped.push(entry);
-        }
-    }
-    report.cleaned = clean_up_dead(config);
-    report
-}
-
-/// [`crate::dev::clean_up_dead_runs`] on a runtime of its own; what it said.
-fn clean_up_dead(config: &Config) -> Vec<String> {
-    let said = std::cell::RefCell::new(Vec::new());
-    let warn = |message: &str| said.borrow_mut().push(message.to_owned());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    if let Ok(runtime) = runtime {
-        runtime.block_on(async {
-            if let Ok(mut shutdown) = Shutdown::install() {
-                crate::dev::clean_up_dead_runs(config, &warn, &mut shutdown).await;
-            }
-        });
-    }
-    said.into_inner()
 }

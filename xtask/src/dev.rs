@@ -277,3 +277,61 @@ fn flags(args: &DevArgs) -> Result<Vec<FlagValue>, String> {
     }
     Ok(flags)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::background_args;
+
+    fn args(text: &[&str]) -> Vec<std::ffi::OsString> {
+        text.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_background_run_gets_json_events_and_the_command_keeps_its_own_flags() {
+        let cases: [(&[&str], &[&str]); 4] = [
+            (
+                &["dev", "--detach", "--no-sync"],
+                &["dev", "--message-format", "json", "--no-sync"],
+            ),
+            (
+                &[
+                    "dev",
+                    "--message-format",
+                    "human",
+                    "--detach",
+                    "--port",
+                    "auto",
+                ],
+                &["dev", "--message-format", "json", "--port", "auto"],
+            ),
+            (
+                &["dev", "--message-format=json", "--detach"],
+                &["dev", "--message-format", "json"],
+            ),
+            (
+                &[
+                    "dev",
+                    "--detach",
+                    "--",
+                    "pytest",
+                    "--detach",
+                    "--message-format",
+                    "x",
+                ],
+                &[
+                    "dev",
+                    "--message-format",
+                    "json",
+                    "--",
+                    "pytest",
+                    "--detach",
+                    "--message-format",
+                    "x",
+                ],
+            ),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(background_args(args(given)), args(expected), "{given:?}");
+        }
+    }
+}

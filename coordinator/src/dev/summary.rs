@@ -351,4 +351,41 @@ mod tests {
         let lines = lines("now", std::slice::from_ref(entry), None, "r");
         lines[0].trim_start_matches("now: ").to_owned()
     }
+
+    #[test]
+    fn a_detached_run_says_how_to_stop_it() {
+        let backend = Shown {
+            role: "backend".into(),
+            url: Some("http://127.0.0.1:8001".into()),
+            port: Some(8001),
+            pid: Some(4321),
+            how: "started".into(),
+            reused_from: None,
+            moved: Some("8000 is in use by `nginx` (pid 7)".into()),
+            command: None,
+        };
+        let command = Shown {
+            role: "command".into(),
+            url: None,
+            port: None,
+            pid: Some(4400),
+            how: "started".into(),
+            reused_from: None,
+            moved: None,
+            command: Some("npm test".into()),
+        };
+        assert_eq!(
+            detached(
+                &[backend, command],
+                Some(".dev/logs/dev-1-a.log"),
+                "dev-1-a",
+                Duration::from_millis(520)
+            ),
+            [
+                "up in 0.5 s: backend http://127.0.0.1:8001 (pid 4321, started; 8000 is in use by `nginx` (pid 7))",
+                "             command npm test (pid 4400)",
+                "             log .dev/logs/dev-1-a.log · run dev-1-a · `cargo xtask stop dev-1-a` stops it",
+            ]
+        );
+    }
 }

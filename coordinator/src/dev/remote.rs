@@ -134,11 +134,14 @@ pub(super) async fn run(
         }
     };
     match waited {
-        Some(Ok(_)) => log.info(&format!(
-            "backend at {} ready in {} ms",
-            target.url,
-            started.elapsed().as_millis()
-        )),
+        Some(Ok(_)) => {
+            log.info(&format!(
+                "backend at {} ready in {} ms",
+                target.url,
+                started.elapsed().as_millis()
+            ));
+            crate::events::ready(log, "backend", &target.url, started.elapsed());
+        }
         Some(Err(cause)) => return failed(log, &target, &health_url, &seen, vec![cause]),
         None => {
             let cause = timed_out(config, &target, &seen);

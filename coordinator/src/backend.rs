@@ -311,6 +311,13 @@ async fn try_once(
                 state.listening_after.unwrap_or_default().as_millis(),
                 running.pid()
             ));
+            let url = plan
+                .spec
+                .env
+                .iter()
+                .find(|(name, _)| name == "BACKEND_URL")
+                .map_or(plan.health_url.as_str(), |(_, url)| url.as_str());
+            crate::events::ready(log, "backend", url, elapsed);
             return Ok(Some((running, report, elapsed)));
         }
         Outcome::Interrupted => {

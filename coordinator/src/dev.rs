@@ -31,7 +31,7 @@ mod frontend_ready;
 mod liveness;
 mod preview;
 mod remote;
-mod summary;
+pub mod summary;
 mod supervise;
 mod this_run;
 
@@ -44,6 +44,7 @@ use this_run::ThisRun;
 
 use crate::backend::{self, Plan, StartOutcome};
 use crate::config::{Config, display_path};
+use crate::events::Event;
 use crate::health::{HealthClient, HealthReport};
 use crate::port;
 use crate::process::{self, ProcessSpec};
@@ -122,6 +123,10 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if let Some(path) = log.path() {
         log.info(&format!("log file: {}", display_path(path, &config.root)));
     }
+    log.event(&Event::RunStarted {
+        root: config.root.display().to_string(),
+        log: log.path().map(|path| path.display().to_string()),
+    });
     // Signals first: a Ctrl-C during the venv sync must stop the installer too.
     let mut shutdown = match Shutdown::install() {
         Ok(shutdown) => shutdown,
@@ -135,6 +140,10 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         std::ops::ControlFlow::Break(outcome) => return outcome,
     };
     let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
+    if let DevOutcome::Failed(report) = &outcome {
+        // Before the last stops: `wait` reads it while the run is still recorded.
+        this_run.failed(&report.to_string());
+    }
     // Whatever escaped the groups (a double fork into its own session) goes too.
     let hurry = async {
         shutdown.next().await;
@@ -152,6 +161,23 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     outcome
 }
 
+/// Cleans up after the dead runs of the checkout exactly as a starting run does (the
+/// same code): stops what each left running, settles its frontend-config change, and
+/// removes its record. For `cargo xtask stop`; `warn` gets each thing said. Returns how
+/// many dead runs there were.
+pub async fn clean_up_dead_runs(
+    config: &Config,
+    warn: &dyn Fn(&str),
+    shutdown: &mut Shutdown,
+) -> usize {
+    let runs = crate::runs::Runs::of(&config.root);
+    let Ok(lock) = runs.lock() else {
+        return 0;
+    };
+    let records = runs.list(&lock);
+    this_run::clean_up_dead(&runs, &lock, records, config, warn, shutdown).await
+}
+
 /// The run once it is recorded: sync, port, frontend config, backend, frontend,
 /// supervision, and stopping what it started.
 async fn run_registered(
@@ -167,7 +193,12 @@ async fn run_registered(
     }
     if options.no_sync {
         log.info("--no-sync: not syncing the Python environment");
-    } else if let Some(outcome) = sync(config, log, shutdown).await {
+    } else if let Some(outcome) = {
+        this_run.update(|record| {
+            record.waiting_for = Some("the Python environment to be synced".into());
+        });
+        sync(config, log, shutdown).await
+    } {
         return outcome;
     }
     let policy = port::Policy {
@@ -240,7 +271,7 @@ async fn run_registered(
         return outcome;
     }
     drop(starting);
-    summary::say(log, &processes, &config, summary::When::Up);
+    summary::say(log, &processes, &config, summary::When::Up, this_run);
     let watch = Watch {
         config: &config,
         plan: &plan,
@@ -288,7 +319,20 @@ async fn settle_ports(
         let wanted = config.with_ports(backend.port, configured);
         proceed!(flow: frontend_port::resolve_frontend_port(&wanted, backend.port, policy, log, shutdown).await)
     };
+    port_chosen(log, "backend", backend.port, backend.moved.as_deref());
+    if let Some(port) = frontend.port.filter(|_| !options.no_frontend) {
+        port_chosen(log, "frontend", port, frontend.moved.as_deref());
+    }
     Flow::Continue(SettledPorts { backend, frontend })
+}
+
+/// The `port-chosen` event: a port settled, and why it is not the configured one.
+fn port_chosen(log: &RunLog, role: &str, port: u16, moved: Option<&str>) {
+    log.event(&Event::PortChosen {
+        role: role.to_owned(),
+        port,
+        why: moved.unwrap_or("configured").to_owned(),
+    });
 }
 
 /// Starts watching the backend's sources (`backend.watch`), unless `--no-watch` or no
@@ -390,6 +434,12 @@ fn reused(report: &HealthReport, config: &Config, this_run: &mut ThisRun, log: &
         )),
     }
     let run = owner.map(|run| run.correlation_id);
+    log.event(&Event::Reused {
+        role: "backend".into(),
+        url: config.backend_url(),
+        pid,
+        run: run.clone(),
+    });
     this_run.update(|record| {
         record.backend = BackendUse::Reused {
             pid,
@@ -459,6 +509,7 @@ async fn start_backend(
                 if resolved.port != taken && start.moved.is_none() {
                     *start.moved = Some(format!("{taken} was taken after it was chosen"));
                 }
+                port_chosen(log, "backend", resolved.port, start.moved.as_deref());
                 *start.config = start
                     .config
                     .with_ports(resolved.port, start.config.frontend.port);
@@ -511,7 +562,13 @@ async fn start_frontend(
                 running.pid(),
                 argv.join(" ")
             ));
-            this_run.started("frontend", &running, &argv);
+            // `dev -- <cmd>` is a command, as the summary says.
+            let role = if options.frontend_command.is_some() {
+                "command"
+            } else {
+                "frontend"
+            };
+            this_run.started(role, &running, &argv);
             let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
             processes.frontend = Some(running);
             processes.command.clone_from(&options.frontend_command);

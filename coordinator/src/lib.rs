@@ -5,8 +5,11 @@
 pub mod atomic;
 pub mod backend;
 pub mod config;
+pub mod control;
+pub mod detach;
 pub mod dev;
 pub mod doctor;
+pub mod events;
 pub mod exec;
 pub mod frontend_config;
 pub mod git;

@@ -94,6 +94,9 @@ struct Inner {
     health_path: Option<String>,
     /// When the log was made: the start of the run.
     started: std::time::Instant,
+    /// `--message-format json`: the event thread's queue (unbounded: events are few, and
+    /// a reader must never miss one).
+    events: Option<std::sync::mpsc::Sender<Message>>,
 }
 
 /// What the terminal thread is asked to do.
@@ -154,6 +157,9 @@ pub struct LogOptions {
     pub health_path: Option<String>,
     /// `backend.show_health_logs`: show those lines on the terminal after all.
     pub show_health_logs: bool,
+    /// `--message-format json`: events as JSON lines on stdout ([`RunLog::event`]), and
+    /// every line for people on stderr.
+    pub events: bool,
 }
 
 impl Default for LogOptions {
@@ -163,6 +169,7 @@ impl Default for LogOptions {
             max_size: 50 * 1000 * 1000,
             health_path: None,
             show_health_logs: false,
+            events: false,
         }
     }
 }
@@ -181,7 +188,11 @@ impl RunLog {
             prune(log_dir, keep.saturating_sub(1));
         }
         let opened = std::fs::create_dir_all(log_dir).and_then(|()| File::create(&path));
-        let colour = Colour::detect(&|name| std::env::var(name).ok());
+        let mut colour = Colour::detect(&|name| std::env::var(name).ok());
+        if options.events {
+            // Every line for people goes to stderr: its colour decision holds for all.
+            colour.stdout = colour.stderr;
+        }
         let (file, path, failure) = match opened {
             Ok(file) => (Some(file), Some(path), None),
             Err(err) => (None, None, Some(format!("{}: {err}", path.display()))),
@@ -191,7 +202,15 @@ impl RunLog {
         let note = path.as_ref().map(|p| p.display().to_string());
         let counter = Arc::clone(&dropped);
         let prefix = layers::prefix(Origin::Dev, colour.stderr, tracing::Level::WARN);
-        std::thread::spawn(move || write_terminal(&queue, &counter, &prefix, note.as_deref()));
+        let all_to_stderr = options.events;
+        std::thread::spawn(move || {
+            write_terminal(&queue, &counter, &prefix, note.as_deref(), all_to_stderr);
+        });
+        let events = options.events.then(|| {
+            let (events, lines) = std::sync::mpsc::channel();
+            std::thread::spawn(move || write_events(&lines));
+            events
+        });
         let (filter, bad_filter) =
             layers::terminal_filter(std::env::var("RUST_LOG").ok(), options.show_health_logs);
         let dispatch = layers::dispatch(layers::Sinks {
@@ -217,6 +236,7 @@ impl RunLog {
                 dropped,
                 health_path: options.health_path.clone(),
                 started: std::time::Instant::now(),
+                events,
             }),
         };
         if let Some(failure) = failure {
@@ -339,6 +359,31 @@ impl RunLog {
         if self.inner.terminal.try_send(Message::Flush(done)).is_ok() {
             let _ = finished.recv_timeout(within);
         }
+        if let Some(events) = &self.inner.events {
+            let (done, finished) = std::sync::mpsc::channel();
+            if events.send(Message::Flush(done)).is_ok() {
+                let _ = finished.recv_timeout(within);
+            }
+        }
+    }
+
+    /// Whether events are written (`--message-format json`).
+    pub fn has_events(&self) -> bool {
+        self.inner.events.is_some()
+    }
+
+    /// Emits an event as a JSON line on stdout when asked for (`--message-format json`);
+    /// the log file gets it too, as a detail. Never blocks.
+    pub fn event(&self, event: &crate::events::Event) {
+        let Some(events) = &self.inner.events else {
+            return;
+        };
+        let line = event.line(self.correlation_id(), &timestamp());
+        self.file_only(&format!("event {line}"));
+        let _ = events.send(Message::Line {
+            text: format!("{line}\n"),
+            to_stderr: false,
+        });
     }
 
     fn emit(&self, level: tracing::Level, message: &str) {
@@ -370,12 +415,18 @@ impl Origin {
 /// The terminal thread: writes queued lines; when it catches up after lines were
 /// dropped, says how many. Terminal write errors (a closed pipe) are ignored: they
 /// must not end supervision.
-fn write_terminal(queue: &Receiver<Message>, dropped: &AtomicU64, prefix: &str, log: Option<&str>) {
+fn write_terminal(
+    queue: &Receiver<Message>,
+    dropped: &AtomicU64,
+    prefix: &str,
+    log: Option<&str>,
+    all_to_stderr: bool,
+) {
     let mut next = queue.recv().ok();
     while let Some(message) = next {
         match message {
             Message::Line { text, to_stderr } => {
-                if to_stderr {
+                if to_stderr || all_to_stderr {
                     let _ = std::io::stderr().lock().write_all(text.as_bytes());
                 } else {
                     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -403,6 +454,27 @@ fn write_terminal(queue: &Receiver<Message>, dropped: &AtomicU64, prefix: &str, 
                 queue.recv().ok()
             }
         };
+    }
+}
+
+/// The event thread: each event a line on stdout, flushed at once (a reader waits for
+/// it). A closed stdout (a `dev --detach` whose foreground has returned) ends nothing.
+fn write_events(lines: &Receiver<Message>) {
+    let mut closed = false;
+    while let Ok(message) = lines.recv() {
+        match message {
+            Message::Line { text, .. } if !closed => {
+                let mut out = std::io::stdout().lock();
+                closed = out
+                    .write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err();
+            }
+            Message::Line { .. } => {}
+            Message::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
     }
 }
 

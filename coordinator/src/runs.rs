@@ -41,7 +41,8 @@ pub const DIR: &str = ".dev/runs";
 /// A process a run started, named for good: pid plus start time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Started {
-    /// `backend`, `frontend`, or `escaped` for a descendant that left its group.
+    /// `backend`, `frontend`, `command` (`dev -- <cmd>`), or `escaped` for a descendant
+    /// that left its group.
     pub role: String,
     pub pid: u32,
     pub start_time: u64,
@@ -76,6 +77,51 @@ pub struct ConfigChange {
     pub written: Vec<u8>,
 }
 
+/// Where a live run is, for `status` and `wait` (a record without one is `starting`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Not up yet: syncing, settling ports, starting processes.
+    #[default]
+    Starting,
+    /// The summary was said: every process is ready.
+    Up,
+    /// The run failed and is stopping what it started (the record goes with it).
+    Failed,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Starting => "starting",
+            RunState::Up => "up",
+            RunState::Failed => "failed",
+        }
+    }
+}
+
+/// One process of a run as the summary names it (what `status` shows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shown {
+    /// `backend`, `frontend`, or `command` (`dev -- <cmd>`).
+    pub role: String,
+    /// Its URL, when it is a server.
+    pub url: Option<String>,
+    pub port: Option<u16>,
+    pub pid: Option<u32>,
+    /// `started`, `reused` (another run's, or started by hand) or `remote`.
+    pub how: String,
+    /// The run whose backend is reused, when it is another dev run's.
+    #[serde(default)]
+    pub reused_from: Option<String>,
+    /// Why it is not on its configured port.
+    #[serde(default)]
+    pub moved: Option<String>,
+    /// The command line of a process that is not a server (`dev -- <cmd>`).
+    #[serde(default)]
+    pub command: Option<String>,
+}
+
 /// One run's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -95,6 +141,17 @@ pub struct Record {
     pub started: Vec<Started>,
     pub frontend_config: Option<ConfigChange>,
     pub log_file: Option<PathBuf>,
+    #[serde(default)]
+    pub state: RunState,
+    /// While starting: what the run waits for now (`wait` says it on a timeout).
+    #[serde(default)]
+    pub waiting_for: Option<String>,
+    /// Once up: the summary's processes.
+    #[serde(default)]
+    pub processes: Vec<Shown>,
+    /// Once failed: the failure report as people read it.
+    #[serde(default)]
+    pub failure: Option<String>,
 }
 
 impl Record {
@@ -113,6 +170,10 @@ impl Record {
             started: Vec::new(),
             frontend_config: None,
             log_file: log_file.map(Path::to_path_buf),
+            state: RunState::Starting,
+            waiting_for: None,
+            processes: Vec::new(),
+            failure: None,
         }
     }
 

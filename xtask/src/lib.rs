@@ -11,8 +11,11 @@ mod hooks;
 mod init;
 mod panic;
 mod port;
+mod status;
+mod stop;
 #[cfg(test)]
 mod tidy;
+mod wait;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,39 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
+    /// `status` and `stop`: no live run of this checkout.
+    pub const NO_RUN: u8 = 3;
+
+    /// `dev --detach` interrupted (Ctrl-C) while the run started: 0 when the run then
+    /// stopped cleanly, as a Ctrl-C of `dev` itself, else 1.
+    pub fn of_interrupted_start(code: Option<i32>) -> u8 {
+        match code {
+            Some(0) => OK,
+            _ => FAILED,
+        }
+    }
+
+    /// `status`: 0 when a run is up, 1 when runs are live but none is up yet, 3 when
+    /// there is no live run.
+    pub fn of_status(up: bool, live: bool) -> u8 {
+        match (up, live) {
+            (true, _) => OK,
+            (false, true) => FAILED,
+            (false, false) => NO_RUN,
+        }
+    }
+
+    /// `stop`: 0 when every chosen run stopped, 1 when one is still stopping, 3 when no
+    /// live run matched.
+    pub fn of_stop(report: &coordinator::control::StopReport) -> u8 {
+        if !report.still_running.is_empty() || !report.not_dev.is_empty() {
+            FAILED
+        } else if report.no_run.is_some() {
+            NO_RUN
+        } else {
+            OK
+        }
+    }
 
     /// How a `dev` run ends: 0 stopped cleanly, the frontend's (or `dev -- cmd`'s) own
     /// code, 1 failed, 2 misconfigured.
@@ -68,6 +104,15 @@ enum Command {
     /// Install this tooling into an existing app: crates, cargo alias, dev.toml, .gitignore.
     #[command(display_name = "cargo xtask init")]
     Init(init::InitArgs),
+    /// This checkout's live runs: processes, ports, URLs, health now, log file.
+    #[command(display_name = "cargo xtask status")]
+    Status(status::StatusArgs),
+    /// Wait until this checkout's run is up (exit 0), or failed or stopped (exit 1).
+    #[command(display_name = "cargo xtask wait")]
+    Wait(wait::WaitArgs),
+    /// Stop a run of this checkout as Ctrl-C does, and wait until it has stopped.
+    #[command(display_name = "cargo xtask stop")]
+    Stop(stop::StopArgs),
     /// Who holds a port, and the free port to use instead.
     #[command(display_name = "cargo xtask port")]
     Port(port::PortArgs),
@@ -103,6 +148,9 @@ pub fn main() -> color_eyre::Result<ExitCode> {
         Command::PreCommit => hooks::pre_commit(),
         Command::InstallHooks(args) => hooks::install(&args),
         Command::Init(args) => init::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Wait(args) => wait::run(&args),
+        Command::Stop(args) => stop::run(&args),
         Command::Port(args) => port::run(&args),
         Command::Bench(args) => bench::command(&args),
         Command::Completions { shell } => completions(shell),

@@ -48,6 +48,34 @@ fn spawns(path: &str, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Signals are sent only where processes are owned (the same files that may start
+/// them): `stop` asks a run to stop through `process::ask_to_stop`, never with a `kill`
+/// of its own.
+fn signals(path: &str, text: &str) -> Vec<String> {
+    if !path.starts_with("coordinator/") && !path.starts_with("xtask/") {
+        return Vec::new();
+    }
+    if SPAWNERS.iter().any(|allowed| path.starts_with(allowed)) {
+        return Vec::new();
+    }
+    let needles = [
+        ["signal", "::kill("].concat(),
+        ["signal", "::killpg("].concat(),
+    ];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            needles.iter().any(|n| line.contains(n.as_str())) && !line.trim_start().starts_with("//")
+        })
+        .map(|(i, _)| {
+            format!(
+                "{path}:{}: sends a signal; use `coordinator::process` (`terminate`, `ask_to_stop`)",
+                i + 1
+            )
+        })
+        .collect()
+}
+
 /// No comment points at a document outside the repository: a reader of the code has
 /// only the repository.
 fn outside_documents(path: &str, text: &str) -> Vec<String> {
@@ -173,9 +201,10 @@ fn sources(root: &Path) -> Vec<(String, String)> {
 #[test]
 fn the_workspace_is_tidy() {
     let root = workspace();
-    let rules: [fn(&str, &str) -> Vec<String>; 5] = [
+    let rules: [fn(&str, &str) -> Vec<String>; 6] = [
         module_doc,
         spawns,
+        signals,
         outside_documents,
         exit_codes,
         waits_on_shutdown,
@@ -200,6 +229,11 @@ fn each_rule_catches_what_it_is_about() {
     assert_eq!(spawns(path, broken).len(), 1);
     assert_eq!(outside_documents(path, broken).len(), 1);
     assert_eq!(exit_codes(path, broken).len(), 1);
+    let signal = "//! x
+let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+";
+    assert_eq!(signals("coordinator/src/control.rs", signal).len(), 1);
+    assert!(signals("coordinator/src/process/unix.rs", signal).is_empty());
     let stop = "//! x\nterminate(&t, grace, std::future::pending(), || {}).await;\n";
     assert_eq!(waits_on_shutdown("coordinator/src/dev/x.rs", stop).len(), 1);
     let allowed = "//! x\nlet _ = Command::new(\"ls\");\n";

@@ -67,6 +67,7 @@ pub(super) async fn wait_frontend(
         &config.backend_url(),
         log.correlation_id(),
     ));
+    crate::events::ready(log, "frontend", &format!("{url}/"), started.elapsed());
     Flow::Continue(())
 }
 

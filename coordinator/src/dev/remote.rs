@@ -134,11 +134,14 @@ pub(super) async fn run(
         }
     };
     match waited {
-        Some(Ok(_)) => log.info(&format!(
-            "backend at {} ready in {} ms",
-            target.url,
-            started.elapsed().as_millis()
-        )),
+        Some(Ok(_)) => {
+            log.info(&format!(
+                "backend at {} ready in {} ms",
+                target.url,
+                started.elapsed().as_millis()
+            ));
+            crate::events::ready(log, "backend", &target.url, started.elapsed());
+        }
         Some(Err(cause)) => return failed(log, &target, &health_url, &seen, vec![cause]),
         None => {
             let cause = timed_out(config, &target, &seen);
@@ -213,7 +216,7 @@ async fn run_frontend(
         processes.stop_all(config, log, shutdown).await;
         return outcome;
     }
-    summary::say(log, &processes, config, summary::When::Up);
+    summary::say(log, &processes, config, summary::When::Up, this_run);
     let mut plan = Plan::new(config, Vec::new(), Vec::new());
     plan.health_url = health_url.to_owned();
     let watch = Watch {

@@ -9,8 +9,10 @@
 use std::time::Duration;
 
 use super::supervise::{Backend, Processes};
+use super::this_run::ThisRun;
 use crate::config::{Config, display_path};
 use crate::runlog::RunLog;
+use crate::runs::{RunState, Shown};
 
 /// One process of the run, as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,17 @@ pub(super) struct Moved {
 ///              log .dev/logs/dev-1796....log · run dev-1796... · Ctrl-C stops all
 /// ```
 pub(super) fn lines(head: &str, entries: &[Entry], log: Option<&str>, run: &str) -> Vec<String> {
+    lines_ending(head, entries, log, run, None)
+}
+
+/// [`lines`], with how to stop it said otherwise (`dev --detach`: no Ctrl-C stops it).
+fn lines_ending(
+    head: &str,
+    entries: &[Entry],
+    log: Option<&str>,
+    run: &str,
+    stops: Option<&str>,
+) -> Vec<String> {
     let head = format!("{head}: ");
     let indent = " ".repeat(head.chars().count());
     let mut lines: Vec<String> = entries
@@ -61,10 +74,10 @@ pub(super) fn lines(head: &str, entries: &[Entry], log: Option<&str>, run: &str)
     let all_ours = entries
         .iter()
         .all(|entry| !matches!(entry.how, Some(How::Reused { .. } | How::Remote)));
-    let stops = if all_ours {
-        "Ctrl-C stops all"
-    } else {
-        "Ctrl-C stops what dev started"
+    let stops = match (stops, all_ours) {
+        (Some(stops), _) => stops,
+        (None, true) => "Ctrl-C stops all",
+        (None, false) => "Ctrl-C stops what dev started",
     };
     let log = log.map_or_else(String::new, |log| format!("log {log} · "));
     lines.push(format!("{log}run {run} · {stops}"));
@@ -160,8 +173,15 @@ pub(super) enum When {
     Changed,
 }
 
-/// Says the summary of the run's processes as they are now.
-pub(super) fn say(log: &RunLog, processes: &Processes, config: &Config, when: When) {
+/// Says the summary of the run's processes as they are now, and records it (the run is
+/// up: `status` and `wait` read it from the run's record).
+pub(super) fn say(
+    log: &RunLog,
+    processes: &Processes,
+    config: &Config,
+    when: When,
+    this_run: &mut ThisRun,
+) {
     let shown = log.path().map(|path| display_path(path, &config.root));
     let entries = entries(processes, config);
     let head = match when {
@@ -170,6 +190,87 @@ pub(super) fn say(log: &RunLog, processes: &Processes, config: &Config, when: Wh
     };
     for line in lines(&head, &entries, shown.as_deref(), log.correlation_id()) {
         log.info(&line);
+    }
+    let recorded: Vec<Shown> = entries.iter().map(|e| e.shown(config)).collect();
+    if when == When::Up {
+        log.event(&crate::events::Event::Up {
+            processes: recorded.clone(),
+            log: log.path().map(|path| path.display().to_string()),
+            ms: u64::try_from(log.since_start().as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    this_run.update(|record| {
+        record.state = RunState::Up;
+        record.waiting_for = None;
+        record.processes = recorded;
+    });
+}
+
+/// The summary of a run started with `dev --detach`, from its `up` event's processes:
+/// the same lines, ending with the command that stops it.
+pub fn detached(
+    processes: &[Shown],
+    log: Option<&str>,
+    run: &str,
+    elapsed: Duration,
+) -> Vec<String> {
+    let entries: Vec<Entry> = processes.iter().map(Entry::from_shown).collect();
+    let stops = format!("`cargo xtask stop {run}` stops it");
+    lines_ending(&up_in(elapsed), &entries, log, run, Some(&stops))
+}
+
+impl Entry {
+    /// The entry a record's (or an event's) process stands for.
+    fn from_shown(shown: &Shown) -> Entry {
+        let role = match shown.role.as_str() {
+            "backend" => "backend",
+            "frontend" => "frontend",
+            _ => "command",
+        };
+        let how = match shown.how.as_str() {
+            "reused" => Some(How::Reused {
+                run: shown.reused_from.clone(),
+            }),
+            "remote" => Some(How::Remote),
+            _ if role == "backend" => Some(How::Started),
+            _ => None,
+        };
+        Entry {
+            role,
+            at: shown
+                .url
+                .clone()
+                .or_else(|| shown.command.clone())
+                .unwrap_or_default(),
+            pid: shown.pid,
+            how,
+            moved: shown.moved.clone(),
+        }
+    }
+
+    /// The entry as the run's record keeps it.
+    fn shown(&self, config: &Config) -> Shown {
+        let (how, reused_from) = match &self.how {
+            Some(How::Started) | None => ("started", None),
+            Some(How::Reused { run }) => ("reused", run.clone()),
+            Some(How::Remote) => ("remote", None),
+        };
+        let port = match self.role {
+            "backend" if !matches!(self.how, Some(How::Remote)) => Some(config.backend.port),
+            "frontend" => config.frontend.port,
+            _ => None,
+        };
+        let is_url = self.at.starts_with("http://") || self.at.starts_with("https://");
+        Shown {
+            role: self.role.to_owned(),
+            url: is_url.then(|| self.at.clone()),
+            port,
+            pid: self.pid,
+            how: how.to_owned(),
+            reused_from,
+            moved: self.moved.clone(),
+            command: (!is_url).then(|| self.at.clone()),
+        }
     }
 }
 
@@ -249,5 +350,42 @@ mod tests {
     fn lines_of(entry: &Entry) -> String {
         let lines = lines("now", std::slice::from_ref(entry), None, "r");
         lines[0].trim_start_matches("now: ").to_owned()
+    }
+
+    #[test]
+    fn a_detached_run_says_how_to_stop_it() {
+        let backend = Shown {
+            role: "backend".into(),
+            url: Some("http://127.0.0.1:8001".into()),
+            port: Some(8001),
+            pid: Some(4321),
+            how: "started".into(),
+            reused_from: None,
+            moved: Some("8000 is in use by `nginx` (pid 7)".into()),
+            command: None,
+        };
+        let command = Shown {
+            role: "command".into(),
+            url: None,
+            port: None,
+            pid: Some(4400),
+            how: "started".into(),
+            reused_from: None,
+            moved: None,
+            command: Some("npm test".into()),
+        };
+        assert_eq!(
+            detached(
+                &[backend, command],
+                Some(".dev/logs/dev-1-a.log"),
+                "dev-1-a",
+                Duration::from_millis(520)
+            ),
+            [
+                "up in 0.5 s: backend http://127.0.0.1:8001 (pid 4321, started; 8000 is in use by `nginx` (pid 7))",
+                "             command npm test (pid 4400)",
+                "             log .dev/logs/dev-1-a.log · run dev-1-a · `cargo xtask stop dev-1-a` stops it",
+            ]
+        );
     }
 }

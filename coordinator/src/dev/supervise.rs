@@ -20,6 +20,7 @@ use super::this_run::ThisRun;
 use super::{DevOutcome, context};
 use crate::backend::{self, AttemptFailure, FailureKind, Plan, StartOutcome};
 use crate::config::Config;
+use crate::events::Event;
 use crate::health::{HealthClient, Probe};
 use crate::process::{self, Running};
 use crate::report::{self, FailureReport};
@@ -274,6 +275,12 @@ impl Supervisor<'_> {
                 "{} changed: restarting the backend",
                 shown(&paths)
             ));
+            for path in &paths {
+                let file = path.strip_prefix(&self.watch.config.root).unwrap_or(path);
+                log.event(&Event::Reload {
+                    file: file.display().to_string(),
+                });
+            }
             let taken = processes.backend.take();
             match reload(
                 self.watch,
@@ -358,6 +365,7 @@ impl Supervisor<'_> {
                             processes,
                             self.watch.config,
                             super::summary::When::Changed,
+                            this_run,
                         );
                     }
                     Look::End(outcome) => return Flow::Break(outcome),
@@ -582,6 +590,7 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
                 "{name} on port {port} reports degraded: {}",
                 report::services(&failing)
             ));
+            unhealthy(log, format!("degraded: {}", report::services(&failing)));
             None
         }
         Verdict::Failing(n) => {
@@ -589,19 +598,23 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
             None
         }
         Verdict::Dead(probe) => {
-            log.error(&format!(
-                "{name} on port {port} stopped answering: {} health probes in a row failed; last: {} (correlation id {})",
-                watch.config.backend.liveness_failures,
-                report::describe_probe(
+            let last = report::describe_probe(
+                &probe,
+                Some(&crate::health::readiness(
                     &probe,
-                    Some(&crate::health::readiness(
-                        &probe,
-                        watch.config.backend.health_format,
-                        watch.config.backend.accept_degraded
-                    ))
-                ),
+                    watch.config.backend.health_format,
+                    watch.config.backend.accept_degraded,
+                )),
+            );
+            let failures = watch.config.backend.liveness_failures;
+            log.error(&format!(
+                "{name} on port {port} stopped answering: {failures} health probes in a row failed; last: {last} (correlation id {})",
                 log.correlation_id()
             ));
+            unhealthy(
+                log,
+                format!("{failures} health probes in a row failed; last: {last}"),
+            );
             Some(probe)
         }
     }
@@ -723,6 +736,14 @@ async fn restart(
         crate::config::duration::format(delay),
         config.backend.max_restarts
     ));
+    log.event(&Event::Restarting {
+        role: "backend".into(),
+        delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        reason: match &why {
+            Down::Exited(status) => format!("it exited: {}", process::describe_status(*status)),
+            Down::Unresponsive(_) => "it stopped answering its health probes".into(),
+        },
+    });
     tokio::select! {
         () = tokio::time::sleep(delay) => {}
         name = shutdown.next() => {
@@ -799,6 +820,22 @@ fn say_exited(log: &RunLog, down: &Running, status: ExitStatus) {
     for line in down.stderr_tail() {
         log.error(&format!("  | {line}"));
     }
+    let mut evidence = vec![format!(
+        "backend pid {} exited while running ({})",
+        down.pid(),
+        process::describe_status(status)
+    )];
+    evidence.extend(down.stderr_tail());
+    unhealthy(log, evidence.join("\n"));
+}
+
+/// The `unhealthy` event: the backend went down or reports itself degraded (said to
+/// people by the callers).
+fn unhealthy(log: &RunLog, evidence: String) {
+    log.event(&Event::Unhealthy {
+        role: "backend".into(),
+        evidence,
+    });
 }
 
 /// One start on the same port (the frontend uses it: a stolen port is a failure here,

@@ -16,6 +16,8 @@ pub(super) struct ThisRun {
     runs: Runs,
     record: Record,
     log: RunLog,
+    /// How many times each role was started in this run (the events' `attempt`).
+    starts: std::collections::BTreeMap<String, u32>,
 }
 
 impl ThisRun {
@@ -33,6 +35,7 @@ impl ThisRun {
             runs,
             record,
             log: log.clone(),
+            starts: std::collections::BTreeMap::new(),
         };
         let Some(file) = wait_for(&this.runs, Which::Records, log, shutdown).await? else {
             log.warn(&format!(
@@ -49,12 +52,8 @@ impl ThisRun {
                 display_path(&moved, &config.root)
             ));
         }
-        let (live, dead): (Vec<Record>, Vec<Record>) =
-            records.into_iter().partition(Record::is_live);
-        for run in &dead {
-            clean_up(run, &live, config, log, shutdown).await;
-            this.runs.remove(&run.correlation_id, &lock);
-        }
+        let warn = |message: &str| log.warn(message);
+        clean_up_dead(&this.runs, &lock, records, config, &warn, shutdown).await;
         if this.runs.save(&this.record, &lock).is_err() {
             log.warn(&format!(
                 "cannot write this run's record in {}: a later run cannot clean up after it",
@@ -62,6 +61,15 @@ impl ThisRun {
             ));
         }
         std::ops::ControlFlow::Continue(this)
+    }
+
+    /// Records that the run failed, with its report, before it stops what it started.
+    pub(super) fn failed(&mut self, report: &str) {
+        self.update(|record| {
+            record.state = runs::RunState::Failed;
+            record.waiting_for = None;
+            record.failure = Some(report.to_owned());
+        });
     }
 
     /// Changes the record and saves it.
@@ -100,9 +108,28 @@ impl ThisRun {
             group: true,
             cmdline: argv.join(" "),
         };
+        let pid = running.pid();
+        let attempt = {
+            let count = self.starts.entry(role.to_owned()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        self.log.event(&crate::events::Event::ProcessStarted {
+            role: role.to_owned(),
+            pid,
+            attempt,
+            argv: argv.to_vec(),
+        });
+        let waiting_for = match role {
+            "backend" => format!("the backend (pid {pid}) to be ready"),
+            _ => format!("the {role} (pid {pid}) to start"),
+        };
         self.update(|record| {
             record.started.retain(|s| s.role != role);
             record.started.push(entry);
+            if record.state == runs::RunState::Starting {
+                record.waiting_for = Some(waiting_for);
+            }
         });
     }
 
@@ -393,23 +420,43 @@ fn settle_file(
     Ok(settled)
 }
 
+/// Cleans up after the dead runs among `records` (read under `lock`): stops what each
+/// left running, settles its frontend-config change and removes its record. The one way
+/// a dead run is cleaned up, by the next run and by `cargo xtask stop`. Returns how many
+/// dead runs there were.
+pub(super) async fn clean_up_dead(
+    runs: &Runs,
+    lock: &runs::Lock,
+    records: Vec<Record>,
+    config: &Config,
+    warn: &dyn Fn(&str),
+    shutdown: &mut Shutdown,
+) -> usize {
+    let (live, dead): (Vec<Record>, Vec<Record>) = records.into_iter().partition(Record::is_live);
+    for run in &dead {
+        clean_up(run, &live, config, warn, shutdown).await;
+        runs.remove(&run.correlation_id, lock);
+    }
+    dead.len()
+}
+
 /// Stops what a dead run left running and settles its frontend-config change.
 async fn clean_up(
     run: &Record,
     live: &[Record],
     config: &Config,
-    log: &RunLog,
+    warn: &dyn Fn(&str),
     shutdown: &mut Shutdown,
 ) {
     if !run.is_this_boot() {
-        log.warn(&format!(
+        warn(&format!(
             "dev run {} (pid {}) is from before the last reboot: nothing it names is signalled",
             run.correlation_id, run.pid
         ));
     }
     let leftovers = run.leftovers();
     if !leftovers.is_empty() {
-        log.warn(&format!(
+        warn(&format!(
             "dev run {} (pid {}) did not exit cleanly and left {} process{} running: stopping {}",
             run.correlation_id,
             run.pid,
@@ -418,7 +465,7 @@ async fn clean_up(
             if leftovers.len() == 1 { "it" } else { "them" },
         ));
         for (_, info) in &leftovers {
-            log.warn(&format!(
+            warn(&format!(
                 "  pid {} ({}): {}",
                 info.pid, info.name, info.cmdline
             ));
@@ -431,7 +478,7 @@ async fn clean_up(
         };
         let killed = process::terminate(&targets, grace, hurry, || {}).await;
         for info in killed {
-            log.warn(&format!(
+            warn(&format!(
                 "pid {} ({}) ignored SIGTERM and was killed",
                 info.pid, info.name
             ));
@@ -442,7 +489,7 @@ async fn clean_up(
     };
     let shown = display_path(&change.path, &config.root);
     let said = |what: &str| {
-        log.warn(&format!(
+        warn(&format!(
             "{shown}: {what} (dev run {} (pid {}) did not exit cleanly)",
             run.correlation_id, run.pid
         ));

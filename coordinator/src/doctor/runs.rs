@@ -45,7 +45,7 @@ pub(super) fn runs(cx: &Context) -> Check {
             ),
         )
         .fix(format!(
-            "`cargo xtask dev` stops them before it starts, or by hand: kill {}",
+            "`cargo xtask stop` (or the next `cargo xtask dev`) stops them, or by hand: kill {}",
             pids.join(" ")
         ))
     } else if live.is_empty() {

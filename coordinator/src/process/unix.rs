@@ -267,6 +267,28 @@ pub fn table() -> Vec<Entry> {
         .collect()
 }
 
+/// Whether `pid` runs the same program file as this process (Linux: `/proc/<pid>/exe`;
+/// a binary rebuilt since it started reads as `<path> (deleted)`, which still counts).
+/// Elsewhere there is no such link, and the answer is yes.
+#[cfg(target_os = "linux")]
+pub fn runs_this_program(pid: u32) -> bool {
+    let Ok(mine) = std::env::current_exe() else {
+        return false;
+    };
+    let Ok(theirs) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+        return false;
+    };
+    let theirs = theirs.to_string_lossy();
+    let theirs = theirs.strip_suffix(" (deleted)").unwrap_or(&theirs);
+    let mine = mine.to_string_lossy();
+    theirs == mine.strip_suffix(" (deleted)").unwrap_or(&mine)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn runs_this_program(_pid: u32) -> bool {
+    true
+}
+
 /// Names a process for a message: its name and command line.
 pub fn info(pid: u32) -> ProcessInfo {
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))

@@ -498,17 +498,20 @@ async fn start_frontend(
             log.info(&format!(
                 "started frontend pid {}: {}",
                 running.pid(),
-                argv.join(" ")
+                crate::text::shell_command(&argv)
             ));
             this_run.started("frontend", &running, &argv);
             let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
             processes.frontend = Some(running);
             processes.command.clone_from(&options.frontend_command);
-            ready
+            ready.map_continue(|url| processes.frontend_url = url)
         }
         Err(err) => Flow::Break(fail_with(
             log,
-            &format!("could not start the frontend `{}`: {err}", argv.join(" ")),
+            &format!(
+                "could not start the frontend `{}`: {err}",
+                crate::text::shell_command(&argv)
+            ),
             vec![],
             vec![Cause {
                 cause: format!("`{}` is not installed or not on PATH", argv[0]),

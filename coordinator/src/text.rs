@@ -77,6 +77,23 @@ pub fn printable_lines(text: &str) -> String {
         .join("\n")
 }
 
+/// A command as a person pastes it into a POSIX shell: each word quoted when it needs
+/// it (`vite --port 5174 --base '/my app/'`). A word with a NUL byte (which no shell
+/// can pass) is shown escaped instead.
+pub fn shell_command<S: AsRef<str>>(argv: &[S]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|word| {
+            let word = word.as_ref();
+            match shlex::try_quote(word) {
+                Ok(quoted) => quoted.into_owned(),
+                Err(_) => word.escape_debug().to_string(),
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +123,16 @@ mod tests {
     }
 
     #[test]
+    fn commands_are_shown_as_a_shell_reads_them() {
+        let argv = ["vite", "--port", "5174", "--base", "/my app/", "it's", ""];
+        assert_eq!(
+            shell_command(&argv),
+            "vite --port 5174 --base '/my app/' \"it's\" ''"
+        );
+        assert_eq!(shell_command(&["npm", "run", "dev"]), "npm run dev");
+    }
+
+    #[test]
     fn the_tail_keeps_the_last_lines() {
         let text: String = (1..=30).map(|i| format!("line {i}\n")).collect();
         let tail = Tail::of(&text);
@@ -114,3 +141,4 @@ mod tests {
         assert_eq!(tail.last().map(String::as_str), Some("line 30"));
     }
 }
+

@@ -74,6 +74,9 @@ pub struct ConfigChange {
     pub original: Vec<u8>,
     /// What the file holds while this run needs it.
     pub written: Vec<u8>,
+    /// The file did not exist before the first run: it is removed rather than emptied.
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// One run's record.
@@ -520,6 +523,7 @@ mod tests {
             path: PathBuf::from("config.json"),
             original: original.as_bytes().to_vec(),
             written: written.as_bytes().to_vec(),
+            created: false,
         }
     }
 

@@ -316,9 +316,16 @@ fn plan_edits(
         string,
         address,
     };
+    // A port key the file lacks whose name says it holds a URL (`VITE_API_URL`) gets
+    // the backend's URL, never a bare port number.
+    let port_value = if names_a_url(port_key) {
+        url.map_or_else(|| http_url(host, port), |(_, url)| url.to_owned())
+    } else {
+        port.to_string()
+    };
     let mut wanted = vec![want(
         port_key.to_owned(),
-        port.to_string(),
+        port_value,
         true,
         false,
         address.clone(),
@@ -354,6 +361,21 @@ fn plan_edits(
         edits.extend(edit);
     }
     Ok(edits)
+}
+
+/// Whether a key's name says its value is a URL: `VITE_API_URL`, `apiUrl`, `api.url`.
+fn names_a_url(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.ends_with("url") || lower.ends_with("uri")
+}
+
+/// `http://127.0.0.1:8000`, `http://[::1]:8000`.
+fn http_url(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("http://[{host}]:{port}")
+    } else {
+        format!("http://{host}:{port}")
+    }
 }
 
 /// The edit for a required key the file lacks: appended to a `.env` file, refused

@@ -230,8 +230,8 @@ pub async fn start(
                 {
                     failure.kind = FailureKind::WrongPort { port, in_use: true };
                 }
-                let port_taken = failure.bind_conflict
-                    && !matches!(failure.kind, FailureKind::WrongPort { .. });
+                let port_taken =
+                    failure.bind_conflict && !matches!(failure.kind, FailureKind::WrongPort { .. });
                 let stop_now = matches!(
                     failure.kind,
                     FailureKind::Forked { .. }
@@ -251,7 +251,8 @@ pub async fn start(
                     ));
                 }
                 failures.push(failure);
-                if let Some(FailureKind::WrongPort { port, .. }) = failures.last().map(|f| &f.kind) {
+                if let Some(FailureKind::WrongPort { port, .. }) = failures.last().map(|f| &f.kind)
+                {
                     log.warn(&format!(
                         "not retrying: the backend uses port {port}, not port {} that dev chose; it must take the port dev gives it",
                         plan.port
@@ -605,7 +606,11 @@ pub fn bind_conflict_port(tail: &[String]) -> Option<u16> {
         // Not an IPv4 octet (`127.0.0.1`) nor the first part of `host:port:...`.
         let alone = after != Some(b'.') && !before.ends_with('.');
         if introduced && alone {
-            found = line[start..i].parse::<u16>().ok().filter(|p| *p > 0).or(found);
+            found = line[start..i]
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .or(found);
         }
     }
     found
@@ -724,9 +729,18 @@ mod tests {
     fn the_port_a_bind_conflict_names() {
         let line = |text: &str| vec!["other".to_owned(), text.to_owned()];
         let cases = [
-            ("ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use", Some(8000)),
-            ("Error: listen EADDRINUSE: address already in use 127.0.0.1:5174", Some(5174)),
-            ("Error: listen EADDRINUSE: address already in use :::3000", Some(3000)),
+            (
+                "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use",
+                Some(8000),
+            ),
+            (
+                "Error: listen EADDRINUSE: address already in use 127.0.0.1:5174",
+                Some(5174),
+            ),
+            (
+                "Error: listen EADDRINUSE: address already in use :::3000",
+                Some(3000),
+            ),
             ("OSError: [Errno 98] Address already in use", None),
             ("Address already in use (os error 98)", None),
             ("port 8000 is fine", None),

@@ -221,7 +221,8 @@ pub fn point_at_with_url(
     })?;
     // A `.env` file the app's template gitignores (`.env.development.local`) is missing
     // from a fresh clone: it is created for the run, holding only dev's keys.
-    let created = format == Format::Env && !path.exists() && std::fs::symlink_metadata(path).is_err();
+    let created =
+        format == Format::Env && !path.exists() && std::fs::symlink_metadata(path).is_err();
     let (bytes, text) = if created {
         (Vec::new(), String::new())
     } else {
@@ -847,7 +848,8 @@ mod tests {
         let original = b"# api\nVITE_API_PORT=8000\nVITE_API_URL=\"http://127.0.0.1:8000/api\"\n";
         let written = b"# api\nVITE_API_PORT=8002\nVITE_API_URL=\"http://127.0.0.1:8002/api\"\n";
         // A line added during the run: dev's values go back, the line stays.
-        let now = b"# api\nVITE_API_PORT=8002\nVITE_API_URL=\"http://127.0.0.1:8002/api\"\nVITE_FLAG=1\n";
+        let now =
+            b"# api\nVITE_API_PORT=8002\nVITE_API_URL=\"http://127.0.0.1:8002/api\"\nVITE_FLAG=1\n";
         let done = restore_values(env, original, written, now, &keys).expect("env");
         assert_eq!(
             String::from_utf8(done.content).expect("utf-8"),
@@ -864,8 +866,14 @@ mod tests {
         );
         assert_eq!(done.kept, [("VITE_API_PORT".to_owned(), "9000".to_owned())]);
         // A line dev appended is taken out again.
-        let done = restore_values(env, b"A=1\n", b"A=1\nVITE_API_PORT=8002\n", b"A=2\nVITE_API_PORT=8002\n", &keys)
-            .expect("env");
+        let done = restore_values(
+            env,
+            b"A=1\n",
+            b"A=1\nVITE_API_PORT=8002\n",
+            b"A=2\nVITE_API_PORT=8002\n",
+            &keys,
+        )
+        .expect("env");
         assert_eq!(done.content, b"A=2\n");
     }
 

@@ -188,9 +188,9 @@ pub fn summarize(failure: &AttemptFailure) -> String {
             port,
             in_use: false,
         } => format!("the backend listens on port {port}, not on the port dev chose"),
-        FailureKind::WrongPort { port, in_use: true } => format!(
-            "the backend tried to bind port {port} (in use), not the port dev chose"
-        ),
+        FailureKind::WrongPort { port, in_use: true } => {
+            format!("the backend tried to bind port {port} (in use), not the port dev chose")
+        }
     }
 }
 

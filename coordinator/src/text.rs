@@ -141,4 +141,3 @@ mod tests {
         assert_eq!(tail.last().map(String::as_str), Some("line 30"));
     }
 }
-

@@ -28,6 +28,9 @@ use crate::text::shell_command;
 /// A refused connect on loopback costs microseconds: poll often, so the ready line
 /// follows the port's opening by about a millisecond.
 const CONNECT_POLL: Duration = Duration::from_millis(1);
+/// A connect on loopback answers at once, or is refused at once, unless the listener's
+/// accept queue is full.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 const PATH_POLL: Duration = Duration::from_millis(10);
 /// Each request on the ready path.
 const PATH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -154,7 +157,14 @@ async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
     let mut next_look = Instant::now();
     let mut answered = false;
     loop {
-        let answers = answering(watch.port, watch.configured).await.is_some();
+        // Once a stranger answers on the port, it is not connected to every millisecond
+        // (its accept queue would fill, and then connects hang): the tree says when the
+        // frontend listens there too.
+        let answers = if watch.foreign.is_some() {
+            true
+        } else {
+            answering(watch.port, watch.configured).await.is_some()
+        };
         // The port opening is looked at at once (the ready line's latency); a port that
         // keeps answering from a stranger only every `TREE_POLL`.
         let opened = answers && !answered;
@@ -173,6 +183,10 @@ async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
 /// port held long enough (moved), or a stranger answering on the port (said once).
 async fn look(watch: &mut Watch, answers: bool, log: &RunLog) -> Option<SocketAddr> {
     let mine = holder::listening_of_tree(watch.root);
+    tracing::debug!(
+        "the frontend's tree (pid {}) listens on {mine:?}",
+        watch.root
+    );
     // Connect where the tree's own socket is bound first: a stranger may hold the same
     // port on the other family.
     if let Some(own) = mine.iter().find(|addr| addr.port() == watch.port)
@@ -216,7 +230,9 @@ async fn answering(port: u16, first: IpAddr) -> Option<IpAddr> {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     };
     for ip in [first, other] {
-        if TcpStream::connect(SocketAddr::new(ip, port)).await.is_ok() {
+        // Bounded: a listener that never accepts stops answering once its queue is full.
+        let connect = TcpStream::connect(SocketAddr::new(ip, port));
+        if let Ok(Ok(_)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             return Some(ip);
         }
     }
@@ -241,13 +257,7 @@ fn stranger(port: u16, root: u32) -> String {
             let outside: Vec<String> = holders
                 .iter()
                 .filter(|h| !process::descends_from(h.pid, root))
-                .map(|h| {
-                    format!(
-                        "pid {} (`{}`)",
-                        h.pid,
-                        crate::text::printable(&h.cmdline)
-                    )
-                })
+                .map(|h| format!("pid {} (`{}`)", h.pid, crate::text::printable(&h.cmdline)))
                 .collect();
             if outside.is_empty() {
                 "a process that cannot be inspected".into()
@@ -280,7 +290,9 @@ fn say_moved(config: &Config, served: u16, log: &RunLog) {
 /// and the server's flag that makes it fail rather than move.
 fn moved_fix(config: &Config) -> String {
     let command = &config.frontend.command;
-    let has_placeholder = command.iter().any(|arg| arg.contains("{frontend_port}"));
+    let has_placeholder = command
+        .iter()
+        .any(|arg| arg.contains("{frontend_port}") || arg.contains("FRONTEND_PORT"));
     let strict = strict_flag(command);
     match (has_placeholder, strict) {
         (false, Some(flag)) => format!(

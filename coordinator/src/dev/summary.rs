@@ -135,7 +135,10 @@ pub(super) fn entries(processes: &Processes, config: &Config) -> Vec<Entry> {
         });
     }
     if let Some(frontend) = &processes.frontend {
-        let url = processes.frontend_url.clone().or_else(|| config.frontend_url());
+        let url = processes
+            .frontend_url
+            .clone()
+            .or_else(|| config.frontend_url());
         let (role, at) = match (&processes.command, url) {
             (Some(command), _) => ("command", crate::text::shell_command(command)),
             (None, Some(url)) => ("frontend", format!("{url}/")),

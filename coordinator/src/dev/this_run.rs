@@ -449,7 +449,9 @@ fn settle_file(
             return Ok(Settled::Removed);
         }
         Settle::Keep => return Ok(Settled::Keep),
-        Settle::EditedMeanwhile if live.is_empty() => return restore_per_value(change, &now, config),
+        Settle::EditedMeanwhile if live.is_empty() => {
+            return restore_per_value(change, &now, config);
+        }
         Settle::EditedMeanwhile => return Ok(Settled::EditedMeanwhile),
         Settle::Restore(bytes) => (bytes, Settled::Restore),
         Settle::HandTo(bytes) => (bytes, Settled::HandTo),
@@ -482,9 +484,13 @@ fn restore_per_value(
         &config.frontend.port_key,
         config.frontend.url_key.as_deref(),
     );
-    let Some(done) =
-        frontend_config::restore_values(&change.path, &change.original, &change.written, now, &keys)
-    else {
+    let Some(done) = frontend_config::restore_values(
+        &change.path,
+        &change.original,
+        &change.written,
+        now,
+        &keys,
+    ) else {
         return Ok(Settled::NotBelieved(
             "edited since dev wrote it into something dev cannot read: left as it is".into(),
         ));

@@ -106,23 +106,64 @@ mod tests {
     #[test]
     fn only_the_port_and_a_moved_host_change() {
         let cases = [
-            ("http://127.0.0.1:8000", "127.0.0.1", 8001, "http://127.0.0.1:8001"),
-            ("http://127.0.0.1:8000/api/v1?x=1#y", "127.0.0.1", 8002, "http://127.0.0.1:8002/api/v1?x=1#y"),
-            ("http://localhost:8000/api", "127.0.0.1", 8001, "http://localhost:8001/api"),
-            ("https://user:pw@gpu-box/api", "gpu-box", 8443, "https://user:pw@gpu-box:8443/api"),
-            ("http://10.0.0.2:8000", "127.0.0.1", 8000, "http://127.0.0.1:8000"),
+            (
+                "http://127.0.0.1:8000",
+                "127.0.0.1",
+                8001,
+                "http://127.0.0.1:8001",
+            ),
+            (
+                "http://127.0.0.1:8000/api/v1?x=1#y",
+                "127.0.0.1",
+                8002,
+                "http://127.0.0.1:8002/api/v1?x=1#y",
+            ),
+            (
+                "http://localhost:8000/api",
+                "127.0.0.1",
+                8001,
+                "http://localhost:8001/api",
+            ),
+            (
+                "https://user:pw@gpu-box/api",
+                "gpu-box",
+                8443,
+                "https://user:pw@gpu-box:8443/api",
+            ),
+            (
+                "http://10.0.0.2:8000",
+                "127.0.0.1",
+                8000,
+                "http://127.0.0.1:8000",
+            ),
             ("http://[::1]:8000/", "::1", 9000, "http://[::1]:9000/"),
             ("http://127.0.0.1:8000", "::1", 9000, "http://[::1]:9000"),
-            ("ws://127.0.0.1:8000/ws", "127.0.0.1", 8001, "ws://127.0.0.1:8001/ws"),
+            (
+                "ws://127.0.0.1:8000/ws",
+                "127.0.0.1",
+                8001,
+                "ws://127.0.0.1:8001/ws",
+            ),
         ];
         for (url, host, port, expected) in cases {
-            assert_eq!(with_address(url, host, port).as_deref(), Some(expected), "{url}");
+            assert_eq!(
+                with_address(url, host, port).as_deref(),
+                Some(expected),
+                "{url}"
+            );
         }
     }
 
     #[test]
     fn what_is_not_a_url_is_left_to_the_caller() {
-        for value in ["8000", "", "127.0.0.1:8000", "http://", "http://h:80x/", "1http://h"] {
+        for value in [
+            "8000",
+            "",
+            "127.0.0.1:8000",
+            "http://",
+            "http://h:80x/",
+            "1http://h",
+        ] {
             assert_eq!(with_address(value, "127.0.0.1", 1), None, "{value}");
         }
         assert_eq!(

@@ -59,7 +59,10 @@ pub fn socket_inodes(pid: u32) -> Vec<u64> {
     fds.flatten()
         .filter_map(|fd| {
             let target = std::fs::read_link(fd.path()).ok()?;
-            let inode = target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?;
+            let inode = target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?;
             inode.parse().ok()
         })
         .collect()

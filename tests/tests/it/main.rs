@@ -19,6 +19,7 @@ mod precommit;
 mod pressure;
 
 mod real_apps;
+mod real_frontends;
 mod reference_app;
 mod remote;
 mod runs;

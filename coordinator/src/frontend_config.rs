@@ -296,6 +296,8 @@ struct Wanted {
     /// The backend's host and port, for a value that turns out to be a URL (the port
     /// key's and the URL key's): only its address is replaced.
     address: Option<(String, u16)>,
+    /// The URL key's: the backend's scheme, which replaces the value's own.
+    scheme: Option<String>,
 }
 
 /// The edits that make `text` hold `port` at `port_key` (required), `host` at the
@@ -316,6 +318,7 @@ fn plan_edits(
         required,
         string,
         address,
+        scheme: None,
     };
     // A port key the file lacks whose name says it holds a URL (`VITE_API_URL`) gets
     // the backend's URL, never a bare port number.
@@ -337,13 +340,16 @@ fn plan_edits(
     if let Some((url_key, url)) = url {
         // The URL key's address is the backend URL's own (a remote backend's host).
         let url_address = url::address(url).and_then(|(h, p)| Some((h, p?)));
-        wanted.push(want(
-            url_key.to_owned(),
-            url.to_owned(),
-            true,
-            true,
-            url_address.or(address),
-        ));
+        wanted.push(Wanted {
+            scheme: url::scheme(url).map(str::to_owned),
+            ..want(
+                url_key.to_owned(),
+                url.to_owned(),
+                true,
+                true,
+                url_address.or(address),
+            )
+        });
     }
     let mut edits = Vec::new();
     for wanted in wanted {
@@ -421,6 +427,7 @@ fn replace_value(
         value,
         string,
         address,
+        scheme,
         ..
     }: Wanted,
 ) -> Option<Edit> {
@@ -429,7 +436,9 @@ fn replace_value(
     // A URL keeps its scheme, path and the rest: only its address is pointed at the
     // backend (`VITE_API_URL` as the port key must never become a bare number).
     let value = match &address {
-        Some((host, port)) => url::with_address(bare_old, host, *port).unwrap_or(value),
+        Some((host, port)) => {
+            url::with_origin(bare_old, scheme.as_deref(), host, *port).unwrap_or(value)
+        }
         None => value,
     };
     if bare_old == value {

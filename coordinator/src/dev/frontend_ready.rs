@@ -160,18 +160,19 @@ async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
         // Once a stranger answers on the port, it is not connected to every millisecond
         // (its accept queue would fill, and then connects hang): the tree says when the
         // frontend listens there too.
-        let answers = if watch.foreign.is_some() {
-            true
+        let answer = if watch.foreign.is_some() {
+            None
         } else {
-            answering(watch.port, watch.configured).await.is_some()
+            answering(watch.port, watch.configured).await
         };
+        let answers = answer.is_some() || watch.foreign.is_some();
         // The port opening is looked at at once (the ready line's latency); a port that
         // keeps answering from a stranger only every `TREE_POLL`.
         let opened = answers && !answered;
         answered = answers;
         if opened || Instant::now() >= next_look {
             next_look = Instant::now() + TREE_POLL;
-            if let Some(served) = look(watch, answers, log).await {
+            if let Some(served) = look(watch, answer, answers, log).await {
                 return served;
             }
         }
@@ -181,21 +182,37 @@ async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
 
 /// One look at where the tree listens: its own socket on the port (ready), another
 /// port held long enough (moved), or a stranger answering on the port (said once).
-async fn look(watch: &mut Watch, answers: bool, log: &RunLog) -> Option<SocketAddr> {
+/// `answer`: where the port just answered (one connect is all a one-shot server takes).
+async fn look(
+    watch: &mut Watch,
+    answer: Option<IpAddr>,
+    answers: bool,
+    log: &RunLog,
+) -> Option<SocketAddr> {
     let mine = holder::listening_of_tree(watch.root);
     tracing::debug!(
         "the frontend's tree (pid {}) listens on {mine:?}",
         watch.root
     );
-    // Connect where the tree's own socket is bound first: a stranger may hold the same
-    // port on the other family.
-    if let Some(own) = mine.iter().find(|addr| addr.port() == watch.port)
-        && let Some(ip) = answering(watch.port, first_try(own.ip(), watch.configured)).await
-    {
-        return Some(SocketAddr::new(ip, watch.port));
+    if let Some(own) = mine.iter().find(|addr| addr.port() == watch.port) {
+        if let Some(ip) = answer
+            && (own.ip().is_unspecified() || own.ip() == ip)
+        {
+            return Some(SocketAddr::new(ip, watch.port));
+        }
+        // Connect where the tree's own socket is bound: a stranger may hold the same
+        // port on the other family.
+        if let Some(ip) = answering(watch.port, first_try(own.ip(), watch.configured)).await {
+            return Some(SocketAddr::new(ip, watch.port));
+        }
     }
     if answers && watch.foreign.is_none() {
-        let foreign = stranger(watch.port, watch.root);
+        let Some(foreign) = stranger(watch.port, watch.root) else {
+            // Nobody else can be seen on the port: the frontend's own listener that
+            // is already gone again (a one-shot server), or one that cannot be told
+            // from it. Trusted, as the backend's is.
+            return answer.map(|ip| SocketAddr::new(ip, watch.port));
+        };
         log.warn(&format!(
             "port {} (FRONTEND_PORT) answers, but from {foreign}, which the frontend did not start: not announcing it",
             watch.port
@@ -251,25 +268,29 @@ fn first_try(bound: IpAddr, configured: IpAddr) -> IpAddr {
 
 /// "pid 42 (`python3 -m http.server 5173`)": who else listens on the port, as far as
 /// it can be told.
-fn stranger(port: u16, root: u32) -> String {
-    match holder::lookup(port) {
-        holder::Lookup::Found(holders) => {
-            let outside: Vec<String> = holders
-                .iter()
-                .filter(|h| !process::descends_from(h.pid, root))
-                .map(|h| format!("pid {} (`{}`)", h.pid, crate::text::printable(&h.cmdline)))
-                .collect();
-            if outside.is_empty() {
-                "a process that cannot be inspected".into()
-            } else {
-                outside.join(", ")
-            }
-        }
-        holder::Lookup::Hidden { user } => match user {
-            Some(user) => format!("a process of user {user} that cannot be inspected"),
-            None => "a process that cannot be inspected".into(),
-        },
+/// `None` when no one but the frontend's tree can be seen listening there.
+fn stranger(port: u16, root: u32) -> Option<String> {
+    let sockets = holder::sockets(port);
+    let me = process::effective_uid();
+    // Another user's listener is never the frontend's, whatever it serves; root's is
+    // the exception (a container runtime's port proxy), as for the backend.
+    if let Some(uid) = sockets.uids.iter().find(|uid| **uid != me && **uid != 0) {
+        let user = holder::user_name(*uid).map_or_else(
+            || format!("uid {uid}"),
+            |name| format!("user {} (uid {uid})", crate::text::printable(&name)),
+        );
+        return Some(format!("a process of {user}, which cannot be inspected"));
     }
+    let outside: Vec<String> = holder::describe(sockets.pids())
+        .iter()
+        .filter(|h| !process::descends_from(h.pid, root))
+        .map(|h| format!("pid {} (`{}`)", h.pid, crate::text::printable(&h.cmdline)))
+        .collect();
+    let ours = sockets
+        .pids()
+        .iter()
+        .any(|pid| process::descends_from(*pid, root));
+    (!outside.is_empty() && !ours).then(|| outside.join(", "))
 }
 
 /// `http://127.0.0.1:5173` or `http://[::1]:5173`.

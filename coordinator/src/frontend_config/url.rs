@@ -14,6 +14,12 @@ struct Parts {
     port: Range<usize>,
 }
 
+/// The scheme of `value` when it is an absolute URL (`https`).
+pub fn scheme(value: &str) -> Option<&str> {
+    parse(value)?;
+    value.split_once("://").map(|(scheme, _)| scheme)
+}
+
 /// The host and port of `value` when it is an absolute URL with an authority
 /// (`scheme://host[:port]...`).
 pub fn address(value: &str) -> Option<(String, Option<u16>)> {
@@ -37,6 +43,22 @@ pub fn is_url(value: &str) -> bool {
 /// `url` pointed at `host:port`: the port replaced (or added), the host replaced when it
 /// names another place than `host`. `None` when `url` is not a URL.
 pub fn with_address(url: &str, host: &str, port: u16) -> Option<String> {
+    with_origin(url, None, host, port)
+}
+
+/// [`with_address`], and the scheme replaced too when one is given: the URL key's
+/// value gets the backend's origin (an `https://` backend's scheme), its path kept.
+pub fn with_origin(url: &str, scheme: Option<&str>, host: &str, port: u16) -> Option<String> {
+    parse(url)?;
+    let rescheme;
+    let url = match scheme {
+        Some(scheme) => {
+            let (_, rest) = url.split_once("://")?;
+            rescheme = format!("{scheme}://{rest}");
+            rescheme.as_str()
+        }
+        None => url,
+    };
     let parts = parse(url)?;
     let old_host = url[parts.host.clone()]
         .trim_start_matches('[')

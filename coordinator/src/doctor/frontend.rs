@@ -416,7 +416,7 @@ pub(super) fn node_deps(cx: &Context) -> Check {
         return Check::new(
             "node-deps",
             Status::Ok,
-            format!("the {} packages of {shown} are installed", wanted.len()),
+            format!("{shown}: {} installed", all(wanted.len())),
         )
         .data(data);
     }
@@ -437,13 +437,31 @@ pub(super) fn node_deps(cx: &Context) -> Check {
         "node-deps",
         Status::Error,
         format!(
-            "{} of the {} packages of {shown} are not installed: {}",
+            "{shown}: {} of {} not installed: {}",
             missing.len(),
-            wanted.len(),
+            packages(wanted.len()),
             names.join(", ")
         ),
     )
     .detail("the frontend's dev server cannot start without them")
     .fix(fix)
     .data(data)
+}
+
+/// "1 package", "3 packages".
+fn packages(n: usize) -> String {
+    if n == 1 {
+        "1 package".into()
+    } else {
+        format!("{n} packages")
+    }
+}
+
+/// "the 1 package", "all 3 packages".
+fn all(n: usize) -> String {
+    if n == 1 {
+        "its 1 package".into()
+    } else {
+        format!("all {n} packages")
+    }
 }

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod config;
 mod doctor;
+mod doctor_frontend;
 mod frontend;
 mod frontend_config;
 mod health_answers;

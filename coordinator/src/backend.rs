@@ -63,11 +63,7 @@ impl Plan {
         let ip = host
             .parse()
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        let values = config.placeholders();
-        let argv = argv
-            .iter()
-            .map(|arg| crate::config::placeholder::expand(arg, &values))
-            .collect();
+        let argv = config.expanded(&argv);
         Plan {
             spec: ProcessSpec {
                 origin: Origin::Backend,
@@ -311,7 +307,7 @@ async fn try_once(
         "started backend pid {} (attempt {attempt} of {}): {}",
         running.pid(),
         plan.attempts,
-        plan.spec.argv.join(" ")
+        crate::text::shell_command(&plan.spec.argv)
     ));
     let deadline = started + plan.startup_timeout;
     let mut state = WaitState::default();

@@ -476,15 +476,9 @@ async fn start_frontend(
     processes: &mut Processes,
 ) -> Flow<()> {
     // Placeholders are for `frontend.command`; `dev -- <cmd>` is passed as typed.
-    let values = config.placeholders();
     let argv: Vec<String> = match &options.frontend_command {
         Some(command) => command.clone(),
-        None => config
-            .frontend
-            .command
-            .iter()
-            .map(|arg| crate::config::placeholder::expand(arg, &values))
-            .collect(),
+        None => config.expanded(&config.frontend.command),
     };
     let spec = ProcessSpec {
         origin: Origin::Frontend,
@@ -570,7 +564,7 @@ fn backend_argv(config: &Config, log: &RunLog) -> Flow<Vec<String>> {
             log,
             &format!(
                 "cannot run the backend command `{}`",
-                config.backend.command.join(" ")
+                crate::text::shell_command(&config.expanded(&config.backend.command))
             ),
             vec![err.to_string()],
             vec![Cause {

@@ -332,7 +332,7 @@ fn forking(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
     Some(Cause {
         cause: format!(
             "the backend command `{}` forks into the background: it exited while {} kept running",
-            context.command.join(" "),
+            crate::text::shell_command(&context.command),
             named(left)
         ),
         fix: "run the server in the foreground (drop a --daemon/-D flag or a trailing `&`; in a wrapper script, `exec` the server) so that dev can supervise and stop it; dev stopped what it left behind".into(),

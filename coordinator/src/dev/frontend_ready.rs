@@ -354,14 +354,7 @@ fn never_served(config: &Config, watch: &Watch) -> String {
 
 /// The frontend command as it ran (placeholders filled in), quoted for a shell.
 pub(super) fn shown_command(config: &Config) -> String {
-    let values = config.placeholders();
-    let argv: Vec<String> = config
-        .frontend
-        .command
-        .iter()
-        .map(|arg| crate::config::placeholder::expand(arg, &values))
-        .collect();
-    shell_command(&argv)
+    shell_command(&config.expanded(&config.frontend.command))
 }
 
 fn not_ready(config: &Config, running: &Running, why: NotServing, log: &RunLog) -> DevOutcome {

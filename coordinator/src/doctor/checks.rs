@@ -50,7 +50,7 @@ fn config(cx: &Context) -> Check {
                 "backend on {}:{}, frontend `{}`",
                 cx.config.backend.host,
                 cx.config.backend.port,
-                cx.config.frontend.command.join(" ")
+                crate::text::shell_command(&cx.config.expanded(&cx.config.frontend.command))
             ))
             .data(json!({"file": shown})),
     }
@@ -82,7 +82,11 @@ fn python(_: &Context) -> Check {
         Ok(found) => Check::new(
             "python",
             Status::Ok,
-            format!("Python {} ({})", found.version_text(), found.argv.join(" ")),
+            format!(
+                "Python {} ({})",
+                found.version_text(),
+                crate::text::shell_command(&found.argv)
+            ),
         )
         .detail(format!("executable: {}", found.executable.display()))
         .data(json!({"version": found.version_text(), "executable": found.executable})),
@@ -471,7 +475,7 @@ fn node(cx: &Context) -> Check {
         Err(VersionError::NotFound) if uses_node => Check::new("node", problem, "node is not on PATH")
             .detail(format!(
                 "the frontend command is `{}`",
-                cx.config.frontend.command.join(" ")
+                crate::text::shell_command(&cx.config.expanded(&cx.config.frontend.command))
             ))
             .fix("install Node 18 or newer (https://nodejs.org)"),
         Err(VersionError::NotFound) => Check::new(

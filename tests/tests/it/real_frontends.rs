@@ -373,3 +373,136 @@ fn a_backend_that_binds_a_taken_port_is_named_and_no_other_port_is_chosen() {
     assert!(!output.contains("choosing again"), "{output}");
     assert!(!output.contains("attempt 2"), "no retry:\n{output}");
 }
+
+/// The `dev.toml` snippet of a README recipe (`# recipe: NAME` opens its block), so that
+/// the README is what is tested.
+fn readme_recipe(name: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme
+        .find(&format!("```toml\n# recipe: {name}\n"))
+        .unwrap_or_else(|| panic!("no recipe {name} in README.md"));
+    let block = &readme[start + "```toml\n".len()..];
+    block[..block.find("```").unwrap()].to_owned()
+}
+
+/// A checkout with a fixture's `frontend/` (its installed `node_modules` linked), the
+/// fake backend, and the README's recipe as `[frontend]`, on a free frontend port.
+fn recipe_app(fixture: &str, files: &[&str], recipe: &str, default_port: &str) -> ViteApp {
+    let checkout = Checkout::new();
+    let from = repo_root()
+        .join("tests/fixtures/apps")
+        .join(fixture)
+        .join("frontend");
+    assert!(
+        from.join("node_modules/.package-lock.json").exists(),
+        "{fixture} is not installed: run .ci/run (it runs `npm ci` in {})",
+        from.display()
+    );
+    for file in files {
+        checkout.write(
+            &format!("frontend/{file}"),
+            &std::fs::read_to_string(from.join(file)).unwrap(),
+        );
+    }
+    std::os::unix::fs::symlink(
+        from.join("node_modules"),
+        checkout.file("frontend/node_modules"),
+    )
+    .unwrap();
+    let frontend_port = free_port();
+    let backend =
+        serde_json::to_string(&["python3", &fake_backend().display().to_string()]).unwrap();
+    let recipe = readme_recipe(recipe).replace(
+        &format!("port = {default_port}\n"),
+        &format!("port = {frontend_port}\nstartup_timeout = \"60s\"\n"),
+    );
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = {backend}\nport = {}\nstartup_timeout = \"20s\"\n\n{recipe}\n[dev]\nshutdown_grace = \"2s\"\n",
+            checkout.port
+        ),
+    );
+    ViteApp {
+        checkout,
+        frontend_port,
+    }
+}
+
+#[test]
+fn the_readme_vite_recipe_serves_the_backend_address_and_leaves_the_files_as_they_were() {
+    let app = recipe_app(
+        "vite-uv",
+        &["package.json", "index.html", "src/main.js"],
+        "vite",
+        "5173",
+    );
+    // The committed default, as the README says; the `.local` file does not exist.
+    app.checkout.write(
+        "frontend/.env.development",
+        "VITE_API_URL=http://127.0.0.1:8000\n",
+    );
+    app.checkout.write(
+        "frontend/vite.config.js",
+        "export default { cacheDir: '.vite-cache', clearScreen: false };\n",
+    );
+    let dev = app.checkout.spawn(&["dev", "--no-sync"]);
+    let ready = dev.expect_line("frontend ready: http://", LONG);
+    let port = app.checkout.port;
+    let frontend = app.frontend_port;
+    // Vite's `localhost` is 127.0.0.1 or ::1: the line names the one that serves.
+    let addr: SocketAddr = if ready.contains("[::1]") {
+        SocketAddr::from((Ipv6Addr::LOCALHOST, frontend))
+    } else {
+        assert!(
+            ready.contains(&format!("http://127.0.0.1:{frontend}/")),
+            "{ready}"
+        );
+        SocketAddr::from((Ipv4Addr::LOCALHOST, frontend))
+    };
+    let module = get(addr, "/src/main.js");
+    assert!(
+        module.contains(&format!("\"VITE_API_URL\": \"http://127.0.0.1:{port}\"")),
+        "{module}"
+    );
+    let output = app.stop(dev);
+    assert!(
+        !app.checkout
+            .file("frontend/.env.development.local")
+            .exists(),
+        "{output}"
+    );
+    assert_eq!(
+        app.read("frontend/.env.development"),
+        "VITE_API_URL=http://127.0.0.1:8000\n"
+    );
+}
+
+#[test]
+fn the_readme_webpack_recipe_serves_the_backend_address_and_restores_the_json() {
+    let files = [
+        "package.json",
+        "webpack.config.js",
+        "public/index.html",
+        "src/index.js",
+        "src/config.json",
+    ];
+    let app = recipe_app("webpack-json", &files, "webpack-dev-server", "8080");
+    let original = app.read("frontend/src/config.json");
+    let dev = app.up(&format!("http://127.0.0.1:{}/", app.frontend_port));
+    let port = app.checkout.port;
+    assert_eq!(
+        app.read("frontend/src/config.json"),
+        original.replace("8000", &port.to_string())
+    );
+    let bundle = get(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, app.frontend_port)),
+        "/main.js",
+    );
+    assert!(
+        bundle.contains(&format!("http://127.0.0.1:{port}")),
+        "{bundle}"
+    );
+    let output = app.stop(dev);
+    assert_eq!(app.read("frontend/src/config.json"), original, "{output}");
+}

@@ -40,6 +40,9 @@ pub struct Plan {
     pub port: u16,
     pub health_url: String,
     pub connect_addr: SocketAddr,
+    /// `backend.host = "localhost"`: the backend resolves it itself, to `127.0.0.1` or
+    /// `::1`, so either family counts as listening (and health is asked there).
+    pub either_family: bool,
     pub startup_timeout: Duration,
     pub attempts: u32,
     pub retry_delay: Duration,
@@ -75,6 +78,7 @@ impl Plan {
             port: backend.port,
             health_url: format!("{}{}", config.backend_url(), backend.health_path),
             connect_addr: SocketAddr::new(ip, backend.port),
+            either_family: backend.host.eq_ignore_ascii_case("localhost"),
             startup_timeout: backend.startup_timeout,
             attempts: backend.attempts,
             retry_delay: backend.retry_delay,
@@ -477,7 +481,21 @@ async fn wait_ready(
     let mut said = Instant::now();
     let mut next_look = Instant::now() + TREE_POLL;
     let mut elsewhere: Option<(u16, Instant)> = None;
+    let mut health_url = plan.health_url.clone();
     while let Err(err) = TcpStream::connect(plan.connect_addr).await {
+        // `localhost` may be ::1 for the backend (Node 17+, some uvicorn set-ups).
+        let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
+        if plan.either_family && TcpStream::connect(v6).await.is_ok() {
+            health_url = plan.health_url.replacen(
+                &format!("//{}", plan.connect_addr),
+                &format!("//{v6}"),
+                1,
+            );
+            log.file_only(&format!(
+                "the backend listens on {v6} (backend.host = \"localhost\"): asking health there"
+            ));
+            break;
+        }
         connects += 1;
         if Instant::now() >= next_look {
             next_look = Instant::now() + TREE_POLL;
@@ -522,7 +540,7 @@ async fn wait_ready(
     let health_started = Instant::now();
     let mut streak = health::Streak::default();
     loop {
-        let probe = client.probe(&plan.health_url, log.correlation_id()).await;
+        let probe = client.probe(&health_url, log.correlation_id()).await;
         let report = probe.report(plan.health_format);
         let mut readiness = health::readiness(&probe, plan.health_format, plan.accept_degraded);
         if readiness == Readiness::Ready {

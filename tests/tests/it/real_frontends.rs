@@ -506,3 +506,17 @@ fn the_readme_webpack_recipe_serves_the_backend_address_and_restores_the_json() 
     let output = app.stop(dev);
     assert_eq!(app.read("frontend/src/config.json"), original, "{output}");
 }
+
+#[test]
+fn a_backend_on_localhost_that_resolves_to_ipv6_loopback_is_found_and_ready() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&["--listen-v6"], "host = \"localhost\"", "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("backend ready in", LONG);
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, checkout.port)).is_err(),
+        "the backend listens on ::1 only"
+    );
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+}

@@ -330,12 +330,7 @@ fn moved_fix(config: &Config) -> String {
 /// The strict-port flag of the dev servers that move on their own, when the command is
 /// one of them.
 fn strict_flag(command: &[String]) -> Option<&'static str> {
-    let joined = command.join(" ");
-    if joined.contains("vite") {
-        Some("--strictPort")
-    } else {
-        None
-    }
+    crate::init::strict_flag(&command.join(" "))
 }
 
 fn never_served(config: &Config, watch: &Watch) -> String {

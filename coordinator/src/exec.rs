@@ -355,7 +355,7 @@ mod tests {
     #[test]
     fn commands_are_shown_as_they_would_be_typed() {
         let cmd = Cmd::new("python3").args(["-c", "print('a b')", "x"]);
-        assert_eq!(cmd.shown(), r"python3 -c 'print('\''a b'\'')' x");
+        assert_eq!(cmd.shown(), r#"python3 -c "print('a b')" x"#);
     }
 
     #[cfg(unix)]

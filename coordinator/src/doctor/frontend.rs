@@ -98,8 +98,12 @@ fn missing_config(cx: &Context, shown: &str) -> Check {
 /// live dev run, or wrong (summary, the value that would be right).
 enum Verdict {
     Right,
-    LiveRun(String),
-    Wrong { summary: String, right: String },
+    /// Why, and the run's correlation ID.
+    LiveRun(String, String),
+    Wrong {
+        summary: String,
+        right: String,
+    },
 }
 
 /// Judges one value: a URL by its host and port, anything else as the port number.
@@ -128,18 +132,24 @@ fn judge_value(cx: &Context, shown: &str, key: &str, value: &str) -> Verdict {
         None => backend_port.to_string(),
     };
     let port_text = port.map(|p| p.to_string()).unwrap_or_default();
-    let live = |port_text: &str| -> Option<String> {
+    let live = |port_text: &str| -> Option<(String, String)> {
         if let Some((run, configured)) = &cx.moved_by
             && port_text == backend_port.to_string()
         {
-            return Some(format!(
-                "set for now by the live dev run {run}, which puts it back when it stops (dev.toml says backend.port = {configured})"
+            return Some((
+                format!(
+                    "set for now by the live dev run {run}, which puts it back when it stops (dev.toml says backend.port = {configured})"
+                ),
+                run.clone(),
             ));
         }
         super::runs::live_writer(cx, port_text).map(|run| {
-            format!(
-                "set for now by the live dev run {} (pid {}), which puts it back when it stops",
-                run.correlation_id, run.pid
+            (
+                format!(
+                    "set for now by the live dev run {} (pid {}), which puts it back when it stops",
+                    run.correlation_id, run.pid
+                ),
+                run.correlation_id,
             )
         })
     };
@@ -158,8 +168,8 @@ fn judge_value(cx: &Context, shown: &str, key: &str, value: &str) -> Verdict {
     if port == Some(backend_port) && cx.moved_by.is_none() {
         return Verdict::Right;
     }
-    if let Some(why) = live(&port_text) {
-        return Verdict::LiveRun(why);
+    if let Some((why, run)) = live(&port_text) {
+        return Verdict::LiveRun(why, run);
     }
     if port == Some(backend_port) {
         return Verdict::Right;
@@ -211,13 +221,13 @@ fn frontend_values(cx: &Context, shown: &str, values: &[(String, String)]) -> Ch
             ))
             .data(data);
     }
-    let live: Option<&String> = verdicts.iter().find_map(|(_, _, v)| match v {
-        Verdict::LiveRun(why) => Some(why),
+    let live = verdicts.iter().find_map(|(_, _, v)| match v {
+        Verdict::LiveRun(why, run) => Some((why, run)),
         _ => None,
     });
     let shown_values: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-    if let Some(why) = live {
-        data["live_run"] = json!(true);
+    if let Some((why, run)) = live {
+        data["live_run"] = json!(run);
         return Check::new(
             "frontend-config",
             Status::Ok,

@@ -41,7 +41,9 @@ pub fn is_url(value: &str) -> bool {
 }
 
 /// `url` pointed at `host:port`: the port replaced (or added), the host replaced when it
-/// names another place than `host`. `None` when `url` is not a URL.
+/// is not `host` itself (`localhost` becomes `127.0.0.1`: Node 17+ may resolve
+/// `localhost` to `::1`, where a backend on 127.0.0.1 is not). `None` when `url` is not
+/// a URL.
 pub fn with_address(url: &str, host: &str, port: u16) -> Option<String> {
     with_origin(url, None, host, port)
 }
@@ -63,7 +65,7 @@ pub fn with_origin(url: &str, scheme: Option<&str>, host: &str, port: u16) -> Op
     let old_host = url[parts.host.clone()]
         .trim_start_matches('[')
         .trim_end_matches(']');
-    let new_host = if same_place(old_host, host) {
+    let new_host = if old_host.eq_ignore_ascii_case(host) {
         url[parts.host.clone()].to_owned()
     } else if host.contains(':') {
         format!("[{host}]")
@@ -78,7 +80,8 @@ pub fn with_origin(url: &str, scheme: Option<&str>, host: &str, port: u16) -> Op
 }
 
 /// Whether a URL's host names the place `host` is: the same name, or `localhost` for
-/// a backend on loopback (a browser tries both families for it).
+/// a backend on loopback (a browser tries both families for it). What `doctor` accepts;
+/// dev itself writes `host`.
 pub fn same_place(url_host: &str, host: &str) -> bool {
     let loopback = ["127.0.0.1", "::1", "localhost"];
     url_host.eq_ignore_ascii_case(host)
@@ -144,7 +147,7 @@ mod tests {
                 "http://localhost:8000/api",
                 "127.0.0.1",
                 8001,
-                "http://localhost:8001/api",
+                "http://127.0.0.1:8001/api",
             ),
             (
                 "https://user:pw@gpu-box/api",

@@ -45,7 +45,7 @@ fn frontend_config_judges_a_url_by_host_and_port_and_checks_every_key() {
     assert_eq!(
         found["fix"],
         format!(
-            "set VITE_API_URL to http://localhost:{port}/api in {ENV} (or run `cargo xtask dev`, which writes it)"
+            "set VITE_API_URL to http://127.0.0.1:{port}/api in {ENV} (or run `cargo xtask dev`, which writes it)"
         )
     );
 

@@ -413,8 +413,11 @@ pub(crate) fn said(
 /// Applies [`runs::settle`] to the file, believing a record (this run's, or another
 /// run's read back from disk) only as far as it can be checked: the file must be this
 /// checkout's frontend config, and what is written over it may differ from what it
-/// holds only in the values dev writes ([`frontend_config::only_values_differ`]).
-fn settle_file(
+/// holds only in the values dev writes ([`frontend_config::only_values_differ`]). A
+/// file edited meanwhile is restored value by value ([`restore_per_value`]). The one
+/// function that settles the frontend config: a clean exit, the next run after a crash
+/// (and a guardian of the run) call it; [`said`] words its outcome.
+pub(crate) fn settle_file(
     change: &ConfigChange,
     others: &[Record],
     config: &Config,

@@ -219,7 +219,13 @@ async fn look(
         ));
         watch.foreign = Some(foreign);
     }
-    let elsewhere = mine.iter().map(SocketAddr::port).find(|p| *p != watch.port);
+    // A tree that holds its own port too has not moved, whatever else it opened.
+    let holds_own = mine.iter().any(|addr| addr.port() == watch.port);
+    let elsewhere = mine
+        .iter()
+        .map(SocketAddr::port)
+        .find(|p| *p != watch.port)
+        .filter(|_| !holds_own);
     match (elsewhere, watch.moved) {
         (None, _) => watch.moved = None,
         (Some(port), Some((seen, since))) if port == seen && since.elapsed() >= MOVED_AFTER => {

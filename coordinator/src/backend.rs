@@ -40,6 +40,9 @@ pub struct Plan {
     pub port: u16,
     pub health_url: String,
     pub connect_addr: SocketAddr,
+    /// `backend.host = "localhost"`: the backend resolves it itself, to `127.0.0.1` or
+    /// `::1`, so either family counts as listening (and health is asked there).
+    pub either_family: bool,
     pub startup_timeout: Duration,
     pub attempts: u32,
     pub retry_delay: Duration,
@@ -63,11 +66,7 @@ impl Plan {
         let ip = host
             .parse()
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        let values = config.placeholders();
-        let argv = argv
-            .iter()
-            .map(|arg| crate::config::placeholder::expand(arg, &values))
-            .collect();
+        let argv = config.expanded(&argv);
         Plan {
             spec: ProcessSpec {
                 origin: Origin::Backend,
@@ -79,6 +78,7 @@ impl Plan {
             port: backend.port,
             health_url: format!("{}{}", config.backend_url(), backend.health_path),
             connect_addr: SocketAddr::new(ip, backend.port),
+            either_family: backend.host.eq_ignore_ascii_case("localhost"),
             startup_timeout: backend.startup_timeout,
             attempts: backend.attempts,
             retry_delay: backend.retry_delay,
@@ -135,6 +135,10 @@ pub enum FailureKind {
     /// The health answer can never become ready without a change to the app or the
     /// config; it came [`health::Streak::LIMIT`] times in a row.
     NeverReady(Mismatch),
+    /// The backend listens on (or tried to bind, `in_use`) another port than the one
+    /// dev chose and gave it: it ignores `BACKEND_PORT`. Choosing again cannot help,
+    /// so this ends the start at once.
+    WrongPort { port: u16, in_use: bool },
 }
 
 /// How starting the backend ended.
@@ -217,12 +221,23 @@ pub async fn start(
                     plan.attempts,
                     crate::report::summarize(&failure)
                 ));
-                let port_taken = failure.bind_conflict;
+                let mut failure = failure;
+                // "Address already in use" about another port than the chosen one: the
+                // backend ignores the port it was given, and choosing again cannot help.
+                if failure.bind_conflict
+                    && let Some(port) = bind_conflict_port(&failure.stderr_tail)
+                    && port != plan.port
+                {
+                    failure.kind = FailureKind::WrongPort { port, in_use: true };
+                }
+                let port_taken =
+                    failure.bind_conflict && !matches!(failure.kind, FailureKind::WrongPort { .. });
                 let stop_now = matches!(
                     failure.kind,
                     FailureKind::Forked { .. }
                         | FailureKind::NeverReady(_)
                         | FailureKind::Spawn { lasting: true, .. }
+                        | FailureKind::WrongPort { .. }
                 );
                 let never = matches!(failure.kind, FailureKind::NeverReady(_));
                 if let FailureKind::Spawn {
@@ -236,6 +251,13 @@ pub async fn start(
                     ));
                 }
                 failures.push(failure);
+                if let Some(FailureKind::WrongPort { port, .. }) = failures.last().map(|f| &f.kind)
+                {
+                    log.warn(&format!(
+                        "not retrying: the backend uses port {port}, not port {} that dev chose; it must take the port dev gives it",
+                        plan.port
+                    ));
+                }
                 if never {
                     // The same code answers the same way: another attempt only delays
                     // the report.
@@ -289,14 +311,15 @@ async fn try_once(
         "started backend pid {} (attempt {attempt} of {}): {}",
         running.pid(),
         plan.attempts,
-        plan.spec.argv.join(" ")
+        crate::text::shell_command(&plan.spec.argv)
     ));
     let deadline = started + plan.startup_timeout;
     let mut state = WaitState::default();
     let outcome = tokio::select! {
-        ready = wait_ready(plan, client, log, running.pid(), &mut state) => match ready {
+        ready = wait_ready(plan, running.pid(), client, log, &mut state) => match ready {
             Ok(report) => Outcome::Ready(report),
-            Err(mismatch) => Outcome::NeverReady(mismatch),
+            Err(NotReady::Never(mismatch)) => Outcome::NeverReady(mismatch),
+            Err(NotReady::WrongPort(port)) => Outcome::WrongPort(port),
         },
         status = running.wait() => Outcome::Exited(status),
         () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
@@ -329,6 +352,12 @@ async fn try_once(
             failure.kind = exited(&running, status);
         }
         Outcome::NeverReady(mismatch) => failure.kind = FailureKind::NeverReady(mismatch),
+        Outcome::WrongPort(port) => {
+            failure.kind = FailureKind::WrongPort {
+                port,
+                in_use: false,
+            };
+        }
         Outcome::TimedOut => {}
     }
     failure.elapsed = elapsed;
@@ -417,6 +446,7 @@ pub async fn stop_left_behind(
 enum Outcome {
     Ready(Option<HealthReport>),
     NeverReady(Mismatch),
+    WrongPort(u16),
     Exited(std::process::ExitStatus),
     TimedOut,
     Interrupted,
@@ -429,20 +459,74 @@ struct WaitState {
     last_readiness: Option<Readiness>,
 }
 
-/// Phase one, then phase two. Runs until ready, or until an answer that can never
-/// become ready came [`health::Streak::LIMIT`] times in a row; the caller bounds it.
+/// Why [`wait_ready`] gave up before the deadline.
+enum NotReady {
+    /// An answer that can never become ready came [`health::Streak::LIMIT`] times.
+    Never(Mismatch),
+    /// The backend's own process tree listens on this port, not on the chosen one.
+    WrongPort(u16),
+}
+
+/// How often phase one asks the backend's process tree where it listens (a look at the
+/// socket table and the tree's open files), and how long another port must be held
+/// before that is the verdict (a helper port opened first is not).
+const TREE_POLL: Duration = Duration::from_millis(100);
+const WRONG_PORT_AFTER: Duration = Duration::from_millis(300);
+
+/// Phase one, then phase two. Runs until ready, until an answer that can never become
+/// ready came [`health::Streak::LIMIT`] times in a row, or until the backend (`pid`'s
+/// tree) listens on another port than the chosen one; the caller bounds it.
 async fn wait_ready(
     plan: &Plan,
+    pid: u32,
     client: &HealthClient,
     log: &RunLog,
-    child: u32,
     state: &mut WaitState,
-) -> Result<Option<HealthReport>, Mismatch> {
+) -> Result<Option<HealthReport>, NotReady> {
     let started = Instant::now();
     let mut connects = 0u32;
     let mut said = Instant::now();
+    let mut next_look = Instant::now() + TREE_POLL;
+    let mut elsewhere: Option<(u16, Instant)> = None;
+    let mut health_url = plan.health_url.clone();
     while let Err(err) = TcpStream::connect(plan.connect_addr).await {
+        // `localhost` may be ::1 for the backend (Node 17+, some uvicorn set-ups).
+        let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
+        if plan.either_family && TcpStream::connect(v6).await.is_ok() {
+            health_url = plan.health_url.replacen(
+                &format!("//{}", plan.connect_addr),
+                &format!("//{v6}"),
+                1,
+            );
+            log.file_only(&format!(
+                "the backend listens on {v6} (backend.host = \"localhost\"): asking health there"
+            ));
+            break;
+        }
         connects += 1;
+        if Instant::now() >= next_look {
+            next_look = Instant::now() + TREE_POLL;
+            let ports: Vec<u16> = crate::holder::listening_of_tree(pid)
+                .iter()
+                .map(std::net::SocketAddr::port)
+                .collect();
+            let other = ports.iter().copied().find(|p| *p != plan.port);
+            elsewhere = match (other, elsewhere) {
+                _ if ports.contains(&plan.port) => None,
+                (Some(port), Some((seen, since))) if port == seen => {
+                    // A port the tree opened besides (a debugger's, a metrics port) is
+                    // not the verdict: only one that answers the health path is.
+                    if since.elapsed() >= WRONG_PORT_AFTER
+                        && serves_health(plan, port, client, log).await
+                    {
+                        return Err(NotReady::WrongPort(port));
+                    }
+                    Some((seen, since))
+                }
+                (Some(port), _) => Some((port, Instant::now())),
+                (None, _) => None,
+            };
+        }
         // Why it still waits, a few times a second (not once per 1 ms connect).
         if said.elapsed() >= Duration::from_millis(250) {
             tracing::debug!(
@@ -466,12 +550,13 @@ async fn wait_ready(
     // table read that must not sit between the ready answer and the frontend's start).
     let port = plan.port;
     let dev_pid = std::process::id();
+    let child = pid;
     let mut lookup = Some(tokio::task::spawn_blocking(move || {
         Listener::look(port, child, dev_pid)
     }));
     let mut listener: Option<Listener> = None;
     loop {
-        let probe = client.probe(&plan.health_url, log.correlation_id()).await;
+        let probe = client.probe(&health_url, log.correlation_id()).await;
         let report = probe.report(plan.health_format);
         let mut readiness = health::readiness(&probe, plan.health_format, plan.accept_degraded);
         if readiness == Readiness::Ready {
@@ -512,10 +597,62 @@ async fn wait_ready(
         state.last_probe = Some(probe);
         state.last_readiness = Some(readiness);
         if let Some(mismatch) = settled {
-            return Err(mismatch);
+            return Err(NotReady::Never(mismatch));
         }
         sleep(health_pause(never, health_started.elapsed())).await;
     }
+}
+
+/// Whether the health path answers 2xx on `port` (of the backend's host): the backend
+/// serves there.
+async fn serves_health(plan: &Plan, port: u16, client: &HealthClient, log: &RunLog) -> bool {
+    let mut url = plan.connect_addr;
+    url.set_port(port);
+    let path = plan
+        .health_url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("/");
+    let probe = client
+        .probe(&format!("http://{url}{path}"), log.correlation_id())
+        .await;
+    matches!(probe, Probe::Answered(answer) if (200..300).contains(&answer.code))
+}
+
+/// The port a bind conflict's line names (`('127.0.0.1', 8000)`, `127.0.0.1:8000`,
+/// `port 8000`), from the last such line of the tail: which port the backend tried.
+pub fn bind_conflict_port(tail: &[String]) -> Option<u16> {
+    let line = tail
+        .iter()
+        .rev()
+        .find(|line| process::is_bind_conflict(line))?;
+    let bytes = line.as_bytes();
+    let mut found = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let before = &line[..start];
+        let after = bytes.get(i).copied();
+        let introduced =
+            before.ends_with(':') || before.ends_with(", ") || before.ends_with("port ");
+        // Not an IPv4 octet (`127.0.0.1`) nor the first part of `host:port:...`.
+        let alone = after != Some(b'.') && !before.ends_with('.');
+        if introduced && alone {
+            found = line[start..i]
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .or(found);
+        }
+    }
+    found
 }
 
 /// How long phase two waits before asking again: fast at first, slower later, and
@@ -685,6 +822,31 @@ pub async fn stop_attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_port_a_bind_conflict_names() {
+        let line = |text: &str| vec!["other".to_owned(), text.to_owned()];
+        let cases = [
+            (
+                "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use",
+                Some(8000),
+            ),
+            (
+                "Error: listen EADDRINUSE: address already in use 127.0.0.1:5174",
+                Some(5174),
+            ),
+            (
+                "Error: listen EADDRINUSE: address already in use :::3000",
+                Some(3000),
+            ),
+            ("OSError: [Errno 98] Address already in use", None),
+            ("Address already in use (os error 98)", None),
+            ("port 8000 is fine", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(bind_conflict_port(&line(text)), expected, "{text}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_from_the_retry_delay_up_to_the_cap() {

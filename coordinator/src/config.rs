@@ -432,6 +432,15 @@ impl Config {
         ]
     }
 
+    /// `argv` with its placeholders filled in from this config's (settled) values: what
+    /// runs, and what a message shows.
+    pub fn expanded(&self, argv: &[String]) -> Vec<String> {
+        let values = self.placeholders();
+        argv.iter()
+            .map(|arg| placeholder::expand(arg, &values))
+            .collect()
+    }
+
     /// The frontend's base URL (`http://127.0.0.1:5173`), on loopback even when it binds
     /// a wildcard; `None` when the frontend is not a server.
     pub fn frontend_url(&self) -> Option<String> {

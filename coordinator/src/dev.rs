@@ -538,15 +538,9 @@ async fn start_frontend(
     processes: &mut Processes,
 ) -> Flow<()> {
     // Placeholders are for `frontend.command`; `dev -- <cmd>` is passed as typed.
-    let values = config.placeholders();
     let argv: Vec<String> = match &options.frontend_command {
         Some(command) => command.clone(),
-        None => config
-            .frontend
-            .command
-            .iter()
-            .map(|arg| crate::config::placeholder::expand(arg, &values))
-            .collect(),
+        None => config.expanded(&config.frontend.command),
     };
     let spec = ProcessSpec {
         origin: Origin::Frontend,
@@ -560,7 +554,7 @@ async fn start_frontend(
             log.info(&format!(
                 "started frontend pid {}: {}",
                 running.pid(),
-                argv.join(" ")
+                crate::text::shell_command(&argv)
             ));
             // `dev -- <cmd>` is a command, as the summary says.
             let role = if options.frontend_command.is_some() {
@@ -572,11 +566,14 @@ async fn start_frontend(
             let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
             processes.frontend = Some(running);
             processes.command.clone_from(&options.frontend_command);
-            ready
+            ready.map_continue(|url| processes.frontend_url = url)
         }
         Err(err) => Flow::Break(fail_with(
             log,
-            &format!("could not start the frontend `{}`: {err}", argv.join(" ")),
+            &format!(
+                "could not start the frontend `{}`: {err}",
+                crate::text::shell_command(&argv)
+            ),
             vec![],
             vec![Cause {
                 cause: format!("`{}` is not installed or not on PATH", argv[0]),
@@ -635,7 +632,7 @@ fn backend_argv(config: &Config, log: &RunLog) -> Flow<Vec<String>> {
             log,
             &format!(
                 "cannot run the backend command `{}`",
-                config.backend.command.join(" ")
+                crate::text::shell_command(&config.expanded(&config.backend.command))
             ),
             vec![err.to_string()],
             vec![Cause {

@@ -7,6 +7,7 @@
 //! classifier, the health client and the frontend-config reader.
 
 mod checks;
+mod frontend;
 mod remote;
 mod render;
 mod runs;

@@ -154,21 +154,11 @@ impl Cmd {
 
     /// The command line as someone would type it (arguments with spaces quoted).
     pub fn shown(&self) -> String {
-        let quote = |part: &OsString| {
-            let text = part.to_string_lossy();
-            if text.is_empty()
-                || text.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c))
-            {
-                format!("'{}'", text.replace('\'', r"'\''"))
-            } else {
-                text.into_owned()
-            }
-        };
-        std::iter::once(&self.program)
+        let words: Vec<String> = std::iter::once(&self.program)
             .chain(&self.args)
-            .map(quote)
-            .collect::<Vec<_>>()
-            .join(" ")
+            .map(|part| part.to_string_lossy().into_owned())
+            .collect();
+        crate::text::shell_command(&words)
     }
 
     /// Runs to completion, or kills the process group at the deadline. A non-zero exit
@@ -365,7 +355,7 @@ mod tests {
     #[test]
     fn commands_are_shown_as_they_would_be_typed() {
         let cmd = Cmd::new("python3").args(["-c", "print('a b')", "x"]);
-        assert_eq!(cmd.shown(), r"python3 -c 'print('\''a b'\'')' x");
+        assert_eq!(cmd.shown(), r#"python3 -c "print('a b')" x"#);
     }
 
     #[cfg(unix)]

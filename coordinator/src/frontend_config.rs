@@ -5,9 +5,14 @@
 //! own bytes change: everything else (key order, comments, formatting) is preserved
 //! byte for byte, by replacing the value's span rather than re-serialising. Writes are
 //! atomic (a temporary file in the same folder, then a rename), skipped when the value
-//! is already right, and undone on exit only if the file still holds what was written.
+//! is already right. A value that is a URL keeps everything but its address (see
+//! [`url`]). Undoing is per value ([`restore_values`]): each value that still holds
+//! what dev wrote gets its old text back, whatever else changed in the file meanwhile,
+//! and a value someone changed is left as they set it. A `.env` file that does not
+//! exist is created for the run and removed after it when nobody wrote to it.
 
 mod json;
+pub mod url;
 
 use std::fmt;
 use std::ops::Range;
@@ -52,6 +57,9 @@ pub struct Written {
     pub path: PathBuf,
     pub previous: Vec<u8>,
     pub written: Vec<u8>,
+    /// The file did not exist: dev created it for the run (`previous` is empty).
+    #[serde(default)]
+    pub created: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -211,7 +219,15 @@ pub fn point_at_with_url(
             "use a .json, .toml or .env file for `frontend.config_file`",
         )
     })?;
-    let (bytes, text) = read_utf8(path, shown)?;
+    // A `.env` file the app's template gitignores (`.env.development.local`) is missing
+    // from a fresh clone: it is created for the run, holding only dev's keys.
+    let created =
+        format == Format::Env && !path.exists() && std::fs::symlink_metadata(path).is_err();
+    let (bytes, text) = if created {
+        (Vec::new(), String::new())
+    } else {
+        read_utf8(path, shown)?
+    };
     let edits = plan_edits(format, &text, shown, port_key, (host, port), url)?;
     if edits.is_empty() {
         return Ok(Outcome::Unchanged);
@@ -237,6 +253,7 @@ pub fn point_at_with_url(
             path: path.to_path_buf(),
             previous: bytes,
             written: new.into_bytes(),
+            created,
         },
     })
 }
@@ -276,6 +293,11 @@ struct Wanted {
     value: String,
     required: bool,
     string: bool,
+    /// The backend's host and port, for a value that turns out to be a URL (the port
+    /// key's and the URL key's): only its address is replaced.
+    address: Option<(String, u16)>,
+    /// The URL key's: the backend's scheme, which replaces the value's own.
+    scheme: Option<String>,
 }
 
 /// The edits that make `text` hold `port` at `port_key` (required), `host` at the
@@ -289,18 +311,45 @@ fn plan_edits(
     (host, port): (&str, u16),
     url: Option<(&str, &str)>,
 ) -> Result<Vec<Edit>, FrontendConfigError> {
-    let want = |key: String, value: String, required, string| Wanted {
+    let address = Some((host.to_owned(), port));
+    let want = |key: String, value: String, required, string, address| Wanted {
         key,
         value,
         required,
         string,
+        address,
+        scheme: None,
     };
-    let mut wanted = vec![want(port_key.to_owned(), port.to_string(), true, false)];
+    // A port key the file lacks whose name says it holds a URL (`VITE_API_URL`) gets
+    // the backend's URL, never a bare port number.
+    let port_value = if names_a_url(port_key) {
+        url.map_or_else(|| http_url(host, port), |(_, url)| url.to_owned())
+    } else {
+        port.to_string()
+    };
+    let mut wanted = vec![want(
+        port_key.to_owned(),
+        port_value,
+        true,
+        false,
+        address.clone(),
+    )];
     if let Some(host_key) = host_key_for(port_key) {
-        wanted.push(want(host_key, host.to_owned(), false, true));
+        wanted.push(want(host_key, host.to_owned(), false, true, None));
     }
     if let Some((url_key, url)) = url {
-        wanted.push(want(url_key.to_owned(), url.to_owned(), true, true));
+        // The URL key's address is the backend URL's own (a remote backend's host).
+        let url_address = url::address(url).and_then(|(h, p)| Some((h, p?)));
+        wanted.push(Wanted {
+            scheme: url::scheme(url).map(str::to_owned),
+            ..want(
+                url_key.to_owned(),
+                url.to_owned(),
+                true,
+                true,
+                url_address.or(address),
+            )
+        });
     }
     let mut edits = Vec::new();
     for wanted in wanted {
@@ -319,6 +368,21 @@ fn plan_edits(
         edits.extend(edit);
     }
     Ok(edits)
+}
+
+/// Whether a key's name says its value is a URL: `VITE_API_URL`, `apiUrl`, `api.url`.
+fn names_a_url(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.ends_with("url") || lower.ends_with("uri")
+}
+
+/// `http://127.0.0.1:8000`, `http://[::1]:8000`.
+fn http_url(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("http://[{host}]:{port}")
+    } else {
+        format!("http://{host}:{port}")
+    }
 }
 
 /// The edit for a required key the file lacks: appended to a `.env` file, refused
@@ -359,11 +423,24 @@ fn replace_value(
     text: &str,
     span: Range<usize>,
     Wanted {
-        key, value, string, ..
+        key,
+        value,
+        string,
+        address,
+        scheme,
+        ..
     }: Wanted,
 ) -> Option<Edit> {
     let old = &text[span.clone()];
     let bare_old = unquote(old);
+    // A URL keeps its scheme, path and the rest: only its address is pointed at the
+    // backend (`VITE_API_URL` as the port key must never become a bare number).
+    let value = match &address {
+        Some((host, port)) => {
+            url::with_origin(bare_old, scheme.as_deref(), host, *port).unwrap_or(value)
+        }
+        None => value,
+    };
     if bare_old == value {
         return None;
     }
@@ -423,6 +500,90 @@ pub fn restore(written: &Written) -> Restore {
     }
 }
 
+/// The keys whose values dev writes: the port key, its host sibling, the URL key.
+pub fn written_keys(port_key: &str, url_key: Option<&str>) -> Vec<String> {
+    let mut keys = vec![port_key.to_owned()];
+    keys.extend(host_key_for(port_key));
+    keys.extend(url_key.map(str::to_owned));
+    keys
+}
+
+/// How [`restore_values`] left the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValuesRestored {
+    /// The content to write.
+    pub content: Vec<u8>,
+    /// The keys that got their old value back (or, appended by dev, were taken out).
+    pub restored: Vec<String>,
+    /// The values someone changed after dev wrote them: `(key, value)`, left as set.
+    pub kept: Vec<(String, String)>,
+}
+
+/// Undoes dev's write value by value, on a file that was edited meanwhile: each of
+/// `keys` whose value in `now` is still what dev wrote (`written`) gets its value in
+/// `original` back (a `.env` line dev appended is taken out); any other line stays as
+/// it is now. `None` when the texts cannot be read as the format (nothing is written).
+pub fn restore_values(
+    path: &Path,
+    original: &[u8],
+    written: &[u8],
+    now: &[u8],
+    keys: &[String],
+) -> Option<ValuesRestored> {
+    let format = Format::of(path)?;
+    let original = std::str::from_utf8(original).ok()?;
+    let written = std::str::from_utf8(written).ok()?;
+    let now = std::str::from_utf8(now).ok()?;
+    let span = |text: &str, key: &str| locate(format, text, "", key).ok().flatten();
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let (mut restored, mut kept) = (Vec::new(), Vec::new());
+    for key in keys {
+        let Some(mine) = span(written, key).map(|s| &written[s]) else {
+            continue;
+        };
+        let before = span(original, key).map(|s| &original[s]);
+        if before == Some(mine) {
+            continue;
+        }
+        let Some(at) = span(now, key) else {
+            // Taken out meanwhile: nothing of dev's is left there.
+            continue;
+        };
+        if &now[at.clone()] != mine {
+            kept.push((key.clone(), unquote(&now[at]).to_owned()));
+            continue;
+        }
+        match before {
+            Some(before) => edits.push((at, before.to_owned())),
+            None if format == Format::Env => edits.push((line_of(now, at), String::new())),
+            None => {
+                kept.push((key.clone(), unquote(&now[at]).to_owned()));
+                continue;
+            }
+        }
+        restored.push(key.clone());
+    }
+    edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut content = now.to_owned();
+    for (span, value) in edits {
+        content.replace_range(span, &value);
+    }
+    Some(ValuesRestored {
+        content: content.into_bytes(),
+        restored,
+        kept,
+    })
+}
+
+/// The whole line (its newline included) around `span`.
+fn line_of(text: &str, span: Range<usize>) -> Range<usize> {
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i + 1);
+    start..end
+}
+
 /// Whether `to` is `from` with nothing changed but the values dev writes: the one at
 /// `port_key`, its host sibling, and the one at `url_key`; in a `.env` file also such a
 /// line appended or taken away (dev appends a missing `KEY=value`). What a run record
@@ -442,9 +603,7 @@ pub fn only_values_differ(
     ) else {
         return false;
     };
-    let mut keys = vec![port_key.to_owned()];
-    keys.extend(host_key_for(port_key));
-    keys.extend(url_key.map(str::to_owned));
+    let keys = written_keys(port_key, url_key);
     let span = |text: &str, key: &str| locate(format, text, "", key).map_err(drop);
     let (mut from, mut to) = (from.to_owned(), to.to_owned());
     // A key on one side only: a `.env` line dev appended (the whole line goes), else a
@@ -478,11 +637,8 @@ fn without_line(text: &str, key: &str) -> String {
     let Some(span) = find_env(text, key) else {
         return text.to_owned();
     };
-    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[span.end..]
-        .find('\n')
-        .map_or(text.len(), |i| span.end + i + 1);
-    format!("{}{}", &text[..start], &text[end..])
+    let line = line_of(text, span);
+    format!("{}{}", &text[..line.start], &text[line.end..])
 }
 
 /// The sibling key that holds the host: `backend.port` -> `backend.host`,
@@ -692,6 +848,42 @@ mod tests {
             key,
             Some("backend.url"),
         ));
+    }
+
+    #[test]
+    fn restore_is_per_value_and_keeps_the_users_edits() {
+        let env = Path::new(".env.development.local");
+        let keys = written_keys("VITE_API_PORT", Some("VITE_API_URL"));
+        let original = b"# api\nVITE_API_PORT=8000\nVITE_API_URL=\"http://127.0.0.1:8000/api\"\n";
+        let written = b"# api\nVITE_API_PORT=8002\nVITE_API_URL=\"http://127.0.0.1:8002/api\"\n";
+        // A line added during the run: dev's values go back, the line stays.
+        let now =
+            b"# api\nVITE_API_PORT=8002\nVITE_API_URL=\"http://127.0.0.1:8002/api\"\nVITE_FLAG=1\n";
+        let done = restore_values(env, original, written, now, &keys).expect("env");
+        assert_eq!(
+            String::from_utf8(done.content).expect("utf-8"),
+            "# api\nVITE_API_PORT=8000\nVITE_API_URL=\"http://127.0.0.1:8000/api\"\nVITE_FLAG=1\n"
+        );
+        assert_eq!(done.restored, ["VITE_API_PORT", "VITE_API_URL"]);
+        assert!(done.kept.is_empty());
+        // A value the user set wins, and is named; the other one goes back.
+        let now = b"# api\nVITE_API_PORT=9000\nVITE_API_URL=\"http://127.0.0.1:8002/api\"\n";
+        let done = restore_values(env, original, written, now, &keys).expect("env");
+        assert_eq!(
+            String::from_utf8(done.content).expect("utf-8"),
+            "# api\nVITE_API_PORT=9000\nVITE_API_URL=\"http://127.0.0.1:8000/api\"\n"
+        );
+        assert_eq!(done.kept, [("VITE_API_PORT".to_owned(), "9000".to_owned())]);
+        // A line dev appended is taken out again.
+        let done = restore_values(
+            env,
+            b"A=1\n",
+            b"A=1\nVITE_API_PORT=8002\n",
+            b"A=2\nVITE_API_PORT=8002\n",
+            &keys,
+        )
+        .expect("env");
+        assert_eq!(done.content, b"A=2\n");
     }
 
     #[test]

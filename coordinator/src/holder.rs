@@ -11,6 +11,7 @@ mod linux;
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -101,6 +102,54 @@ fn listening_sockets(port: u16) -> (BTreeSet<u32>, Vec<u32>) {
         })
         .unwrap_or_default();
     (pids, Vec::new())
+}
+
+/// The TCP addresses on which any of `pids` listens (only processes this user may
+/// inspect): where a server really serves, whatever port it was told.
+#[cfg(target_os = "linux")]
+pub fn listening_of(pids: &[u32]) -> Vec<SocketAddr> {
+    let Ok(all) = linux::listening_all() else {
+        return Vec::new();
+    };
+    let held: BTreeSet<u64> = pids
+        .iter()
+        .flat_map(|pid| linux::socket_inodes(*pid))
+        .collect();
+    let mut found: Vec<SocketAddr> = all
+        .into_iter()
+        .filter(|(_, socket)| held.contains(&socket.inode))
+        .map(|(port, socket)| SocketAddr::new(socket.ip, port))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn listening_of(pids: &[u32]) -> Vec<SocketAddr> {
+    let mut found: Vec<SocketAddr> = listeners::get_all()
+        .map(|all| {
+            all.into_iter()
+                .filter(|l| {
+                    l.protocol == listeners::Protocol::TCP
+                        && l.state == listeners::SocketState::Listen
+                        && pids.contains(&l.process.pid)
+                })
+                .map(|l| l.socket)
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The addresses on which the process tree under `root` (itself included) listens: the
+/// frontend's or the backend's own sockets, never a stranger's on the same port.
+pub fn listening_of_tree(root: u32) -> Vec<SocketAddr> {
+    let mut pids = vec![root];
+    pids.extend(crate::process::descendants(root).iter().map(|e| e.pid));
+    listening_of(&pids)
 }
 
 /// The name of the user `uid`, when the system knows it.

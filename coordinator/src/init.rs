@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use detect::Detected;
+pub(crate) use detect::strict_flag;
 
 /// One file `init` writes: created (`before` is `None`) or extended.
 #[derive(Debug, Clone, PartialEq, Eq)]

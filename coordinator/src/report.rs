@@ -184,6 +184,13 @@ pub fn summarize(failure: &AttemptFailure) -> String {
             crate::health::Streak::LIMIT,
             describe_mismatch(mismatch)
         ),
+        FailureKind::WrongPort {
+            port,
+            in_use: false,
+        } => format!("the backend listens on port {port}, not on the port dev chose"),
+        FailureKind::WrongPort { port, in_use: true } => {
+            format!("the backend tried to bind port {port} (in use), not the port dev chose")
+        }
     }
 }
 
@@ -256,6 +263,7 @@ pub fn likely_causes(failures: &[AttemptFailure], context: &Context) -> Vec<Caus
         spawn_failure(failures),
         missing_package(failures, context),
         forking(failures, context),
+        wrong_port(failures, context),
         port_taken(failures, context),
         health_never_ready(failures),
         failing,
@@ -324,16 +332,40 @@ fn forking(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
     Some(Cause {
         cause: format!(
             "the backend command `{}` forks into the background: it exited while {} kept running",
-            context.command.join(" "),
+            crate::text::shell_command(&context.command),
             named(left)
         ),
         fix: "run the server in the foreground (drop a --daemon/-D flag or a trailing `&`; in a wrapper script, `exec` the server) so that dev can supervise and stop it; dev stopped what it left behind".into(),
     })
 }
 
+/// The backend took (or tried) another port than the one dev chose: it does not read
+/// the port dev gives it.
+fn wrong_port(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
+    let (port, in_use) = failures.iter().find_map(|f| match f.kind {
+        FailureKind::WrongPort { port, in_use } => Some((port, in_use)),
+        _ => None,
+    })?;
+    let chosen = context.port;
+    let held = if in_use {
+        format!("; port {port} is in use by another process")
+    } else {
+        String::new()
+    };
+    Some(Cause {
+        cause: format!(
+            "the backend binds port {port}, not port {chosen} that dev chose and gave it as BACKEND_PORT (it ignores it){held}"
+        ),
+        fix: "make the backend take dev's port: `{port}` in `backend.command` (e.g. `[\"uvicorn\", \"app:app\", \"--port\", \"{port}\"]`), or read $BACKEND_PORT in its code".into(),
+    })
+}
+
 /// Some attempt could not bind the port because another process holds it.
 fn port_taken(failures: &[AttemptFailure], context: &Context) -> Option<Cause> {
-    failures.iter().any(|f| f.bind_conflict).then(|| Cause {
+    let elsewhere = failures
+        .iter()
+        .any(|f| matches!(f.kind, FailureKind::WrongPort { .. }));
+    (!elsewhere && failures.iter().any(|f| f.bind_conflict)).then(|| Cause {
         cause: format!("port {} was taken by another process", context.port),
         fix: "rerun with `--port auto` to use a free port, or stop the process holding it (`cargo xtask doctor` names it)".into(),
     })

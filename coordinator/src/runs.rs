@@ -75,6 +75,9 @@ pub struct ConfigChange {
     pub original: Vec<u8>,
     /// What the file holds while this run needs it.
     pub written: Vec<u8>,
+    /// The file did not exist before the first run: it is removed rather than emptied.
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// Where a live run is, for `status` and `wait` (a record without one is `starting`).
@@ -581,6 +584,7 @@ mod tests {
             path: PathBuf::from("config.json"),
             original: original.as_bytes().to_vec(),
             written: written.as_bytes().to_vec(),
+            created: false,
         }
     }
 

@@ -77,6 +77,23 @@ pub fn printable_lines(text: &str) -> String {
         .join("\n")
 }
 
+/// A command as a person pastes it into a POSIX shell: each word quoted when it needs
+/// it (`vite --port 5174 --base '/my app/'`). A word with a NUL byte (which no shell
+/// can pass) is shown escaped instead.
+pub fn shell_command<S: AsRef<str>>(argv: &[S]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|word| {
+            let word = word.as_ref();
+            match shlex::try_quote(word) {
+                Ok(quoted) => quoted.into_owned(),
+                Err(_) => word.escape_debug().to_string(),
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +120,16 @@ mod tests {
         assert_eq!(printable("plain é text"), "plain é text");
         assert_eq!(printable("a\nb"), "a\\nb");
         assert_eq!(printable_lines("a\u{1b}[2J\nb\r"), "a\\u{1b}[2J\nb\\r");
+    }
+
+    #[test]
+    fn commands_are_shown_as_a_shell_reads_them() {
+        let argv = ["vite", "--port", "5174", "--base", "/my app/", "it's", ""];
+        assert_eq!(
+            shell_command(&argv),
+            "vite --port 5174 --base '/my app/' \"it's\" ''"
+        );
+        assert_eq!(shell_command(&["npm", "run", "dev"]), "npm run dev");
     }
 
     #[test]

@@ -8,28 +8,26 @@ use std::time::Duration;
 
 use super::frontend_port;
 use crate::config::Config;
-use crate::config::placeholder::expand;
 use crate::health::HealthClient;
 use crate::port::{self, PortState};
 
 /// The preview as `# ` comment lines, to follow `Config::describe`.
 pub fn preview(config: &Config) -> String {
     let mut lines = vec!["as a run would start now (nothing was started):".to_owned()];
-    let values = config.placeholders();
-    let expanded =
-        |argv: &[String]| -> Vec<String> { argv.iter().map(|arg| expand(arg, &values)).collect() };
+    // As a person pastes it: placeholders filled in, quoted for a POSIX shell.
+    let expanded = |argv: &[String]| crate::text::shell_command(&config.expanded(argv));
     match (&config.backend.url, super::resolve_python(config)) {
         (Some(url), _) => lines.push(format!(
             "backend: none started, backend.url is set ({url:?})"
         )),
-        (None, Ok(argv)) => lines.push(format!("backend.command runs  {:?}", expanded(&argv))),
+        (None, Ok(argv)) => lines.push(format!("backend.command runs  {}", expanded(&argv))),
         (None, Err(err)) => lines.push(format!(
             "backend.command cannot run: {err}; fix: {}",
             err.fix()
         )),
     }
     lines.push(format!(
-        "frontend.command runs {:?}",
+        "frontend.command runs {}",
         expanded(&config.frontend.command)
     ));
     if config.backend.url.is_none() {

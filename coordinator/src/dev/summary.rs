@@ -148,10 +148,14 @@ pub(super) fn entries(processes: &Processes, config: &Config) -> Vec<Entry> {
         });
     }
     if let Some(frontend) = &processes.frontend {
-        let (role, at) = match (&processes.command, config.frontend_url()) {
-            (Some(command), _) => ("command", command.join(" ")),
+        let url = processes
+            .frontend_url
+            .clone()
+            .or_else(|| config.frontend_url());
+        let (role, at) = match (&processes.command, url) {
+            (Some(command), _) => ("command", crate::text::shell_command(command)),
             (None, Some(url)) => ("frontend", format!("{url}/")),
-            (None, None) => ("frontend", config.frontend.command.join(" ")),
+            (None, None) => ("frontend", super::frontend_ready::shown_command(config)),
         };
         entries.push(Entry {
             role,

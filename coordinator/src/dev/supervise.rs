@@ -83,6 +83,9 @@ pub(super) struct Processes {
     /// The frontend is `dev -- <cmd>` (this command), whose exit code is passed through
     /// as it is.
     pub(super) command: Option<Vec<String>>,
+    /// The URL the frontend really serves at (another port than `FRONTEND_PORT` when it
+    /// moved on its own, `[::1]` when it listens there only).
+    pub(super) frontend_url: Option<String>,
     /// Why ports moved, for the summary.
     pub(super) moved: super::summary::Moved,
 }

@@ -72,13 +72,13 @@ impl ThisRun {
         });
     }
 
-    /// Changes the record and saves it.
     /// Changes the record in memory only: the next [`ThisRun::update`] writes it (the
     /// frontend's start, right after, on the path where every write costs).
     pub(super) fn change(&mut self, change: impl FnOnce(&mut Record)) {
         change(&mut self.record);
     }
 
+    /// Changes the record and saves it.
     pub(super) fn update(&mut self, change: impl FnOnce(&mut Record)) {
         change(&mut self.record);
         if let Ok(lock) = self.runs.lock() {
@@ -188,7 +188,8 @@ impl ThisRun {
     ) -> Result<(), frontend_config::FrontendConfigError> {
         let path = &config.frontend.config_file;
         let shown = display_path(path, &config.root);
-        if !path.exists() {
+        let missing = !path.exists();
+        if missing && frontend_config::Format::of(path) != Some(frontend_config::Format::Env) {
             self.log.warn(&format!(
                 "{shown} does not exist: not writing the backend port into it"
             ));
@@ -202,7 +203,7 @@ impl ThisRun {
                 .rev()
                 .filter_map(|r| r.frontend_config.as_ref())
                 .find(|c| c.path == *path && c.written == content)
-                .map(|c| c.original.clone())
+                .map(|c| (c.original.clone(), c.created))
         };
         let host = crate::health::probe_host(&config.backend.host);
         let url = config.backend_url();
@@ -219,6 +220,13 @@ impl ThisRun {
             port,
             url_key,
         )?;
+        if let frontend_config::Outcome::Written { undo, .. } = &outcome
+            && undo.created
+        {
+            self.log.info(&format!(
+                "{shown} does not exist (a fresh clone, or gitignored): created it for this run with only dev's keys; it is removed at exit unless you write to it"
+            ));
+        }
         let change = self.change_after(outcome, path, &shown, builds_on);
         self.record.frontend_config = change;
         // Saved with the change: `doctor` reads the two together.
@@ -237,7 +245,7 @@ impl ThisRun {
         outcome: frontend_config::Outcome,
         path: &std::path::Path,
         shown: &str,
-        builds_on: impl Fn(&[u8]) -> Option<Vec<u8>>,
+        builds_on: impl Fn(&[u8]) -> Option<(Vec<u8>, bool)>,
     ) -> Option<ConfigChange> {
         match outcome {
             frontend_config::Outcome::Written { changes, undo } => {
@@ -247,14 +255,15 @@ impl ThisRun {
                         change.key, change.old, change.new
                     ));
                 }
-                let original = match &self.record.frontend_config {
-                    Some(mine) => mine.original.clone(),
-                    None => builds_on(&undo.previous).unwrap_or(undo.previous),
+                let (original, created) = match &self.record.frontend_config {
+                    Some(mine) => (mine.original.clone(), mine.created),
+                    None => builds_on(&undo.previous).unwrap_or((undo.previous, undo.created)),
                 };
                 Some(ConfigChange {
                     path: path.to_path_buf(),
                     original,
                     written: undo.written,
+                    created,
                 })
             }
             // Already right: if it is right because a live run wrote it, this run now
@@ -266,10 +275,11 @@ impl ThisRun {
                         written: now,
                         ..mine.clone()
                     }),
-                    (None, Some(original)) => Some(ConfigChange {
+                    (None, Some((original, created))) => Some(ConfigChange {
                         path: path.to_path_buf(),
                         original,
                         written: now,
+                        created,
                     }),
                     (None, None) => None,
                 }
@@ -284,29 +294,13 @@ impl ThisRun {
         if let Some(change) = &self.record.frontend_config {
             let others = self.others_under(lock.as_ref());
             let shown = display_path(&change.path, &config.root);
-            match settle_file(change, &others, config) {
-                Ok(Settled::Restore) => self.log.info(&format!("{shown}: restored")),
-                Ok(Settled::HandTo) => self.log.info(&format!(
-                    "{shown}: left at the port of the dev run that is still live"
-                )),
-                Ok(Settled::Keep) => {}
-                Ok(Settled::EditedMeanwhile) => {
-                    let key = &config.frontend.port_key;
-                    let left = crate::frontend_config::read(&change.path, &shown, key)
-                        .ok()
-                        .flatten()
-                        .map_or_else(String::new, |value| {
-                            format!(
-                                "; it says {key} = {value}, dev.toml says {}: set it back by hand if that is not what you want",
-                                config.backend.port
-                            )
-                        });
-                    self.log.warn(&format!(
-                        "{shown}: edited since dev wrote it, so it was not restored{left}"
-                    ));
+            let settled = settle_file(change, &others, config);
+            for (warn, line) in said(&settled, &shown, config) {
+                if warn {
+                    self.log.warn(&line);
+                } else {
+                    self.log.info(&line);
                 }
-                Ok(Settled::NotBelieved(why)) => self.log.warn(&format!("{shown}: {why}")),
-                Err(err) => self.log.warn(&format!("{shown}: could not restore: {err}")),
             }
         }
         if let Some(lock) = &lock {
@@ -367,20 +361,96 @@ async fn wait_for(
 
 /// What [`settle_file`] decided.
 #[derive(Debug)]
-enum Settled {
+pub(crate) enum Settled {
     Keep,
     Restore,
+    /// dev created the file for the run, and nobody wrote to it: removed.
+    Removed,
     HandTo,
+    /// Edited meanwhile while another live run depends on it: left for that run.
     EditedMeanwhile,
+    /// Edited meanwhile: each value that still held dev's text got its old text back
+    /// (`restored`), the values someone changed were left as set (`kept`: key, value).
+    /// `created`: dev created the file, which stays because it was written to.
+    PerValue {
+        restored: Vec<String>,
+        kept: Vec<(String, String)>,
+        created: bool,
+    },
     /// The record's change is not believed, so the file was left alone: why.
     NotBelieved(String),
+}
+
+/// The lines that say how the frontend config was settled: `(is a warning, line)`.
+/// Every port dev chose that stays in the file is named, with its key and value.
+pub(crate) fn said(
+    settled: &std::io::Result<Settled>,
+    shown: &str,
+    config: &Config,
+) -> Vec<(bool, String)> {
+    let port = config.backend.port;
+    match settled {
+        Ok(Settled::Keep) => vec![],
+        Ok(Settled::Restore) => vec![(false, format!("{shown}: restored"))],
+        Ok(Settled::Removed) => vec![(
+            false,
+            format!("{shown}: removed (dev created it for this run)"),
+        )],
+        Ok(Settled::HandTo) => vec![(
+            false,
+            format!("{shown}: left at the port of the dev run that is still live"),
+        )],
+        Ok(Settled::EditedMeanwhile) => vec![(
+            true,
+            format!(
+                "{shown}: edited since dev wrote it while another dev run still uses it: left as it is"
+            ),
+        )],
+        Ok(Settled::PerValue {
+            restored,
+            kept,
+            created,
+        }) => {
+            let mut lines = Vec::new();
+            if !restored.is_empty() {
+                lines.push((
+                    false,
+                    format!(
+                        "{shown}: edited during the run: put back what dev changed ({}), kept the other edits",
+                        restored.join(", ")
+                    ),
+                ));
+            }
+            for (key, value) in kept {
+                lines.push((
+                    true,
+                    format!(
+                        "{shown}: {key} = {} was changed during the run, so it was left as it is (dev.toml says backend.port = {port}): set it back by hand if that is not what you want",
+                        crate::text::printable(value)
+                    ),
+                ));
+            }
+            if *created {
+                lines.push((
+                    false,
+                    format!("{shown}: dev created it for this run, but it was written to meanwhile: kept"),
+                ));
+            }
+            lines
+        }
+        Ok(Settled::NotBelieved(why)) => vec![(true, format!("{shown}: {why}"))],
+        Err(err) => vec![(true, format!("{shown}: could not restore: {err}"))],
+    }
 }
 
 /// Applies [`runs::settle`] to the file, believing a record (this run's, or another
 /// run's read back from disk) only as far as it can be checked: the file must be this
 /// checkout's frontend config, and what is written over it may differ from what it
-/// holds only in the values dev writes ([`frontend_config::only_values_differ`]).
-fn settle_file(
+/// holds only in the values dev writes ([`frontend_config::only_values_differ`]). A
+/// file edited meanwhile is restored value by value ([`restore_per_value`]). The one
+/// function that settles the frontend config: a clean exit, the next run after a crash
+/// (and a guardian of the run) call it; [`said`] words its outcome.
+pub(crate) fn settle_file(
     change: &ConfigChange,
     others: &[Record],
     config: &Config,
@@ -401,10 +471,23 @@ fn settle_file(
         .filter_map(|r| r.frontend_config.as_ref())
         .filter(|c| c.path == change.path)
         .collect();
-    let now = crate::user_file::read(&change.path)?;
+    let now = match crate::user_file::read(&change.path) {
+        // A file dev created and someone removed: nothing of dev's is left.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && change.created => {
+            return Ok(Settled::Keep);
+        }
+        now => now?,
+    };
     let decided = runs::settle(change, &live, &now);
     let (bytes, settled) = match decided {
+        Settle::Keep if live.is_empty() && change.created && now.is_empty() => {
+            std::fs::remove_file(&change.path)?;
+            return Ok(Settled::Removed);
+        }
         Settle::Keep => return Ok(Settled::Keep),
+        Settle::EditedMeanwhile if live.is_empty() => {
+            return restore_per_value(change, &now, config);
+        }
         Settle::EditedMeanwhile => return Ok(Settled::EditedMeanwhile),
         Settle::Restore(bytes) => (bytes, Settled::Restore),
         Settle::HandTo(bytes) => (bytes, Settled::HandTo),
@@ -415,6 +498,10 @@ fn settle_file(
         return Ok(Settled::NotBelieved(format!(
             "a run record's saved content differs from the file in more than `{port_key}`: not written back, left as it is"
         )));
+    }
+    if matches!(settled, Settled::Restore) && change.created && bytes.is_empty() {
+        std::fs::remove_file(&change.path)?;
+        return Ok(Settled::Removed);
     }
     crate::atomic::write(&change.path, bytes)?;
     Ok(settled)
@@ -438,6 +525,45 @@ pub(super) async fn clean_up_dead(
         runs.remove(&run.correlation_id, lock);
     }
     dead.len()
+}
+
+/// The file was edited after dev wrote it and no other run depends on it: each value
+/// that still holds dev's text gets its old text back, the rest stays as it is now
+/// ([`frontend_config::restore_values`]). A file dev created is removed when nothing
+/// but dev's lines was in it.
+fn restore_per_value(
+    change: &ConfigChange,
+    now: &[u8],
+    config: &Config,
+) -> std::io::Result<Settled> {
+    let keys = frontend_config::written_keys(
+        &config.frontend.port_key,
+        config.frontend.url_key.as_deref(),
+    );
+    let Some(done) = frontend_config::restore_values(
+        &change.path,
+        &change.original,
+        &change.written,
+        now,
+        &keys,
+    ) else {
+        return Ok(Settled::NotBelieved(
+            "edited since dev wrote it into something dev cannot read: left as it is".into(),
+        ));
+    };
+    let empty = done.content.iter().all(u8::is_ascii_whitespace);
+    if change.created && empty {
+        std::fs::remove_file(&change.path)?;
+        return Ok(Settled::Removed);
+    }
+    if done.content != now {
+        crate::atomic::write(&change.path, &done.content)?;
+    }
+    Ok(Settled::PerValue {
+        restored: done.restored,
+        kept: done.kept,
+        created: change.created,
+    })
 }
 
 /// Stops what a dead run left running and settles its frontend-config change.
@@ -488,20 +614,22 @@ async fn clean_up(
         return;
     };
     let shown = display_path(&change.path, &config.root);
-    let said = |what: &str| {
+    let settled = settle_file(change, live, config);
+    let lines = match &settled {
+        Ok(Settled::Restore) => vec![(
+            false,
+            format!("{shown}: restored what was there before that run"),
+        )],
+        Ok(Settled::HandTo) => vec![(
+            false,
+            format!("{shown}: set back to the port of the dev run that is still live"),
+        )],
+        _ => said(&settled, &shown, config),
+    };
+    for (_, line) in lines {
         warn(&format!(
-            "{shown}: {what} (dev run {} (pid {}) did not exit cleanly)",
+            "{line} (dev run {} (pid {}) did not exit cleanly)",
             run.correlation_id, run.pid
         ));
-    };
-    match settle_file(change, live, config) {
-        Ok(Settled::Restore) => said("restored what was there before that run"),
-        Ok(Settled::HandTo) => said("set back to the port of the dev run that is still live"),
-        Ok(Settled::Keep) => {}
-        Ok(Settled::EditedMeanwhile) => {
-            said("edited since that run wrote it, so it was left as it is");
-        }
-        Ok(Settled::NotBelieved(why)) => said(&why),
-        Err(err) => said(&format!("could not be restored: {err}")),
     }
 }

@@ -11,7 +11,6 @@ use serde_json::json;
 use super::{Check, Context, Status};
 use crate::config::{Source, display_path};
 use crate::exec::Cmd;
-use crate::frontend_config;
 use crate::git::GitError;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readiness, Reading};
 use crate::ownership::{self, Ownership};
@@ -28,8 +27,10 @@ pub const ALL: &[Entry] = &[
     ("python", python),
     ("backend-deps", backend_deps),
     ("node", node),
-    ("frontend-config", frontend_config),
+    ("frontend-config", super::frontend::frontend_config),
     ("port", port),
+    ("frontend-port", super::frontend::frontend_port),
+    ("node-deps", super::frontend::node_deps),
     ("backend-health", backend_health),
     ("backend-remote", super::remote::remote_backend),
     ("git-hooks", git_hooks),
@@ -49,7 +50,7 @@ fn config(cx: &Context) -> Check {
                 "backend on {}:{}, frontend `{}`",
                 cx.config.backend.host,
                 cx.config.backend.port,
-                cx.config.frontend.command.join(" ")
+                crate::text::shell_command(&cx.config.expanded(&cx.config.frontend.command))
             ))
             .data(json!({"file": shown})),
     }
@@ -57,7 +58,7 @@ fn config(cx: &Context) -> Check {
 
 /// A `skip` when a setting the check needs has an invalid value: the check would
 /// otherwise run on the default and give advice that breaks the app.
-fn needs(cx: &Context, id: &'static str, keys: &[&str]) -> Option<Check> {
+pub(super) fn needs(cx: &Context, id: &'static str, keys: &[&str]) -> Option<Check> {
     let invalid: Vec<&str> = keys
         .iter()
         .copied()
@@ -81,7 +82,11 @@ fn python(_: &Context) -> Check {
         Ok(found) => Check::new(
             "python",
             Status::Ok,
-            format!("Python {} ({})", found.version_text(), found.argv.join(" ")),
+            format!(
+                "Python {} ({})",
+                found.version_text(),
+                crate::text::shell_command(&found.argv)
+            ),
         )
         .detail(format!("executable: {}", found.executable.display()))
         .data(json!({"version": found.version_text(), "executable": found.executable})),
@@ -470,7 +475,7 @@ fn node(cx: &Context) -> Check {
         Err(VersionError::NotFound) if uses_node => Check::new("node", problem, "node is not on PATH")
             .detail(format!(
                 "the frontend command is `{}`",
-                cx.config.frontend.command.join(" ")
+                crate::text::shell_command(&cx.config.expanded(&cx.config.frontend.command))
             ))
             .fix("install Node 18 or newer (https://nodejs.org)"),
         Err(VersionError::NotFound) => Check::new(
@@ -481,103 +486,9 @@ fn node(cx: &Context) -> Check {
     }
 }
 
-fn frontend_config(cx: &Context) -> Check {
-    if let Some(skip) = needs(
-        cx,
-        "frontend-config",
-        &["backend.port", "frontend.config_file", "frontend.port_key"],
-    ) {
-        return skip;
-    }
-    let config = &cx.config;
-    let shown = display_path(&config.frontend.config_file, &config.root);
-    let key = &config.frontend.port_key;
-    if !config.frontend.config_file.exists() {
-        return Check::new(
-            "frontend-config",
-            Status::Error,
-            format!("{shown} does not exist"),
-        )
-        .fix("create it, or correct `frontend.config_file` in dev.toml");
-    }
-    match frontend_config::read(&config.frontend.config_file, &shown, key) {
-        Ok(Some(value)) => frontend_port(cx, &shown, key, &value),
-        Ok(None) => Check::new(
-            "frontend-config",
-            Status::Error,
-            format!("{shown} has no `{key}`"),
-        )
-        .fix(format!(
-            "add `{key}` to it, or set `frontend.port_key` in dev.toml"
-        )),
-        Err(err) => Check::new(
-            "frontend-config",
-            Status::Error,
-            format!("{shown} cannot be parsed"),
-        )
-        .detail(format!("{}: {}", err.location, err.message))
-        .fix(err.fix),
-    }
-}
-
-/// The frontend config's port `value` (at `key` in `shown`) against the backend
-/// port: the same, set for now by a live dev run, or a mismatch.
-fn frontend_port(cx: &Context, shown: &str, key: &str, value: &str) -> Check {
-    let backend_port = cx.config.backend.port;
-    let port_source = port_source(cx.config.source("backend.port"));
-    let data = json!({"file": shown, "key": key, "value": value, "backend_port": backend_port});
-    if let Some((run, configured)) = &cx.moved_by
-        && value == backend_port.to_string()
-    {
-        let mut data = data;
-        data["live_run"] = json!(run);
-        return Check::new(
-            "frontend-config",
-            Status::Ok,
-            format!(
-                "{shown} {key} = {value}: set for now by the live dev run {run}, which puts it back when it stops"
-            ),
-        )
-        .detail(format!("dev.toml says backend.port = {configured}"))
-        .data(data);
-    }
-    if value == backend_port.to_string() {
-        return Check::new(
-            "frontend-config",
-            Status::Ok,
-            format!("{shown} {key} = {value}, the backend port"),
-        )
-        .data(data);
-    }
-    if let Some(run) = super::runs::live_writer(cx, value) {
-        let mut data = data;
-        data["live_run"] = json!(run.correlation_id);
-        return Check::new(
-            "frontend-config",
-            Status::Ok,
-            format!(
-                "{shown} {key} = {value}: set for now by the live dev run {} (pid {}), which puts it back when it stops",
-                run.correlation_id, run.pid
-            ),
-        )
-        .detail(format!("{port_source} backend.port = {backend_port}"))
-        .data(data);
-    }
-    Check::new(
-        "frontend-config",
-        Status::Error,
-        format!("{shown} says {key} = {value}, but {port_source} backend.port = {backend_port}"),
-    )
-    .detail("the frontend would talk to a port the backend does not listen on")
-    .fix(format!(
-        "set {key} to {backend_port} in {shown} (or run `cargo xtask dev`, which writes it)"
-    ))
-    .data(data)
-}
-
 /// Names the layer a setting came from, as the subject of a sentence: dev.toml, or
 /// an override.
-fn port_source(source: &Source) -> String {
+pub(super) fn port_source(source: &Source) -> String {
     match source {
         Source::File { path, .. } => format!("{} says", path.display()),
         Source::Env(var) => format!("env {var} sets"),

@@ -26,6 +26,8 @@ const NLMSG_HDR: usize = 16;
 pub struct Listening {
     pub inode: u64,
     pub uid: u32,
+    /// The address it is bound to (`0.0.0.0` and `::` for every address).
+    pub ip: std::net::IpAddr,
 }
 
 /// Every TCP socket listening on `port`, IPv4 and IPv6.
@@ -40,6 +42,30 @@ pub fn listening(port: u16) -> std::io::Result<Vec<Listening>> {
         );
     }
     Ok(found)
+}
+
+/// Every listening TCP socket of either family: `(port, socket)`.
+pub fn listening_all() -> std::io::Result<Vec<(u16, Listening)>> {
+    let mut found = dump(libc_af_inet())?;
+    found.extend(dump(libc_af_inet6())?);
+    Ok(found)
+}
+
+/// The socket inodes `pid` holds open (none when it cannot be inspected).
+pub fn socket_inodes(pid: u32) -> Vec<u64> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.path()).ok()?;
+            let inode = target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?;
+            inode.parse().ok()
+        })
+        .collect()
 }
 
 fn libc_af_inet() -> u8 {
@@ -105,7 +131,17 @@ fn dump(family: u8) -> std::io::Result<Vec<(u16, Listening)>> {
                         let port = u16::from_be_bytes([buffer[body + 4], buffer[body + 5]]);
                         let uid = u32_at(&buffer, body + 64);
                         let inode = u64::from(u32_at(&buffer, body + 68));
-                        found.push((port, Listening { inode, uid }));
+                        // The source address follows the two ports: 4 bytes for IPv4,
+                        // 16 for IPv6, in network order.
+                        let src = body + 8;
+                        let ip = if family == libc_af_inet6() {
+                            let mut octets = [0u8; 16];
+                            octets.copy_from_slice(&buffer[src..src + 16]);
+                            std::net::IpAddr::from(octets)
+                        } else {
+                            std::net::IpAddr::from(four(&buffer, src))
+                        };
+                        found.push((port, Listening { inode, uid, ip }));
                     }
                 }
             }

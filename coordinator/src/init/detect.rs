@@ -169,6 +169,12 @@ const DEV_SERVERS: &[DevServer] = &[
     },
 ];
 
+/// The strict-port flag of the dev server a command runs (`--strictPort` for Vite),
+/// when it is one `init` knows and it has one: `dev` names it when a server moved.
+pub(crate) fn strict_flag(command: &str) -> Option<&'static str> {
+    dev_server(command)?.strict_flag
+}
+
 /// The dev server a script runs, if `init` knows it.
 fn dev_server(script: &str) -> Option<&'static DevServer> {
     DEV_SERVERS.iter().find(|server| {

@@ -14,7 +14,7 @@ use crate::support::{Checkout, Running};
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn doctor(checkout: &Checkout, env: &[(&str, &str)]) -> (i32, Value) {
+pub(crate) fn doctor(checkout: &Checkout, env: &[(&str, &str)]) -> (i32, Value) {
     let mut command = checkout.command(&["doctor", "--json"]);
     command.envs(env.iter().copied());
     let output = command.output().unwrap();
@@ -23,7 +23,7 @@ fn doctor(checkout: &Checkout, env: &[(&str, &str)]) -> (i32, Value) {
     (output.status.code().unwrap(), json)
 }
 
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .unwrap()
@@ -32,7 +32,7 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {id} in {report}"))
 }
 
-fn status(checkout: &Checkout, id: &str, env: &[(&str, &str)]) -> (String, Value) {
+pub(crate) fn status(checkout: &Checkout, id: &str, env: &[(&str, &str)]) -> (String, Value) {
     let (_, report) = doctor(checkout, env);
     let found = check(&report, id).clone();
     (found["status"].as_str().unwrap().to_owned(), found)
@@ -89,6 +89,8 @@ fn the_json_has_the_documented_shape() {
             "node",
             "frontend-config",
             "port",
+            "frontend-port",
+            "node-deps",
             "backend-health",
             "backend-remote",
             "git-hooks",
@@ -393,7 +395,10 @@ fn human_output_snapshot() {
     let port = checkout.port;
     checkout.write(
         "dev.toml",
-        &format!("[backend]\nport = {port}\n[frontend]\ncommand = [\"sleep\", \"1\"]\n"),
+        &format!(
+            "[backend]\nport = {port}\n[frontend]\ncommand = [\"sleep\", \"1\"]\nport = {}\n",
+            port + 3
+        ),
     );
     checkout.write(
         "frontend/config.json",
@@ -411,6 +416,7 @@ fn human_output_snapshot() {
     let text = String::from_utf8_lossy(&output.stdout);
     // Only what differs between runs is masked: the ports and the correlation id.
     let masked = text
+        .replace(&(port + 3).to_string(), "<port+3>")
         .replace(&(port + 1).to_string(), "<port+1>")
         .replace(&port.to_string(), "<port>");
     let masked = match masked.find("(correlation id ") {
@@ -430,6 +436,8 @@ fn human_output_snapshot() {
     the frontend would talk to a port the backend does not listen on
     fix: set backend.port to <port> in frontend/config.json (or run `cargo xtask dev`, which writes it)
 ✓ port             port <port> is free
+✓ frontend-port    port <port+3> (the frontend's) is free
+- node-deps        no package.json for the frontend
 - backend-health   no backend answers http://127.0.0.1:<port>/health
 - backend-remote   no backend.url: dev starts the backend here
 - git-hooks        git is not installed

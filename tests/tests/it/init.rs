@@ -228,7 +228,14 @@ fn a_vite_uv_app_is_initialised_and_brought_up_through_its_env_file() {
         "{output}"
     );
     let report = app.doctor();
-    assert_eq!(errors(&report), Vec::<String>::new(), "{report:#}");
+    // The copy has no node_modules (the probe stands in for Vite): doctor says so, with
+    // the lock file's install command.
+    assert_eq!(
+        errors(&report),
+        ["\"node-deps\": \"frontend/package.json: 1 of 1 package not installed: vite\""],
+        "{report:#}"
+    );
+    assert_eq!(check(&report, "node-deps")["fix"], "cd frontend && npm ci");
     assert_eq!(check(&report, "backend-deps")["status"], "ok", "{report:#}");
 
     // A changed lock file changes the environment: doctor says so, and the next dev

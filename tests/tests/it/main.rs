@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod control;
 mod doctor;
+mod doctor_frontend;
 mod editors;
 mod events;
 mod frontend;
@@ -22,6 +23,7 @@ mod precommit;
 mod pressure;
 
 mod real_apps;
+mod real_frontends;
 mod reference_app;
 mod remote;
 mod runs;

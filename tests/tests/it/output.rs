@@ -325,12 +325,10 @@ fn print_config_shows_the_commands_as_they_would_run_and_what_the_port_policy_wo
     let port = checkout.port;
     for line in [
         format!(
-            "# backend.command runs  [{:?}, \"app.py\", \"--port\", \"{port}\"]",
-            python.display().to_string()
+            "# backend.command runs  {} app.py --port {port}",
+            coordinator::text::shell_command(&[python.display().to_string()])
         ),
-        format!(
-            "# frontend.command runs [\"node\", \"ui.js\", \"http://127.0.0.1:{port}\", \"{frontend_port}\"]"
-        ),
+        format!("# frontend.command runs node ui.js http://127.0.0.1:{port} {frontend_port}"),
         format!("# frontend.port {frontend_port}: free"),
     ] {
         assert!(stdout.lines().any(|l| l == line), "{line}\n{stdout}");

@@ -234,7 +234,9 @@ fn an_edit_made_while_dev_runs_is_not_clobbered_on_exit() {
     );
     assert_eq!(status.code(), Some(0), "{output}");
     assert!(
-        output.contains("edited since dev wrote it, so it was not restored"),
+        output.contains(
+            "frontend/config.json: backend.port = 1234 was changed during the run, so it was left as it is"
+        ),
         "{output}"
     );
     assert_eq!(

@@ -39,7 +39,7 @@ pub struct Detected {
     /// The venv folder, relative to the app.
     pub venv: String,
     /// Lines the frontend config must have (path, lines): a file created when the app
-    /// has none, or a port key added beside a URL key.
+    /// has none.
     pub env_lines: Option<(PathBuf, String)>,
     backend: Vec<(&'static str, String)>,
     frontend: Vec<(&'static str, String)>,
@@ -418,44 +418,21 @@ fn frontend_config(frontend: &Frontend, key: Option<&EnvKey>, port: u16, d: &mut
     d.frontend
         .push(("config_file", toml_string(&shown(&key.file))));
     if key.url {
-        let port_key = key
-            .key
-            .strip_suffix("URL")
-            .map_or_else(|| format!("{}_PORT", key.key), |stem| format!("{stem}PORT"));
+        // dev replaces only the address of a URL value (scheme, path and quoting stay),
+        // so the app's own key is the one to keep in step: nothing is added to its file.
         d.found.push(format!(
             "frontend config: {} in {} (http://...:{})",
             key.key,
             shown(&key.file),
             key.port
         ));
-        d.guessed.push(format!(
-            "frontend.port_key = {port_key}, added to {} beside {} (dev writes the port there and the whole URL at {})",
-            shown(&key.file),
-            key.key,
-            key.key
-        ));
-        d.env_lines = Some((
-            key.file.clone(),
-            format!(
-                "# Added by `cargo xtask init`: the backend's port, kept by `cargo xtask dev` with {}.\n{port_key}={}\n",
-                key.key, key.port
-            ),
-        ));
-        if !key.path.is_empty() && key.path != "/" {
-            d.check.push(format!(
-                "{} ends in `{}`, which dev's URL does not have: keep that path in the frontend's code",
-                key.key, key.path
-            ));
-        }
         d.frontend.push((
             "port_key",
             format!(
-                "{}  # guessed: init added it beside {}",
-                toml_string(&port_key),
-                key.key
+                "{}  # a URL: dev replaces its host and port, the rest stays",
+                toml_string(&key.key)
             ),
         ));
-        d.frontend.push(("url_key", toml_string(&key.key)));
     } else {
         d.found.push(format!(
             "frontend config: {}={} in {}",

@@ -186,7 +186,7 @@ fn a_vite_uv_app_is_initialised_and_brought_up_through_its_env_file() {
         "found: backend: the FastAPI app `app.main:app` in backend/app/main.py",
         "found: health route: GET /health in backend/app/main.py",
         "found: backend packages: backend/pyproject.toml, installed with backend/uv.lock (uv sync --frozen)",
-        "guessed: frontend.port_key = VITE_API_PORT",
+        "found: frontend config: VITE_API_URL in frontend/.env.development (http://...:",
         "check: frontend has no node_modules",
         "check: backend/pyproject.toml has optional dependencies (\"dev\"): set backend.extras = [\"dev\"] to install them too",
     ] {
@@ -199,12 +199,18 @@ fn a_vite_uv_app_is_initialised_and_brought_up_through_its_env_file() {
         r#"requirements = "backend/pyproject.toml""#,
         r#"command = ["npm", "--prefix", "frontend", "run", "dev", "--", "--port", "{frontend_port}", "--strictPort", "--host", "127.0.0.1"]"#,
         r#"config_file = "frontend/.env.development""#,
-        r#"url_key = "VITE_API_URL""#,
+        r#"port_key = "VITE_API_URL"  # a URL: dev replaces its host and port, the rest stays"#,
     ] {
         assert!(dev_toml.contains(line), "no {line:?} in:\n{dev_toml}");
     }
+    assert!(!dev_toml.contains("url_key"), "{dev_toml}");
     let installed = snapshot(&app.path);
     assert_app_bytes_kept(&before, &installed);
+    // The app's .env is not written to: its URL key is the one dev keeps in step.
+    assert_eq!(
+        installed[Path::new("frontend/.env.development")],
+        before[Path::new("frontend/.env.development")]
+    );
     assert!(text(&app.init(&[])).contains("nothing to write"));
     assert_eq!(
         snapshot(&app.path),
@@ -236,6 +242,16 @@ fn a_vite_uv_app_is_initialised_and_brought_up_through_its_env_file() {
         "{report:#}"
     );
     assert_eq!(check(&report, "node-deps")["fix"], "cd frontend && npm ci");
+    // As the user does after `init`'s "check:" line: the packages installed (here the
+    // fixture's own `npm ci`, which `.ci/run` made), and then doctor has no error.
+    std::os::unix::fs::symlink(
+        repo_root().join("tests/fixtures/apps/vite-uv/frontend/node_modules"),
+        app.path.join("frontend/node_modules"),
+    )
+    .unwrap();
+    let report = app.doctor();
+    assert_eq!(errors(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(check(&report, "node-deps")["status"], "ok", "{report:#}");
     assert_eq!(check(&report, "backend-deps")["status"], "ok", "{report:#}");
 
     // A changed lock file changes the environment: doctor says so, and the next dev

@@ -44,6 +44,7 @@ use this_run::ThisRun;
 
 use crate::backend::{self, Plan, StartOutcome};
 use crate::config::{Config, display_path};
+use crate::guardian::Guardian;
 use crate::health::{HealthClient, HealthReport};
 use crate::port;
 use crate::process::{self, ProcessSpec};
@@ -130,9 +131,17 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if !process::become_subreaper() {
         log.file_only("cannot become the child subreaper: a backend that daemonizes may escape");
     }
+    // Before anything is started: whatever starts from here on is the guardian's to
+    // stop should `dev` be killed outright.
+    let guardian = start_guardian(config, log);
     let mut this_run = match ThisRun::register(config, log, &mut shutdown).await {
         std::ops::ControlFlow::Continue(this_run) => this_run,
-        std::ops::ControlFlow::Break(outcome) => return outcome,
+        std::ops::ControlFlow::Break(outcome) => {
+            if let Some(guardian) = guardian {
+                guardian.stand_down();
+            }
+            return outcome;
+        }
     };
     let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
     // Whatever escaped the groups (a double fork into its own session) goes too.
@@ -146,10 +155,50 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         ));
     }
     this_run.finish(config);
+    // Last: until the record is gone, a kill leaves the guardian something to finish.
+    if let Some(guardian) = guardian {
+        guardian.stand_down();
+    }
     if let DevOutcome::Failed(report) = &outcome {
         log.file_only(&report.to_string());
     }
     outcome
+}
+
+/// Starts this run's guardian (see [`crate::guardian`]) unless `dev.guardian` is off.
+/// A guardian that cannot start is said once; the run goes on, and the next run cleans
+/// up after a `kill -9` as it always did.
+fn start_guardian(config: &Config, log: &RunLog) -> Option<Guardian> {
+    if !config.dev.guardian {
+        log.file_only("no guardian (dev.guardian = false): after a kill -9 the next run cleans up");
+        return None;
+    }
+    match Guardian::start(&config.root, log.correlation_id(), log.path()) {
+        Ok(guardian) => {
+            log.file_only(&format!(
+                "guardian pid {}: it stops what this run started if dev is killed outright",
+                guardian.pid()
+            ));
+            Some(guardian)
+        }
+        Err(err) => {
+            log.warn(&format!(
+                "cannot start the guardian ({err}): if dev is killed outright, what it started runs until the next dev run"
+            ));
+            None
+        }
+    }
+}
+
+/// What the guardian of run `correlation_id` does once `dev` died without standing it
+/// down: the next run's clean-up of that one run, at once (see [`crate::guardian`]).
+pub async fn clean_up_after_guarded(
+    config: &Config,
+    correlation_id: &str,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> String {
+    this_run::clean_up_after_guarded(config, correlation_id, log, shutdown).await
 }
 
 /// The run once it is recorded: sync, port, frontend config, backend, frontend,

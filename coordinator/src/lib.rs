@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod exec;
 pub mod frontend_config;
 pub mod git;
+pub mod guardian;
 pub mod health;
 pub mod holder;
 pub mod hooks;

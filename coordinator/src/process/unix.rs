@@ -138,6 +138,33 @@ pub fn prepare_child(cmd: &mut tokio::process::Command, foreground: bool) {
     }
 }
 
+/// Prepares the guardian between fork and exec (see `process::spawn_guardian`): a
+/// session of its own, the termination signals ignored (an ignored signal stays
+/// ignored across `exec`, so there is no moment at which one could kill it), and the
+/// terminal signals `dev` blocks for itself unblocked again. No parent-death signal.
+pub fn prepare_guardian(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec runs between fork and exec; the closure only makes async-signal-safe calls (setsid, sigaction, sigprocmask)"
+    )]
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()?;
+            for signal in [
+                NixSignal::SIGINT,
+                NixSignal::SIGTERM,
+                NixSignal::SIGHUP,
+                NixSignal::SIGQUIT,
+            ] {
+                nix::sys::signal::signal(signal, SigHandler::SigIgn)?;
+            }
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&terminal_signals()), None);
+            Ok(())
+        });
+    }
+}
+
 /// The members of a process group, read from `/proc` (Linux); elsewhere only the
 /// leader is named.
 #[cfg(target_os = "linux")]

@@ -10,6 +10,7 @@ mod config;
 mod doctor;
 mod frontend;
 mod frontend_config;
+mod guardian;
 mod health_answers;
 mod init;
 mod lifecycle;

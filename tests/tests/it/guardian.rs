@@ -1,0 +1,303 @@
+//! The guardian (issue 24): a `kill -9` of `dev`, or SIGKILL to its whole process group
+//! as an editor's stop button sends, leaves nothing of the run within 2 s: no process
+//! (a backend's grandchild, a frontend tree of a shell, a Node server and the child it
+//! spawns), no port, no changed frontend config, no run record. A clean stop leaves no
+//! guardian; killing the guardian alone changes nothing for the run.
+
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use crate::support::{
+    Checkout, KillOnDrop, Running, free_port, http_get, is_free_port, pid_alive, read_pid,
+    run_logs, wait_until,
+};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A Node server on `FRONTEND_PORT` that spawns a child of its own (same group, as a
+/// dev server's workers are) and writes both pids once it listens.
+const NODE_SERVER: &str = r#"const http = require("http");
+const fs = require("fs");
+const { spawn } = require("child_process");
+const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+http.createServer((req, res) => res.end("ok")).listen(Number(process.env.FRONTEND_PORT), "127.0.0.1", () => {
+  fs.writeFileSync("node.pids.tmp", `${process.pid} ${child.pid}\n`);
+  fs.renameSync("node.pids.tmp", "node.pids");
+});
+"#;
+
+/// What the frontend config holds before any run: not dev's port, with formatting of
+/// its own that must come back byte for byte.
+const ORIGINAL: &str =
+    "{\n  \"backend\": {\"host\": \"127.0.0.1\",   \"port\": 8000},\n  \"title\": \"app\"\n}\n";
+
+/// A checkout whose backend forks a grandchild into its group and whose frontend is a
+/// tree of three processes: `sh` -> a Node server -> the child it spawns.
+struct App {
+    checkout: Checkout,
+    frontend_port: u16,
+    grace: &'static str,
+    backend_args: &'static [&'static str],
+}
+
+impl App {
+    fn new() -> App {
+        App {
+            checkout: Checkout::new(),
+            frontend_port: free_port(),
+            grace: "2s",
+            backend_args: &[],
+        }
+    }
+
+    fn write(&self) {
+        let fake = crate::support::fake_backend().display().to_string();
+        let mut backend = vec![
+            "python3",
+            &fake,
+            "--spawn-grandchild",
+            "grandchild.pid",
+            "--pid-file",
+            "backend.pid",
+        ];
+        backend.extend(self.backend_args);
+        self.checkout.write(
+            "dev.toml",
+            &format!(
+                "[backend]\ncommand = {}\nport = {}\nstartup_timeout = \"10s\"\n\n\
+                 [frontend]\ncommand = [\"sh\", \"-c\", \"node server.js; true\"]\nport = {}\n\n\
+                 [dev]\nshutdown_grace = \"{}\"\n",
+                serde_json::to_string(&backend).unwrap(),
+                self.checkout.port,
+                self.frontend_port,
+                self.grace,
+            ),
+        );
+        self.checkout.write("server.js", NODE_SERVER);
+        self.checkout.write("frontend/config.json", ORIGINAL);
+    }
+
+    /// `dev` (in a process group of its own when `own_group`: an editor starts it so),
+    /// once the frontend serves; with every process of the run, each killed on drop
+    /// should the test fail.
+    fn start(&self, own_group: bool) -> (Running, Tree) {
+        self.write();
+        let mut command = self.checkout.command(&["dev", "--no-sync"]);
+        if own_group {
+            command.process_group(0);
+        }
+        let dev = Running::spawn(command);
+        dev.expect_line("frontend ready:", LONG);
+        let file = |name: &str| self.checkout.file(name);
+        assert!(wait_until(LONG, || file("node.pids").exists()));
+        let node = std::fs::read_to_string(file("node.pids")).unwrap();
+        let mut node = node.split_whitespace().map(|p| p.parse::<u32>().unwrap());
+        let shell: u32 = dev
+            .expect_line("started frontend pid", LONG)
+            .split("pid ")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let pids = vec![
+            ("backend", read_pid(&file("backend.pid")).unwrap()),
+            (
+                "backend's grandchild",
+                read_pid(&file("grandchild.pid")).unwrap(),
+            ),
+            ("frontend shell", shell),
+            ("node server", node.next().unwrap()),
+            ("node's child", node.next().unwrap()),
+            ("guardian", dev.guardian()),
+        ];
+        assert_ne!(
+            std::fs::read_to_string(file("frontend/config.json")).unwrap(),
+            ORIGINAL,
+            "dev pointed the frontend config at its backend"
+        );
+        let guards = pids.iter().map(|(_, pid)| KillOnDrop(*pid)).collect();
+        (
+            dev,
+            Tree {
+                pids,
+                _guards: guards,
+            },
+        )
+    }
+
+    /// What is left of the run: live processes, taken ports, a changed frontend
+    /// config, run records. Empty when nothing is.
+    fn left(&self, tree: &Tree) -> Vec<String> {
+        let mut left: Vec<String> = tree
+            .pids
+            .iter()
+            .filter(|(_, pid)| pid_alive(*pid))
+            .map(|(role, pid)| format!("{role} (pid {pid})"))
+            .collect();
+        for port in [self.checkout.port, self.frontend_port] {
+            if !is_free_port(port) {
+                left.push(format!("port {port}"));
+            }
+        }
+        let config = std::fs::read_to_string(self.checkout.file("frontend/config.json"));
+        if config.as_deref().ok() != Some(ORIGINAL) {
+            left.push(format!("frontend config: {config:?}"));
+        }
+        left.extend(records(&self.checkout));
+        left
+    }
+
+    /// Asserts that nothing of the run is left within `within` of `since`.
+    fn assert_nothing_left(&self, tree: &Tree, since: Instant, within: Duration, dev: &Running) {
+        let mut left = Vec::new();
+        let gone = wait_until(within.saturating_sub(since.elapsed()), || {
+            left = self.left(tree);
+            left.is_empty()
+        });
+        assert!(
+            gone,
+            "left {} ms after the kill: {left:#?}\ndev:\n{}\nlog:\n{}",
+            since.elapsed().as_millis(),
+            dev.output(),
+            run_logs(&self.checkout)
+        );
+    }
+}
+
+/// Every process of a run, by role, killed on drop should the test fail.
+struct Tree {
+    pids: Vec<(&'static str, u32)>,
+    _guards: Vec<KillOnDrop>,
+}
+
+impl Tree {
+    fn pid(&self, role: &str) -> u32 {
+        self.pids.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+}
+
+fn records(checkout: &Checkout) -> Vec<String> {
+    std::fs::read_dir(checkout.file(".dev/runs"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".json"))
+                .map(|name| format!("run record {name}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn kill_9_of_dev_leaves_nothing_of_the_run_within_2_s() {
+    let app = App::new();
+    let (mut dev, tree) = app.start(false);
+    dev.signal(Signal::SIGKILL);
+    let killed = Instant::now();
+    dev.wait(LONG);
+    app.assert_nothing_left(&tree, killed, Duration::from_secs(2), &dev);
+    let log = run_logs(&app.checkout);
+    assert!(
+        log.contains("dev ended without stopping cleanly: cleaning up after it")
+            && log.contains("frontend/config.json: restored what was there before that run")
+            && log.contains("removed the run's record"),
+        "the guardian says what it did in the run's log:\n{log}"
+    );
+}
+
+#[test]
+fn sigkill_to_devs_whole_process_group_leaves_nothing_of_the_run_within_2_s() {
+    // What an editor's stop button does: dev was started in a group of its own.
+    let app = App::new();
+    let (mut dev, tree) = app.start(true);
+    killpg(Pid::from_raw(dev.pid() as i32), Signal::SIGKILL).unwrap();
+    let killed = Instant::now();
+    dev.wait(LONG);
+    app.assert_nothing_left(&tree, killed, Duration::from_secs(2), &dev);
+}
+
+#[test]
+fn a_signal_to_devs_group_then_sigkill_mid_stop_leaves_nothing_of_the_run() {
+    // The terminal closing (SIGHUP), `systemd` ending a scope or `docker stop`
+    // (SIGTERM to every process), each followed by SIGKILL before dev has finished
+    // stopping: a backend that ignores SIGTERM keeps dev's stop waiting for its grace
+    // period, and the SIGKILL lands in the middle. The guardian gets the signal first
+    // (a signal to every process reaches them in some order): it must not die of it.
+    for signal in [Signal::SIGHUP, Signal::SIGTERM] {
+        let mut app = App::new();
+        app.grace = "1s";
+        app.backend_args = &["--ignore-sigterm"];
+        let (mut dev, tree) = app.start(true);
+        let group = Pid::from_raw(dev.pid() as i32);
+        kill(Pid::from_raw(tree.pid("guardian") as i32), signal).unwrap();
+        killpg(group, signal).unwrap();
+        dev.expect_line("received: stopping what dev started", LONG);
+        killpg(group, Signal::SIGKILL).unwrap();
+        let killed = Instant::now();
+        dev.wait(LONG);
+        // The guardian's own grace period (1 s) for the backend that ignores SIGTERM.
+        app.assert_nothing_left(&tree, killed, Duration::from_secs(5), &dev);
+    }
+}
+
+#[test]
+fn a_clean_ctrl_c_leaves_no_guardian() {
+    let app = App::new();
+    let (mut dev, tree) = app.start(false);
+    let guardian = tree.pid("guardian");
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(
+        !pid_alive(guardian),
+        "the guardian {guardian} outlived a clean stop"
+    );
+    assert!(app.left(&tree).is_empty(), "{:?}", app.left(&tree));
+    assert!(
+        !run_logs(&app.checkout).contains("cleaning up after it"),
+        "a clean stop leaves the guardian nothing to do"
+    );
+}
+
+#[test]
+fn a_run_whose_frontend_command_exits_leaves_no_guardian() {
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--", "sleep", "0.5"]);
+    let guardian = dev.guardian();
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(!pid_alive(guardian), "the guardian {guardian} outlived dev");
+}
+
+#[test]
+fn killing_the_guardian_alone_changes_nothing_for_the_run() {
+    let app = App::new();
+    let (mut dev, tree) = app.start(false);
+    let guardian = tree.pid("guardian");
+    kill(Pid::from_raw(guardian as i32), Signal::SIGKILL).unwrap();
+    assert!(wait_until(LONG, || !pid_alive(guardian)));
+    // The run goes on: every process lives, the backend answers, nothing is said.
+    let before = dev.output();
+    let (code, _) = http_get(app.checkout.port, "/health", "t").unwrap();
+    assert_eq!(code, 200);
+    for (role, pid) in &tree.pids {
+        assert!(
+            *role == "guardian" || pid_alive(*pid),
+            "{role} (pid {pid}) died"
+        );
+    }
+    assert!(dev.try_status().is_none(), "dev goes on");
+    // And it stops as it always does.
+    dev.signal(Signal::SIGINT);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    let after = dev.output();
+    let stop = &after[before.len()..];
+    for unexpected in ["WARN", "was killed", "guardian"] {
+        assert!(!stop.contains(unexpected), "{unexpected:?} in:\n{stop}");
+    }
+    assert!(app.left(&tree).is_empty(), "{:?}", app.left(&tree));
+}

@@ -301,3 +301,43 @@ fn killing_the_guardian_alone_changes_nothing_for_the_run() {
     }
     assert!(app.left(&tree).is_empty(), "{:?}", app.left(&tree));
 }
+
+#[test]
+fn the_guardian_holds_no_port_no_terminal_and_no_file_of_the_run() {
+    let app = App::new();
+    let (dev, tree) = app.start(false);
+    let guardian = tree.pid("guardian");
+    let mut fds: Vec<(String, String)> = std::fs::read_dir(format!("/proc/{guardian}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|fd| {
+            let target = std::fs::read_link(fd.path()).unwrap();
+            (
+                fd.file_name().to_string_lossy().into_owned(),
+                target.display().to_string(),
+            )
+        })
+        .collect();
+    fds.sort();
+    let shown = format!("{fds:?}");
+    assert_eq!(fds.len(), 3, "only stdin, stdout and stderr: {shown}");
+    assert!(
+        fds[0].1.starts_with("pipe:"),
+        "stdin is the pipe from dev: {shown}"
+    );
+    assert_eq!(fds[1].1, "/dev/null", "{shown}");
+    assert_eq!(fds[2].1, "/dev/null", "{shown}");
+    // A session (and so a process group) of its own: no signal to dev's group or
+    // terminal reaches it.
+    let stat = std::fs::read_to_string(format!("/proc/{guardian}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let (pgid, session) = (fields[2], fields[3]);
+    assert_eq!(pgid, guardian.to_string(), "{stat}");
+    assert_eq!(session, guardian.to_string(), "{stat}");
+    drop(dev);
+}

@@ -131,10 +131,12 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if !process::become_subreaper() {
         log.file_only("cannot become the child subreaper: a backend that daemonizes may escape");
     }
-    // Before anything is started: whatever starts from here on is the guardian's to
-    // stop should `dev` be killed outright.
-    let guardian = start_guardian(config, log);
-    let mut this_run = match ThisRun::register(config, log, &mut shutdown).await {
+    // The guardian starts while the run registers, and runs before anything is
+    // started: whatever starts from here on is its to stop should `dev` be killed.
+    let starting = start_guardian(config, log);
+    let registered = ThisRun::register(config, log, &mut shutdown).await;
+    let guardian = starting.and_then(|starting| guardian_up(starting, log));
+    let mut this_run = match registered {
         std::ops::ControlFlow::Continue(this_run) => this_run,
         std::ops::ControlFlow::Break(outcome) => {
             if let Some(guardian) = guardian {
@@ -166,22 +168,33 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
 }
 
 /// Starts this run's guardian (see [`crate::guardian`]) unless `dev.guardian` is off.
-/// A guardian that cannot start is said once; the run goes on, and the next run cleans
-/// up after a `kill -9` as it always did.
-fn start_guardian(config: &Config, log: &RunLog) -> Option<Guardian> {
+fn start_guardian(config: &Config, log: &RunLog) -> Option<crate::guardian::Starting> {
     if !config.dev.guardian {
         log.file_only("no guardian (dev.guardian = false): after a kill -9 the next run cleans up");
         return None;
     }
-    match Guardian::start(&config.root, log.correlation_id(), log.path()) {
-        Ok(guardian) => {
+    Some(Guardian::start_soon(
+        &config.root,
+        log.correlation_id(),
+        log.path(),
+    ))
+}
+
+/// Waits for the guardian to run. A guardian that cannot start is said once; the run
+/// goes on, and the next run cleans up after a `kill -9` as it always did.
+fn guardian_up(starting: crate::guardian::Starting, log: &RunLog) -> Option<Guardian> {
+    let waited = std::time::Instant::now();
+    match starting.wait() {
+        (Ok(guardian), took) => {
             log.file_only(&format!(
-                "guardian pid {}: it stops what this run started if dev is killed outright",
-                guardian.pid()
+                "guardian pid {} (started in {} µs, waited for {} µs): it stops what this run started if dev is killed outright",
+                guardian.pid(),
+                took.as_micros(),
+                waited.elapsed().as_micros()
             ));
             Some(guardian)
         }
-        Err(err) => {
+        (Err(err), _) => {
             log.warn(&format!(
                 "cannot start the guardian ({err}): if dev is killed outright, what it started runs until the next dev run"
             ));

@@ -74,6 +74,25 @@ impl Guardian {
         Ok(Guardian { child, pipe })
     }
 
+    /// [`Guardian::start`] on a thread of its own: `dev` goes on registering its run
+    /// meanwhile (a fork and an exec take from a few hundred µs to several ms on a busy
+    /// machine) and waits for it ([`Starting::wait`]) before it starts anything.
+    pub fn start_soon(root: &Path, correlation_id: &str, log_file: Option<&Path>) -> Starting {
+        let (root, id) = (root.to_path_buf(), correlation_id.to_owned());
+        let log_file = log_file.map(Path::to_path_buf);
+        let start = move || Guardian::start(&root, &id, log_file.as_deref());
+        let started = Instant::now();
+        match std::thread::Builder::new()
+            .name("guardian-start".into())
+            .spawn(move || {
+                let guardian = start();
+                (guardian, started.elapsed())
+            }) {
+            Ok(thread) => Starting::Thread(thread),
+            Err(err) => Starting::Failed(err),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -91,6 +110,27 @@ impl Guardian {
                 // Exited, or already reaped as an adopted orphan.
                 Ok(Some(_)) | Err(_) => return,
             }
+        }
+    }
+}
+
+/// A guardian on its way: see [`Guardian::start_soon`].
+#[derive(Debug)]
+pub enum Starting {
+    Thread(std::thread::JoinHandle<(std::io::Result<Guardian>, Duration)>),
+    /// No thread could be started for it.
+    Failed(std::io::Error),
+}
+
+impl Starting {
+    /// The guardian once it runs, and how long its start took (fork to exec).
+    pub fn wait(self) -> (std::io::Result<Guardian>, Duration) {
+        match self {
+            Starting::Thread(thread) => thread.join().unwrap_or_else(|_| {
+                let err = std::io::Error::other("the thread starting it panicked");
+                (Err(err), Duration::ZERO)
+            }),
+            Starting::Failed(err) => (Err(err), Duration::ZERO),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The guardian (issue 24): a `kill -9` of `dev`, or SIGKILL to its whole process group
 //! as an editor's stop button sends, leaves nothing of the run within 2 s: no process
 //! (a backend's grandchild, a frontend tree of a shell, a Node server and the child it
-//! spawns), no port, no changed frontend config, no run record. A clean stop leaves no
-//! guardian; killing the guardian alone changes nothing for the run.
+//! spawns), no port, no changed frontend config, no run record. Nor does closing the
+//! terminal, or a SIGHUP or SIGTERM followed by SIGKILL while dev stops. A clean stop
+//! leaves no guardian; killing the guardian alone changes nothing for the run.
 
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
@@ -153,6 +154,17 @@ impl App {
 
     /// Asserts that nothing of the run is left within `within` of `since`.
     fn assert_nothing_left(&self, tree: &Tree, since: Instant, within: Duration, dev: &Running) {
+        self.assert_nothing_left_quietly(tree, since, within, &dev.output());
+    }
+
+    /// [`App::assert_nothing_left`], with `output` as what dev printed.
+    fn assert_nothing_left_quietly(
+        &self,
+        tree: &Tree,
+        since: Instant,
+        within: Duration,
+        output: &str,
+    ) {
         let mut left = Vec::new();
         let gone = wait_until(within.saturating_sub(since.elapsed()), || {
             left = self.left(tree);
@@ -160,9 +172,8 @@ impl App {
         });
         assert!(
             gone,
-            "left {} ms after the kill: {left:#?}\ndev:\n{}\nlog:\n{}",
+            "left {} ms after the kill: {left:#?}\ndev:\n{output}\nlog:\n{}",
             since.elapsed().as_millis(),
-            dev.output(),
             run_logs(&self.checkout)
         );
     }
@@ -340,4 +351,94 @@ fn the_guardian_holds_no_port_no_terminal_and_no_file_of_the_run() {
     assert_eq!(pgid, guardian.to_string(), "{stat}");
     assert_eq!(session, guardian.to_string(), "{stat}");
     drop(dev);
+}
+
+/// Runs `command` as the session leader of a new pseudo-terminal (as a shell in a
+/// terminal window runs it), and closes the terminal once the output shows `needle`,
+/// as closing the window does. Returns what the terminal got, then `exit=<code>` (or
+/// `exit=hung`: killed 20 s after the close).
+fn close_terminal_when(command: &std::process::Command, needle: &str) -> String {
+    let driver = r#"
+import os, pty, sys, time
+needle, argv = sys.argv[1].encode(), sys.argv[2:]
+pid, master = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+seen, deadline = b"", time.time() + 30
+while time.time() < deadline and needle not in seen:
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+os.close(master)
+code, end = "hung", time.time() + 20
+while time.time() < end:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        code = os.waitstatus_to_exitcode(status)
+        break
+    time.sleep(0.01)
+else:
+    os.kill(pid, 9)
+sys.stdout.buffer.write(seen + f"\nexit={code}".encode())
+"#;
+    let mut driven = std::process::Command::new("python3");
+    driven
+        .arg("-c")
+        .arg(driver)
+        .arg(needle)
+        .arg(command.get_program())
+        .args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        driven.current_dir(dir);
+    }
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => driven.env(key, value),
+            None => driven.env_remove(key),
+        };
+    }
+    let output = driven.output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn closing_the_terminal_leaves_nothing_of_the_run() {
+    // dev is the terminal's session leader and has given the terminal to the frontend:
+    // closing it sends SIGHUP to dev and to the frontend's group; the guardian, in a
+    // session of its own, gets nothing and is stood down.
+    let app = App::new();
+    app.write();
+    let command = app.checkout.command(&["dev", "--no-sync"]);
+    let seen = close_terminal_when(&command, "frontend ready:");
+    assert!(!seen.ends_with("exit=hung"), "{seen}");
+    let id = seen
+        .split("run dev-")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|rest| format!("dev-{rest}"))
+        .unwrap();
+    let file = |name: &str| app.checkout.file(name);
+    let node = std::fs::read_to_string(file("node.pids")).unwrap();
+    let mut pids: Vec<(&'static str, u32)> = vec![
+        ("backend", read_pid(&file("backend.pid")).unwrap()),
+        (
+            "backend's grandchild",
+            read_pid(&file("grandchild.pid")).unwrap(),
+        ),
+    ];
+    for pid in node.split_whitespace() {
+        pids.push(("node", pid.parse().unwrap()));
+    }
+    let tree = Tree {
+        _guards: pids.iter().map(|(_, pid)| KillOnDrop(*pid)).collect(),
+        pids,
+    };
+    let closed = Instant::now();
+    app.assert_nothing_left_quietly(&tree, closed, Duration::from_secs(5), &seen);
+    let guardians = crate::support::processes_with(&format!("__guardian {id}"));
+    assert!(guardians.is_empty(), "guardian left: {guardians:?}\n{seen}");
 }

@@ -6,6 +6,7 @@
 //! leaves no guardian; killing the guardian alone changes nothing for the run.
 
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
@@ -354,18 +355,20 @@ fn the_guardian_holds_no_port_no_terminal_and_no_file_of_the_run() {
 }
 
 /// Runs `command` as the session leader of a new pseudo-terminal (as a shell in a
-/// terminal window runs it), and closes the terminal once the output shows `needle`,
-/// as closing the window does. Returns what the terminal got, then `exit=<code>` (or
-/// `exit=hung`: killed 20 s after the close).
-fn close_terminal_when(command: &std::process::Command, needle: &str) -> String {
+/// terminal window runs it), and closes the terminal once the output shows `needle`
+/// and `file` exists, as closing the window does. Returns what the terminal got, then
+/// `exit=<code>` (or `exit=hung`: killed 20 s after the close).
+fn close_terminal_when(command: &std::process::Command, needle: &str, file: &Path) -> String {
     let driver = r#"
-import os, pty, sys, time
-needle, argv = sys.argv[1].encode(), sys.argv[2:]
+import os, pty, select, sys, time
+needle, file, argv = sys.argv[1].encode(), sys.argv[2], sys.argv[3:]
 pid, master = pty.fork()
 if pid == 0:
     os.execvp(argv[0], argv)
 seen, deadline = b"", time.time() + 30
-while time.time() < deadline and needle not in seen:
+while time.time() < deadline and not (needle in seen and os.path.exists(file)):
+    if not select.select([master], [], [], 0.01)[0]:
+        continue
     try:
         chunk = os.read(master, 65536)
     except OSError:
@@ -390,6 +393,7 @@ sys.stdout.buffer.write(seen + f"\nexit={code}".encode())
         .arg("-c")
         .arg(driver)
         .arg(needle)
+        .arg(file)
         .arg(command.get_program())
         .args(command.get_args());
     if let Some(dir) = command.get_current_dir() {
@@ -413,7 +417,9 @@ fn closing_the_terminal_leaves_nothing_of_the_run() {
     let app = App::new();
     app.write();
     let command = app.checkout.command(&["dev", "--no-sync"]);
-    let seen = close_terminal_when(&command, "frontend ready:");
+    // Once the Node server has written its pids (just after its port opened).
+    let pids = app.checkout.file("node.pids");
+    let seen = close_terminal_when(&command, "frontend ready:", &pids);
     assert!(!seen.ends_with("exit=hung"), "{seen}");
     let id = seen
         .split("run dev-")

@@ -109,6 +109,8 @@ pub struct DevConfig {
     pub keep_logs: u32,
     /// A run's log stops growing at this many bytes.
     pub max_log_size: u64,
+    /// Start the guardian, which stops what `dev` started if `dev` is killed outright.
+    pub guardian: bool,
 }
 
 /// Where an effective value came from.
@@ -236,6 +238,7 @@ impl Config {
                 log_dir: root.join(".dev/logs"),
                 keep_logs: 20,
                 max_log_size: 50_000_000,
+                guardian: true,
             },
             sources: BTreeMap::new(),
             invalid: Default::default(),
@@ -681,6 +684,7 @@ impl Config {
             ("dev.log_dir", Value::Text(v)) => self.dev.log_dir = path(v),
             ("dev.keep_logs", Value::Count(v)) => self.dev.keep_logs = v,
             ("dev.max_log_size", Value::Bytes(v)) => self.dev.max_log_size = v,
+            ("dev.guardian", Value::Bool(v)) => self.dev.guardian = v,
             _ => return,
         }
         // A valid value from a later layer (the environment, a flag) makes up for an
@@ -747,6 +751,7 @@ impl Config {
             "dev.log_dir" => shown(&self.dev.log_dir),
             "dev.keep_logs" => self.dev.keep_logs.to_string(),
             "dev.max_log_size" => format!("{:?}", setting::format_size(self.dev.max_log_size)),
+            "dev.guardian" => self.dev.guardian.to_string(),
             _ => String::new(),
         }
     }

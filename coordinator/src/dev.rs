@@ -45,6 +45,7 @@ use this_run::ThisRun;
 use crate::backend::{self, Plan, StartOutcome};
 use crate::config::{Config, display_path};
 use crate::events::Event;
+use crate::guardian::Guardian;
 use crate::health::{HealthClient, HealthReport};
 use crate::port;
 use crate::process::{self, ProcessSpec};
@@ -135,9 +136,19 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     if !process::become_subreaper() {
         log.file_only("cannot become the child subreaper: a backend that daemonizes may escape");
     }
-    let mut this_run = match ThisRun::register(config, log, &mut shutdown).await {
+    // The guardian starts while the run registers, and runs before anything is
+    // started: whatever starts from here on is its to stop should `dev` be killed.
+    let starting = start_guardian(config, log);
+    let registered = ThisRun::register(config, log, &mut shutdown).await;
+    let guardian = starting.and_then(|starting| guardian_up(starting, log));
+    let mut this_run = match registered {
         std::ops::ControlFlow::Continue(this_run) => this_run,
-        std::ops::ControlFlow::Break(outcome) => return outcome,
+        std::ops::ControlFlow::Break(outcome) => {
+            if let Some(guardian) = guardian {
+                guardian.stand_down();
+            }
+            return outcome;
+        }
     };
     let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
     if let DevOutcome::Failed(report) = &outcome {
@@ -155,6 +166,10 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         ));
     }
     this_run.finish(config);
+    // Last: until the record is gone, a kill leaves the guardian something to finish.
+    if let Some(guardian) = guardian {
+        guardian.stand_down();
+    }
     if let DevOutcome::Failed(report) = &outcome {
         log.file_only(&report.to_string());
     }
@@ -176,6 +191,53 @@ pub async fn clean_up_dead_runs(
     };
     let records = runs.list(&lock);
     this_run::clean_up_dead(&runs, &lock, records, config, warn, shutdown).await
+}
+
+/// Starts this run's guardian (see [`crate::guardian`]) unless `dev.guardian` is off.
+fn start_guardian(config: &Config, log: &RunLog) -> Option<crate::guardian::Starting> {
+    if !config.dev.guardian {
+        log.file_only("no guardian (dev.guardian = false): after a kill -9 the next run cleans up");
+        return None;
+    }
+    Some(Guardian::start_soon(
+        &config.root,
+        log.correlation_id(),
+        log.path(),
+    ))
+}
+
+/// Waits for the guardian to run. A guardian that cannot start is said once; the run
+/// goes on, and the next run cleans up after a `kill -9` as it always did.
+fn guardian_up(starting: crate::guardian::Starting, log: &RunLog) -> Option<Guardian> {
+    let waited = std::time::Instant::now();
+    match starting.wait() {
+        (Ok(guardian), took) => {
+            log.file_only(&format!(
+                "guardian pid {} (started in {} µs, waited for {} µs): it stops what this run started if dev is killed outright",
+                guardian.pid(),
+                took.as_micros(),
+                waited.elapsed().as_micros()
+            ));
+            Some(guardian)
+        }
+        (Err(err), _) => {
+            log.warn(&format!(
+                "cannot start the guardian ({err}): if dev is killed outright, what it started runs until the next dev run"
+            ));
+            None
+        }
+    }
+}
+
+/// What the guardian of run `correlation_id` does once `dev` died without standing it
+/// down: the next run's clean-up of that one run, at once (see [`crate::guardian`]).
+pub async fn clean_up_after_guarded(
+    config: &Config,
+    correlation_id: &str,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> String {
+    this_run::clean_up_after_guarded(config, correlation_id, log, shutdown).await
 }
 
 /// The run once it is recorded: sync, port, frontend config, backend, frontend,

@@ -13,6 +13,7 @@ pub mod events;
 pub mod exec;
 pub mod frontend_config;
 pub mod git;
+pub mod guardian;
 pub mod health;
 pub mod holder;
 pub mod hooks;

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -359,6 +359,7 @@ impl Running {
             .iter()
             .filter(|e| !e.zombie && e.pid != self.pid)
             .filter(|e| e.pgid == self.pid || (e.ppid == me && !is_leader(e.pid)))
+            .filter(|e| !is_guardian(e.pid))
             .map(|e| e.pid)
             .collect();
         left.sort_unstable();
@@ -503,13 +504,17 @@ pub async fn stop_descendants(
     killed
 }
 
-/// The live processes below `root` in the process tree.
+/// The live processes below `root` in the process tree, without this run's guardian
+/// (which must outlive the rest: see [`spawn_guardian`]).
 pub fn descendants(root: u32) -> Vec<Entry> {
     let table = os::table();
     let mut found: Vec<Entry> = Vec::new();
     let mut frontier = vec![root];
     while let Some(parent) = frontier.pop() {
-        for entry in table.iter().filter(|e| e.ppid == parent && !e.zombie) {
+        for entry in table
+            .iter()
+            .filter(|e| e.ppid == parent && !e.zombie && !is_guardian(e.pid))
+        {
             if !found.iter().any(|f| f.pid == entry.pid) {
                 found.push(*entry);
                 frontier.push(entry.pid);
@@ -527,6 +532,49 @@ fn is_leader(pid: u32) -> bool {
 
 /// The group leaders spawned and not yet stopped.
 static LEADERS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// The pid of this run's guardian (0: none), which no stop of `dev`'s own may reach.
+static GUARDIAN: AtomicU32 = AtomicU32::new(0);
+
+/// Whether `pid` is this run's guardian.
+fn is_guardian(pid: u32) -> bool {
+    pid != 0 && GUARDIAN.load(Ordering::Relaxed) == pid
+}
+
+/// Starts the guardian (`argv`, run in `cwd`): the one process `dev` starts that must
+/// outlive it, to stop what `dev` started if `dev` is killed outright. So, unlike every
+/// other child, it gets a session (and process group) of its own, which a signal to
+/// `dev`'s group or the terminal's hang-up never reaches; no parent-death signal; the
+/// termination signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) ignored, so that a signal
+/// sent to every process at once (`systemd` ending a scope, `docker stop`) leaves it to
+/// `dev` to stop cleanly and to the guardian to finish if `dev` cannot; `stdin` (the
+/// pipe whose other end only `dev` holds) as its only link to `dev`; and no terminal,
+/// no output pipes and no other descriptor of `dev`'s (everything `dev` opens is
+/// close-on-exec), so it holds no port, lock or pipe of anyone's. [`descendants`] and
+/// [`Running::left_behind`] never name it, so `dev`'s own stops leave it alone.
+///
+/// `program` is what is executed, `arg0` what `ps` shows.
+pub fn spawn_guardian(
+    program: &std::path::Path,
+    arg0: &std::ffi::OsStr,
+    args: &[std::ffi::OsString],
+    cwd: &std::path::Path,
+    stdin: std::io::PipeReader,
+) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(program);
+    command
+        .arg0(arg0)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    os::prepare_guardian(&mut command);
+    let child = command.spawn()?;
+    GUARDIAN.store(child.id(), Ordering::Relaxed);
+    Ok(child)
+}
 
 /// Reaps the exited orphans that were re-parented to us (we are the child subreaper):
 /// nobody else will, and a zombie member keeps its group "alive" for `killpg`. Only

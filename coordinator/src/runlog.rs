@@ -188,6 +188,27 @@ impl RunLog {
             prune(log_dir, keep.saturating_sub(1));
         }
         let opened = std::fs::create_dir_all(log_dir).and_then(|()| File::create(&path));
+        RunLog::with_file(path, opened, correlation_id, options)
+    }
+
+    /// The log of a run that already has one, written after what is there: the
+    /// guardian's lines go into the log of the run it guards. Nothing is pruned.
+    pub fn append_to(path: &Path, correlation_id: &str) -> RunLog {
+        let opened = File::options().create(true).append(true).open(path);
+        RunLog::with_file(
+            path.to_path_buf(),
+            opened,
+            correlation_id,
+            &LogOptions::default(),
+        )
+    }
+
+    fn with_file(
+        path: PathBuf,
+        opened: std::io::Result<File>,
+        correlation_id: &str,
+        options: &LogOptions,
+    ) -> RunLog {
         let mut colour = Colour::detect(&|name| std::env::var(name).ok());
         if options.events {
             // Every line for people goes to stderr: its colour decision holds for all.

@@ -119,6 +119,8 @@ struct Measured {
     runs: usize,
     peer_note: &'static str,
     ready_dev: Samples,
+    /// The same without the guardian (`DEV_GUARDIAN=false`), interleaved with `ready_dev`.
+    ready_unguarded: Samples,
     /// The baseline binary's ready detection, interleaved with `ready_dev`'s runs.
     ready_baseline: Option<(PathBuf, Samples)>,
     ready_peer: Samples,
@@ -126,6 +128,7 @@ struct Measured {
     frontend_dev: Samples,
     frontend_peer: Samples,
     reuse_dev: Samples,
+    reuse_unguarded: Samples,
     reuse_peer: Samples,
     holder: measure::HolderTimes,
     doctor: Samples,
@@ -188,6 +191,7 @@ fn setup(
         scratch: scratch.to_path_buf(),
         peers,
         runs: if options.quick { 3 } else { 20 },
+        env: Vec::new(),
     })
 }
 
@@ -199,21 +203,36 @@ fn measure_all(
 ) -> Measured {
     let runs = setup.runs;
     progress("ready-detection latency: dev, concurrently + wait-on, a 1 s poll");
-    let (ready_dev, ready_baseline) = match &options.baseline {
-        None => (measure::ready_latency(setup, Waiter::Dev), None),
-        Some(exe) => {
-            progress("  interleaved with the baseline binary, one run each in turn");
-            let (current, baseline) = interleaved(setup, exe);
-            (current, Some((exe.clone(), baseline)))
-        }
-    };
+    progress("  interleaved with the same binary without its guardian, one run each in turn");
+    let mut compared = vec![setup.clone(), setup.unguarded()];
+    if let Some(exe) = &options.baseline {
+        progress("  and with the baseline binary");
+        compared.push(Setup {
+            exe: exe.clone(),
+            ..setup.clone()
+        });
+    }
+    let mut ready =
+        interleaved(&compared, |one| measure::ready_latency(one, Waiter::Dev)).into_iter();
+    let (ready_dev, ready_unguarded) = (
+        ready.next().unwrap_or_default(),
+        ready.next().unwrap_or_default(),
+    );
+    let ready_baseline = options
+        .baseline
+        .clone()
+        .map(|exe| (exe, ready.next().unwrap_or_default()));
     let ready_peer = measure::ready_latency(setup, Waiter::ConcurrentlyWaitOn);
     let ready_poll = measure::ready_latency(setup, Waiter::PollOneSecond);
     progress("frontend readiness: dev, wait-on tcp:");
     let frontend_dev = measure::frontend_ready(setup, false);
     let frontend_peer = measure::frontend_ready(setup, true);
     progress("reuse path");
-    let reuse_dev = measure::reuse(setup, false);
+    let mut reuse = interleaved(&compared[..2], |one| measure::reuse(one, false)).into_iter();
+    let (reuse_dev, reuse_unguarded) = (
+        reuse.next().unwrap_or_default(),
+        reuse.next().unwrap_or_default(),
+    );
     let reuse_peer = measure::reuse(setup, true);
     progress("holder lookup");
     let holder = measure::holder(setup);
@@ -244,12 +263,14 @@ fn measure_all(
             " (peers not installed: no Node/npm, or --quick)"
         },
         ready_dev,
+        ready_unguarded,
         ready_baseline,
         ready_peer,
         ready_poll,
         frontend_dev,
         frontend_peer,
         reuse_dev,
+        reuse_unguarded,
         reuse_peer,
         holder,
         doctor,
@@ -260,24 +281,21 @@ fn measure_all(
     }
 }
 
-/// Ready detection of this binary and of `baseline`, one run of each in turn, so that
-/// whatever else the machine does at the time weighs on both alike.
-fn interleaved(setup: &Setup, baseline: &Path) -> (Samples, Samples) {
-    let once = |exe: &Path| Setup {
-        exe: exe.to_path_buf(),
-        runs: 1,
-        ..setup.clone()
-    };
-    let (mut current, mut before) = (Samples::default(), Samples::default());
-    for _ in 0..setup.runs {
-        current
-            .0
-            .extend(measure::ready_latency(&once(&setup.exe), Waiter::Dev).0);
-        before
-            .0
-            .extend(measure::ready_latency(&once(baseline), Waiter::Dev).0);
+/// `measure` of each setup (this binary, without its guardian, a baseline binary), one
+/// run of each in turn, so that whatever else the machine does at the time weighs on
+/// all alike.
+fn interleaved(setups: &[Setup], measure: impl Fn(&Setup) -> Samples) -> Vec<Samples> {
+    let mut samples = vec![Samples::default(); setups.len()];
+    for _ in 0..setups.first().map_or(0, |s| s.runs) {
+        for (setup, samples) in setups.iter().zip(&mut samples) {
+            let once = Setup {
+                runs: 1,
+                ..setup.clone()
+            };
+            samples.0.extend(measure(&once).0);
+        }
     }
-    (current, before)
+    samples
 }
 
 /// `cargo build -p xtask` with nothing to do, five times.
@@ -363,10 +381,42 @@ fn latency_rows(m: &Measured) -> Vec<String> {
         ),
         reload_row(&m.reload),
     ];
+    rows.insert(
+        3,
+        guardian_row(
+            "already-running backend: process start -> frontend started",
+            &m.reuse_dev,
+            &m.reuse_unguarded,
+        ),
+    );
+    rows.insert(
+        1,
+        guardian_row(
+            "backend ready -> `dev` starts the frontend",
+            &m.ready_dev,
+            &m.ready_unguarded,
+        ),
+    );
     if let Some(baseline) = baseline {
         rows.insert(1, baseline);
     }
     rows
+}
+
+/// The same latency without the guardian (`DEV_GUARDIAN=false`), its runs interleaved
+/// with the row's: the guardian's cost is the difference at p50, under 2 ms.
+fn guardian_row(what: &str, with: &Samples, without: &Samples) -> String {
+    let (cost, met) = match (with.pct(50.0), without.pct(50.0)) {
+        (Some(a), Some(b)) => (
+            format!("; the guardian's cost at p50: {:+.1} ms", a - b),
+            verdict(Some(a - b), 2.0),
+        ),
+        _ => (String::new(), "n/a"),
+    };
+    format!(
+        "| {what}, without the guardian (`DEV_GUARDIAN=false`; runs interleaved with the row with it) | the guardian adds under 2 ms | {}{cost} | | {met} |\n",
+        without.summary()
+    )
 }
 
 /// Save -> healthy again: no slower than `uvicorn --reload` at p50, and under 150 ms
@@ -431,11 +481,27 @@ fn other_rows(m: &Measured) -> Vec<String> {
                 .peak_rss_mb
                 .map_or_else(|| "n/a".into(), |mb| format!("{mb:.1} MB"))
         ),
+        guardian_memory_row(m.idle.guardian),
         format!(
             "| cargo's own up-to-date check (`cargo build -p xtask`, nothing to do; paid by every `cargo xtask`, not in the rows above) | | {} | | |\n",
             m.cargo.summary()
         ),
     ]
+}
+
+/// The guardian's memory while `dev` runs: its own pages (USS) against the 2 MB
+/// target; its RSS also counts the binary's pages it shares with `dev`.
+fn guardian_memory_row(memory: Option<measure::GuardianMemory>) -> String {
+    match memory {
+        Some(m) => format!(
+            "| memory of the guardian while `dev` runs: its own (USS: private pages) / resident (RSS, with the pages of the binary and libc it shares with `dev`) / peak RSS | under 2 MB (its own) | {:.1} MB / {:.1} MB / {:.1} MB | | {} |\n",
+            m.private_mb,
+            m.rss_mb,
+            m.peak_rss_mb,
+            verdict(Some(m.private_mb), 2.0)
+        ),
+        None => "| memory of the guardian while `dev` runs: its own (USS: private pages) / resident (RSS, with the pages of the binary and libc it shares with `dev`) / peak RSS | under 2 MB (its own) | n/a | | n/a |\n".into(),
+    }
 }
 
 const HOW: &str = "\nHow each row is measured:\n\n\
@@ -444,7 +510,8 @@ const HOW: &str = "\nHow each row is measured:\n\n\
 - Reuse: a fake backend of this checkout is already running; from spawning `dev` (or `wait-on`) to the mark.\n\
 - Save -> healthy again: a copy of the reference backend (`backend/main.py`, the repository's venv) under `dev --no-frontend` and, separately, under `python -m uvicorn main:app --reload`; a comment is appended to `main.py` and the time runs until `/health` answers 200 from a new pid (polled every 5 ms). The cold start is the same backend started by hand until its `/health` answers.\n\
 - Holder: a port held by `python3 -m http.server`; in process is `port::who_holds` (socket table, process details, next free port); the commands are timed from spawn to exit.\n\
-- CPU: utime + stime of the `dev` process itself (not its children) over the window, after the backend is ready, with liveness probes and a watched `backend/` folder.\n";
+- CPU: utime + stime of the `dev` process itself (not its children) over the window, after the backend is ready, with liveness probes and a watched `backend/` folder.\n\
+- Guardian: the rows without it run the same `dev` with `DEV_GUARDIAN=false`, one run with and one without in turn; its memory is read from `/proc/<pid>/smaps_rollup` (`Private_Clean` + `Private_Dirty`) and `/proc/<pid>/status` of the guardian of the `dev` measured for CPU, at the end of the window.\n";
 
 /// Installs the peers with npm; `None` when Node or npm is missing or the install fails.
 fn install_peers(dir: &Path) -> Option<PathBuf> {

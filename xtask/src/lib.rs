@@ -7,6 +7,7 @@
 mod bench;
 mod dev;
 mod doctor;
+mod guardian;
 mod hooks;
 mod init;
 mod panic;
@@ -130,6 +131,11 @@ enum Command {
 /// Runs the CLI with the process's arguments and environment. An `Err` is a bug (a
 /// hook that cannot be installed): what a user can fix is reported by each command.
 pub fn main() -> color_eyre::Result<ExitCode> {
+    // The guardian is dispatched before clap and the panic hook: it lives as long as
+    // the `dev` run it guards, and every page either touches is its memory for that long.
+    if let Some(code) = guardian::dispatch() {
+        return Ok(ExitCode::from(code));
+    }
     panic::install()?;
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -149,6 +149,7 @@ pub const SETTINGS: &[Setting] = &[
     s("dev.log_dir", "DEV_LOG_DIR", Kind::Path),
     s("dev.keep_logs", "DEV_KEEP_LOGS", Kind::Count),
     s("dev.max_log_size", "DEV_MAX_LOG_SIZE", Kind::Size),
+    s("dev.guardian", "DEV_GUARDIAN", Kind::Bool),
 ];
 
 /// A backend base URL without its trailing `/`, so that `{url}{health_path}` is right;

@@ -566,14 +566,66 @@ fn restore_per_value(
     })
 }
 
-/// Stops what a dead run left running and settles its frontend-config change.
+/// What the guardian of run `correlation_id` does once that run's `dev` ended without
+/// standing it down: the clean-up the next run would do ([`clean_up`], the same code,
+/// under the same lock), for this one run, at once; then the record goes. Returns what
+/// it did, for the run's log.
+pub(crate) async fn clean_up_after_guarded(
+    config: &Config,
+    correlation_id: &str,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> String {
+    let runs = Runs::of_run(&config.root, correlation_id);
+    // A run starting meanwhile waits for this lock ("waiting for dev run ..."), so it
+    // finds the record gone rather than cleaning up the same run a second time.
+    let lock = match runs.lock() {
+        Ok(lock) => lock,
+        Err(err) => return format!("left everything to the next dev run: {err}"),
+    };
+    let records = runs.list(&lock);
+    let Some(run) = records.iter().find(|r| r.correlation_id == correlation_id) else {
+        return "found no record of the run: nothing to do".into();
+    };
+    // The pipe closes while `dev` exits, a moment before its process is gone from the
+    // process table; a live `dev` is never cleaned up after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while run.is_live() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    if run.is_live() {
+        return format!(
+            "dev (pid {}) is still running: nothing was touched",
+            run.pid
+        );
+    }
+    let live: Vec<Record> = records
+        .iter()
+        .filter(|r| r.correlation_id != correlation_id && r.is_live())
+        .cloned()
+        .collect();
+    let stopped = clean_up(run, &live, config, &|line| log.warn(line), shutdown).await;
+    runs.remove(correlation_id, &lock);
+    format!(
+        "stopped {stopped} process{}{}, removed the run's record",
+        if stopped == 1 { "" } else { "es" },
+        if run.frontend_config.is_some() {
+            ", settled the frontend config"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Stops what a dead run left running and settles its frontend-config change. Returns
+/// how many processes it stopped.
 async fn clean_up(
     run: &Record,
     live: &[Record],
     config: &Config,
     warn: &dyn Fn(&str),
     shutdown: &mut Shutdown,
-) {
+) -> usize {
     if !run.is_this_boot() {
         warn(&format!(
             "dev run {} (pid {}) is from before the last reboot: nothing it names is signalled",
@@ -611,7 +663,7 @@ async fn clean_up(
         }
     }
     let Some(change) = &run.frontend_config else {
-        return;
+        return leftovers.len();
     };
     let shown = display_path(&change.path, &config.root);
     let settled = settle_file(change, live, config);
@@ -632,4 +684,5 @@ async fn clean_up(
             run.correlation_id, run.pid
         ));
     }
+    leftovers.len()
 }

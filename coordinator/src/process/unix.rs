@@ -138,6 +138,45 @@ pub fn prepare_child(cmd: &mut tokio::process::Command, foreground: bool) {
     }
 }
 
+/// Prepares the guardian between fork and exec (see `process::spawn_guardian`): a
+/// session of its own, the termination signals ignored (an ignored signal stays
+/// ignored across `exec`, so there is no moment at which one could kill it), the
+/// terminal signals `dev` blocks for itself unblocked again, and (Linux) every
+/// descriptor above stderr closed at `exec`: `dev` opens its own close-on-exec, but
+/// what `dev` inherited (a jobserver's pipe, a CI runner's descriptors) would otherwise
+/// be held by the guardian too. No parent-death signal.
+pub fn prepare_guardian(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec runs between fork and exec; the closure only makes async-signal-safe calls (setsid, sigaction, sigprocmask, close_range)"
+    )]
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()?;
+            // Close-on-exec rather than closed: std's own error pipe (already
+            // close-on-exec) must stay open until the exec. A kernel without the flag
+            // (before 5.11) leaves them as they are.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            let _ = libc::close_range(
+                3,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+            );
+            for signal in [
+                NixSignal::SIGINT,
+                NixSignal::SIGTERM,
+                NixSignal::SIGHUP,
+                NixSignal::SIGQUIT,
+            ] {
+                nix::sys::signal::signal(signal, SigHandler::SigIgn)?;
+            }
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&terminal_signals()), None);
+            Ok(())
+        });
+    }
+}
+
 /// The members of a process group, read from `/proc` (Linux); elsewhere only the
 /// leader is named.
 #[cfg(target_os = "linux")]

@@ -20,6 +20,9 @@ fn bench_quick_measures_every_row() {
         "| `doctor`, all checks, wall time",
         "| CPU of `dev` supervising an idle backend",
         "| peak memory (VmHWM) of `dev`",
+        "| backend ready -> `dev` starts the frontend, without the guardian",
+        "| already-running backend: process start -> frontend started, without the guardian",
+        "| memory of the guardian while `dev` runs",
     ] {
         let line = output
             .lines()

@@ -14,6 +14,7 @@ mod editors;
 mod events;
 mod frontend;
 mod frontend_config;
+mod guardian;
 mod health_answers;
 mod init;
 mod lifecycle;

@@ -419,10 +419,16 @@ fn sighup_restores_the_frontend_config_and_a_killed_run_is_undone_by_the_next() 
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
     assert_eq!(on_disk(), original, "restored on SIGHUP:\n{}", dev.output());
 
-    // SIGKILL leaves no chance to restore: the next run undoes the leftover first.
+    // SIGKILL of dev and its guardian leaves no chance to restore: the next run undoes
+    // the leftover first.
     let mut dev = checkout.spawn(&["dev", "--no-sync", "--port", "auto"]);
     dev.expect_line("backend ready in", LONG);
     let killed = dev.pid();
+    let guardian = nix::unistd::Pid::from_raw(dev.guardian() as i32);
+    nix::sys::signal::kill(guardian, nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(crate::support::wait_until(LONG, || {
+        !crate::support::pid_alive(guardian.as_raw() as u32)
+    }));
     dev.signal(nix::sys::signal::Signal::SIGKILL);
     dev.wait(LONG);
     assert_ne!(on_disk(), original, "a killed run cannot restore");

@@ -179,7 +179,7 @@ fn shell_backend(checkout: &Checkout, script: &str) {
 }
 
 #[test]
-fn kill_9_leaves_a_forking_backends_grandchild_that_the_next_run_names_and_stops() {
+fn kill_9_of_dev_and_its_guardian_leaves_a_grandchild_that_the_next_run_names_and_stops() {
     let checkout = Checkout::new();
     // `sh` is the process dev starts; the server is its child in the same group, which
     // the parent-death signal (sent to sh only) does not reach.
@@ -189,6 +189,11 @@ fn kill_9_leaves_a_forking_backends_grandchild_that_the_next_run_names_and_stops
     let worker = read_pid(&checkout.file("worker.pid")).unwrap();
     // Should the test fail before the next run stops it, the worker goes anyway.
     let _worker_guard = crate::support::KillOnDrop(worker);
+    // A kill -9 of both (what the guardian cannot cover): the next run's clean-up is
+    // as it was before there was a guardian.
+    let guardian = dev.guardian();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(guardian as i32), Signal::SIGKILL).unwrap();
+    assert!(wait_until(LONG, || !pid_alive(guardian)));
     dev.signal(Signal::SIGKILL);
     dev.wait(LONG);
     assert!(pid_alive(worker), "the grandchild outlives a killed dev");

@@ -281,6 +281,25 @@ impl Running {
         found.unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", self.output()))
     }
 
+    /// The correlation ID `dev` prints on its first line (`[dev] run dev-... in ...`).
+    pub fn correlation_id(&self) -> String {
+        let line = self.expect_line("[dev] run dev-", Duration::from_secs(30));
+        line.split_whitespace().nth(2).unwrap().to_owned()
+    }
+
+    /// The pid of this `dev` run's guardian (its command line names the run).
+    pub fn guardian(&self) -> u32 {
+        let id = self.correlation_id();
+        let needle = format!("__guardian {id}");
+        let mut found = Vec::new();
+        wait_until(Duration::from_secs(10), || {
+            found = processes_with(&needle);
+            !found.is_empty()
+        });
+        assert_eq!(found.len(), 1, "one guardian for {id}: {found:?}");
+        found[0]
+    }
+
     pub fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.pid() as i32), signal).unwrap();
     }

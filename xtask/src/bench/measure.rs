@@ -23,6 +23,21 @@ pub struct Setup {
     /// `node_modules/.bin` of the installed peers, when there are peers.
     pub peers: Option<PathBuf>,
     pub runs: usize,
+    /// Variables set for every `dev` the bench starts (`DEV_GUARDIAN=false` for the
+    /// runs without the guardian).
+    pub env: Vec<(String, String)>,
+}
+
+impl Setup {
+    /// The same, with `dev`'s guardian turned off, for the "with vs without" rows.
+    pub fn unguarded(&self) -> Setup {
+        let mut env = self.env.clone();
+        env.push(("DEV_GUARDIAN".into(), "false".into()));
+        Setup {
+            env,
+            ..self.clone()
+        }
+    }
 }
 
 /// A child in its own process group, killed (group and all) when dropped.
@@ -126,6 +141,7 @@ fn xtask(setup: &Setup, dir: &Path, args: &[&str]) -> Command {
             command.env_remove(name);
         }
     }
+    command.envs(setup.env.iter().map(|(k, v)| (k, v)));
     command
 }
 
@@ -378,12 +394,25 @@ pub fn time_command(command: &mut Command, runs: usize) -> Samples {
 pub struct Idle {
     pub cpu_percent: Option<f64>,
     pub peak_rss_mb: Option<f64>,
+    /// The guardian's memory meanwhile: what is its own (USS: private pages, which go
+    /// when it goes) and its resident set (RSS, which also counts the pages of the
+    /// binary and the C library it shares with `dev`).
+    pub guardian: Option<GuardianMemory>,
+}
+
+/// The guardian's memory, in MB.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardianMemory {
+    pub private_mb: f64,
+    pub rss_mb: f64,
+    pub peak_rss_mb: f64,
 }
 
 pub fn idle(setup: &Setup, window: Duration) -> Idle {
     let mut idle = Idle {
         cpu_percent: None,
         peak_rss_mb: None,
+        guardian: None,
     };
     let port = free_port();
     let dir = checkout(setup, &format!("idle-{port}"), port, &[]);
@@ -409,6 +438,7 @@ pub fn idle(setup: &Setup, window: Duration) -> Idle {
         idle.cpu_percent = Some((after - before) as f64 / 100.0 / elapsed * 100.0);
     }
     idle.peak_rss_mb = peak_rss_kb(pid).map(|kb| kb as f64 / 1024.0);
+    idle.guardian = guardian_of(pid).and_then(guardian_memory);
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -443,6 +473,50 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state(0) ppid(1) ... utime(11) stime(12).
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The guardian `dev` (pid `dev`) started: its child whose command line says so.
+fn guardian_of(dev: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    stat.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                });
+            parent == Some(dev)
+                && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| {
+                    raw.split(|b| *b == 0)
+                        .any(|arg| arg == coordinator::guardian::SUBCOMMAND.as_bytes())
+                })
+        })
+}
+
+fn guardian_memory(pid: u32) -> Option<GuardianMemory> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let kb = |text: &str, key: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    let private = kb(&rollup, "Private_Clean:")? + kb(&rollup, "Private_Dirty:")?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some(GuardianMemory {
+        private_mb: private as f64 / 1024.0,
+        rss_mb: kb(&status, "VmRSS:")? as f64 / 1024.0,
+        peak_rss_mb: kb(&status, "VmHWM:")? as f64 / 1024.0,
+    })
 }
 
 fn peak_rss_kb(pid: u32) -> Option<u64> {

@@ -208,8 +208,19 @@ impl HealthClient {
         &self.trust
     }
 
-    /// `GET url` with the run's correlation ID.
+    /// `GET url` with the run's correlation ID, asking for JSON (a health answer).
     pub async fn probe(&self, url: &str, correlation_id: &str) -> Probe {
+        self.get(url, correlation_id, "application/json").await
+    }
+
+    /// `GET url` as a browser asks for a page. A dev server's fallback to `index.html`
+    /// (Vite's, webpack-dev-server's `historyApiFallback`) answers only a request that
+    /// accepts HTML: asked for JSON, Vite answers `/` with a 404.
+    async fn get_page(&self, url: &str, correlation_id: &str) -> Probe {
+        self.get(url, correlation_id, "text/html,*/*").await
+    }
+
+    async fn get(&self, url: &str, correlation_id: &str, accept: &str) -> Probe {
         let http = match &self.http {
             Ok(http) => http,
             Err(why) => return Probe::Unreachable(why.clone()),
@@ -218,7 +229,7 @@ impl HealthClient {
         let request = http
             .get(url)
             .header("X-Correlation-ID", correlation_id)
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT, accept)
             .send();
         let mut response = match tokio::time::timeout_at(deadline, request).await {
             Ok(Ok(response)) => response,
@@ -267,10 +278,10 @@ impl HealthClient {
         })
     }
 
-    /// `GET url` for its status code alone: a frontend's `ready_path`, which need not
-    /// answer with a health report.
+    /// `GET url` for its status code alone, as a page: a frontend's `ready_path`, which
+    /// need not answer with a health report.
     pub async fn status(&self, url: &str, correlation_id: &str) -> Result<u16, String> {
-        match self.probe(url, correlation_id).await {
+        match self.get_page(url, correlation_id).await {
             Probe::Answered(answer) => Ok(answer.code),
             Probe::Stalled { code } => Ok(code),
             Probe::Unreachable(why) => Err(why),
@@ -549,7 +560,18 @@ mod tests {
             .status(&format!("http://127.0.0.1:{port}/h?x=1"), "dev-2-y")
             .await;
         assert_eq!(code, Ok(204));
-        server.abort();
+        let request = tokio::time::timeout(Duration::from_secs(2), server)
+            .await
+            .expect("server done")
+            .expect("server ok");
+        // A page is asked for as a browser asks: dev servers fall back to their
+        // index.html only for a request that accepts HTML.
+        assert!(
+            request
+                .to_ascii_lowercase()
+                .contains("accept: text/html,*/*\r\n"),
+            "{request}"
+        );
         // The request was read before the answer was written.
         let (port, server) = serve_once(
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(),

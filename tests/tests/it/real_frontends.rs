@@ -520,3 +520,39 @@ fn a_backend_on_localhost_that_resolves_to_ipv6_loopback_is_found_and_ready() {
     dev.signal(Signal::SIGTERM);
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
 }
+
+#[test]
+fn vite_with_a_ready_path_of_its_page_is_ready_and_status_says_it_serves() {
+    // Vite answers `/` with its page only to a request that accepts HTML (a browser's);
+    // asked for JSON it answers 404. The frontend's `ready_path` and `status` ask as a
+    // browser does.
+    let app = ViteApp::new(STRICT, "ready_path = \"/\"");
+    let port = app.frontend_port;
+    let dev = app.up(&format!("http://127.0.0.1:{port}/"));
+    let status = app
+        .checkout
+        .command(&["status"])
+        .output()
+        .expect("status runs");
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert_eq!(status.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!(
+            "frontend http://127.0.0.1:{port}/ (pid {}, started): serving (HTTP 200)",
+            dev_frontend_pid(&said)
+        )),
+        "{said}"
+    );
+    app.stop(dev);
+}
+
+/// The frontend's pid as `status` shows it.
+fn dev_frontend_pid(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("frontend "))
+        .and_then(|rest| rest.split("(pid ").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default()
+        .to_owned()
+}

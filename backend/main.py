@@ -2,7 +2,9 @@
 
 Run it as `python backend/main.py`. The coordinator sets BACKEND_HOST, BACKEND_PORT,
 CORRELATION_ID, FRONTEND_URL and FRONTEND_ORIGINS (the browser origins allowed by CORS);
-DEMO_DB_PATH overrides where the SQLite database lives.
+DEMO_DB_PATH overrides where the SQLite database lives. With REDIS_URL set
+(`redis://127.0.0.1:6379/0`), the cache is that Redis server (a service beside the
+backend, as most apps have one); without it, an in-process cache.
 """
 
 import asyncio
@@ -67,6 +69,24 @@ class TTLCache:
 
 
 cache = TTLCache()
+
+
+def redis_client():
+    """The Redis server at REDIS_URL, if one is configured (None otherwise). The client
+    connects lazily and again after a failure, so a Redis restarted during the run makes
+    the cache healthy again without restarting the backend."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return None
+    import redis.asyncio as aioredis  # only apps that use Redis need the package loaded
+
+    return aioredis.from_url(
+        url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT,
+        retry_on_timeout=False,
+    )
+
+
+redis_cache = redis_client()
 app = FastAPI(title=SERVICE, version=VERSION)
 
 
@@ -175,6 +195,15 @@ async def check_database_queued() -> None:
 
 async def check_cache() -> None:
     key, value = f"health:{uuid.uuid4().hex}", uuid.uuid4().hex
+    if redis_cache is not None:
+        # A real round trip: written with a time to live, read back, removed.
+        await redis_cache.set(key, value, px=5000)
+        try:
+            if await redis_cache.get(key) != value.encode():
+                raise RuntimeError("value read back from Redis differs from the value written")
+        finally:
+            await redis_cache.delete(key)
+        return
     cache.set(key, value, ttl=5)
     try:
         if cache.get(key) != value:

@@ -107,6 +107,80 @@ fn reference_backend_is_degraded_when_its_database_fails() {
     assert_eq!(body["services"]["websocket"]["status"], "ok");
 }
 
+/// Debian's `redis-server` on `port`, nothing saved to disk; returns once it accepts
+/// connections. The test fails (never skips) where it is not installed: `.ci/run`
+/// installs it.
+fn start_redis(port: u16) -> Running {
+    let mut command = Command::new("redis-server");
+    command.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]);
+    let redis = Running::spawn(command);
+    redis.expect_line("Ready to accept connections", Duration::from_secs(30));
+    redis
+}
+
+/// How many `SET` commands Redis on `port` has run (`INFO commandstats`).
+fn redis_sets(port: u16) -> u64 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("redis answers");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(b"INFO commandstats\r\n").unwrap();
+    let mut answer = vec![0u8; 64 * 1024];
+    let n = stream.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_set:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn reference_backend_caches_in_redis_and_is_degraded_while_redis_is_down() {
+    let redis_port = free_port();
+    let redis = start_redis(redis_port);
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{redis_port}/0");
+    let backend = start_backend(port, &[("REDIS_URL", &url)]);
+    let answer = |wanted: &str| {
+        let mut last = None;
+        let seen = wait_until(Duration::from_secs(30), || {
+            last = health(port, "dev-9-redis");
+            last.as_ref().is_some_and(|(_, body)| body["status"] == wanted)
+        });
+        assert!(seen, "never {wanted}: {last:?}\n{}", backend.output());
+        last.unwrap()
+    };
+    let (code, body) = answer("healthy");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["services"]["cache"]["status"], "ok", "{body}");
+    assert!(redis_sets(redis_port) >= 1, "the cache check did not reach Redis");
+
+    // Redis stops: the cache, and so the backend, is degraded, naming why.
+    drop(redis);
+    let (code, body) = answer("degraded");
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["services"]["cache"]["status"], "error", "{body}");
+    let error = body["services"]["cache"]["error"].as_str().unwrap();
+    assert!(error.contains("ConnectionError"), "{error}");
+    assert_eq!(body["services"]["database"]["status"], "ok", "{body}");
+
+    // Back on the same port: healthy again, without restarting the backend.
+    let _redis = start_redis(redis_port);
+    let (_, body) = answer("healthy");
+    assert_eq!(body["pid"], backend.pid(), "{body}");
+}
+
 #[test]
 fn reference_frontend_serves_the_page_and_its_config() {
     let port = free_port();

@@ -200,10 +200,16 @@ fn gitignore(plan: &mut Plan, detected: &Detected, created_workspace: bool) {
     if created_workspace {
         wanted.push("target/".into());
     }
-    let missing: Vec<&String> = wanted
+    let mut missing: Vec<&String> = wanted
         .iter()
         .filter(|entry| !ignores(&text, entry))
         .collect();
+    missing.extend(
+        detected
+            .ignore_files
+            .iter()
+            .filter(|file| !ignores_file(&plan.app, &text, file)),
+    );
     if missing.is_empty() {
         return;
     }
@@ -211,7 +217,9 @@ fn gitignore(plan: &mut Plan, detected: &Detected, created_workspace: bool) {
     if !after.is_empty() && !after.ends_with('\n') {
         after.push('\n');
     }
-    after.push_str("# cargo xtask dev: its run logs and records, the backend's venv\n");
+    after.push_str(
+        "# cargo xtask dev: its run logs and records, the backend's venv, what it writes for a run\n",
+    );
     for entry in missing {
         after.push_str(&format!("/{entry}\n"));
     }
@@ -219,6 +227,24 @@ fn gitignore(plan: &mut Plan, detected: &Detected, created_workspace: bool) {
         Some(before) => plan.extend(".gitignore", before, after.into_bytes()),
         None => plan.create(".gitignore", after.into_bytes(), false, ""),
     }
+}
+
+/// True when the file `file` (relative to the app) is ignored: a line of the app's
+/// `.gitignore` names it, or a `*.local` line there or in a `.gitignore` of its folder
+/// (Vite's template has one) matches it.
+fn ignores_file(app: &Path, root_gitignore: &str, file: &str) -> bool {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    let matches = |text: &str, own_folder: bool| {
+        text.lines().map(str::trim).any(|line| {
+            line == file
+                || line.strip_prefix('/') == Some(file)
+                || (line == name && (own_folder || !line.contains('/')))
+                || (line == "*.local" && name.ends_with(".local"))
+        })
+    };
+    let folder = Path::new(file).parent().unwrap_or(Path::new(""));
+    let own = std::fs::read_to_string(app.join(folder).join(".gitignore")).unwrap_or_default();
+    matches(root_gitignore, false) || matches(&own, true)
 }
 
 /// True when a line of `.gitignore` ignores the folder `entry` (`a/b/`): written with or

@@ -715,3 +715,10 @@ mod tests {
         ));
     }
 }
+
+/// Asks this process to stop as on SIGTERM: from a thread that has no way into the
+/// run's event loop (the output writer finding stdout closed). The run's own signal
+/// handling then stops what it started, as for any SIGTERM.
+pub fn stop_self() {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
+}

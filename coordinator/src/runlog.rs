@@ -160,6 +160,9 @@ pub struct LogOptions {
     /// `--message-format json`: events as JSON lines on stdout ([`RunLog::event`]), and
     /// every line for people on stderr.
     pub events: bool,
+    /// When writing to stdout fails because nothing reads it any more (a closed pipe),
+    /// say so and ask this process to stop as on SIGTERM ([`crate::process::stop_self`]).
+    pub stop_when_stdout_closes: bool,
 }
 
 impl Default for LogOptions {
@@ -170,6 +173,7 @@ impl Default for LogOptions {
             health_path: None,
             show_health_logs: false,
             events: false,
+            stop_when_stdout_closes: false,
         }
     }
 }
@@ -224,12 +228,23 @@ impl RunLog {
         let counter = Arc::clone(&dropped);
         let prefix = layers::prefix(Origin::Dev, colour.stderr, tracing::Level::WARN);
         let all_to_stderr = options.events;
+        let options_stop = options.stop_when_stdout_closes;
+        let events_prefix = prefix.clone();
         std::thread::spawn(move || {
-            write_terminal(&queue, &counter, &prefix, note.as_deref(), all_to_stderr);
+            let mut gone = StdoutGone::new(options_stop, &prefix);
+            write_terminal(
+                &queue,
+                &counter,
+                &prefix,
+                note.as_deref(),
+                all_to_stderr,
+                &mut gone,
+            );
         });
         let events = options.events.then(|| {
             let (events, lines) = std::sync::mpsc::channel();
-            std::thread::spawn(move || write_events(&lines));
+            let mut gone = StdoutGone::new(options_stop, &events_prefix);
+            std::thread::spawn(move || write_events(&lines, &mut gone));
             events
         });
         let (filter, bad_filter) =
@@ -434,14 +449,15 @@ impl Origin {
 }
 
 /// The terminal thread: writes queued lines; when it catches up after lines were
-/// dropped, says how many. Terminal write errors (a closed pipe) are ignored: they
-/// must not end supervision.
+/// dropped, says how many. A closed stdout is [`StdoutGone`]'s to judge; other write
+/// errors are ignored: they must not end supervision.
 fn write_terminal(
     queue: &Receiver<Message>,
     dropped: &AtomicU64,
     prefix: &str,
     log: Option<&str>,
     all_to_stderr: bool,
+    gone: &mut StdoutGone,
 ) {
     let mut next = queue.recv().ok();
     while let Some(message) = next {
@@ -449,8 +465,8 @@ fn write_terminal(
             Message::Line { text, to_stderr } => {
                 if to_stderr || all_to_stderr {
                     let _ = std::io::stderr().lock().write_all(text.as_bytes());
-                } else {
-                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                } else if let Err(err) = std::io::stdout().lock().write_all(text.as_bytes()) {
+                    gone.on(&err);
                 }
             }
             Message::Flush(done) => {
@@ -479,23 +495,56 @@ fn write_terminal(
 }
 
 /// The event thread: each event a line on stdout, flushed at once (a reader waits for
-/// it). A closed stdout (a `dev --detach` whose foreground has returned) ends nothing.
-fn write_events(lines: &Receiver<Message>) {
+/// it). A closed stdout ends the run unless it is a `dev --detach`'s ([`StdoutGone`]).
+fn write_events(lines: &Receiver<Message>, gone: &mut StdoutGone) {
     let mut closed = false;
     while let Ok(message) = lines.recv() {
         match message {
             Message::Line { text, .. } if !closed => {
                 let mut out = std::io::stdout().lock();
-                closed = out
-                    .write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .is_err();
+                if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                    closed = true;
+                    gone.on(&err);
+                }
             }
             Message::Line { .. } => {}
             Message::Flush(done) => {
                 let _ = done.send(());
             }
         }
+    }
+}
+
+/// What a writer thread does when stdout is closed under it: with
+/// `stop_when_stdout_closes`, it says so (once) and asks `dev` to stop as on SIGTERM,
+/// as a program killed by SIGPIPE would have ended (`dev ... | head`); otherwise (the
+/// background run of `dev --detach`, whose foreground has returned) nothing.
+struct StdoutGone {
+    stop: bool,
+    said: bool,
+    prefix: String,
+}
+
+impl StdoutGone {
+    fn new(stop: bool, prefix: &str) -> StdoutGone {
+        StdoutGone {
+            stop,
+            said: false,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn on(&mut self, err: &std::io::Error) {
+        if !self.stop || self.said || err.kind() != std::io::ErrorKind::BrokenPipe {
+            return;
+        }
+        self.said = true;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{} stdout was closed (whatever read dev's output has ended): stopping what dev started",
+            self.prefix
+        );
+        crate::process::stop_self();
     }
 }
 

@@ -49,6 +49,11 @@ pub struct DevArgs {
     /// failed (the report, exit 1, nothing left running). `cargo xtask stop` stops it.
     #[arg(long)]
     detach: bool,
+    /// This run is the background half of `dev --detach`: its stdout (the events' pipe
+    /// to the foreground) closes once the foreground has returned, which is no reason
+    /// to stop.
+    #[arg(long, hide = true)]
+    detached_run: bool,
     /// `human` (default) or `json`: one JSON event a line on stdout, for scripts and
     /// editors; the lines for people then go to stderr.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "human")]
@@ -100,6 +105,9 @@ pub fn run(args: &DevArgs) -> u8 {
         health_path: Some(config.backend.health_path.clone()),
         show_health_logs: config.backend.show_health_logs,
         events: json,
+        // Whoever read dev's output has gone (`dev --message-format json | head`):
+        // stop as on SIGTERM, as a program killed by SIGPIPE would have ended.
+        stop_when_stdout_closes: !args.detached_run,
     };
     let log = RunLog::create_with(&config.dev.log_dir, &new_correlation_id(), &log_options);
     crate::panic::set_run(log.correlation_id(), log.path());
@@ -211,7 +219,11 @@ fn background_args(given: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
             Some(text) if text.starts_with("--message-format=") => {}
             Some("dev") if out.is_empty() => {
                 out.push(arg);
-                out.extend(["--message-format".into(), "json".into()]);
+                out.extend([
+                    "--message-format".into(),
+                    "json".into(),
+                    "--detached-run".into(),
+                ]);
             }
             _ => out.push(arg),
         }

@@ -34,7 +34,11 @@ pub fn pre_commit() -> u8 {
     }
     let took = started.elapsed().as_millis();
     if outcome.findings.is_empty() {
-        println!("pre-commit: ok ({}; {took} ms)", outcome.ran.join(", "));
+        if outcome.ran.is_empty() {
+            println!("pre-commit: ok (no check applied to what is staged; {took} ms)");
+        } else {
+            println!("pre-commit: ok ({}; {took} ms)", outcome.ran.join(", "));
+        }
         return crate::exit::OK;
     }
     eprintln!(

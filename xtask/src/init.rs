@@ -86,11 +86,18 @@ pub fn run(args: &InitArgs) -> u8 {
             eprintln!("error: {err}");
             return crate::exit::FAILED;
         }
+        // `dev` first: its first run builds the tooling and creates the venv, which
+        // `doctor` would otherwise report missing (and a `doctor && dev` chain stop).
         out.push_str(&format!(
-            "next: cd {} && cargo xtask doctor && cargo xtask dev\n",
-            plan.app.display()
+            "next: cd {} && cargo xtask dev\nthen: cargo xtask doctor (checks the machine and the app, with the venv dev made)\n",
+            shown_for_shell(&plan.app)
         ));
     }
     crate::print(&out);
     crate::exit::OK
+}
+
+/// A path as a shell needs it quoted (a folder name with a space).
+fn shown_for_shell(path: &std::path::Path) -> String {
+    coordinator::text::shell_command(&[path.display().to_string()])
 }

@@ -41,6 +41,8 @@ pub struct Detected {
     /// Lines the frontend config must have (path, lines): a file created when the app
     /// has none.
     pub env_lines: Option<(PathBuf, String)>,
+    /// Files dev creates for each run that `.gitignore` must ignore (relative to the app).
+    pub ignore_files: Vec<String>,
     backend: Vec<(&'static str, String)>,
     frontend: Vec<(&'static str, String)>,
 }
@@ -202,6 +204,19 @@ fn frontend_command(dir: &Path, script: &str, server: Option<&DevServer>) -> Vec
 }
 
 /// The first `package.json` (shallowest) with a `dev`, `start` or `serve` script.
+/// The major version of Vite a `package.json` asks for (`"^8.3.4"`, `"~8.0.0"`, `"8"`).
+fn vite_major(json: &serde_json::Value) -> Option<u32> {
+    let wanted = ["devDependencies", "dependencies"]
+        .iter()
+        .find_map(|table| json[*table]["vite"].as_str())?;
+    let digits: String = wanted
+        .trim_start_matches(|c: char| !c.is_ascii_digit())
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 fn frontend(app: &Path, files: &[PathBuf], d: &mut Detected) -> Option<Frontend> {
     for manifest in files.iter().filter(|p| p.ends_with("package.json")) {
         let Ok(text) = std::fs::read_to_string(app.join(manifest)) else {
@@ -231,6 +246,11 @@ fn frontend(app: &Path, files: &[PathBuf], d: &mut Detected) -> Option<Frontend>
             shown(manifest)
         ));
         frontend_notes(app, &dir, (script, body), server, own_port.is_some(), d);
+        if tool == "Vite" && vite_major(&json).is_some_and(|major| major >= 8) {
+            d.check.push(
+                "Vite 8 runs one dev server per project: for a second `cargo xtask dev` in this checkout, add \"--bypass-lock\" to frontend.command".into(),
+            );
+        }
         return Some(Frontend {
             command: frontend_command(&dir, script, server),
             dir,
@@ -415,8 +435,27 @@ fn frontend_config(frontend: &Frontend, key: Option<&EnvKey>, port: u16, d: &mut
         ));
         return;
     };
+    // Vite reads `.env.development.local` over `.env.development` and `.env`: dev writes
+    // there, for each run (it creates the file and removes it after), and the committed
+    // file keeps the default address, untouched, as a plain `npm run dev` reads it.
+    let committed = key
+        .file
+        .file_name()
+        .is_some_and(|name| !name.to_string_lossy().ends_with(".local"));
+    let config_file = if frontend.tool == "Vite" && committed {
+        let local = key.file.with_file_name(".env.development.local");
+        d.guessed.push(format!(
+            "frontend.config_file = {}: Vite reads it over {}, which keeps its default; dev writes it for each run and removes it after",
+            shown(&local),
+            shown(&key.file)
+        ));
+        d.ignore_files.push(shown(&local));
+        local
+    } else {
+        key.file.clone()
+    };
     d.frontend
-        .push(("config_file", toml_string(&shown(&key.file))));
+        .push(("config_file", toml_string(&shown(&config_file))));
     if key.url {
         // dev replaces only the address of a URL value (scheme, path and quoting stay),
         // so the app's own key is the one to keep in step: nothing is added to its file.
@@ -746,6 +785,10 @@ mod tests {
     #[test]
     fn dev_servers_and_their_flags_are_read_from_scripts() {
         let name = |script: &str| dev_server(script).map(|s| s.name);
+        let major = |json: &str| vite_major(&serde_json::from_str(json).unwrap());
+        assert_eq!(major(r#"{"devDependencies": {"vite": "^8.3.4"}}"#), Some(8));
+        assert_eq!(major(r#"{"dependencies": {"vite": "~7.0.0"}}"#), Some(7));
+        assert_eq!(major(r#"{"dependencies": {"react": "19"}}"#), None);
         assert_eq!(name("vite"), Some("Vite"));
         assert_eq!(name("vite --port 3001 --open"), Some("Vite"));
         assert_eq!(name("next dev"), Some("Next"));

@@ -368,12 +368,14 @@ fn root_manifest(source: &Path, plan: &mut Plan) -> Result<bool, InitError> {
         .copied()
         .filter(|name| !members.contains(name))
         .collect();
-    plan.found
-        .push("a Cargo workspace: adding the tooling crates to its members".into());
     lock_file(source, plan);
     if missing.is_empty() {
+        plan.found
+            .push("a Cargo workspace whose members have the tooling crates".into());
         return Ok(false);
     }
+    plan.found
+        .push("a Cargo workspace: adding the tooling crates to its members".into());
     let after = add_members(&text, &missing).ok_or_else(|| {
         refuse(
             "its [workspace] members could not be found to add to".into(),

@@ -85,7 +85,9 @@ fn stop_stops_a_run_started_in_another_terminal_as_ctrl_c_does() {
 fn stop_of_a_killed_run_stops_its_leftovers_as_the_next_run_would() {
     let checkout = Checkout::new();
     // `sh` is what dev starts; the server is its child in the same group, which the
-    // parent-death signal (sent to sh only) does not reach.
+    // parent-death signal (sent to sh only) does not reach. No guardian: this is the
+    // case it does not cover (a `kill -9` of both), which `stop` repairs as the next
+    // run would.
     let script = format!(
         "python3 '{}' --pid-file backend.pid & wait",
         fake_backend().display()
@@ -94,7 +96,7 @@ fn stop_of_a_killed_run_stops_its_leftovers_as_the_next_run_would() {
     checkout.write(
         "dev.toml",
         &format!(
-            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n",
+            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n[dev]\nguardian = false\n",
             checkout.port
         ),
     );

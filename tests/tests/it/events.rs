@@ -286,3 +286,46 @@ fn a_reused_backend_and_a_moved_port_are_said_with_whose_and_why() {
         "{chosen}"
     );
 }
+
+#[test]
+fn dev_stops_what_it_started_when_the_reader_of_its_events_goes_away() {
+    // `cargo xtask dev --message-format json | head -1`: once `head` has its line and
+    // exits, nothing reads the events; dev stops as on SIGTERM (a program killed by
+    // SIGPIPE would have ended too) instead of running on unseen.
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let checkout = Checkout::new();
+    checkout.fake_config(&[], "", "");
+    let mut command = checkout.command(&["dev", "--no-sync", "--message-format", "json"]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut dev = command.spawn().expect("dev starts");
+    let stdout = dev.stdout.take().expect("piped");
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a first event");
+    assert!(first.contains("\"event\":\"run-started\""), "{first}");
+    // The reader is gone (the BufReader and the pipe's read end are dropped).
+    let mut status = None;
+    let ended = wait_until(LONG, || {
+        status = dev.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    if !ended {
+        let _ = dev.kill();
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut dev.stderr.take().expect("piped"), &mut stderr).ok();
+    assert!(
+        ended,
+        "dev ran on with nobody reading its events:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "stdout was closed (whatever read dev's output has ended): stopping what dev started"
+        ),
+        "{stderr}"
+    );
+    let left = crate::support::processes_with(checkout.path().to_str().unwrap());
+    assert!(left.is_empty(), "left running: {left:?}\n{stderr}");
+}

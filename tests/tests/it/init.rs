@@ -198,7 +198,7 @@ fn a_vite_uv_app_is_initialised_and_brought_up_through_its_env_file() {
         &format!("port = {}", app.port),
         r#"requirements = "backend/pyproject.toml""#,
         r#"command = ["npm", "--prefix", "frontend", "run", "dev", "--", "--port", "{frontend_port}", "--strictPort", "--host", "127.0.0.1"]"#,
-        r#"config_file = "frontend/.env.development""#,
+        r#"config_file = "frontend/.env.development.local""#,
         r#"port_key = "VITE_API_URL"  # a URL: dev replaces its host and port, the rest stays"#,
     ] {
         assert!(dev_toml.contains(line), "no {line:?} in:\n{dev_toml}");
@@ -223,7 +223,8 @@ fn a_vite_uv_app_is_initialised_and_brought_up_through_its_env_file() {
         "{gitignore}"
     );
 
-    let (code, output) = app.dev_probe("frontend/.env.development", "VITE_API_URL", "/health");
+    let (code, output) =
+        app.dev_probe("frontend/.env.development.local", "VITE_API_URL", "/health");
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("with uv"), "synced with uv sync: {output}");
     assert!(
@@ -270,7 +271,8 @@ fn a_vite_uv_app_is_initialised_and_brought_up_through_its_env_file() {
             .contains("backend/pyproject.toml or backend/uv.lock changed since the last sync"),
         "{deps}"
     );
-    let (code, output) = app.dev_probe("frontend/.env.development", "VITE_API_URL", "/health");
+    let (code, output) =
+        app.dev_probe("frontend/.env.development.local", "VITE_API_URL", "/health");
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("updating backend/.venv"), "{output}");
     assert_eq!(check(&app.doctor(), "backend-deps")["status"], "ok");
@@ -548,7 +550,7 @@ fn a_uv_lock_without_uv_on_path_gets_uv_from_pypi_and_says_so() {
             "--",
             "python3",
             probe.to_str().unwrap(),
-            "frontend/.env.development",
+            "frontend/.env.development.local",
             "VITE_API_URL",
             "/health",
         ],
@@ -598,11 +600,22 @@ fn after_init_dev_runs_vite_which_serves_the_backend_address_dev_wrote() {
     );
     let (code, body) = http_get(app.port, "/health", "init-test").unwrap();
     assert_eq!((code, body.as_str()), (200, "{\"status\":\"ok\"}"));
+    // dev wrote Vite's `.local` file, never the committed one: git stays clean.
+    assert_eq!(app.read("frontend/.env.development"), env_after_init);
+    let gitignore = app.read(".gitignore");
+    assert!(
+        gitignore.contains("/frontend/.env.development.local\n"),
+        "{gitignore}"
+    );
 
     dev.signal(nix::sys::signal::Signal::SIGTERM);
     let status = dev.wait(Duration::from_secs(60));
     assert_eq!(status.code(), Some(0), "{}", dev.output());
     assert_eq!(app.read("frontend/.env.development"), env_after_init);
+    assert!(
+        !app.path.join("frontend/.env.development.local").exists(),
+        "the file dev created for the run is removed after it"
+    );
     let left = processes_with(app.path.to_str().unwrap());
     assert!(left.is_empty(), "left running: {left:?}\n{}", dev.output());
 }

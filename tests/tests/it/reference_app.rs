@@ -156,7 +156,8 @@ fn reference_backend_caches_in_redis_and_is_degraded_while_redis_is_down() {
         let mut last = None;
         let seen = wait_until(Duration::from_secs(30), || {
             last = health(port, "dev-9-redis");
-            last.as_ref().is_some_and(|(_, body)| body["status"] == wanted)
+            last.as_ref()
+                .is_some_and(|(_, body)| body["status"] == wanted)
         });
         assert!(seen, "never {wanted}: {last:?}\n{}", backend.output());
         last.unwrap()
@@ -164,7 +165,10 @@ fn reference_backend_caches_in_redis_and_is_degraded_while_redis_is_down() {
     let (code, body) = answer("healthy");
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["services"]["cache"]["status"], "ok", "{body}");
-    assert!(redis_sets(redis_port) >= 1, "the cache check did not reach Redis");
+    assert!(
+        redis_sets(redis_port) >= 1,
+        "the cache check did not reach Redis"
+    );
 
     // Redis stops: the cache, and so the backend, is degraded, naming why.
     drop(redis);

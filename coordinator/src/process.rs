@@ -698,6 +698,13 @@ pub fn exit_code(status: ExitStatus) -> i32 {
     os::exit_code(status)
 }
 
+/// Asks this process to stop as on SIGTERM: from a thread that has no way into the
+/// run's event loop (the output writer finding stdout closed). The run's own signal
+/// handling then stops what it started, as for any SIGTERM.
+pub fn stop_self() {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,11 +721,4 @@ mod tests {
             "INFO: Uvicorn running on http://127.0.0.1:8000"
         ));
     }
-}
-
-/// Asks this process to stop as on SIGTERM: from a thread that has no way into the
-/// run's event loop (the output writer finding stdout closed). The run's own signal
-/// handling then stops what it started, as for any SIGTERM.
-pub fn stop_self() {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
 }

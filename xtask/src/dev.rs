@@ -303,7 +303,13 @@ mod tests {
         let cases: [(&[&str], &[&str]); 4] = [
             (
                 &["dev", "--detach", "--no-sync"],
-                &["dev", "--message-format", "json", "--no-sync"],
+                &[
+                    "dev",
+                    "--message-format",
+                    "json",
+                    "--detached-run",
+                    "--no-sync",
+                ],
             ),
             (
                 &[
@@ -314,11 +320,18 @@ mod tests {
                     "--port",
                     "auto",
                 ],
-                &["dev", "--message-format", "json", "--port", "auto"],
+                &[
+                    "dev",
+                    "--message-format",
+                    "json",
+                    "--detached-run",
+                    "--port",
+                    "auto",
+                ],
             ),
             (
                 &["dev", "--message-format=json", "--detach"],
-                &["dev", "--message-format", "json"],
+                &["dev", "--message-format", "json", "--detached-run"],
             ),
             (
                 &[
@@ -334,6 +347,7 @@ mod tests {
                     "dev",
                     "--message-format",
                     "json",
+                    "--detached-run",
                     "--",
                     "pytest",
                     "--detach",

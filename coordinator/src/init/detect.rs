@@ -785,7 +785,7 @@ mod tests {
     #[test]
     fn dev_servers_and_their_flags_are_read_from_scripts() {
         let name = |script: &str| dev_server(script).map(|s| s.name);
-        let major = |json: &str| vite_major(&serde_json::from_str(json).unwrap());
+        let major = |json: &str| vite_major(&serde_json::from_str(json).expect("valid JSON"));
         assert_eq!(major(r#"{"devDependencies": {"vite": "^8.3.4"}}"#), Some(8));
         assert_eq!(major(r#"{"dependencies": {"vite": "~7.0.0"}}"#), Some(7));
         assert_eq!(major(r#"{"dependencies": {"react": "19"}}"#), None);

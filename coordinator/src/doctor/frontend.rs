@@ -290,10 +290,16 @@ pub(super) fn frontend_port(cx: &Context) -> Check {
         return Check::new(
             "frontend-port",
             Status::Ok,
-            format!(
-                "port {port} (the frontend's) is the frontend of the live dev run {} (pid {})",
-                run.correlation_id, run.pid
-            ),
+            match run.started.iter().find(|s| s.role == "frontend") {
+                Some(frontend) => format!(
+                    "port {port} (the frontend's) is the frontend (pid {}) of the live dev run {} (dev pid {})",
+                    frontend.pid, run.correlation_id, run.pid
+                ),
+                None => format!(
+                    "port {port} (the frontend's) is the frontend of the live dev run {} (dev pid {})",
+                    run.correlation_id, run.pid
+                ),
+            },
         )
         .data(data);
     }

@@ -184,3 +184,40 @@ fn node_deps_finds_missing_packages_and_gives_the_install_command() {
         "web/package.json: its 1 package installed"
     );
 }
+
+#[test]
+fn frontend_port_of_a_live_run_names_its_frontends_pid_and_devs() {
+    let checkout = Checkout::new();
+    let frontend = free_port();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = [\"python3\", \"{}\"]\nport = {}\n\n\
+             [frontend]\ncommand = [\"python3\", \"-m\", \"http.server\", \"{{frontend_port}}\", \"--bind\", \"127.0.0.1\"]\nport = {frontend}\n\n\
+             [dev]\nshutdown_grace = \"2s\"\n",
+            crate::support::fake_backend().display(),
+            checkout.port
+        ),
+    );
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("up in ", std::time::Duration::from_secs(30));
+    let output = dev.output();
+    let pid_of = |role: &str| -> String {
+        output
+            .lines()
+            .find_map(|line| line.split(&format!("started {role} pid ")).nth(1))
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .unwrap_or_else(|| panic!("no {role} pid in:\n{output}"))
+            .to_owned()
+    };
+    let (state, found) = status(&checkout, "frontend-port", &[]);
+    assert_eq!(state, "ok", "{found}");
+    let summary = found["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "is the frontend (pid {}) of the live dev run",
+            pid_of("frontend")
+        )) && summary.contains(&format!("(dev pid {})", dev.pid())),
+        "{summary}\n{output}"
+    );
+}

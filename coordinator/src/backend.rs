@@ -219,7 +219,7 @@ pub async fn start(
                 log.warn(&format!(
                     "attempt {attempt} of {} failed: {}",
                     plan.attempts,
-                    crate::report::summarize(&failure)
+                    failure.summary()
                 ));
                 let mut failure = failure;
                 // "Address already in use" about another port than the chosen one: the
@@ -345,7 +345,7 @@ async fn try_once(
         }
         Outcome::Interrupted => {
             // A second signal while this stop waits kills at once.
-            stop_attempt(&mut running, plan.grace, shutdown, log).await;
+            stop(&mut running, plan.grace, shutdown, log).await;
             return Ok(None);
         }
         Outcome::Exited(status) => {
@@ -379,12 +379,9 @@ async fn gather(
     shutdown: &mut Shutdown,
     log: &RunLog,
 ) -> Option<AttemptFailure> {
-    let left = running.left_behind();
-    if stop_attempt(running, grace, shutdown, log).await {
+    if stop(running, grace, shutdown, log).await.hurried {
         return None;
     }
-    stop_left_behind(&left, grace, shutdown).await;
-    running.drain_output(Duration::from_millis(500)).await;
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();
@@ -394,6 +391,49 @@ async fn gather(
 }
 
 impl AttemptFailure {
+    /// One line for one failed attempt.
+    pub fn summary(&self) -> String {
+        let failure = self;
+        match &failure.kind {
+            FailureKind::Spawn { program, error, .. } => {
+                format!("could not start `{program}`: {error}")
+            }
+            FailureKind::Exited(status) => {
+                format!("the backend exited ({status}) before it was ready")
+            }
+            FailureKind::Unresponsive { probes } => {
+                format!("the backend stopped answering health ({probes} probes in a row failed)")
+            }
+            FailureKind::Forked { status, left } => format!(
+                "the backend command exited ({status}) but left {} running: it forks into the background",
+                process::named(left)
+            ),
+            FailureKind::TimedOut(limit) => {
+                let phase = if failure.listening {
+                    "the port opened but health never reported ready"
+                } else {
+                    "the port never opened"
+                };
+                format!(
+                    "not ready within {} ({phase})",
+                    crate::config::duration::format(*limit)
+                )
+            }
+            FailureKind::NeverReady(mismatch) => format!(
+                "the health endpoint answered {} times in a row in a way that cannot become ready: {}",
+                crate::health::Streak::LIMIT,
+                health::describe_mismatch(mismatch)
+            ),
+            FailureKind::WrongPort {
+                port,
+                in_use: false,
+            } => format!("the backend listens on port {port}, not on the port dev chose"),
+            FailureKind::WrongPort { port, in_use: true } => {
+                format!("the backend tried to bind port {port} (in use), not the port dev chose")
+            }
+        }
+    }
+
     /// An attempt's failure before anything is known: a timeout, unless it turns out
     /// otherwise.
     fn new(attempt: u32, startup_timeout: Duration) -> AttemptFailure {
@@ -421,25 +461,6 @@ pub fn exited(running: &Running, status: std::process::ExitStatus) -> FailureKin
         }
     } else {
         FailureKind::Exited(process::describe_status(status))
-    }
-}
-
-/// Stops what a backend left behind outside its group (its group is stopped by
-/// [`stop_attempt`]): descendants re-parented to `dev` as the child subreaper.
-pub async fn stop_left_behind(
-    left: &[process::ProcessInfo],
-    grace: Duration,
-    shutdown: &mut Shutdown,
-) {
-    let targets: Vec<process::Target> = left
-        .iter()
-        .filter_map(|info| process::Target::process(info.pid))
-        .collect();
-    if !targets.is_empty() {
-        let hurry = async {
-            shutdown.next().await;
-        };
-        process::terminate(&targets, grace, hurry, || {}).await;
     }
 }
 
@@ -580,7 +601,7 @@ async fn wait_ready(
         }
         let reason = match &readiness {
             Readiness::Degraded(failing) => {
-                format!("degraded: {}", crate::report::services(failing))
+                format!("degraded: {}", health::services(failing))
             }
             Readiness::NotReady(why) | Readiness::Failing { why, .. } => why.clone(),
             Readiness::Never(mismatch) => mismatch.evidence(),
@@ -800,23 +821,21 @@ fn identity(
     }
 }
 
-/// Stops an attempt's (or a crashed backend's) group and logs anything that had to be
-/// killed. A shutdown request during the grace period kills at once; returns whether
-/// one arrived, so that the caller stops too instead of retrying.
-pub async fn stop_attempt(
+/// Stops an attempt (or a crashed backend) and what it left behind, in the one stop
+/// sequence; a shutdown request meanwhile kills at once, and the report says so
+/// (`hurried`), so that the caller stops too instead of retrying.
+pub async fn stop(
     running: &mut Running,
     grace: Duration,
     shutdown: &mut Shutdown,
     log: &RunLog,
-) -> bool {
-    let before = shutdown.received();
-    let report = running
-        .stop(grace, async {
-            shutdown.next().await;
-        })
-        .await;
-    crate::report::log_killed(&report, log);
-    shutdown.received() > before
+) -> process::StopReport {
+    let hurry = async {
+        shutdown.next().await;
+    };
+    running
+        .stop_with_leftovers(grace, hurry, Duration::from_millis(500), log)
+        .await
 }
 
 #[cfg(test)]

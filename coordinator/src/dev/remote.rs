@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::health::{self, HealthClient, HealthReport, Mismatch, Probe, Readiness, tls};
 use crate::port;
 use crate::prompt;
-use crate::report::{self, Cause};
+use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::runs::BackendUse;
 use crate::signals::Shutdown;
@@ -293,7 +293,7 @@ async fn wait_ready(
                 }
             }
         }
-        let reason = report::describe_probe(&probe, Some(&readiness));
+        let reason = health::describe_probe(&probe, Some(&readiness));
         if reason != last_reason {
             log.file_only(&format!("health not ready yet: {reason}"));
             last_reason = reason;
@@ -346,7 +346,7 @@ fn timed_out(config: &Config, target: &Target, seen: &Seen) -> Cause {
     }
     let answer = seen.last_probe.as_ref().map_or_else(
         || "no health answer".to_owned(),
-        |probe| report::describe_probe(probe, seen.last_readiness.as_ref()),
+        |probe| health::describe_probe(probe, seen.last_readiness.as_ref()),
     );
     Cause {
         cause: format!("{} accepts connections but was not ready within {waited}: {answer}", target.url),
@@ -365,7 +365,7 @@ fn failed(
     if let Some(probe) = &seen.last_probe {
         evidence.push(format!(
             "last health response: {}",
-            report::describe_probe(probe, seen.last_readiness.as_ref())
+            health::describe_probe(probe, seen.last_readiness.as_ref())
         ));
     } else if seen.connected {
         evidence.push("the port accepted connections; no health answer yet".into());

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::events::Event;
 use crate::health::{HealthClient, Probe};
 use crate::process::{self, Running};
-use crate::report::{self, FailureReport};
+use crate::report::FailureReport;
 use crate::runlog::{Origin, RunLog};
 use crate::runs::BackendUse;
 use crate::signals::Shutdown;
@@ -120,17 +120,14 @@ impl Processes {
             )
         };
         let mut both = pin!(both);
-        let (front, back) = loop {
+        loop {
             tokio::select! {
-                reports = &mut both => break reports,
+                _ = &mut both => break,
                 name = shutdown.next() => {
                     log.warn(&format!("{name} again: killing everything now"));
                     hurry.notify_waiters();
                 }
             }
-        };
-        for stop in [front, back].into_iter().flatten() {
-            report::log_killed(&stop, log);
         }
     }
 }
@@ -147,11 +144,14 @@ async fn stop_one(
         origin_name(running.origin()),
         running.pid()
     ));
-    let report = running.stop(grace, hurry.notified()).await;
     // A process can exit before its last lines are copied (the output of `dev -- cmd`
-    // is often all of it): print them before dev exits.
-    running.drain_output(Duration::from_millis(500)).await;
-    Some(report)
+    // is often all of it): they are printed before dev exits.
+    let drain = Duration::from_millis(500);
+    Some(
+        running
+            .stop_with_leftovers(grace, hurry.notified(), drain, log)
+            .await,
+    )
 }
 
 /// What the supervisor needs besides the processes.
@@ -160,6 +160,31 @@ pub(super) struct Watch<'a> {
     pub(super) plan: &'a Plan,
     pub(super) client: &'a HealthClient,
     pub(super) log: &'a RunLog,
+}
+
+/// Where the backend is, as the supervisor acts on it. A long wait is a phase with a
+/// deadline, never an `await` inside an event's handler: the frontend's exit, a saved
+/// file and a signal are seen in every phase.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Up since then (ours and ready, reused, or remote): probed for liveness. A minute
+    /// up resets the restart count.
+    Up { since: Instant },
+    /// Ours, down and stopped after a crash: starts again at `until`, or at once when a
+    /// watched source is saved meanwhile.
+    Backoff { until: Instant },
+    /// Ours, starting again after the backoff (one attempt, bounded by
+    /// `startup_timeout`).
+    Starting,
+    /// Ours, broken by a save: waits for the next one.
+    Broken,
+}
+
+/// What the supervisor saw while the backend was starting again.
+enum WhileStarting {
+    Started(StartOutcome),
+    FrontendExited(ExitStatus),
+    Changed(Vec<PathBuf>),
 }
 
 /// Why an owned backend is restarted.
@@ -196,10 +221,25 @@ pub(super) async fn supervise(
         liveness: Liveness::new(config.backend.liveness_failures),
         next_probe: Instant::now() + interval,
         restarts: Restarts::default(),
-        backend_since: Instant::now(),
+        phase: Phase::Up {
+            since: Instant::now(),
+        },
         reused_change_said: false,
     };
     loop {
+        if let Phase::Starting = state.phase {
+            let step = state
+                .starting(processes, this_run, shutdown, watcher.as_mut())
+                .await;
+            if let Flow::Break(outcome) = step {
+                return outcome;
+            }
+            continue;
+        }
+        let backoff = match state.phase {
+            Phase::Backoff { until } => Some(until),
+            _ => None,
+        };
         let step = tokio::select! {
             paths = changed(watcher.as_mut()) => {
                 state.on_change(paths, processes, this_run, shutdown, watcher.as_mut()).await
@@ -220,7 +260,11 @@ pub(super) async fn supervise(
                 Flow::Break(state.on_frontend_exit(processes, status))
             }
             status = wait_for(owned(&mut processes.backend)) => {
-                state.on_backend_exit(processes, status, this_run, shutdown).await
+                state.on_backend_exit(processes, status, shutdown).await
+            }
+            () = tokio::time::sleep_until(backoff.unwrap_or_else(Instant::now)), if backoff.is_some() => {
+                state.phase = Phase::Starting;
+                Flow::Continue(())
             }
         };
         if let Flow::Break(outcome) = step {
@@ -236,8 +280,7 @@ struct Supervisor<'a> {
     liveness: Liveness,
     next_probe: Instant,
     restarts: Restarts,
-    /// When the current backend became ready (a minute up resets the restart count).
-    backend_since: Instant,
+    phase: Phase,
     reused_change_said: bool,
 }
 
@@ -246,7 +289,9 @@ impl Supervisor<'_> {
     fn owned_again(&mut self, processes: &mut Processes, running: Running) {
         let config = self.watch.config;
         processes.backend = Some(Backend::Owned(running));
-        self.backend_since = Instant::now();
+        self.phase = Phase::Up {
+            since: Instant::now(),
+        };
         self.liveness = Liveness::new(config.backend.liveness_failures);
         self.next_probe = Instant::now() + config.backend.liveness_interval;
     }
@@ -298,7 +343,7 @@ impl Supervisor<'_> {
                     self.owned_again(processes, running);
                     self.restarts = Restarts::default();
                 }
-                Reload::Broken => {}
+                Reload::Broken => self.phase = Phase::Broken,
                 Reload::Stopped => return Flow::Break(DevOutcome::Stopped),
             }
             // What changed meanwhile makes one more restart, not one per save.
@@ -328,7 +373,10 @@ impl Supervisor<'_> {
         };
         self.next_probe = Instant::now() + config.backend.liveness_interval;
         let format = config.backend.health_format;
-        tracing::debug!("liveness probe: {}", report::describe_probe(&probe, None));
+        tracing::debug!(
+            "liveness probe: {}",
+            crate::health::describe_probe(&probe, None)
+        );
         let mut verdict = self
             .liveness
             .observe(&probe, format, config.backend.accept_degraded);
@@ -345,8 +393,8 @@ impl Supervisor<'_> {
         match processes.backend.take() {
             Some(Backend::Owned(running)) => {
                 let down = (running, Down::Unresponsive(dead));
-                let running = proceed!(flow: self.restart(down, this_run, shutdown).await);
-                self.owned_again(processes, running);
+                let until = proceed!(flow: self.restart(down, shutdown).await);
+                self.phase = Phase::Backoff { until };
             }
             Some(Backend::Remote(remote)) => {
                 // Reported by `said`; there is nothing here to restart.
@@ -405,34 +453,62 @@ impl Supervisor<'_> {
         &mut self,
         processes: &mut Processes,
         status: ExitStatus,
-        this_run: &mut ThisRun,
         shutdown: &mut Shutdown,
     ) -> Flow<()> {
         let Some(Backend::Owned(crashed)) = processes.backend.take() else {
             return Flow::Continue(());
         };
         let down = (crashed, Down::Exited(status));
-        let running = proceed!(flow: self.restart(down, this_run, shutdown).await);
-        self.owned_again(processes, running);
+        let until = proceed!(flow: self.restart(down, shutdown).await);
+        self.phase = Phase::Backoff { until };
         Flow::Continue(())
     }
 
-    async fn restart(
+    /// Reports a backend of ours that went down and stops what is left of it; the
+    /// backoff's end, or the run's end when it is not to be restarted.
+    async fn restart(&mut self, down: (Running, Down), shutdown: &mut Shutdown) -> Flow<Instant> {
+        let since = match self.phase {
+            Phase::Up { since } => since,
+            _ => Instant::now(),
+        };
+        went_down(self.watch, down, &mut self.restarts, since, shutdown).await
+    }
+
+    /// The backoff is over: one attempt on the same port. Meanwhile the frontend's
+    /// exit ends the run, and a save restarts at once (the attempt is dropped, and with
+    /// it its group).
+    async fn starting(
         &mut self,
-        down: (Running, Down),
+        processes: &mut Processes,
         this_run: &mut ThisRun,
         shutdown: &mut Shutdown,
-    ) -> Flow<Running> {
-        let since = self.backend_since;
-        restart(
-            self.watch,
-            down,
-            &mut self.restarts,
-            since,
-            this_run,
-            shutdown,
-        )
-        .await
+        mut watcher: Option<&mut Watcher>,
+    ) -> Flow<()> {
+        let watch = self.watch;
+        let seen = {
+            let start = backend::start(watch.plan, 1, watch.client, watch.log, shutdown, this_run);
+            tokio::select! {
+                outcome = start => WhileStarting::Started(outcome),
+                status = wait_for(processes.frontend.as_mut()) => WhileStarting::FrontendExited(status),
+                paths = changed(watcher.as_deref_mut()) => WhileStarting::Changed(paths),
+            }
+        };
+        match seen {
+            WhileStarting::Started(outcome) => {
+                let context = context(watch.config, watch.plan);
+                let running = proceed!(flow: started_again(outcome, watch.log, &context, this_run));
+                self.owned_again(processes, running);
+                Flow::Continue(())
+            }
+            WhileStarting::FrontendExited(status) => {
+                Flow::Break(self.on_frontend_exit(processes, status))
+            }
+            WhileStarting::Changed(paths) => {
+                self.phase = Phase::Broken;
+                self.on_change(paths, processes, this_run, shutdown, watcher)
+                    .await
+            }
+        }
     }
 }
 
@@ -535,22 +611,12 @@ async fn reload(
     }
 }
 
-/// Stops the old backend's group and what it left outside it (a `hurry` kills at once).
+/// Stops the old backend and what it left behind (a `hurry` kills at once).
 async fn stop_old(old: Option<Running>, grace: Duration, hurry: &Notify, log: &RunLog) {
-    let Some(mut old) = old else {
-        return;
-    };
-    let left = old.left_behind();
-    let report = old.stop(grace, hurry.notified()).await;
-    report::log_killed(&report, log);
-    let targets: Vec<process::Target> = left
-        .iter()
-        .filter_map(|info| process::Target::process(info.pid))
-        .collect();
-    if !targets.is_empty() {
-        process::terminate(&targets, grace, hurry.notified(), || {}).await;
+    if let Some(mut old) = old {
+        old.stop_with_leftovers(grace, hurry.notified(), Duration::from_millis(200), log)
+            .await;
     }
-    old.drain_output(Duration::from_millis(200)).await;
 }
 
 /// Waits until no change that counts came for `quiet`: a burst of saves is one change.
@@ -591,9 +657,12 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
         Verdict::Degraded(failing) => {
             log.warn(&format!(
                 "{name} on port {port} reports degraded: {}",
-                report::services(&failing)
+                crate::health::services(&failing)
             ));
-            unhealthy(log, format!("degraded: {}", report::services(&failing)));
+            unhealthy(
+                log,
+                format!("degraded: {}", crate::health::services(&failing)),
+            );
             None
         }
         Verdict::Failing(n) => {
@@ -601,7 +670,7 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
             None
         }
         Verdict::Dead(probe) => {
-            let last = report::describe_probe(
+            let last = crate::health::describe_probe(
                 &probe,
                 Some(&crate::health::readiness(
                     &probe,
@@ -696,26 +765,25 @@ async fn look_at_reused(
 }
 
 /// An owned backend went down (it exited, or stopped answering): report it, stop what
-/// is left of it, and start it again after the capped backoff, on the same port (the
-/// frontend uses it). Gives up after `max_restarts` failures in a row that each came
-/// within a minute of becoming ready.
-async fn restart(
+/// is left of it, and say when the capped backoff ends (it starts again then, on the
+/// same port: the frontend uses it). Gives up after `max_restarts` failures in a row
+/// that each came within a minute of becoming ready.
+async fn went_down(
     watch: &Watch<'_>,
     (mut down, why): (Running, Down),
     restarts: &mut Restarts,
     ready_since: Instant,
-    this_run: &mut ThisRun,
     shutdown: &mut Shutdown,
-) -> Flow<Running> {
+) -> Flow<Instant> {
     let (config, plan, log) = (watch.config, watch.plan, watch.log);
     let up_for = ready_since.elapsed();
     let (kind, last_probe) = evidence_of(watch, &down, &why);
-    let left = down.left_behind();
-    if backend::stop_attempt(&mut down, config.dev.shutdown_grace, shutdown, log).await {
+    if backend::stop(&mut down, config.dev.shutdown_grace, shutdown, log)
+        .await
+        .hurried
+    {
         return Flow::Break(DevOutcome::Stopped);
     }
-    backend::stop_left_behind(&left, config.dev.shutdown_grace, shutdown).await;
-    down.drain_output(Duration::from_millis(500)).await;
     let failure = failure_of(watch, &down, kind, last_probe, up_for, restarts);
     let context = context(config, plan);
     if let FailureKind::Forked { .. } = failure.kind {
@@ -747,14 +815,7 @@ async fn restart(
             Down::Unresponsive(_) => "it stopped answering its health probes".into(),
         },
     });
-    tokio::select! {
-        () = tokio::time::sleep(delay) => {}
-        name = shutdown.next() => {
-            log.info(&format!("{name} received: stopping what dev started"));
-            return Flow::Break(DevOutcome::Stopped);
-        }
-    }
-    start_again(watch, &context, this_run, shutdown).await
+    Flow::Continue(Instant::now() + delay)
 }
 
 impl Restarts {
@@ -841,16 +902,15 @@ fn unhealthy(log: &RunLog, evidence: String) {
     });
 }
 
-/// One start on the same port (the frontend uses it: a stolen port is a failure here,
-/// not a reason to move).
-async fn start_again(
-    watch: &Watch<'_>,
+/// How one start on the same port after a crash ended (the frontend uses the port: a
+/// stolen port is a failure here, not a reason to move).
+fn started_again(
+    outcome: StartOutcome,
+    log: &RunLog,
     context: &crate::report::Context,
     this_run: &mut ThisRun,
-    shutdown: &mut Shutdown,
 ) -> Flow<Running> {
-    let (plan, log) = (watch.plan, watch.log);
-    match backend::start(plan, 1, watch.client, log, shutdown, this_run).await {
+    match outcome {
         StartOutcome::Ready { running, .. } => {
             let pid = running.pid();
             this_run.update(|record| record.backend = BackendUse::Owned { pid });

@@ -81,10 +81,30 @@ impl ThisRun {
     /// Changes the record and saves it.
     pub(super) fn update(&mut self, change: impl FnOnce(&mut Record)) {
         change(&mut self.record);
-        if let Ok(lock) = self.runs.lock() {
+        if let Some(lock) = self.lock() {
             // Best effort: a record that cannot be written only loses cross-run care,
             // which `register` has already said.
             let _ = self.runs.save(&self.record, &lock);
+        }
+    }
+
+    /// The folder's lock, or `None` when it cannot be had: the caller then acts as a run
+    /// alone (no record written, no other run's write built on; see ARCHITECTURE's
+    /// invariant). A holder past the patience is named; an unusable folder was said at
+    /// the start, so it goes to the file only.
+    fn lock(&self) -> Option<runs::Lock> {
+        match self.runs.lock() {
+            Ok(lock) => Some(lock),
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                self.log
+                    .warn(&format!("{err}: going on as if this run were alone"));
+                None
+            }
+            Err(err) => {
+                self.log
+                    .file_only(&format!("the runs lock cannot be used: {err}"));
+                None
+            }
         }
     }
 
@@ -156,7 +176,7 @@ impl ThisRun {
 
     /// The other live runs, oldest first.
     pub(super) fn others(&self) -> Vec<Record> {
-        let lock = self.runs.lock().ok();
+        let lock = self.lock();
         self.others_under(lock.as_ref())
     }
 
@@ -195,7 +215,7 @@ impl ThisRun {
             ));
             return Ok(());
         }
-        let lock = self.runs.lock().ok();
+        let lock = self.lock();
         let others = self.others_under(lock.as_ref());
         let builds_on = |content: &[u8]| {
             others
@@ -290,7 +310,7 @@ impl ThisRun {
     /// The clean way out: settles the frontend config with the runs still live and
     /// removes the record, in one critical section.
     pub(super) fn finish(self, config: &Config) {
-        let lock = self.runs.lock().ok();
+        let lock = self.lock();
         if let Some(change) = &self.record.frontend_config {
             let others = self.others_under(lock.as_ref());
             let shown = display_path(&change.path, &config.root);

@@ -443,6 +443,50 @@ fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_ru
 }
 
 #[test]
+fn the_frontend_exiting_during_the_backoff_after_a_crash_ends_the_run_at_once() {
+    let checkout = Checkout::new();
+    let state = pid_file(&checkout, "runs");
+    // A backoff long enough that a supervisor waiting it out fails the test.
+    with_frontend(
+        &checkout,
+        &["--die-after-ms", "300", "--state-file", &state],
+        "retry_delay = \"20s\"",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let frontend_line = dev.expect_line("[frontend] frontend-up pid", LONG);
+    let frontend: u32 = frontend_line
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    dev.expect_line(
+        &format!("restarting the backend on port {} in 20s", checkout.port),
+        LONG,
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(frontend).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let killed = std::time::Instant::now();
+    let stopped = wait_until(Duration::from_secs(1), || dev.try_status().is_some());
+    assert!(
+        stopped,
+        "dev still runs {:?} after the frontend exited:\n{}",
+        killed.elapsed(),
+        dev.output()
+    );
+    let output = dev.output();
+    assert!(output.contains("frontend exited ("), "{output}");
+    assert_eq!(
+        output.matches("backend ready in").count(),
+        1,
+        "no restart after the frontend exited:\n{output}"
+    );
+}
+
+#[test]
 fn the_backend_dies_with_dev_when_dev_is_killed_outright() {
     let checkout = Checkout::new();
     let backend = pid_file(&checkout, "backend.pid");

@@ -11,11 +11,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
 use crate::config::Config;
+use crate::connect;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
 use crate::ownership::{self, Answerer};
 use crate::process::{self, ProcessSpec, Running};
@@ -510,10 +510,10 @@ async fn wait_ready(
     let mut next_look = Instant::now() + TREE_POLL;
     let mut elsewhere: Option<(u16, Instant)> = None;
     let mut health_url = plan.health_url.clone();
-    while let Err(err) = TcpStream::connect(plan.connect_addr).await {
+    while let Err(err) = connect::attempt(plan.connect_addr, connect::LOOPBACK).await {
         // `localhost` may be ::1 for the backend (Node 17+, some uvicorn set-ups).
         let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
-        if plan.either_family && TcpStream::connect(v6).await.is_ok() {
+        if plan.either_family && connect::accepts(v6, connect::LOOPBACK).await {
             health_url = plan.health_url.replacen(
                 &format!("//{}", plan.connect_addr),
                 &format!("//{v6}"),
@@ -830,9 +830,7 @@ pub async fn stop(
     shutdown: &mut Shutdown,
     log: &RunLog,
 ) -> process::StopReport {
-    let hurry = async {
-        shutdown.next().await;
-    };
+    let hurry = shutdown.hurry();
     running
         .stop_with_leftovers(grace, hurry, Duration::from_millis(500), log)
         .await

@@ -156,9 +156,7 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         this_run.failed(&report.to_string());
     }
     // Whatever escaped the groups (a double fork into its own session) goes too.
-    let hurry = async {
-        shutdown.next().await;
-    };
+    let hurry = shutdown.hurry();
     for info in process::stop_descendants(config.dev.shutdown_grace, hurry).await {
         log.warn(&format!(
             "pid {} ({}) was still running after the grace period and was killed: {}",
@@ -464,9 +462,7 @@ async fn sync(config: &Config, log: &RunLog, shutdown: &mut Shutdown) -> Option<
         },
         name = shutdown.next() => {
             log.info(&format!("{name} received during the venv sync: stopping the installer"));
-            let hurry = async {
-                shutdown.next().await;
-            };
+            let hurry = shutdown.hurry();
             let killed = process::stop_descendants(config.dev.shutdown_grace, hurry).await;
             for info in killed {
                 log.warn(&format!("pid {} ({}) was killed: {}", info.pid, info.name, info.cmdline));

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod backend;
 pub mod config;
+pub mod connect;
 pub mod control;
 pub mod detach;
 pub mod dev;

@@ -11,7 +11,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
 
 use super::Flow;
@@ -255,8 +254,7 @@ async fn answering(port: u16, first: IpAddr) -> Option<IpAddr> {
     };
     for ip in [first, other] {
         // Bounded: a listener that never accepts stops answering once its queue is full.
-        let connect = TcpStream::connect(SocketAddr::new(ip, port));
-        if let Ok(Ok(_)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        if crate::connect::accepts(SocketAddr::new(ip, port), CONNECT_TIMEOUT).await {
             return Some(ip);
         }
     }

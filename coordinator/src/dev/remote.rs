@@ -13,8 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::{Instant, sleep};
 
 use super::Flow;
 use super::supervise::{Backend, Processes, Remote, Watch, supervise};
@@ -243,13 +242,8 @@ async fn wait_ready(
     seen: &mut Seen,
 ) -> Result<Option<HealthReport>, Cause> {
     let started = Instant::now();
-    loop {
-        let connect = TcpStream::connect((target.host.as_str(), target.port));
-        if let Ok(Ok(_)) = timeout(CONNECT_TIMEOUT, connect).await {
-            break;
-        }
-        sleep(CONNECT_POLL).await;
-    }
+    let addr = (target.host.as_str(), target.port);
+    crate::connect::until_open(addr, CONNECT_POLL, CONNECT_TIMEOUT).await;
     seen.connected = true;
     log.file_only(&format!(
         "{}:{} accepts connections after {} ms",

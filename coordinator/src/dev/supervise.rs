@@ -20,6 +20,7 @@ use super::this_run::ThisRun;
 use super::{DevOutcome, context};
 use crate::backend::{self, AttemptFailure, FailureKind, Plan, StartOutcome};
 use crate::config::Config;
+use crate::connect;
 use crate::events::Event;
 use crate::health::{HealthClient, Probe};
 use crate::process::{self, Running};
@@ -566,7 +567,8 @@ async fn reload(
         let mut watcher = watcher;
         let ready_to_start = async {
             settle(watcher.as_deref_mut(), config.backend.watch_debounce).await;
-            port_free(watch.plan.connect_addr, grace + Duration::from_secs(2)).await;
+            let limit = grace + Duration::from_secs(2);
+            connect::until_closed(watch.plan.connect_addr, Duration::from_millis(2), limit).await;
         };
         tokio::select! {
             () = ready_to_start => {}
@@ -629,14 +631,6 @@ async fn settle(mut watcher: Option<&mut Watcher>, quiet: Duration) {
     }
 }
 
-/// Waits until nothing accepts connections on the backend's address (at most `within`).
-async fn port_free(addr: std::net::SocketAddr, within: Duration) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline && tokio::net::TcpStream::connect(addr).await.is_ok() {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
 /// Logs what a liveness verdict means for this backend; `Some(last probe)` when the
 /// backend is to be declared dead.
 fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Option<Probe> {
@@ -695,9 +689,7 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
 /// Whether a reused backend's port is closed and no live run owns a backend there.
 async fn gone_for_good(watch: &Watch<'_>, this_run: &ThisRun) -> bool {
     let port = watch.plan.port;
-    let closed = tokio::net::TcpStream::connect(watch.plan.connect_addr)
-        .await
-        .is_err();
+    let closed = !connect::accepts(watch.plan.connect_addr, connect::LOOPBACK).await;
     closed && this_run.backend_owner(port).is_none()
 }
 
@@ -719,10 +711,7 @@ async fn look_at_reused(
 ) -> Look {
     let log = watch.log;
     let port = watch.plan.port;
-    if tokio::net::TcpStream::connect(watch.plan.connect_addr)
-        .await
-        .is_ok()
-    {
+    if connect::accepts(watch.plan.connect_addr, connect::LOOPBACK).await {
         log.warn(&format!(
             "{} still holds port {port}; dev did not start it, so it does not restart it",
             reused.named()

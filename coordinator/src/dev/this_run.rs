@@ -671,9 +671,7 @@ async fn clean_up(
         let targets: Vec<process::Target> = leftovers.iter().map(|(t, _)| *t).collect();
         let grace = config.dev.shutdown_grace.min(Duration::from_secs(5));
         // A Ctrl-C meanwhile kills them at once rather than being ignored.
-        let hurry = async {
-            shutdown.next().await;
-        };
+        let hurry = shutdown.hurry();
         let killed = process::terminate(&targets, grace, hurry, || {}).await;
         for info in killed {
             warn(&format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Checkout, pid_alive, read_pid, wait_until};
+use crate::support::{Checkout, Running, pid_alive, read_pid, wait_until};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -406,16 +406,16 @@ fn a_second_ctrl_c_kills_at_once() {
     );
 }
 
-#[test]
-fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_running() {
-    let checkout = Checkout::new();
-    let state = pid_file(&checkout, "runs");
+/// A run whose backend exits (code 4) 300 ms after its first start is ready (later
+/// starts keep running), restarted after `retry_delay`; the run and its frontend's pid.
+fn crashing_backend_run(checkout: &Checkout, retry_delay: &str) -> (Running, u32) {
+    let state = pid_file(checkout, "runs");
     with_frontend(
-        &checkout,
+        checkout,
         &["--die-after-ms", "300", "--state-file", &state],
-        "retry_delay = \"100ms\"",
+        &format!("retry_delay = \"{retry_delay}\""),
     );
-    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
     let frontend_line = dev.expect_line("[frontend] frontend-up pid", LONG);
     let frontend: u32 = frontend_line
         .split_whitespace()
@@ -423,6 +423,13 @@ fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_ru
         .unwrap()
         .parse()
         .unwrap();
+    (dev, frontend)
+}
+
+#[test]
+fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_running() {
+    let checkout = Checkout::new();
+    let (mut dev, frontend) = crashing_backend_run(&checkout, "100ms");
     dev.expect_line(
         "exited while running (exit code 4); correlation id dev-",
         LONG,
@@ -445,21 +452,8 @@ fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_ru
 #[test]
 fn the_frontend_exiting_during_the_backoff_after_a_crash_ends_the_run_at_once() {
     let checkout = Checkout::new();
-    let state = pid_file(&checkout, "runs");
     // A backoff long enough that a supervisor waiting it out fails the test.
-    with_frontend(
-        &checkout,
-        &["--die-after-ms", "300", "--state-file", &state],
-        "retry_delay = \"20s\"",
-    );
-    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
-    let frontend_line = dev.expect_line("[frontend] frontend-up pid", LONG);
-    let frontend: u32 = frontend_line
-        .split_whitespace()
-        .nth(3)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (mut dev, frontend) = crashing_backend_run(&checkout, "20s");
     dev.expect_line(
         &format!("restarting the backend on port {} in 20s", checkout.port),
         LONG,

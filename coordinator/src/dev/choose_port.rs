@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use super::DevOutcome;
-use super::Flow;
-use super::fail_with;
+use super::outcome::{DevOutcome, Flow, fail_with};
 use crate::config::Config;
 use crate::health::{HealthClient, HealthReport};
 use crate::port::{self, PortState};

@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 
-use super::Flow;
-use super::{DevOutcome, fail_with};
+use super::outcome::{DevOutcome, Flow, fail_with};
 use crate::config::{Config, duration};
 use crate::health::{HealthClient, probe_host};
 use crate::holder;

@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 
-use super::Flow;
+use super::frontend::start_frontend;
+use super::outcome::{DevOptions, DevOutcome, Flow, fail_with};
 use super::supervise::{Backend, Processes, Remote, Watch, supervise};
 use super::this_run::ThisRun;
-use super::{DevOptions, DevOutcome, fail_with, frontend_port, start_frontend, summary};
+use super::{frontend_port, summary};
 use crate::backend::Plan;
 use crate::config::Config;
 use crate::health::{self, HealthClient, HealthReport, Mismatch, Probe, Readiness, tls};

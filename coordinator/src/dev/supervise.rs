@@ -14,10 +14,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::Flow;
 use super::liveness::{Liveness, Verdict};
+use super::outcome::{DevOutcome, Flow, context};
 use super::this_run::ThisRun;
-use super::{DevOutcome, context};
 use crate::backend::{self, AttemptFailure, FailureKind, Plan, StartOutcome};
 use crate::config::Config;
 use crate::connect;

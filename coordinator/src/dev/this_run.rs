@@ -28,7 +28,7 @@ impl ThisRun {
         config: &Config,
         log: &RunLog,
         shutdown: &mut Shutdown,
-    ) -> super::Flow<ThisRun> {
+    ) -> super::outcome::Flow<ThisRun> {
         let runs = Runs::of_run(&config.root, log.correlation_id());
         let record = Record::new(log.correlation_id(), log.path());
         let this = ThisRun {
@@ -115,7 +115,7 @@ impl ThisRun {
         &self,
         log: &RunLog,
         shutdown: &mut Shutdown,
-    ) -> super::Flow<Option<std::fs::File>> {
+    ) -> super::outcome::Flow<Option<std::fs::File>> {
         wait_for(&self.runs, Which::Start, log, shutdown).await
     }
 
@@ -343,7 +343,7 @@ async fn wait_for(
     which: Which,
     log: &RunLog,
     shutdown: &mut Shutdown,
-) -> super::Flow<Option<std::fs::File>> {
+) -> super::outcome::Flow<Option<std::fs::File>> {
     let mut said = false;
     loop {
         match runs.try_lock(which) {
@@ -367,7 +367,7 @@ async fn wait_for(
                     () = tokio::time::sleep(Duration::from_millis(20)) => {}
                     name = shutdown.next() => {
                         log.info(&format!("{name} received while waiting: stopping"));
-                        return std::ops::ControlFlow::Break(super::DevOutcome::Stopped);
+                        return std::ops::ControlFlow::Break(super::outcome::DevOutcome::Stopped);
                     }
                 }
             }

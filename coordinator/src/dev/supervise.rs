@@ -25,7 +25,6 @@ use crate::health::{HealthClient, Probe};
 use crate::process::{self, Running};
 use crate::report::FailureReport;
 use crate::runlog::{Origin, RunLog};
-use crate::runs::BackendUse;
 use crate::signals::Shutdown;
 use crate::watch::Watcher;
 
@@ -330,15 +329,18 @@ impl Supervisor<'_> {
                 });
             }
             let taken = processes.backend.take();
-            match reload(
+            let reloading = reload(
                 self.watch,
                 taken,
                 this_run,
                 shutdown,
                 watcher.as_deref_mut(),
-            )
-            .await
-            {
+            );
+            let reloaded = match unless_frontend_exits(reloading, &mut processes.frontend).await {
+                Ok(reloaded) => reloaded,
+                Err(status) => return Flow::Break(self.on_frontend_exit(processes, status)),
+            };
+            match reloaded {
                 Reload::Ready(running) => {
                     self.owned_again(processes, running);
                     self.restarts = Restarts::default();
@@ -405,7 +407,12 @@ impl Supervisor<'_> {
                 processes.backend = Some(Backend::Remote(remote));
             }
             Some(Backend::Reused(reused)) => {
-                match look_at_reused(self.watch, &reused, this_run, shutdown).await {
+                let looking = look_at_reused(self.watch, &reused, this_run, shutdown);
+                let look = match unless_frontend_exits(looking, &mut processes.frontend).await {
+                    Ok(look) => look,
+                    Err(status) => return Flow::Break(self.on_frontend_exit(processes, status)),
+                };
+                match look {
                     Look::Fine => processes.backend = Some(Backend::Reused(reused)),
                     Look::TookOver(running) => {
                         self.owned_again(processes, running);
@@ -597,8 +604,7 @@ async fn reload(
                 started.elapsed().as_millis(),
                 running.pid()
             ));
-            let pid = running.pid();
-            this_run.update(|record| record.backend = BackendUse::Owned { pid });
+            this_run.owns_backend(&running);
             Reload::Ready(running)
         }
         StartOutcome::Interrupted => Reload::Stopped,
@@ -731,8 +737,7 @@ async fn look_at_reused(
     ));
     match backend::start(watch.plan, 1, watch.client, log, shutdown, this_run).await {
         StartOutcome::Ready { running, .. } => {
-            let pid = running.pid();
-            this_run.update(|record| record.backend = BackendUse::Owned { pid });
+            this_run.owns_backend(&running);
             Look::TookOver(running)
         }
         StartOutcome::Interrupted => Look::End(DevOutcome::Stopped),
@@ -900,8 +905,7 @@ fn started_again(
 ) -> Flow<Running> {
     match outcome {
         StartOutcome::Ready { running, .. } => {
-            let pid = running.pid();
-            this_run.update(|record| record.backend = BackendUse::Owned { pid });
+            this_run.owns_backend(&running);
             Flow::Continue(running)
         }
         StartOutcome::Interrupted => Flow::Break(DevOutcome::Stopped),
@@ -909,6 +913,20 @@ fn started_again(
             let report = FailureReport::backend(log, &failures, context);
             Flow::Break(DevOutcome::Failed(Box::new(report)))
         }
+    }
+}
+
+/// Runs `work` (a restart, a takeover) while watching the frontend: its exit ends the run
+/// at once. The work is dropped then, and with it what it holds: an attempt not yet
+/// ready is killed with its group (a `Running` dropped unstopped), an old backend whose
+/// stop began is stopped with the run's other descendants on the way out.
+async fn unless_frontend_exits<T>(
+    work: impl Future<Output = T>,
+    frontend: &mut Option<Running>,
+) -> Result<T, ExitStatus> {
+    tokio::select! {
+        done = work => Ok(done),
+        status = wait_for(frontend.as_mut()) => Err(status),
     }
 }
 

@@ -88,6 +88,12 @@ impl ThisRun {
         }
     }
 
+    /// This run now owns the backend `running` (started, or started again): recorded.
+    pub(super) fn owns_backend(&mut self, running: &Running) {
+        let pid = running.pid();
+        self.update(|record| record.backend = runs::BackendUse::Owned { pid });
+    }
+
     /// The folder's lock, or `None` when it cannot be had: the caller then acts as a run
     /// alone (no record written, no other run's write built on; see ARCHITECTURE's
     /// invariant). A holder past the patience is named; an unusable folder was said at

@@ -187,21 +187,7 @@ impl Checkout {
 
     /// `dev-xtask` with `args`, run in this checkout with a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dev-xtask"));
-        command
-            .args(args)
-            .current_dir(self.path())
-            .env("NO_COLOR", "1");
-        for (name, _) in std::env::vars() {
-            if ["BACKEND_", "FRONTEND_", "DEV_"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-                || name == "CI"
-            {
-                command.env_remove(name);
-            }
-        }
-        command
+        xtask_command(self.path(), args)
     }
 
     /// Starts `dev-xtask <args>` and collects its output.
@@ -582,4 +568,75 @@ pub fn run_logs(checkout: &Checkout) -> String {
     logs.iter()
         .map(|path| std::fs::read_to_string(path).unwrap_or_default())
         .collect()
+}
+
+/// `text` with what differs from run to run put in words, so that a report can be
+/// asserted whole: the checkout's path (`<checkout>`), its port (`<port>`), correlation
+/// IDs (`dev-<id>`), pids (`pid <pid>`) and milliseconds (`<n> ms`).
+pub fn normalised(text: &str, checkout: &Checkout) -> String {
+    let port = checkout.port.to_string();
+    let text = text.replace(&checkout.path().display().to_string(), "<checkout>");
+    let text = replace_numbers(&text, |before, number, after| {
+        if before.ends_with("dev-") && after.starts_with('-') {
+            // `dev-1796511039101-142c6e`: the digits, then `-` and the hex part.
+            Some("<id>")
+        } else if before.ends_with("pid ") {
+            Some("<pid>")
+        } else if after.starts_with(" ms") {
+            Some("<n>")
+        } else if number == port && (before.ends_with(':') || before.ends_with("port ")) {
+            Some("<port>")
+        } else {
+            None
+        }
+    });
+    // The correlation ID's hex part, after its digits became `<id>`.
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("dev-<id>-") {
+        out.push_str(&rest[..at + "dev-<id>".len()]);
+        rest = rest[at + "dev-<id>-".len()..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Each run of digits in `text`, replaced by what `by(before, digits, after)` says.
+fn replace_numbers(text: &str, by: impl Fn(&str, &str, &str) -> Option<&'static str>) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+            let next = text[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&text[i..i + next]);
+            i += next;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let number = &text[start..i];
+        match by(&text[..start], number, &text[i..]) {
+            Some(word) => out.push_str(word),
+            None => out.push_str(number),
+        }
+    }
+    out
+}
+
+#[test]
+fn normalised_puts_what_differs_between_runs_in_words() {
+    let checkout = Checkout::new();
+    let text = format!(
+        "run dev-1796511039101-142c6e in {}\nbackend pid 10926 on 127.0.0.1:{} (port {}) after 1002 ms; attempt 2 of 12",
+        checkout.path().display(),
+        checkout.port,
+        checkout.port
+    );
+    assert_eq!(
+        normalised(&text, &checkout),
+        "run dev-<id> in <checkout>\nbackend pid <pid> on 127.0.0.1:<port> (port <port>) after <n> ms; attempt 2 of 12"
+    );
 }

@@ -19,6 +19,7 @@ use crate::connect;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
 use crate::ownership::{self, Answerer};
 use crate::process::{self, ProcessSpec, Running};
+use crate::ready::{self, Race};
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
 
@@ -315,15 +316,15 @@ async fn try_once(
     ));
     let deadline = started + plan.startup_timeout;
     let mut state = WaitState::default();
-    let outcome = tokio::select! {
-        ready = wait_ready(plan, running.pid(), client, log, &mut state) => match ready {
-            Ok(report) => Outcome::Ready(report),
-            Err(NotReady::Never(mismatch)) => Outcome::NeverReady(mismatch),
-            Err(NotReady::WrongPort(port)) => Outcome::WrongPort(port),
-        },
-        status = running.wait() => Outcome::Exited(status),
-        () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
-        _ = shutdown.next() => Outcome::Interrupted,
+    let pid = running.pid();
+    let waiting = wait_ready(plan, pid, client, log, &mut state);
+    let outcome = match ready::race(waiting, Some(&mut running), deadline, shutdown).await {
+        Race::Ready(Ok(report)) => Outcome::Ready(report),
+        Race::Ready(Err(NotReady::Never(mismatch))) => Outcome::NeverReady(mismatch),
+        Race::Ready(Err(NotReady::WrongPort(port))) => Outcome::WrongPort(port),
+        Race::Exited(status) => Outcome::Exited(status),
+        Race::TimedOut => Outcome::TimedOut,
+        Race::Interrupted(_) => Outcome::Interrupted,
     };
     let elapsed = started.elapsed();
     match outcome {

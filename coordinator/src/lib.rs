@@ -27,6 +27,7 @@ pub mod progress;
 pub mod prompt;
 pub mod pyproject;
 pub mod python;
+pub mod ready;
 pub mod report;
 pub mod requirements;
 pub mod runlog;

@@ -18,6 +18,7 @@ use crate::config::{Config, duration};
 use crate::health::{HealthClient, probe_host};
 use crate::holder;
 use crate::process::{self, Running};
+use crate::ready::{Race, race};
 use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::signals::Shutdown;
@@ -64,12 +65,15 @@ pub(super) async fn wait_frontend(
         last_answer: None,
     };
     let ready_path = config.frontend.ready_path.clone();
-    let outcome = tokio::select! {
-        served = until_serving(&mut watch, ready_path.as_deref(), log) => Ok(served),
-        status = running.wait() => Err(NotServing::Exited(process::describe_status(status))),
-        () = tokio::time::sleep_until(deadline) => Err(NotServing::TimedOut(never_served(config, &watch))),
-        name = shutdown.next() => {
-            log.info(&format!("{name} received before the frontend was ready: stopping"));
+    let serving = until_serving(&mut watch, ready_path.as_deref(), log);
+    let outcome = match race(serving, Some(&mut *running), deadline, shutdown).await {
+        Race::Ready(served) => Ok(served),
+        Race::Exited(status) => Err(NotServing::Exited(process::describe_status(status))),
+        Race::TimedOut => Err(NotServing::TimedOut(never_served(config, &watch))),
+        Race::Interrupted(name) => {
+            log.info(&format!(
+                "{name} received before the frontend was ready: stopping"
+            ));
             return Flow::Break(DevOutcome::Stopped);
         }
     };

@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::health::{self, HealthClient, HealthReport, Mismatch, Probe, Readiness, tls};
 use crate::port;
 use crate::prompt;
+use crate::ready::{Race, race};
 use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::runs::BackendUse;
@@ -125,10 +126,13 @@ pub(super) async fn run(
     let health_url = format!("{}{}", target.url, config.backend.health_path);
     let started = Instant::now();
     let mut seen = Seen::default();
-    let waited = tokio::select! {
-        waited = wait_ready(&target, &health_url, &client, config, log, &mut seen) => Some(waited),
-        () = sleep(config.backend.startup_timeout) => None,
-        name = shutdown.next() => {
+    let waiting = wait_ready(&target, &health_url, &client, config, log, &mut seen);
+    let deadline = started + config.backend.startup_timeout;
+    let waited = match race(waiting, None, deadline, shutdown).await {
+        Race::Ready(waited) => Some(waited),
+        // No process here to exit: only the deadline ends the wait.
+        Race::Exited(_) | Race::TimedOut => None,
+        Race::Interrupted(name) => {
             log.info(&format!("{name} received before the backend was ready"));
             return DevOutcome::Stopped;
         }

@@ -341,7 +341,7 @@ async fn try_once(
                 .iter()
                 .find(|(name, _)| name == "BACKEND_URL")
                 .map_or(plan.health_url.as_str(), |(_, url)| url.as_str());
-            crate::events::ready(log, "backend", url, elapsed);
+            log.ready("backend", url, elapsed);
             return Ok(Some((running, report, elapsed)));
         }
         Outcome::Interrupted => {

@@ -163,6 +163,45 @@ pub async fn clean_up_dead_runs(
     this_run::clean_up_dead(&runs, &lock, records, config, warn, shutdown).await
 }
 
+/// The guardian's clean-up after a `dev` that died without standing it down (see
+/// [`crate::guardian::watch`]): the run's config from the checkout it runs in, then what
+/// the next run would do for it.
+pub async fn clean_up_as_guardian(correlation_id: String, log: RunLog) {
+    let (correlation_id, log) = (correlation_id.as_str(), &log);
+    let started = std::time::Instant::now();
+    log.warn(&format!(
+        "guardian (pid {}): dev ended without stopping cleanly: cleaning up after it",
+        std::process::id()
+    ));
+    // From here on a signal is a request to hurry (a second Ctrl-C's meaning), not an
+    // end: until now the termination signals were ignored.
+    let mut shutdown = match Shutdown::install() {
+        Ok(shutdown) => shutdown,
+        Err(err) => {
+            log.warn(&format!(
+                "guardian: cannot handle signals ({err}): the next dev run cleans up"
+            ));
+            return;
+        }
+    };
+    let root = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let config = match Config::load(&root, &|name| std::env::var(name).ok(), &[]) {
+        Ok(config) => config,
+        Err(err) => {
+            log.warn(&format!(
+                "guardian: cannot read the configuration, so it leaves the clean-up to the next dev run: {}",
+                crate::text::printable(&err.to_string())
+            ));
+            return;
+        }
+    };
+    let done = clean_up_after_guarded(&config, correlation_id, log, &mut shutdown).await;
+    log.warn(&format!(
+        "guardian: {done} in {} ms",
+        started.elapsed().as_millis()
+    ));
+}
+
 /// Starts this run's guardian (see [`crate::guardian`]) unless `dev.guardian` is off.
 fn start_guardian(config: &Config, log: &RunLog) -> Option<crate::guardian::Starting> {
     if !config.dev.guardian {

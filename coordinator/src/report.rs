@@ -389,6 +389,26 @@ fn never_healthy(failures: &[AttemptFailure], context: &Context) -> Option<Cause
     })
 }
 
+impl FailureReport {
+    /// The report as the `failed` event (`log`: the run's log file).
+    pub fn event(&self, log: Option<String>) -> crate::events::Event {
+        crate::events::Event::Failed {
+            what: self.what.clone(),
+            evidence: self.evidence.clone(),
+            causes: self
+                .causes
+                .iter()
+                .map(|c| crate::events::Cause {
+                    cause: c.cause.clone(),
+                    fix: c.fix.clone(),
+                })
+                .collect(),
+            log,
+            report: self.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

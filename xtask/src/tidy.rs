@@ -192,6 +192,68 @@ fn sizes(path: &str, text: &str, ceilings: &str) -> Vec<String> {
     }
 }
 
+/// The library's top-level modules import each other without a circle: the edges are
+/// the `crate::name` paths of each file (outside comments and `#[cfg(test)]`), and a
+/// circle is named by its modules in order.
+fn import_circles(files: &[(String, String)]) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, text) in files {
+        let Some(inside) = path.strip_prefix("coordinator/src/") else {
+            continue;
+        };
+        let module = inside
+            .split(['/', '.'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if module == "lib" {
+            continue;
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("crate::") {
+                let name: String = line[at + "crate::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                if !name.is_empty() && name != module {
+                    edges.entry(module.clone()).or_default().insert(name);
+                }
+            }
+        }
+    }
+    // A depth-first walk; a module met again on the current path closes a circle.
+    fn walk(
+        module: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        found: &mut Vec<String>,
+    ) {
+        if let Some(at) = path.iter().position(|m| m == module) {
+            let mut circle = path[at..].to_vec();
+            circle.push(module.to_owned());
+            found.push(format!("import circle: {}", circle.join(" -> ")));
+            return;
+        }
+        if !done.insert(module.to_owned()) {
+            return;
+        }
+        path.push(module.to_owned());
+        for next in edges.get(module).into_iter().flatten() {
+            walk(next, edges, path, done, found);
+        }
+        path.pop();
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    for module in edges.keys() {
+        walk(module, &edges, &mut Vec::new(), &mut done, &mut found);
+    }
+    found
+}
+
 /// Every setting is shown by `--print-config` and documented in the README's table.
 fn settings_documented(print_config: &str, readme: &str) -> Vec<String> {
     coordinator::config::SETTINGS
@@ -269,6 +331,7 @@ fn the_workspace_is_tidy() {
         .filter(|(path, _)| path != "xtask/src/tidy.rs")
         .flat_map(|(path, text)| rules.iter().flat_map(move |rule| rule(path, text)))
         .collect();
+    problems.extend(import_circles(&sources(&root)));
     let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap_or_default();
     let ceilings = include_str!("tidy/ceilings.txt");
     for (path, text) in sources(&root) {
@@ -308,6 +371,25 @@ let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         1
     );
     assert_eq!(code_map_names("coordinator/src/connect.rs", map).len(), 1);
+    let circle = [
+        (
+            "coordinator/src/a.rs".to_owned(),
+            "use crate::b::X;\n".to_owned(),
+        ),
+        (
+            "coordinator/src/b/c.rs".to_owned(),
+            "// crate::d\nuse crate::a::Y;\n".to_owned(),
+        ),
+        (
+            "coordinator/src/d.rs".to_owned(),
+            "use crate::a::Z;\n".to_owned(),
+        ),
+    ];
+    assert_eq!(
+        import_circles(&circle),
+        vec!["import circle: a -> b -> a".to_owned()]
+    );
+    assert!(import_circles(&circle[..1]).is_empty());
     let long = "x\n".repeat(SIZE_LIMIT + 1);
     assert_eq!(sizes("coordinator/src/a.rs", &long, "").len(), 1);
     assert!(sizes("coordinator/src/a.rs", &long, "coordinator/src/a.rs 601\n").is_empty());

@@ -97,7 +97,7 @@ pub(super) async fn wait_frontend(
         &config.backend_url(),
         log.correlation_id(),
     ));
-    crate::events::ready(log, "frontend", &format!("{url}/"), started.elapsed());
+    log.ready("frontend", &format!("{url}/"), started.elapsed());
     Flow::Continue(Some(url))
 }
 

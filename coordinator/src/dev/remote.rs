@@ -144,7 +144,7 @@ pub(super) async fn run(
                 target.url,
                 started.elapsed().as_millis()
             ));
-            crate::events::ready(log, "backend", &target.url, started.elapsed());
+            log.ready("backend", &target.url, started.elapsed());
         }
         Some(Err(cause)) => return failed(log, &target, &health_url, &seen, vec![cause]),
         None => {

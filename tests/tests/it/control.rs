@@ -91,10 +91,13 @@ fn stop_of_a_killed_run_stops_its_leftovers_as_the_next_run_would() {
         fake_backend().display()
     );
     let command = serde_json::to_string(&["sh", "-c", &script]).unwrap();
+    // Without the guardian, which would otherwise clean up after the kill before `stop`
+    // can (tests/it/guardian.rs tests that): this is the case of a run whose guardian
+    // was killed too, or turned off.
     checkout.write(
         "dev.toml",
         &format!(
-            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n",
+            "[backend]\ncommand = {command}\nport = {}\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n[dev]\nguardian = false\n",
             checkout.port
         ),
     );

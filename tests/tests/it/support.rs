@@ -348,25 +348,54 @@ fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
     });
 }
 
-/// A minimal blocking `GET` on 127.0.0.1:`port`. HTTP/1.0, so that no server answers
-/// with chunked encoding and the body is everything after the head.
-/// Returns `(status code, body)`, or `None` when nothing answers.
-pub fn http_get(port: u16, path: &str, correlation_id: &str) -> Option<(u16, String)> {
+/// An HTTP response as [`get`] read it.
+#[derive(Debug)]
+pub struct Response {
+    pub code: u16,
+    /// The status line and headers, as sent.
+    pub head: String,
+    pub body: String,
+}
+
+/// The tests' one HTTP GET (HTTP/1.0, so that no server answers with chunked encoding
+/// and the body is everything after the head): to `addr` with `headers` (a `Host` among them
+/// replaces the default, `addr` itself), read to the end within 10 s. `None` when
+/// nothing answers or the answer is not HTTP.
+pub fn get(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<Response> {
     use std::io::Write;
-    let mut stream = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nX-Correlation-ID: {correlation_id}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut request = format!("GET {path} HTTP/1.0\r\n");
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        request.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_owned()))
+    Some(Response {
+        code,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
+/// [`get`] on 127.0.0.1:`port` with the correlation ID: `(status code, body)`, or
+/// `None` when nothing answers.
+pub fn http_get(port: u16, path: &str, correlation_id: &str) -> Option<(u16, String)> {
+    let addr = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let response = get(addr, path, &[("X-Correlation-ID", correlation_id)])?;
+    Some((response.code, response.body))
 }
 
 /// The pids whose command line contains `needle` (arguments joined by spaces), for

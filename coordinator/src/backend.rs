@@ -25,14 +25,6 @@ use crate::signals::Shutdown;
 
 /// How often phase one tries to connect.
 const CONNECT_POLL: Duration = Duration::from_millis(1);
-/// How often phase two asks for health at first, and later.
-const HEALTH_POLL_FAST: Duration = Duration::from_millis(10);
-const HEALTH_POLL_SLOW: Duration = Duration::from_millis(100);
-/// How long phase two polls fast before slowing down.
-const FAST_PHASE: Duration = Duration::from_secs(2);
-/// How long to wait before asking again after an answer that can never become ready:
-/// three identical answers then span a second, which no start-up blip lasts.
-const NEVER_RECHECK: Duration = Duration::from_millis(500);
 
 /// Everything needed to start the backend, resolved from the config.
 #[derive(Debug, Clone)]
@@ -386,8 +378,8 @@ async fn gather(
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();
-    failure.last_probe = state.last_probe;
-    failure.last_readiness = state.last_readiness;
+    failure.last_probe = state.last.probe;
+    failure.last_readiness = state.last.readiness;
     Some(failure)
 }
 
@@ -477,8 +469,7 @@ enum Outcome {
 #[derive(Debug, Default)]
 struct WaitState {
     listening_after: Option<Duration>,
-    last_probe: Option<Probe>,
-    last_readiness: Option<Readiness>,
+    last: ready::LastAnswer,
 }
 
 /// Why [`wait_ready`] gave up before the deadline.
@@ -567,7 +558,6 @@ async fn wait_ready(
         started.elapsed().as_millis()
     ));
     let health_started = Instant::now();
-    let mut streak = health::Streak::default();
     // Who listens is looked up once, now, beside the first health request (a process
     // table read that must not sit between the ready answer and the frontend's start).
     let port = plan.port;
@@ -577,10 +567,8 @@ async fn wait_ready(
         Listener::look(port, child, dev_pid)
     }));
     let mut listener: Option<Listener> = None;
-    loop {
-        let probe = client.probe(&health_url, log.correlation_id()).await;
-        let report = probe.report(plan.health_format);
-        let mut readiness = health::readiness(&probe, plan.health_format, plan.accept_degraded);
+    let judge = async |_: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
+        let mut readiness = readiness;
         if readiness == Readiness::Ready {
             let known = match (listener.take(), lookup.take()) {
                 (Some(known), _) => known,
@@ -590,38 +578,34 @@ async fn wait_ready(
                 (None, None) => Listener::look(port, child, dev_pid),
             };
             let current = known.again(port, child, dev_pid);
-            readiness = identity(plan, report.as_ref(), log, &current);
+            readiness = identity(plan, report, log, &current);
             listener = Some(current);
         }
+        let after = health_started.elapsed().as_millis();
         if readiness == Readiness::Ready {
-            tracing::debug!(
-                "health probe after {} ms: ready",
-                health_started.elapsed().as_millis()
-            );
-            return Ok(report);
+            tracing::debug!("health probe after {after} ms: ready");
+        } else {
+            let reason = match &readiness {
+                Readiness::Degraded(failing) => format!("degraded: {}", health::services(failing)),
+                Readiness::NotReady(why) | Readiness::Failing { why, .. } => why.clone(),
+                Readiness::Never(mismatch) => mismatch.evidence(),
+                Readiness::Ready => String::new(),
+            };
+            // Each probe's outcome is a debug line (`RUST_LOG=debug` shows why the wait
+            // goes on).
+            tracing::debug!("health probe after {after} ms: not ready: {reason}");
         }
-        let reason = match &readiness {
-            Readiness::Degraded(failing) => {
-                format!("degraded: {}", health::services(failing))
-            }
-            Readiness::NotReady(why) | Readiness::Failing { why, .. } => why.clone(),
-            Readiness::Never(mismatch) => mismatch.evidence(),
-            Readiness::Ready => String::new(),
-        };
-        // Each probe's outcome is a debug line (`RUST_LOG=debug` shows why the wait
-        // goes on); the file gets a change of reason even when the terminal filters it.
-        tracing::debug!(
-            "health probe after {} ms: not ready: {reason}",
-            health_started.elapsed().as_millis()
-        );
-        let settled = streak.observe(&readiness).cloned();
-        let never = matches!(readiness, Readiness::Never(_));
-        state.last_probe = Some(probe);
-        state.last_readiness = Some(readiness);
-        if let Some(mismatch) = settled {
-            return Err(NotReady::Never(mismatch));
+        ready::Judged::<std::convert::Infallible> {
+            readiness,
+            slow: false,
+            stop: None,
         }
-        sleep(health_pause(never, health_started.elapsed())).await;
+    };
+    let format = (plan.health_format, plan.accept_degraded);
+    match ready::until_healthy(client, &health_url, format, log, &mut state.last, judge).await {
+        Ok(report) => Ok(report),
+        Err(ready::NotHealthy::Never(mismatch)) => Err(NotReady::Never(mismatch)),
+        Err(ready::NotHealthy::Rule(never)) => match never {},
     }
 }
 
@@ -675,18 +659,6 @@ pub fn bind_conflict_port(tail: &[String]) -> Option<u16> {
         }
     }
     found
-}
-
-/// How long phase two waits before asking again: fast at first, slower later, and
-/// half a second while an answer that can never become ready is being confirmed.
-pub fn health_pause(never: bool, polling_for: Duration) -> Duration {
-    if never {
-        NEVER_RECHECK
-    } else if polling_for < FAST_PHASE {
-        HEALTH_POLL_FAST
-    } else {
-        HEALTH_POLL_SLOW
-    }
 }
 
 /// Who listens on the backend's port, as the socket table and the process table say:

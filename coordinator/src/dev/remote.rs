@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
 
 use super::frontend::start_frontend;
 use super::outcome::{DevOptions, DevOutcome, Flow, fail_with};
@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::health::{self, HealthClient, HealthReport, Mismatch, Probe, Readiness, tls};
 use crate::port;
 use crate::prompt;
-use crate::ready::{Race, race};
+use crate::ready::{Judged, LastAnswer, NotHealthy, Race, race, until_healthy};
 use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::runs::BackendUse;
@@ -95,8 +95,7 @@ pub(super) fn identity(report: Option<&HealthReport>, service: &str, checkout: &
 #[derive(Debug, Default)]
 struct Seen {
     connected: bool,
-    last_probe: Option<Probe>,
-    last_readiness: Option<Readiness>,
+    last: LastAnswer,
 }
 
 /// The run in remote mode, from the wait to the last stop.
@@ -257,32 +256,32 @@ async fn wait_ready(
         started.elapsed().as_millis()
     ));
     let backend = &config.backend;
-    let health_started = Instant::now();
-    let mut streak = health::Streak::default();
     let mut rejections = 0;
     let mut last_reason = String::new();
-    loop {
-        let probe = client.probe(health_url, log.correlation_id()).await;
+    let judge = async |probe: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
         let rejection = client.trust().take_rejection();
-        let report = probe.report(backend.health_format);
-        let mut readiness =
-            health::readiness(&probe, backend.health_format, backend.accept_degraded);
+        let ready = |readiness| Judged {
+            readiness,
+            slow: false,
+            stop: None,
+        };
+        let mut readiness = readiness;
         if readiness == Readiness::Ready {
-            match identity(report.as_ref(), &backend.service, &config.root) {
-                Identity::Named => return Ok(report),
+            match identity(report, &backend.service, &config.root) {
+                Identity::Named => return ready(Readiness::Ready),
                 Identity::Unnamed => {
                     log.warn(&format!(
                         "the health answer of {} names no service: dev cannot check that it is {:?}",
                         target.url, backend.service
                     ));
-                    return Ok(report);
+                    return ready(Readiness::Ready);
                 }
                 Identity::OtherWorkspace(path) => {
                     log.info(&format!(
                         "note: {} runs from {path}, not this checkout (normal for a backend that runs elsewhere)",
                         backend.service
                     ));
-                    return Ok(report);
+                    return ready(Readiness::Ready);
                 }
                 Identity::WrongService(found) => {
                     readiness = Readiness::Never(Mismatch::WrongService {
@@ -292,41 +291,41 @@ async fn wait_ready(
                 }
             }
         }
-        let reason = health::describe_probe(&probe, Some(&readiness));
+        let reason = health::describe_probe(probe, Some(&readiness));
         if reason != last_reason {
             log.file_only(&format!("health not ready yet: {reason}"));
             last_reason = reason;
         }
-        let settled = streak.observe(&readiness).cloned();
         rejections = if rejection.is_some() {
             rejections + 1
         } else {
             0
         };
-        let never = matches!(readiness, Readiness::Never(_)) || rejection.is_some();
-        seen.last_probe = Some(probe);
-        seen.last_readiness = Some(readiness);
-        if let Some(mismatch) = settled {
-            return Err(Cause {
-                cause: mismatch.evidence(),
-                fix: mismatch.fix(),
-            });
+        // A certificate the client rejects: waiting does not change it.
+        let stop = match (&rejection, rejections >= health::Streak::LIMIT) {
+            (Some(rejection), true) => Some(Cause {
+                cause: match probe {
+                    Probe::Unreachable(why) => why.clone(),
+                    _ => rejection.to_string(),
+                },
+                fix: tls::fix(rejection, &target.host),
+            }),
+            _ => None,
+        };
+        Judged {
+            readiness,
+            slow: rejection.is_some(),
+            stop,
         }
-        if let (Some(rejection), true) = (rejection, rejections >= health::Streak::LIMIT) {
-            let cause = match &seen.last_probe {
-                Some(Probe::Unreachable(why)) => why.clone(),
-                _ => rejection.to_string(),
-            };
-            return Err(Cause {
-                cause,
-                fix: tls::fix(&rejection, &target.host),
-            });
-        }
-        sleep(crate::backend::health_pause(
-            never,
-            health_started.elapsed(),
-        ))
-        .await;
+    };
+    let format = (backend.health_format, backend.accept_degraded);
+    match until_healthy(client, health_url, format, log, &mut seen.last, judge).await {
+        Ok(report) => Ok(report),
+        Err(NotHealthy::Never(mismatch)) => Err(Cause {
+            cause: mismatch.evidence(),
+            fix: mismatch.fix(),
+        }),
+        Err(NotHealthy::Rule(cause)) => Err(cause),
     }
 }
 
@@ -343,9 +342,9 @@ fn timed_out(config: &Config, target: &Target, seen: &Seen) -> Cause {
                 .into(),
         };
     }
-    let answer = seen.last_probe.as_ref().map_or_else(
+    let answer = seen.last.probe.as_ref().map_or_else(
         || "no health answer".to_owned(),
-        |probe| health::describe_probe(probe, seen.last_readiness.as_ref()),
+        |probe| health::describe_probe(probe, seen.last.readiness.as_ref()),
     );
     Cause {
         cause: format!("{} accepts connections but was not ready within {waited}: {answer}", target.url),
@@ -361,10 +360,10 @@ fn failed(
     causes: Vec<Cause>,
 ) -> DevOutcome {
     let mut evidence = vec![format!("health URL: {health_url}")];
-    if let Some(probe) = &seen.last_probe {
+    if let Some(probe) = &seen.last.probe {
         evidence.push(format!(
             "last health response: {}",
-            health::describe_probe(probe, seen.last_readiness.as_ref())
+            health::describe_probe(probe, seen.last.readiness.as_ref())
         ));
     } else if seen.connected {
         evidence.push("the port accepted connections; no health answer yet".into());

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Checkout, Running, normalised, pid_alive, read_pid, wait_until};
+use crate::support::{Checkout, Dev, Running, normalised, pid_alive, read_pid, wait_until};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -212,25 +212,19 @@ fn seconds_of_day(stamp: &str) -> f64 {
 
 #[test]
 fn never_healthy_fails_with_the_full_report_and_leaves_nothing_running() {
-    let checkout = Checkout::new();
-    let grandchild = pid_file(&checkout, "grandchild.pid");
-    let backend = pid_file(&checkout, "backend.pid");
-    checkout.fake_config(
-        &[
-            "--never-healthy",
-            "--spawn-grandchild",
-            &grandchild,
-            "--pid-file",
-            &backend,
-        ],
-        "attempts = 2\nstartup_timeout = \"1s\"",
-        "",
-    );
-    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
-    assert_eq!(status.code(), Some(1), "{output}");
-    let report = &output[output.find("error: ").expect(&output)..];
+    let dev = Dev::new();
+    let (grandchild, backend) = (dev.file("grandchild.pid"), dev.file("backend.pid"));
+    let ran = dev
+        .backend(&["--never-healthy", "--spawn-grandchild", &grandchild])
+        .backend(&["--pid-file", &backend])
+        .setting("attempts = 2")
+        .setting("startup_timeout = \"1s\"")
+        .args(&["--", "true"])
+        .run();
+    assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
+    let report = &ran.stderr[ran.stderr.find("error: ").expect(&ran.stderr)..];
     assert_eq!(
-        normalised(report.trim_end(), &checkout),
+        normalised(report.trim_end(), &ran.checkout),
         "error: the backend did not become ready after 2 attempts
 evidence:
   attempt 1: not ready within 1s (the port opened but health never reported ready) after <n> ms
@@ -241,37 +235,48 @@ likely causes, most likely first:
      fix: check `backend.health_path` and the last health response above, or raise `backend.startup_timeout`
 correlation id: dev-<id>
 log file: <checkout>/.dev/logs/dev-<id>.log",
-        "{output}"
+        "{}",
+        ran.stderr
     );
-    assert!(!output.contains("started frontend"), "{output}");
-    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
-    let grandchild = read_pid(&checkout.file("grandchild.pid")).unwrap();
+    assert!(!ran.stdout.contains("started frontend"), "{}", ran.stdout);
+    assert!(!ran.stderr.contains("started frontend"), "{}", ran.stderr);
+    // The log file has the report too, whole.
+    assert!(
+        ran.log
+            .contains("the backend did not become ready after 2 attempts"),
+        "{}",
+        ran.log
+    );
+    let backend = read_pid(&ran.checkout.file("backend.pid")).unwrap();
+    let grandchild = read_pid(&ran.checkout.file("grandchild.pid")).unwrap();
     assert!(!pid_alive(backend), "backend {backend} survived");
     assert!(!pid_alive(grandchild), "grandchild {grandchild} survived");
 }
 
 #[test]
 fn an_early_exit_fails_the_attempt_without_waiting_for_the_timeout() {
-    let checkout = Checkout::new();
-    let state = pid_file(&checkout, "runs");
-    checkout.fake_config(
-        &["--crash-times", "5", "--state-file", &state],
-        "attempts = 1\nstartup_timeout = \"1m\"",
-        "",
-    );
+    let dev = Dev::new();
+    let state = dev.file("runs");
     // The whole run must end long before the one-minute startup timeout.
-    let (status, output) =
-        checkout.run(&["dev", "--no-sync", "--", "true"], Duration::from_secs(20));
-    assert_eq!(status.code(), Some(1), "{output}");
+    let ran = dev
+        .backend(&["--crash-times", "5", "--state-file", &state])
+        .setting("attempts = 1")
+        .setting("startup_timeout = \"1m\"")
+        .args(&["--", "true"])
+        .within(Duration::from_secs(20))
+        .run();
+    let output = format!("{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.status.code(), Some(1), "{output}");
     assert!(
-        output.contains("attempt 1: the backend exited (exit code 3) before it was ready"),
+        ran.stderr
+            .contains("attempt 1: the backend exited (exit code 3) before it was ready"),
         "{output}"
     );
     assert!(
         output.contains("  | fake: simulated crash 1 of 5"),
         "stderr tail: {output}"
     );
-    assert!(output.contains("crashed during start-up"), "{output}");
+    assert!(ran.stderr.contains("crashed during start-up"), "{output}");
 }
 
 #[test]

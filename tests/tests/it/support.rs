@@ -225,6 +225,8 @@ pub fn xtask_command(dir: &Path, args: &[&str]) -> Command {
 pub struct Running {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The lines of stdout and of stderr, each apart.
+    streams: [Arc<Mutex<Vec<String>>>; 2],
 }
 
 impl Running {
@@ -237,9 +239,14 @@ impl Running {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        collect(stdout, Arc::clone(&lines));
-        collect(stderr, Arc::clone(&lines));
-        Running { child, lines }
+        let streams = [Arc::default(), Arc::default()];
+        collect(stdout, Arc::clone(&lines), Arc::clone(&streams[0]));
+        collect(stderr, Arc::clone(&lines), Arc::clone(&streams[1]));
+        Running {
+            child,
+            lines,
+            streams,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -249,6 +256,16 @@ impl Running {
     /// Everything printed so far, one line each.
     pub fn output(&self) -> String {
         self.lines.lock().unwrap().join("\n")
+    }
+
+    /// What it printed on stdout so far, one line each.
+    pub fn stdout(&self) -> String {
+        self.streams[0].lock().unwrap().join("\n")
+    }
+
+    /// What it printed on stderr so far, one line each.
+    pub fn stderr(&self) -> String {
+        self.streams[1].lock().unwrap().join("\n")
     }
 
     /// Waits until some line contains `needle`; panics with the output otherwise.
@@ -339,10 +356,15 @@ impl Drop for Running {
     }
 }
 
-fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
+fn collect(
+    stream: impl Read + Send + 'static,
+    lines: Arc<Mutex<Vec<String>>>,
+    own: Arc<Mutex<Vec<String>>>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
+            own.lock().unwrap().push(line.clone());
             lines.lock().unwrap().push(line);
         }
     });
@@ -668,4 +690,88 @@ fn normalised_puts_what_differs_between_runs_in_words() {
         normalised(&text, &checkout),
         "run dev-<id> in <checkout>\nbackend pid <pid> on 127.0.0.1:<port> (port <port>) after <n> ms; attempt 2 of 12"
     );
+}
+
+/// An end-to-end run of `dev` against the fake backend in a fresh checkout, said as what
+/// it is: `Dev::new().backend(&["--never-healthy"]).setting("attempts = 2").args(&["--",
+/// "true"]).run()`. The config is [`Checkout::fake_config`]'s.
+pub struct Dev {
+    pub checkout: Checkout,
+    fake: Vec<String>,
+    settings: Vec<String>,
+    args: Vec<String>,
+    within: Duration,
+}
+
+/// How a [`Dev`] run ended: its status, stdout and stderr apart, and its log file.
+pub struct Ran {
+    pub checkout: Checkout,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub log: String,
+}
+
+impl Default for Dev {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dev {
+    pub fn new() -> Dev {
+        Dev {
+            checkout: Checkout::new(),
+            fake: Vec::new(),
+            settings: Vec::new(),
+            args: vec!["dev".into(), "--no-sync".into()],
+            within: Duration::from_secs(30),
+        }
+    }
+
+    /// A path in the checkout, for a flag (`--pid-file`).
+    pub fn file(&self, relative: &str) -> String {
+        self.checkout.file(relative).display().to_string()
+    }
+
+    /// The fake backend's flags.
+    pub fn backend(mut self, flags: &[&str]) -> Dev {
+        self.fake.extend(flags.iter().map(|f| (*f).to_owned()));
+        self
+    }
+
+    /// A `[backend]` line (it replaces the default of its key).
+    pub fn setting(mut self, line: &str) -> Dev {
+        self.settings.push(line.to_owned());
+        self
+    }
+
+    /// Arguments after `dev --no-sync`.
+    pub fn args(mut self, args: &[&str]) -> Dev {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// How long the run may take (30 s unless said): longer fails the test.
+    pub fn within(mut self, limit: Duration) -> Dev {
+        self.within = limit;
+        self
+    }
+
+    /// Runs it to the end.
+    pub fn run(self) -> Ran {
+        let fake: Vec<&str> = self.fake.iter().map(String::as_str).collect();
+        self.checkout
+            .fake_config(&fake, &self.settings.join("\n"), "");
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut running = self.checkout.spawn(&args);
+        let status = running.wait(self.within);
+        Ran {
+            status,
+            stdout: running.stdout(),
+            stderr: running.stderr(),
+            log: run_logs(&self.checkout),
+            checkout: self.checkout,
+        }
+    }
 }

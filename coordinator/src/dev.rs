@@ -286,10 +286,10 @@ async fn run_registered(
         backend: ports.backend.moved.clone(),
         frontend: ports.frontend.moved.clone(),
     };
-    let mut config = config.with_ports(ports.backend.port, ports.frontend.port);
-    if let Err(err) = this_run.point_frontend_config(&config, config.backend.port) {
-        return DevOutcome::Misconfigured(err.to_string());
-    }
+    let mut config = match this_run.apply_ports(config, ports.backend.port, ports.frontend.port) {
+        Ok(config) => config,
+        Err(err) => return DevOutcome::Misconfigured(err.to_string()),
+    };
     let argv = proceed!(backend_argv(&config, log));
     let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
     // Watching starts before the backend does: a save made while it starts up restarts
@@ -579,13 +579,12 @@ async fn start_backend(
                     *start.moved = Some(format!("{taken} was taken after it was chosen"));
                 }
                 port_chosen(log, "backend", resolved.port, start.moved.as_deref());
-                *start.config = start
-                    .config
-                    .with_ports(resolved.port, start.config.frontend.port);
+                let frontend = start.config.frontend.port;
+                *start.config = match this_run.apply_ports(start.config, resolved.port, frontend) {
+                    Ok(config) => config,
+                    Err(err) => return Flow::Break(DevOutcome::Misconfigured(err.to_string())),
+                };
                 let config = &*start.config;
-                if let Err(err) = this_run.point_frontend_config(config, config.backend.port) {
-                    return Flow::Break(DevOutcome::Misconfigured(err.to_string()));
-                }
                 *start.plan = Plan::new(config, start.argv.to_vec(), child_env(config, log));
                 if let Some(report) = resolved.reuse {
                     let reused = reused(&report, config, this_run, log);

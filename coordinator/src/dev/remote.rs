@@ -153,7 +153,7 @@ pub(super) async fn run(
     }
     let mut config = config.clone();
     config.backend.host = target.host.clone();
-    config.backend.port = target.port;
+    let mut config = config.with_ports(target.port, config.frontend.port);
     run_frontend(
         &mut config,
         options,
@@ -181,22 +181,24 @@ async fn run_frontend(
         config.frontend.port = None;
     }
     let mut moved = summary::Moved::default();
+    let backend_port = config.backend.port;
+    let mut frontend = config.frontend.port;
     if !options.no_frontend {
         let policy = port::Policy {
             auto: options.frontend_port_auto,
             yes: options.yes,
             interactive: prompt::interactive(),
         };
-        let backend_port = config.backend.port;
         let settled = proceed!(
             frontend_port::resolve_frontend_port(config, backend_port, policy, log, shutdown).await
         );
-        *config = config.with_ports(backend_port, settled.port);
+        frontend = settled.port;
         moved.frontend = settled.moved;
     }
-    if let Err(err) = this_run.point_frontend_config(config, config.backend.port) {
-        return DevOutcome::Misconfigured(err.to_string());
-    }
+    *config = match this_run.apply_ports(config, backend_port, frontend) {
+        Ok(config) => config,
+        Err(err) => return DevOutcome::Misconfigured(err.to_string()),
+    };
     this_run.update(|record| {
         // No process of it is ours: like a backend started by hand.
         record.backend = BackendUse::Reused {

@@ -204,10 +204,24 @@ impl ThisRun {
         })
     }
 
+    /// The settled ports, applied once: the run's config for them, and the frontend
+    /// config pointed at the backend's port (recorded with it). Every place a port is
+    /// settled (the start, a port taken after it was chosen, remote mode) comes here.
+    pub(super) fn apply_ports(
+        &mut self,
+        config: &Config,
+        backend: u16,
+        frontend: Option<u16>,
+    ) -> Result<Config, frontend_config::FrontendConfigError> {
+        let config = config.with_ports(backend, frontend);
+        self.point_frontend_config(&config, backend)?;
+        Ok(config)
+    }
+
     /// Points the frontend config at the backend, under the folder's lock, and records
     /// the change: the original is inherited from a live run whose write this one
     /// builds on, so that the last run to stop restores what was there before the first.
-    pub(super) fn point_frontend_config(
+    fn point_frontend_config(
         &mut self,
         config: &Config,
         port: u16,

@@ -161,9 +161,12 @@ pub(super) struct Watch<'a> {
     pub(super) log: &'a RunLog,
 }
 
-/// Where the backend is, as the supervisor acts on it. A long wait is a phase with a
-/// deadline, never an `await` inside an event's handler: the frontend's exit, a saved
-/// file and a signal are seen in every phase.
+/// Where the backend is, as the supervisor acts on it. The backoff is a phase with a
+/// deadline, and the start after it a phase raced against the frontend's exit and a
+/// save, never an `await` inside an event's handler; a restart after a save and a
+/// takeover are raced against the frontend's exit. A handler awaits on its own only a
+/// stop (bounded by `shutdown_grace`) and one probe (bounded by the interval), so the
+/// frontend's exit, a saved file and a signal are seen in every phase.
 #[derive(Debug, Clone, Copy)]
 enum Phase {
     /// Up since then (ours and ready, reused, or remote): probed for liveness. A minute

@@ -161,6 +161,15 @@ pub(super) struct Watch<'a> {
     pub(super) log: &'a RunLog,
 }
 
+/// The run as the supervisor's steps act on it: what is fixed for the run (`watch`: the
+/// config, the plan, the health client, the log) and what a step may wait on or change
+/// (the shutdown requests, this run's record).
+pub(super) struct Run<'a> {
+    pub(super) watch: &'a Watch<'a>,
+    pub(super) shutdown: &'a mut Shutdown,
+    pub(super) this_run: &'a mut ThisRun,
+}
+
 /// Where the backend is, as the supervisor acts on it. The backoff is a phase with a
 /// deadline, and the start after it a phase raced against the frontend's exit and a
 /// save, never an `await` inside an event's handler; a restart after a save and a
@@ -213,7 +222,11 @@ pub(super) async fn supervise(
     let config = watch.config;
     let interval = config.backend.liveness_interval;
     let mut state = Supervisor {
-        watch,
+        run: Run {
+            watch,
+            shutdown,
+            this_run,
+        },
         // A probe may take at most one interval, so that a hung backend is declared
         // dead after `liveness_failures` intervals, not that many `health_timeout`s.
         // The run's client (its CA file), with a shorter timeout.
@@ -230,9 +243,7 @@ pub(super) async fn supervise(
     };
     loop {
         if let Phase::Starting = state.phase {
-            let step = state
-                .starting(processes, this_run, shutdown, watcher.as_mut())
-                .await;
+            let step = state.starting(processes, watcher.as_mut()).await;
             if let Flow::Break(outcome) = step {
                 return outcome;
             }
@@ -244,25 +255,25 @@ pub(super) async fn supervise(
         };
         let step = tokio::select! {
             paths = changed(watcher.as_mut()) => {
-                state.on_change(paths, processes, this_run, shutdown, watcher.as_mut()).await
+                state.on_change(paths, processes, watcher.as_mut()).await
             }
-            name = shutdown.next() => {
+            name = state.run.shutdown.next() => {
                 watch.log.info(&format!("{name} received: stopping what dev started"));
                 Flow::Break(DevOutcome::Stopped)
             }
             () = tokio::time::sleep(TICK) => {
                 process::reap_adopted();
-                this_run.note_escaped();
+                state.run.this_run.note_escaped();
                 Flow::Continue(())
             }
             () = tokio::time::sleep_until(state.next_probe), if processes.backend.is_some() => {
-                state.on_probe(processes, this_run, shutdown).await
+                state.on_probe(processes).await
             }
             status = wait_for(processes.frontend.as_mut()) => {
                 Flow::Break(state.on_frontend_exit(processes, status))
             }
             status = wait_for(owned(&mut processes.backend)) => {
-                state.on_backend_exit(processes, status, shutdown).await
+                state.on_backend_exit(processes, status).await
             }
             () = tokio::time::sleep_until(backoff.unwrap_or_else(Instant::now)), if backoff.is_some() => {
                 state.phase = Phase::Starting;
@@ -277,7 +288,7 @@ pub(super) async fn supervise(
 
 /// The supervisor's memory between events.
 struct Supervisor<'a> {
-    watch: &'a Watch<'a>,
+    run: Run<'a>,
     prober: HealthClient,
     liveness: Liveness,
     next_probe: Instant,
@@ -289,7 +300,7 @@ struct Supervisor<'a> {
 impl Supervisor<'_> {
     /// A new backend of ours is ready: supervise it from scratch.
     fn owned_again(&mut self, processes: &mut Processes, running: Running) {
-        let config = self.watch.config;
+        let config = self.run.watch.config;
         processes.backend = Some(Backend::Owned(running));
         self.phase = Phase::Up {
             since: Instant::now(),
@@ -304,11 +315,9 @@ impl Supervisor<'_> {
         &mut self,
         mut paths: Vec<PathBuf>,
         processes: &mut Processes,
-        this_run: &mut ThisRun,
-        shutdown: &mut Shutdown,
         mut watcher: Option<&mut Watcher>,
     ) -> Flow<()> {
-        let log = self.watch.log;
+        let log = self.run.watch.log;
         if let Some(Backend::Reused(reused)) = &processes.backend {
             if !self.reused_change_said {
                 log.info(&format!(
@@ -326,19 +335,15 @@ impl Supervisor<'_> {
                 shown(&paths)
             ));
             for path in &paths {
-                let file = path.strip_prefix(&self.watch.config.root).unwrap_or(path);
+                let file = path
+                    .strip_prefix(&self.run.watch.config.root)
+                    .unwrap_or(path);
                 log.event(&Event::Reload {
                     file: file.display().to_string(),
                 });
             }
             let taken = processes.backend.take();
-            let reloading = reload(
-                self.watch,
-                taken,
-                this_run,
-                shutdown,
-                watcher.as_deref_mut(),
-            );
+            let reloading = reload(&mut self.run, taken, watcher.as_deref_mut());
             let reloaded = match unless_frontend_exits(reloading, &mut processes.frontend).await {
                 Ok(reloaded) => reloaded,
                 Err(status) => return Flow::Break(self.on_frontend_exit(processes, status)),
@@ -362,16 +367,15 @@ impl Supervisor<'_> {
 
     /// Time for a liveness probe: ask, judge, and act on a dead backend (restart an
     /// owned one; take over a reused one that is gone).
-    async fn on_probe(
-        &mut self,
-        processes: &mut Processes,
-        this_run: &mut ThisRun,
-        shutdown: &mut Shutdown,
-    ) -> Flow<()> {
-        let (config, plan, log) = (self.watch.config, self.watch.plan, self.watch.log);
+    async fn on_probe(&mut self, processes: &mut Processes) -> Flow<()> {
+        let (config, plan, log) = (
+            self.run.watch.config,
+            self.run.watch.plan,
+            self.run.watch.log,
+        );
         let probe = tokio::select! {
             probe = self.prober.probe(&plan.health_url, log.correlation_id()) => probe,
-            name = shutdown.next() => {
+            name = self.run.shutdown.next() => {
                 log.info(&format!("{name} received: stopping what dev started"));
                 return Flow::Break(DevOutcome::Stopped);
             }
@@ -388,29 +392,29 @@ impl Supervisor<'_> {
         // A reused backend whose port closed while no live run owns it is gone for
         // good (its run stopped): take over at once rather than after more probes.
         if let (Verdict::Failing(_), Some(Backend::Reused(_))) = (&verdict, &processes.backend)
-            && gone_for_good(self.watch, this_run).await
+            && gone_for_good(&self.run).await
         {
             verdict = Verdict::Dead(probe.clone());
         }
-        let Some(dead) = said(self.watch, &processes.backend, verdict) else {
+        let Some(dead) = said(self.run.watch, &processes.backend, verdict) else {
             return Flow::Continue(());
         };
         match processes.backend.take() {
             Some(Backend::Owned(running)) => {
                 let down = (running, Down::Unresponsive(dead));
-                let until = proceed!(flow: self.restart(down, shutdown).await);
+                let until = proceed!(flow: self.restart(down).await);
                 self.phase = Phase::Backoff { until };
             }
             Some(Backend::Remote(remote)) => {
                 // Reported by `said`; there is nothing here to restart.
-                self.watch.log.warn(&format!(
+                self.run.watch.log.warn(&format!(
                     "dev does not start or restart the backend at {} (backend.url): it keeps asking, and the frontend keeps running",
                     remote.url
                 ));
                 processes.backend = Some(Backend::Remote(remote));
             }
             Some(Backend::Reused(reused)) => {
-                let looking = look_at_reused(self.watch, &reused, this_run, shutdown);
+                let looking = look_at_reused(&mut self.run, &reused);
                 let look = match unless_frontend_exits(looking, &mut processes.frontend).await {
                     Ok(look) => look,
                     Err(status) => return Flow::Break(self.on_frontend_exit(processes, status)),
@@ -422,11 +426,11 @@ impl Supervisor<'_> {
                         self.restarts = Restarts::default();
                         // Who runs the backend changed: say what runs now.
                         super::summary::say(
-                            self.watch.log,
+                            self.run.watch.log,
                             processes,
-                            self.watch.config,
+                            self.run.watch.config,
                             super::summary::When::Changed,
-                            this_run,
+                            self.run.this_run,
                         );
                     }
                     Look::End(outcome) => return Flow::Break(outcome),
@@ -440,7 +444,7 @@ impl Supervisor<'_> {
     /// The frontend exited: the run ends with its code (a Ctrl-C it got because it had
     /// the terminal is a clean stop).
     fn on_frontend_exit(&self, processes: &Processes, status: ExitStatus) -> DevOutcome {
-        let log = self.watch.log;
+        let log = self.run.watch.log;
         let had_terminal = processes
             .frontend
             .as_ref()
@@ -459,29 +463,24 @@ impl Supervisor<'_> {
     }
 
     /// Our backend exited while running: restart it under the policy.
-    async fn on_backend_exit(
-        &mut self,
-        processes: &mut Processes,
-        status: ExitStatus,
-        shutdown: &mut Shutdown,
-    ) -> Flow<()> {
+    async fn on_backend_exit(&mut self, processes: &mut Processes, status: ExitStatus) -> Flow<()> {
         let Some(Backend::Owned(crashed)) = processes.backend.take() else {
             return Flow::Continue(());
         };
         let down = (crashed, Down::Exited(status));
-        let until = proceed!(flow: self.restart(down, shutdown).await);
+        let until = proceed!(flow: self.restart(down).await);
         self.phase = Phase::Backoff { until };
         Flow::Continue(())
     }
 
     /// Reports a backend of ours that went down and stops what is left of it; the
     /// backoff's end, or the run's end when it is not to be restarted.
-    async fn restart(&mut self, down: (Running, Down), shutdown: &mut Shutdown) -> Flow<Instant> {
+    async fn restart(&mut self, down: (Running, Down)) -> Flow<Instant> {
         let since = match self.phase {
             Phase::Up { since } => since,
             _ => Instant::now(),
         };
-        went_down(self.watch, down, &mut self.restarts, since, shutdown).await
+        went_down(&mut self.run, down, &mut self.restarts, since).await
     }
 
     /// The backoff is over: one attempt on the same port. Meanwhile the frontend's
@@ -490,12 +489,11 @@ impl Supervisor<'_> {
     async fn starting(
         &mut self,
         processes: &mut Processes,
-        this_run: &mut ThisRun,
-        shutdown: &mut Shutdown,
         mut watcher: Option<&mut Watcher>,
     ) -> Flow<()> {
-        let watch = self.watch;
+        let watch = self.run.watch;
         let seen = {
+            let (shutdown, this_run) = (&mut *self.run.shutdown, &mut *self.run.this_run);
             let start = backend::start(watch.plan, 1, watch.client, watch.log, shutdown, this_run);
             tokio::select! {
                 outcome = start => WhileStarting::Started(outcome),
@@ -506,6 +504,7 @@ impl Supervisor<'_> {
         match seen {
             WhileStarting::Started(outcome) => {
                 let context = context(watch.config, watch.plan);
+                let this_run = &mut *self.run.this_run;
                 let running = proceed!(flow: started_again(outcome, watch.log, &context, this_run));
                 self.owned_again(processes, running);
                 Flow::Continue(())
@@ -515,8 +514,7 @@ impl Supervisor<'_> {
             }
             WhileStarting::Changed(paths) => {
                 self.phase = Phase::Broken;
-                self.on_change(paths, processes, this_run, shutdown, watcher)
-                    .await
+                self.on_change(paths, processes, watcher).await
             }
         }
     }
@@ -557,12 +555,11 @@ enum Reload {
 /// debounce is paid anyway. A broken edit gets its report and no retry: retrying the
 /// same broken file cannot help, and the next save tries again.
 async fn reload(
-    watch: &Watch<'_>,
+    run: &mut Run<'_>,
     backend: Option<Backend>,
-    this_run: &mut ThisRun,
-    shutdown: &mut Shutdown,
     watcher: Option<&mut Watcher>,
 ) -> Reload {
+    let (watch, shutdown, this_run) = (run.watch, &mut *run.shutdown, &mut *run.this_run);
     let (config, log) = (watch.config, watch.log);
     let started = Instant::now();
     let grace = config.dev.shutdown_grace;
@@ -695,7 +692,8 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
 }
 
 /// Whether a reused backend's port is closed and no live run owns a backend there.
-async fn gone_for_good(watch: &Watch<'_>, this_run: &ThisRun) -> bool {
+async fn gone_for_good(run: &Run<'_>) -> bool {
+    let (watch, this_run) = (run.watch, &*run.this_run);
     let port = watch.plan.port;
     let closed = !connect::accepts(watch.plan.connect_addr, connect::LOOPBACK).await;
     closed && this_run.backend_owner(port).is_none()
@@ -711,12 +709,8 @@ enum Look {
 /// A reused backend that stopped answering. If its port still accepts connections it is
 /// hung, and not ours to stop. If the port is closed: wait while a live run that owns it
 /// is there to bring it back; otherwise take over and start our own on the same port.
-async fn look_at_reused(
-    watch: &Watch<'_>,
-    reused: &Reused,
-    this_run: &mut ThisRun,
-    shutdown: &mut Shutdown,
-) -> Look {
+async fn look_at_reused(run: &mut Run<'_>, reused: &Reused) -> Look {
+    let (watch, shutdown, this_run) = (run.watch, &mut *run.shutdown, &mut *run.this_run);
     let log = watch.log;
     let port = watch.plan.port;
     if connect::accepts(watch.plan.connect_addr, connect::LOOPBACK).await {
@@ -765,12 +759,12 @@ async fn look_at_reused(
 /// same port: the frontend uses it). Gives up after `max_restarts` failures in a row
 /// that each came within a minute of becoming ready.
 async fn went_down(
-    watch: &Watch<'_>,
+    run: &mut Run<'_>,
     (mut down, why): (Running, Down),
     restarts: &mut Restarts,
     ready_since: Instant,
-    shutdown: &mut Shutdown,
 ) -> Flow<Instant> {
+    let (watch, shutdown) = (run.watch, &mut *run.shutdown);
     let (config, plan, log) = (watch.config, watch.plan, watch.log);
     let up_for = ready_since.elapsed();
     let (kind, last_probe) = evidence_of(watch, &down, &why);

@@ -11,27 +11,20 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
 use crate::config::Config;
+use crate::connect;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
 use crate::ownership::{self, Answerer};
 use crate::process::{self, ProcessSpec, Running};
+use crate::ready::{self, Race};
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
 
 /// How often phase one tries to connect.
 const CONNECT_POLL: Duration = Duration::from_millis(1);
-/// How often phase two asks for health at first, and later.
-const HEALTH_POLL_FAST: Duration = Duration::from_millis(10);
-const HEALTH_POLL_SLOW: Duration = Duration::from_millis(100);
-/// How long phase two polls fast before slowing down.
-const FAST_PHASE: Duration = Duration::from_secs(2);
-/// How long to wait before asking again after an answer that can never become ready:
-/// three identical answers then span a second, which no start-up blip lasts.
-const NEVER_RECHECK: Duration = Duration::from_millis(500);
 
 /// Everything needed to start the backend, resolved from the config.
 #[derive(Debug, Clone)]
@@ -219,7 +212,7 @@ pub async fn start(
                 log.warn(&format!(
                     "attempt {attempt} of {} failed: {}",
                     plan.attempts,
-                    crate::report::summarize(&failure)
+                    failure.summary()
                 ));
                 let mut failure = failure;
                 // "Address already in use" about another port than the chosen one: the
@@ -315,15 +308,15 @@ async fn try_once(
     ));
     let deadline = started + plan.startup_timeout;
     let mut state = WaitState::default();
-    let outcome = tokio::select! {
-        ready = wait_ready(plan, running.pid(), client, log, &mut state) => match ready {
-            Ok(report) => Outcome::Ready(report),
-            Err(NotReady::Never(mismatch)) => Outcome::NeverReady(mismatch),
-            Err(NotReady::WrongPort(port)) => Outcome::WrongPort(port),
-        },
-        status = running.wait() => Outcome::Exited(status),
-        () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
-        _ = shutdown.next() => Outcome::Interrupted,
+    let pid = running.pid();
+    let waiting = wait_ready(plan, pid, client, log, &mut state);
+    let outcome = match ready::race(waiting, Some(&mut running), deadline, shutdown).await {
+        Race::Ready(Ok(report)) => Outcome::Ready(report),
+        Race::Ready(Err(NotReady::Never(mismatch))) => Outcome::NeverReady(mismatch),
+        Race::Ready(Err(NotReady::WrongPort(port))) => Outcome::WrongPort(port),
+        Race::Exited(status) => Outcome::Exited(status),
+        Race::TimedOut => Outcome::TimedOut,
+        Race::Interrupted(_) => Outcome::Interrupted,
     };
     let elapsed = started.elapsed();
     match outcome {
@@ -340,12 +333,12 @@ async fn try_once(
                 .iter()
                 .find(|(name, _)| name == "BACKEND_URL")
                 .map_or(plan.health_url.as_str(), |(_, url)| url.as_str());
-            crate::events::ready(log, "backend", url, elapsed);
+            log.ready("backend", url, elapsed);
             return Ok(Some((running, report, elapsed)));
         }
         Outcome::Interrupted => {
             // A second signal while this stop waits kills at once.
-            stop_attempt(&mut running, plan.grace, shutdown, log).await;
+            stop(&mut running, plan.grace, shutdown, log).await;
             return Ok(None);
         }
         Outcome::Exited(status) => {
@@ -379,21 +372,61 @@ async fn gather(
     shutdown: &mut Shutdown,
     log: &RunLog,
 ) -> Option<AttemptFailure> {
-    let left = running.left_behind();
-    if stop_attempt(running, grace, shutdown, log).await {
+    if stop(running, grace, shutdown, log).await.hurried {
         return None;
     }
-    stop_left_behind(&left, grace, shutdown).await;
-    running.drain_output(Duration::from_millis(500)).await;
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
     failure.listening = state.listening_after.is_some();
-    failure.last_probe = state.last_probe;
-    failure.last_readiness = state.last_readiness;
+    failure.last_probe = state.last.probe;
+    failure.last_readiness = state.last.readiness;
     Some(failure)
 }
 
 impl AttemptFailure {
+    /// One line for one failed attempt.
+    pub fn summary(&self) -> String {
+        let failure = self;
+        match &failure.kind {
+            FailureKind::Spawn { program, error, .. } => {
+                format!("could not start `{program}`: {error}")
+            }
+            FailureKind::Exited(status) => {
+                format!("the backend exited ({status}) before it was ready")
+            }
+            FailureKind::Unresponsive { probes } => {
+                format!("the backend stopped answering health ({probes} probes in a row failed)")
+            }
+            FailureKind::Forked { status, left } => format!(
+                "the backend command exited ({status}) but left {} running: it forks into the background",
+                process::named(left)
+            ),
+            FailureKind::TimedOut(limit) => {
+                let phase = if failure.listening {
+                    "the port opened but health never reported ready"
+                } else {
+                    "the port never opened"
+                };
+                format!(
+                    "not ready within {} ({phase})",
+                    crate::config::duration::format(*limit)
+                )
+            }
+            FailureKind::NeverReady(mismatch) => format!(
+                "the health endpoint answered {} times in a row in a way that cannot become ready: {}",
+                crate::health::Streak::LIMIT,
+                health::describe_mismatch(mismatch)
+            ),
+            FailureKind::WrongPort {
+                port,
+                in_use: false,
+            } => format!("the backend listens on port {port}, not on the port dev chose"),
+            FailureKind::WrongPort { port, in_use: true } => {
+                format!("the backend tried to bind port {port} (in use), not the port dev chose")
+            }
+        }
+    }
+
     /// An attempt's failure before anything is known: a timeout, unless it turns out
     /// otherwise.
     fn new(attempt: u32, startup_timeout: Duration) -> AttemptFailure {
@@ -424,25 +457,6 @@ pub fn exited(running: &Running, status: std::process::ExitStatus) -> FailureKin
     }
 }
 
-/// Stops what a backend left behind outside its group (its group is stopped by
-/// [`stop_attempt`]): descendants re-parented to `dev` as the child subreaper.
-pub async fn stop_left_behind(
-    left: &[process::ProcessInfo],
-    grace: Duration,
-    shutdown: &mut Shutdown,
-) {
-    let targets: Vec<process::Target> = left
-        .iter()
-        .filter_map(|info| process::Target::process(info.pid))
-        .collect();
-    if !targets.is_empty() {
-        let hurry = async {
-            shutdown.next().await;
-        };
-        process::terminate(&targets, grace, hurry, || {}).await;
-    }
-}
-
 enum Outcome {
     Ready(Option<HealthReport>),
     NeverReady(Mismatch),
@@ -455,8 +469,7 @@ enum Outcome {
 #[derive(Debug, Default)]
 struct WaitState {
     listening_after: Option<Duration>,
-    last_probe: Option<Probe>,
-    last_readiness: Option<Readiness>,
+    last: ready::LastAnswer,
 }
 
 /// Why [`wait_ready`] gave up before the deadline.
@@ -489,10 +502,10 @@ async fn wait_ready(
     let mut next_look = Instant::now() + TREE_POLL;
     let mut elsewhere: Option<(u16, Instant)> = None;
     let mut health_url = plan.health_url.clone();
-    while let Err(err) = TcpStream::connect(plan.connect_addr).await {
+    while let Err(err) = connect::attempt(plan.connect_addr, connect::LOOPBACK).await {
         // `localhost` may be ::1 for the backend (Node 17+, some uvicorn set-ups).
         let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
-        if plan.either_family && TcpStream::connect(v6).await.is_ok() {
+        if plan.either_family && connect::accepts(v6, connect::LOOPBACK).await {
             health_url = plan.health_url.replacen(
                 &format!("//{}", plan.connect_addr),
                 &format!("//{v6}"),
@@ -545,7 +558,6 @@ async fn wait_ready(
         started.elapsed().as_millis()
     ));
     let health_started = Instant::now();
-    let mut streak = health::Streak::default();
     // Who listens is looked up once, now, beside the first health request (a process
     // table read that must not sit between the ready answer and the frontend's start).
     let port = plan.port;
@@ -555,10 +567,8 @@ async fn wait_ready(
         Listener::look(port, child, dev_pid)
     }));
     let mut listener: Option<Listener> = None;
-    loop {
-        let probe = client.probe(&health_url, log.correlation_id()).await;
-        let report = probe.report(plan.health_format);
-        let mut readiness = health::readiness(&probe, plan.health_format, plan.accept_degraded);
+    let judge = async |_: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
+        let mut readiness = readiness;
         if readiness == Readiness::Ready {
             let known = match (listener.take(), lookup.take()) {
                 (Some(known), _) => known,
@@ -568,38 +578,34 @@ async fn wait_ready(
                 (None, None) => Listener::look(port, child, dev_pid),
             };
             let current = known.again(port, child, dev_pid);
-            readiness = identity(plan, report.as_ref(), log, &current);
+            readiness = identity(plan, report, log, &current);
             listener = Some(current);
         }
+        let after = health_started.elapsed().as_millis();
         if readiness == Readiness::Ready {
-            tracing::debug!(
-                "health probe after {} ms: ready",
-                health_started.elapsed().as_millis()
-            );
-            return Ok(report);
+            tracing::debug!("health probe after {after} ms: ready");
+        } else {
+            let reason = match &readiness {
+                Readiness::Degraded(failing) => format!("degraded: {}", health::services(failing)),
+                Readiness::NotReady(why) | Readiness::Failing { why, .. } => why.clone(),
+                Readiness::Never(mismatch) => mismatch.evidence(),
+                Readiness::Ready => String::new(),
+            };
+            // Each probe's outcome is a debug line (`RUST_LOG=debug` shows why the wait
+            // goes on).
+            tracing::debug!("health probe after {after} ms: not ready: {reason}");
         }
-        let reason = match &readiness {
-            Readiness::Degraded(failing) => {
-                format!("degraded: {}", crate::report::services(failing))
-            }
-            Readiness::NotReady(why) | Readiness::Failing { why, .. } => why.clone(),
-            Readiness::Never(mismatch) => mismatch.evidence(),
-            Readiness::Ready => String::new(),
-        };
-        // Each probe's outcome is a debug line (`RUST_LOG=debug` shows why the wait
-        // goes on); the file gets a change of reason even when the terminal filters it.
-        tracing::debug!(
-            "health probe after {} ms: not ready: {reason}",
-            health_started.elapsed().as_millis()
-        );
-        let settled = streak.observe(&readiness).cloned();
-        let never = matches!(readiness, Readiness::Never(_));
-        state.last_probe = Some(probe);
-        state.last_readiness = Some(readiness);
-        if let Some(mismatch) = settled {
-            return Err(NotReady::Never(mismatch));
+        ready::Judged::<std::convert::Infallible> {
+            readiness,
+            slow: false,
+            stop: None,
         }
-        sleep(health_pause(never, health_started.elapsed())).await;
+    };
+    let format = (plan.health_format, plan.accept_degraded);
+    match ready::until_healthy(client, &health_url, format, log, &mut state.last, judge).await {
+        Ok(report) => Ok(report),
+        Err(ready::NotHealthy::Never(mismatch)) => Err(NotReady::Never(mismatch)),
+        Err(ready::NotHealthy::Rule(never)) => match never {},
     }
 }
 
@@ -653,18 +659,6 @@ pub fn bind_conflict_port(tail: &[String]) -> Option<u16> {
         }
     }
     found
-}
-
-/// How long phase two waits before asking again: fast at first, slower later, and
-/// half a second while an answer that can never become ready is being confirmed.
-pub fn health_pause(never: bool, polling_for: Duration) -> Duration {
-    if never {
-        NEVER_RECHECK
-    } else if polling_for < FAST_PHASE {
-        HEALTH_POLL_FAST
-    } else {
-        HEALTH_POLL_SLOW
-    }
 }
 
 /// Who listens on the backend's port, as the socket table and the process table say:
@@ -800,23 +794,19 @@ fn identity(
     }
 }
 
-/// Stops an attempt's (or a crashed backend's) group and logs anything that had to be
-/// killed. A shutdown request during the grace period kills at once; returns whether
-/// one arrived, so that the caller stops too instead of retrying.
-pub async fn stop_attempt(
+/// Stops an attempt (or a crashed backend) and what it left behind, in the one stop
+/// sequence; a shutdown request meanwhile kills at once, and the report says so
+/// (`hurried`), so that the caller stops too instead of retrying.
+pub async fn stop(
     running: &mut Running,
     grace: Duration,
     shutdown: &mut Shutdown,
     log: &RunLog,
-) -> bool {
-    let before = shutdown.received();
-    let report = running
-        .stop(grace, async {
-            shutdown.next().await;
-        })
-        .await;
-    crate::report::log_killed(&report, log);
-    shutdown.received() > before
+) -> process::StopReport {
+    let hurry = shutdown.hurry();
+    running
+        .stop_with_leftovers(grace, hurry, Duration::from_millis(500), log)
+        .await
 }
 
 #[cfg(test)]

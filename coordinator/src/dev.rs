@@ -26,9 +26,11 @@ macro_rules! proceed {
 }
 
 mod choose_port;
+mod frontend;
 mod frontend_port;
 mod frontend_ready;
 mod liveness;
+mod outcome;
 mod preview;
 mod remote;
 pub mod summary;
@@ -38,7 +40,11 @@ mod this_run;
 use std::time::Duration;
 
 use choose_port::{ResolvedPort, resolve_port};
+use frontend::{child_env, start_frontend};
+pub use outcome::{DevOptions, DevOutcome};
+use outcome::{Flow, context, fail, fail_with};
 pub use preview::preview;
+use preview::resolve_python;
 use supervise::{Backend, Processes, Reused, Watch, supervise};
 use this_run::ThisRun;
 
@@ -48,48 +54,14 @@ use crate::events::Event;
 use crate::guardian::Guardian;
 use crate::health::{HealthClient, HealthReport};
 use crate::port;
-use crate::process::{self, ProcessSpec};
+use crate::process;
 use crate::prompt;
-use crate::python;
-use crate::report::{Cause, Context, FailureReport};
-use crate::runlog::{Origin, RunLog};
+use crate::report::{Cause, FailureReport};
+use crate::runlog::RunLog;
 use crate::runs::{BackendUse, Record};
 use crate::signals::Shutdown;
 use crate::venv;
 use crate::watch::{WatchSpec, Watcher};
-
-/// What the command line asked for.
-#[derive(Debug, Clone, Default)]
-pub struct DevOptions {
-    pub no_sync: bool,
-    pub no_frontend: bool,
-    /// `dev -- <cmd>`: run this in place of the configured frontend.
-    pub frontend_command: Option<Vec<String>>,
-    /// `--port auto`: take the offered free port without asking.
-    pub port_auto: bool,
-    /// `--yes`: accept every offer without asking.
-    pub yes: bool,
-    /// `--no-watch`: a change of the backend's sources does not restart it.
-    pub no_watch: bool,
-    /// `--frontend-port auto`: take the offered free frontend port without asking.
-    pub frontend_port_auto: bool,
-}
-
-/// How a step of the run went: on with a value, or the run ends here with this outcome
-/// (a stop by Ctrl-C is one way for a run to end, not an error of the step).
-pub(super) type Flow<T> = std::ops::ControlFlow<DevOutcome, T>;
-
-/// How a run ended.
-#[derive(Debug)]
-pub enum DevOutcome {
-    /// Ctrl-C or SIGTERM, everything stopped.
-    Stopped,
-    /// The frontend (or `dev -- <cmd>`) exited with this code.
-    FrontendExited(i32),
-    Failed(Box<FailureReport>),
-    /// A configuration problem found while running (the frontend config file).
-    Misconfigured(String),
-}
 
 /// Runs `dev` to the end on a single-threaded runtime.
 pub fn run(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
@@ -156,9 +128,7 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
         this_run.failed(&report.to_string());
     }
     // Whatever escaped the groups (a double fork into its own session) goes too.
-    let hurry = async {
-        shutdown.next().await;
-    };
+    let hurry = shutdown.hurry();
     for info in process::stop_descendants(config.dev.shutdown_grace, hurry).await {
         log.warn(&format!(
             "pid {} ({}) was still running after the grace period and was killed: {}",
@@ -191,6 +161,45 @@ pub async fn clean_up_dead_runs(
     };
     let records = runs.list(&lock);
     this_run::clean_up_dead(&runs, &lock, records, config, warn, shutdown).await
+}
+
+/// The guardian's clean-up after a `dev` that died without standing it down (see
+/// [`crate::guardian::watch`]): the run's config from the checkout it runs in, then what
+/// the next run would do for it.
+pub async fn clean_up_as_guardian(correlation_id: String, log: RunLog) {
+    let (correlation_id, log) = (correlation_id.as_str(), &log);
+    let started = std::time::Instant::now();
+    log.warn(&format!(
+        "guardian (pid {}): dev ended without stopping cleanly: cleaning up after it",
+        std::process::id()
+    ));
+    // From here on a signal is a request to hurry (a second Ctrl-C's meaning), not an
+    // end: until now the termination signals were ignored.
+    let mut shutdown = match Shutdown::install() {
+        Ok(shutdown) => shutdown,
+        Err(err) => {
+            log.warn(&format!(
+                "guardian: cannot handle signals ({err}): the next dev run cleans up"
+            ));
+            return;
+        }
+    };
+    let root = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let config = match Config::load(&root, &|name| std::env::var(name).ok(), &[]) {
+        Ok(config) => config,
+        Err(err) => {
+            log.warn(&format!(
+                "guardian: cannot read the configuration, so it leaves the clean-up to the next dev run: {}",
+                crate::text::printable(&err.to_string())
+            ));
+            return;
+        }
+    };
+    let done = clean_up_after_guarded(&config, correlation_id, log, &mut shutdown).await;
+    log.warn(&format!(
+        "guardian: {done} in {} ms",
+        started.elapsed().as_millis()
+    ));
 }
 
 /// Starts this run's guardian (see [`crate::guardian`]) unless `dev.guardian` is off.
@@ -277,10 +286,10 @@ async fn run_registered(
         backend: ports.backend.moved.clone(),
         frontend: ports.frontend.moved.clone(),
     };
-    let mut config = config.with_ports(ports.backend.port, ports.frontend.port);
-    if let Err(err) = this_run.point_frontend_config(&config, config.backend.port) {
-        return DevOutcome::Misconfigured(err.to_string());
-    }
+    let mut config = match this_run.apply_ports(config, ports.backend.port, ports.frontend.port) {
+        Ok(config) => config,
+        Err(err) => return DevOutcome::Misconfigured(err.to_string()),
+    };
     let argv = proceed!(backend_argv(&config, log));
     let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
     // Watching starts before the backend does: a save made while it starts up restarts
@@ -464,9 +473,7 @@ async fn sync(config: &Config, log: &RunLog, shutdown: &mut Shutdown) -> Option<
         },
         name = shutdown.next() => {
             log.info(&format!("{name} received during the venv sync: stopping the installer"));
-            let hurry = async {
-                shutdown.next().await;
-            };
+            let hurry = shutdown.hurry();
             let killed = process::stop_descendants(config.dev.shutdown_grace, hurry).await;
             for info in killed {
                 log.warn(&format!("pid {} ({}) was killed: {}", info.pid, info.name, info.cmdline));
@@ -572,13 +579,12 @@ async fn start_backend(
                     *start.moved = Some(format!("{taken} was taken after it was chosen"));
                 }
                 port_chosen(log, "backend", resolved.port, start.moved.as_deref());
-                *start.config = start
-                    .config
-                    .with_ports(resolved.port, start.config.frontend.port);
+                let frontend = start.config.frontend.port;
+                *start.config = match this_run.apply_ports(start.config, resolved.port, frontend) {
+                    Ok(config) => config,
+                    Err(err) => return Flow::Break(DevOutcome::Misconfigured(err.to_string())),
+                };
                 let config = &*start.config;
-                if let Err(err) = this_run.point_frontend_config(config, config.backend.port) {
-                    return Flow::Break(DevOutcome::Misconfigured(err.to_string()));
-                }
                 *start.plan = Plan::new(config, start.argv.to_vec(), child_env(config, log));
                 if let Some(report) = resolved.reuse {
                     let reused = reused(&report, config, this_run, log);
@@ -587,103 +593,6 @@ async fn start_backend(
             }
         }
     }
-}
-
-/// Starts the frontend (or `dev -- <cmd>`) and, when it is a server, waits until it
-/// serves (see [`frontend_ready`]).
-async fn start_frontend(
-    config: &Config,
-    options: &DevOptions,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-    this_run: &mut ThisRun,
-    processes: &mut Processes,
-) -> Flow<()> {
-    // Placeholders are for `frontend.command`; `dev -- <cmd>` is passed as typed.
-    let argv: Vec<String> = match &options.frontend_command {
-        Some(command) => command.clone(),
-        None => config.expanded(&config.frontend.command),
-    };
-    let spec = ProcessSpec {
-        origin: Origin::Frontend,
-        argv: argv.clone(),
-        cwd: config.root.clone(),
-        env: child_env(config, log),
-        foreground: true,
-    };
-    match process::spawn(&spec, log) {
-        Ok(mut running) => {
-            log.info(&format!(
-                "started frontend pid {}: {}",
-                running.pid(),
-                crate::text::shell_command(&argv)
-            ));
-            // `dev -- <cmd>` is a command, as the summary says.
-            let role = if options.frontend_command.is_some() {
-                "command"
-            } else {
-                "frontend"
-            };
-            this_run.started(role, &running, &argv);
-            let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
-            processes.frontend = Some(running);
-            processes.command.clone_from(&options.frontend_command);
-            ready.map_continue(|url| processes.frontend_url = url)
-        }
-        Err(err) => Flow::Break(fail_with(
-            log,
-            &format!(
-                "could not start the frontend `{}`: {err}",
-                crate::text::shell_command(&argv)
-            ),
-            vec![],
-            vec![Cause {
-                cause: format!("`{}` is not installed or not on PATH", argv[0]),
-                fix: "install it, or correct `frontend.command` in dev.toml".into(),
-            }],
-        )),
-    }
-}
-
-/// The environment the children get (README, `cargo xtask dev`), for both children. Their output reaches the
-/// terminal through a pipe, so when `dev` writes colour there they are told to as well.
-fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
-    let backend = &config.backend;
-    let mut env = vec![
-        ("BACKEND_HOST".into(), backend.host.clone()),
-        ("BACKEND_PORT".into(), backend.port.to_string()),
-        ("BACKEND_URL".into(), config.backend_url()),
-        ("CORRELATION_ID".into(), log.correlation_id().to_owned()),
-        ("PYTHONUNBUFFERED".into(), "1".into()),
-    ];
-    if log.colour().stdout {
-        env.push(("FORCE_COLOR".into(), "1".into()));
-        env.push(("CLICOLOR_FORCE".into(), "1".into()));
-    }
-    // The frontend's address: where it listens, and the origin the backend allows.
-    if let (Some(port), Some(url)) = (config.frontend.port, config.frontend_url()) {
-        env.push(("FRONTEND_HOST".into(), config.frontend.host.clone()));
-        env.push(("FRONTEND_PORT".into(), port.to_string()));
-        env.push(("FRONTEND_URL".into(), url));
-    }
-    env.push(("FRONTEND_ORIGINS".into(), config.frontend.origins.join(" ")));
-    env
-}
-
-/// The backend command with `python` resolved: the venv's interpreter, else a system
-/// one (placeholders are filled in later, once the port is settled).
-fn resolve_python(config: &Config) -> Result<Vec<String>, python::PythonError> {
-    let mut argv = config.backend.command.clone();
-    if argv.first().map(String::as_str) == Some("python") {
-        let in_venv = python::venv_python(&config.backend.venv);
-        let resolved = if in_venv.exists() {
-            in_venv
-        } else {
-            python::discover()?.executable
-        };
-        argv[0] = resolved.display().to_string();
-    }
-    Ok(argv)
 }
 
 /// [`resolve_python`], or the end of the run with a report naming the fix.
@@ -705,24 +614,6 @@ fn backend_argv(config: &Config, log: &RunLog) -> Flow<Vec<String>> {
     }
 }
 
-fn context(config: &Config, plan: &Plan) -> Context {
-    Context {
-        command: config.backend.command.clone(),
-        port: plan.port,
-        startup_timeout_key: "backend.startup_timeout",
-    }
-}
-
 fn lock_dir(config: &Config) -> std::path::PathBuf {
     config.root.join(".dev")
-}
-
-fn fail(log: &RunLog, what: &str, evidence: Vec<String>) -> DevOutcome {
-    fail_with(log, what, evidence, vec![])
-}
-
-fn fail_with(log: &RunLog, what: &str, evidence: Vec<String>, causes: Vec<Cause>) -> DevOutcome {
-    let report = FailureReport::simple(log, what, evidence, causes);
-    log.file_only(&report.to_string());
-    DevOutcome::Failed(Box::new(report))
 }

@@ -8,9 +8,7 @@
 //! documented in the README and checked by the tests; a field is only ever added, and
 //! a change that could break a reader raises [`VERSION`].
 
-use serde::Serialize;
-
-use crate::runs::Shown;
+use serde::{Deserialize, Serialize};
 
 /// The version of the event schema.
 pub const VERSION: u32 = 1;
@@ -101,34 +99,28 @@ impl Event {
         }
         serde_json::Value::Object(object).to_string()
     }
-
-    /// The failure report as an event.
-    pub fn failed(report: &crate::report::FailureReport, log: Option<String>) -> Event {
-        Event::Failed {
-            what: report.what.clone(),
-            evidence: report.evidence.clone(),
-            causes: report
-                .causes
-                .iter()
-                .map(|c| Cause {
-                    cause: c.cause.clone(),
-                    fix: c.fix.clone(),
-                })
-                .collect(),
-            log,
-            report: report.to_string(),
-        }
-    }
 }
 
-/// The `ready` event, from the two places that say a process is ready (the backend's
-/// health wait, the frontend's serve wait).
-pub fn ready(log: &crate::runlog::RunLog, role: &str, url: &str, elapsed: std::time::Duration) {
-    log.event(&Event::Ready {
-        role: role.to_owned(),
-        url: url.to_owned(),
-        ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-    });
+/// One process of a run as the summary names it (what `status` shows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shown {
+    /// `backend`, `frontend`, or `command` (`dev -- <cmd>`).
+    pub role: String,
+    /// Its URL, when it is a server.
+    pub url: Option<String>,
+    pub port: Option<u16>,
+    pub pid: Option<u32>,
+    /// `started`, `reused` (another run's, or started by hand) or `remote`.
+    pub how: String,
+    /// The run whose backend is reused, when it is another dev run's.
+    #[serde(default)]
+    pub reused_from: Option<String>,
+    /// Why it is not on its configured port.
+    #[serde(default)]
+    pub moved: Option<String>,
+    /// The command line of a process that is not a server (`dev -- <cmd>`).
+    #[serde(default)]
+    pub command: Option<String>,
 }
 
 #[cfg(test)]

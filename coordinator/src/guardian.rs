@@ -27,10 +27,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
 use crate::process;
 use crate::runlog::RunLog;
-use crate::signals::Shutdown;
 
 /// The hidden subcommand that runs the guardian (`xtask __guardian <ID> [--log PATH]`).
 pub const SUBCOMMAND: &str = "__guardian";
@@ -145,8 +143,14 @@ pub enum Watched {
 }
 
 /// The guardian's whole life (`xtask __guardian`): waits on stdin, the pipe from `dev`,
-/// until `dev` stands it down or dies, and cleans up after a death.
-pub fn watch(correlation_id: &str, log_file: Option<&Path>) -> Watched {
+/// until `dev` stands it down or dies, and cleans up after a death with `clean_up`
+/// (`dev::clean_up_as_guardian`, passed in by the caller so that this module, which
+/// `dev` uses, does not import `dev` back), given the run's ID and log.
+pub fn watch<F, Cleaning>(correlation_id: &str, log_file: Option<&Path>, clean_up: F) -> Watched
+where
+    F: FnOnce(String, RunLog) -> Cleaning,
+    Cleaning: std::future::Future<Output = ()>,
+{
     if wait_for_dev() {
         return Watched::StoodDown;
     }
@@ -167,7 +171,7 @@ pub fn watch(correlation_id: &str, log_file: Option<&Path>) -> Watched {
         return Watched::CleanedUp;
     };
     let _entered = log.enter();
-    runtime.block_on(clean_up(correlation_id, &log));
+    runtime.block_on(clean_up(correlation_id.to_owned(), log.clone()));
     log.flush(Duration::from_secs(1));
     Watched::CleanedUp
 }
@@ -184,40 +188,4 @@ fn wait_for_dev() -> bool {
             Err(_) => return false,
         }
     }
-}
-
-async fn clean_up(correlation_id: &str, log: &RunLog) {
-    let started = Instant::now();
-    log.warn(&format!(
-        "guardian (pid {}): dev ended without stopping cleanly: cleaning up after it",
-        std::process::id()
-    ));
-    // From here on a signal is a request to hurry (a second Ctrl-C's meaning), not an
-    // end: until now the termination signals were ignored.
-    let mut shutdown = match Shutdown::install() {
-        Ok(shutdown) => shutdown,
-        Err(err) => {
-            log.warn(&format!(
-                "guardian: cannot handle signals ({err}): the next dev run cleans up"
-            ));
-            return;
-        }
-    };
-    let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let config = match Config::load(&root, &|name| std::env::var(name).ok(), &[]) {
-        Ok(config) => config,
-        Err(err) => {
-            log.warn(&format!(
-                "guardian: cannot read the configuration, so it leaves the clean-up to the next dev run: {}",
-                crate::text::printable(&err.to_string())
-            ));
-            return;
-        }
-    };
-    let done =
-        crate::dev::clean_up_after_guarded(&config, correlation_id, log, &mut shutdown).await;
-    log.warn(&format!(
-        "guardian: {done} in {} ms",
-        started.elapsed().as_millis()
-    ));
 }

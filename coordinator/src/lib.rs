@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod backend;
 pub mod config;
+pub mod connect;
 pub mod control;
 pub mod detach;
 pub mod dev;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod prompt;
 pub mod pyproject;
 pub mod python;
+pub mod ready;
 pub mod report;
 pub mod requirements;
 pub mod runlog;

@@ -308,7 +308,7 @@ fn not_ready(probe: &Probe, format: HealthFormat, code: u16) -> Option<String> {
     match health::readiness(probe, format, false) {
         Readiness::Ready => None,
         Readiness::Degraded(failing) => {
-            Some(format!("degraded: {}", crate::report::services(&failing)))
+            Some(format!("degraded: {}", crate::health::services(&failing)))
         }
         Readiness::NotReady(why) | Readiness::Failing { why, .. } => Some(why),
         Readiness::Never(mismatch) => Some(format!("HTTP {code}, {}", mismatch.evidence())),

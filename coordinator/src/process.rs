@@ -77,6 +77,23 @@ pub struct StopReport {
     pub hurried: bool,
 }
 
+impl StopReport {
+    /// Logs the processes the stop had to kill, by pid and command line.
+    pub fn log(&self, log: &RunLog) {
+        let when = if self.hurried {
+            "when the second signal came"
+        } else {
+            "after the grace period"
+        };
+        for info in &self.killed {
+            log.warn(&format!(
+                "pid {} ({}) was still running {when} and was killed: {}",
+                info.pid, info.name, info.cmdline
+            ));
+        }
+    }
+}
+
 /// Spawns `spec` in a new process group, streaming its output into `log`.
 pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
     let (program, args) = spec
@@ -347,6 +364,45 @@ impl Running {
             killed,
             hurried: hurried.get(),
         }
+    }
+
+    /// The one stop sequence for a process `dev` started and what it left behind: its
+    /// group, then the processes it left outside the group (as [`Running::left_behind`]
+    /// lists them when the stop begins), each SIGTERM, up to `grace`, SIGKILL; a `hurry`
+    /// (a second signal) kills at once, the leftovers too. Then its last output is
+    /// copied, for up to `drain` (not after a hurry). What had to be killed is logged.
+    pub async fn stop_with_leftovers(
+        &mut self,
+        grace: Duration,
+        hurry: impl Future<Output = ()>,
+        drain: Duration,
+        log: &RunLog,
+    ) -> StopReport {
+        let left = self.left_behind();
+        let hurried = std::cell::Cell::new(false);
+        let hurry = async {
+            hurry.await;
+            hurried.set(true);
+        };
+        tokio::pin!(hurry);
+        let mut report = self.stop(grace, hurry.as_mut()).await;
+        report.log(log);
+        let targets: Vec<Target> = left
+            .iter()
+            .filter_map(|info| Target::process(info.pid))
+            .collect();
+        if report.hurried {
+            terminate(&targets, grace, std::future::ready(()), || {}).await;
+            return report;
+        }
+        if !targets.is_empty() {
+            terminate(&targets, grace, hurry.as_mut(), || {}).await;
+        }
+        report.hurried = hurried.get();
+        if !report.hurried {
+            self.drain_output(drain).await;
+        }
+        report
     }
 
     /// Processes this group left behind when its leader exited: members of the group
@@ -703,6 +759,22 @@ pub fn exit_code(status: ExitStatus) -> i32 {
 /// handling then stops what it started, as for any SIGTERM.
 pub fn stop_self() {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
+}
+
+/// "pid 42 (`python3 app.py`)", for processes in a message.
+pub fn named(processes: &[ProcessInfo]) -> String {
+    processes
+        .iter()
+        .map(|p| {
+            let what = if p.cmdline.is_empty() {
+                &p.name
+            } else {
+                &p.cmdline
+            };
+            format!("pid {} (`{what}`)", p.pid)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

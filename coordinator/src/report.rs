@@ -7,8 +7,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::backend::{AttemptFailure, FailureKind};
-use crate::health::{Mismatch, Probe, Readiness};
-use crate::process::StopReport;
+use crate::health::{Readiness, describe_mismatch, describe_probe, services};
+use crate::process::named;
 use crate::runlog::RunLog;
 
 /// One likely cause and how to fix it.
@@ -96,7 +96,7 @@ fn evidence(failures: &[AttemptFailure], noun: &str) -> Vec<String> {
         evidence.push(format!(
             "{noun} {}: {} after {} ms",
             failure.attempt,
-            summarize(failure),
+            failure.summary(),
             failure.elapsed.as_millis()
         ));
     }
@@ -152,103 +152,6 @@ pub struct Context {
     pub command: Vec<String>,
     pub port: u16,
     pub startup_timeout_key: &'static str,
-}
-
-/// One line for one failed attempt.
-pub fn summarize(failure: &AttemptFailure) -> String {
-    match &failure.kind {
-        FailureKind::Spawn { program, error, .. } => {
-            format!("could not start `{program}`: {error}")
-        }
-        FailureKind::Exited(status) => format!("the backend exited ({status}) before it was ready"),
-        FailureKind::Unresponsive { probes } => {
-            format!("the backend stopped answering health ({probes} probes in a row failed)")
-        }
-        FailureKind::Forked { status, left } => format!(
-            "the backend command exited ({status}) but left {} running: it forks into the background",
-            named(left)
-        ),
-        FailureKind::TimedOut(limit) => {
-            let phase = if failure.listening {
-                "the port opened but health never reported ready"
-            } else {
-                "the port never opened"
-            };
-            format!(
-                "not ready within {} ({phase})",
-                crate::config::duration::format(*limit)
-            )
-        }
-        FailureKind::NeverReady(mismatch) => format!(
-            "the health endpoint answered {} times in a row in a way that cannot become ready: {}",
-            crate::health::Streak::LIMIT,
-            describe_mismatch(mismatch)
-        ),
-        FailureKind::WrongPort {
-            port,
-            in_use: false,
-        } => format!("the backend listens on port {port}, not on the port dev chose"),
-        FailureKind::WrongPort { port, in_use: true } => {
-            format!("the backend tried to bind port {port} (in use), not the port dev chose")
-        }
-    }
-}
-
-/// `HTTP 301, redirect to /health/ (not followed)`.
-fn describe_mismatch(mismatch: &Mismatch) -> String {
-    match mismatch.code() {
-        Some(code) => format!("HTTP {code}, {}", mismatch.evidence()),
-        None => mismatch.evidence(),
-    }
-}
-
-/// "pid 42 (`python3 app.py`)", for processes in a message.
-pub fn named(processes: &[crate::process::ProcessInfo]) -> String {
-    processes
-        .iter()
-        .map(|p| {
-            let what = if p.cmdline.is_empty() {
-                &p.name
-            } else {
-                &p.cmdline
-            };
-            format!("pid {} (`{what}`)", p.pid)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `database (disk I/O error), cache (miss)`.
-pub fn services(failing: &[(String, String)]) -> String {
-    failing
-        .iter()
-        .map(|(name, error)| {
-            // A health answer's own words: one line, whatever they hold.
-            let shown = crate::text::printable;
-            format!("{} ({})", shown(name), shown(error))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The last health answer as evidence: the code, and what it meant under the format.
-pub fn describe_probe(probe: &Probe, readiness: Option<&Readiness>) -> String {
-    match probe {
-        Probe::Unreachable(why) => format!("no answer ({why})"),
-        Probe::Stalled { code } => {
-            format!("HTTP {code}: headers arrived, body did not within health_timeout")
-        }
-        Probe::Answered(answer) => match readiness {
-            Some(Readiness::Never(mismatch)) => describe_mismatch(mismatch),
-            Some(Readiness::NotReady(why) | Readiness::Failing { why, .. }) => why.clone(),
-            Some(Readiness::Degraded(failing)) => format!(
-                "HTTP {}, degraded, failing: {}",
-                answer.code,
-                services(failing)
-            ),
-            Some(Readiness::Ready) | None => format!("HTTP {}", answer.code),
-        },
-    }
 }
 
 /// Ranks the likely causes of a failed start by the evidence of its attempts: each
@@ -486,18 +389,23 @@ fn never_healthy(failures: &[AttemptFailure], context: &Context) -> Option<Cause
     })
 }
 
-/// Logs the processes a stop had to kill, by pid and command line.
-pub fn log_killed(report: &StopReport, log: &RunLog) {
-    let when = if report.hurried {
-        "when the second signal came"
-    } else {
-        "after the grace period"
-    };
-    for info in &report.killed {
-        log.warn(&format!(
-            "pid {} ({}) was still running {when} and was killed: {}",
-            info.pid, info.name, info.cmdline
-        ));
+impl FailureReport {
+    /// The report as the `failed` event (`log`: the run's log file).
+    pub fn event(&self, log: Option<String>) -> crate::events::Event {
+        crate::events::Event::Failed {
+            what: self.what.clone(),
+            evidence: self.evidence.clone(),
+            causes: self
+                .causes
+                .iter()
+                .map(|c| crate::events::Cause {
+                    cause: c.cause.clone(),
+                    fix: c.fix.clone(),
+                })
+                .collect(),
+            log,
+            report: self.to_string(),
+        }
     }
 }
 
@@ -506,6 +414,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::health::Mismatch;
 
     fn failure(kind: FailureKind, tail: &[&str], listening: bool) -> AttemptFailure {
         AttemptFailure {

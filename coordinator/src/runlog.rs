@@ -408,6 +408,16 @@ impl RunLog {
         self.inner.events.is_some()
     }
 
+    /// The `ready` event, from the places that say a process is ready (the backend's
+    /// health wait, the remote backend's, the frontend's serve wait).
+    pub fn ready(&self, role: &str, url: &str, elapsed: std::time::Duration) {
+        self.event(&crate::events::Event::Ready {
+            role: role.to_owned(),
+            url: url.to_owned(),
+            ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+
     /// Emits an event as a JSON line on stdout when asked for (`--message-format json`);
     /// the log file gets it too, as a detail. Never blocks.
     pub fn event(&self, event: &crate::events::Event) {

@@ -103,27 +103,7 @@ impl RunState {
     }
 }
 
-/// One process of a run as the summary names it (what `status` shows).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shown {
-    /// `backend`, `frontend`, or `command` (`dev -- <cmd>`).
-    pub role: String,
-    /// Its URL, when it is a server.
-    pub url: Option<String>,
-    pub port: Option<u16>,
-    pub pid: Option<u32>,
-    /// `started`, `reused` (another run's, or started by hand) or `remote`.
-    pub how: String,
-    /// The run whose backend is reused, when it is another dev run's.
-    #[serde(default)]
-    pub reused_from: Option<String>,
-    /// Why it is not on its configured port.
-    #[serde(default)]
-    pub moved: Option<String>,
-    /// The command line of a process that is not a server (`dev -- <cmd>`).
-    #[serde(default)]
-    pub command: Option<String>,
-}
+pub use crate::events::Shown;
 
 /// One run's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,13 +8,37 @@
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+/// One shutdown request, by the signal that made it: the first starts a graceful stop;
+/// a second (or any later one) asks the stop under way to kill at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownRequest {
+    Once(&'static str),
+    Twice(&'static str),
+}
+
+impl ShutdownRequest {
+    /// The signal's name (`SIGINT`).
+    pub fn signal(self) -> &'static str {
+        match self {
+            ShutdownRequest::Once(name) | ShutdownRequest::Twice(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for ShutdownRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.signal())
+    }
+}
+
 #[derive(Debug)]
 pub struct Shutdown {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
     quit: Signal,
-    received: u32,
+    /// Whether a request came already: the next one is [`ShutdownRequest::Twice`].
+    requested: bool,
 }
 
 impl Shutdown {
@@ -25,24 +49,29 @@ impl Shutdown {
             terminate: signal(SignalKind::terminate())?,
             hangup: signal(SignalKind::hangup())?,
             quit: signal(SignalKind::quit())?,
-            received: 0,
+            requested: false,
         })
     }
 
-    /// Waits for the next request and names the signal. Cancel-safe.
-    pub async fn next(&mut self) -> &'static str {
+    /// Waits for the next request. Cancel-safe.
+    pub async fn next(&mut self) -> ShutdownRequest {
         let name = tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",
             _ = self.hangup.recv() => "SIGHUP",
             _ = self.quit.recv() => "SIGQUIT",
         };
-        self.received += 1;
-        name
+        let request = if self.requested {
+            ShutdownRequest::Twice(name)
+        } else {
+            ShutdownRequest::Once(name)
+        };
+        self.requested = true;
+        request
     }
 
-    /// How many requests arrived so far.
-    pub fn received(&self) -> u32 {
-        self.received
+    /// Resolves at the next request: what a stop under way waits on to kill at once.
+    pub async fn hurry(&mut self) {
+        self.next().await;
     }
 }

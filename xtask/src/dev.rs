@@ -136,7 +136,7 @@ fn ended(log: &RunLog, outcome: &DevOutcome, code: u8) {
         DevOutcome::FrontendExited(_) => "the frontend (or `dev -- <cmd>`) exited",
         DevOutcome::Failed(report) => {
             let shown = log.path().map(|path| path.display().to_string());
-            log.event(&Event::failed(report, shown));
+            log.event(&report.event(shown));
             "failed"
         }
         DevOutcome::Misconfigured(_) => "invalid configuration",

@@ -13,7 +13,11 @@ use std::path::PathBuf;
 pub fn dispatch() -> Option<u8> {
     match parse(std::env::args_os().skip(1).collect())? {
         Some((id, log)) => {
-            coordinator::guardian::watch(&id, log.as_deref());
+            coordinator::guardian::watch(
+                &id,
+                log.as_deref(),
+                coordinator::dev::clean_up_as_guardian,
+            );
             Some(crate::exit::OK)
         }
         None => {

@@ -27,7 +27,8 @@ fn module_doc(path: &str, text: &str) -> Vec<String> {
     }
 }
 
-/// `Command::new` (std or tokio) only where processes are owned.
+/// `Command::new` (std or tokio), `CommandWrap` and `.spawn()` only where processes are
+/// owned.
 fn spawns(path: &str, text: &str) -> Vec<String> {
     if !path.starts_with("coordinator/") && !path.starts_with("xtask/") {
         return Vec::new();
@@ -35,10 +36,16 @@ fn spawns(path: &str, text: &str) -> Vec<String> {
     if SPAWNERS.iter().any(|allowed| path.starts_with(allowed)) {
         return Vec::new();
     }
-    let needle = ["Command", "::new("].concat();
+    let needles = [
+        ["Command", "::new("].concat(),
+        ["Command", "Wrap"].concat(),
+        [".spawn", "()"].concat(),
+    ];
     text.lines()
         .enumerate()
-        .filter(|(_, line)| line.contains(&needle) && !line.trim_start().starts_with("//"))
+        .filter(|(_, line)| {
+            needles.iter().any(|n| line.contains(n.as_str())) && !line.trim_start().starts_with("//")
+        })
         .map(|(i, _)| {
             format!(
                 "{path}:{}: starts a process; use `coordinator::exec::Cmd` (short commands) or `coordinator::process::spawn` (supervised ones)",
@@ -138,6 +145,115 @@ fn waits_on_shutdown(path: &str, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// ARCHITECTURE's code map names every module of the library: `name` for
+/// `coordinator/src/name.rs` (or `name/mod.rs`), `dir/name.rs` for one inside a folder.
+fn code_map_names(path: &str, architecture: &str) -> Vec<String> {
+    let Some(inside) = path.strip_prefix("coordinator/src/") else {
+        return Vec::new();
+    };
+    if inside == "lib.rs" || inside.ends_with("/mod.rs") {
+        return Vec::new();
+    }
+    let named = match inside.split_once('/') {
+        None => architecture.contains(&format!("`{}`", inside.trim_end_matches(".rs"))),
+        Some(_) => architecture.contains(inside),
+    };
+    if named {
+        Vec::new()
+    } else {
+        vec![format!("{path}: not named in ARCHITECTURE.md's code map")]
+    }
+}
+
+/// The most lines a file may have: its ceiling in `xtask/src/tidy/ceilings.txt` (the
+/// files that were longer than [`SIZE_LIMIT`] when it was written), else the limit.
+/// A ceiling only goes down: one above its file's length must be lowered to it, so that
+/// the room a shrink made is not grown back into.
+const SIZE_LIMIT: usize = 600;
+
+fn sizes(path: &str, text: &str, ceilings: &str) -> Vec<String> {
+    let lines = text.lines().count();
+    let ceiling = ceilings.lines().find_map(|line| {
+        let (file, most) = line.split_once(' ')?;
+        (file == path).then(|| most.trim().parse::<usize>().ok())?
+    });
+    match ceiling {
+        Some(most) if lines > most => vec![format!(
+            "{path}: {lines} lines, over its ceiling of {most}: split it"
+        )],
+        Some(most) if lines < most => vec![format!(
+            "{path}: {lines} lines, under its ceiling of {most}: lower the ceiling in xtask/src/tidy/ceilings.txt to {lines}"
+        )],
+        Some(_) => Vec::new(),
+        None if lines > SIZE_LIMIT => vec![format!(
+            "{path}: {lines} lines, over {SIZE_LIMIT}: split it"
+        )],
+        None => Vec::new(),
+    }
+}
+
+/// The library's top-level modules import each other without a circle: the edges are
+/// the `crate::name` paths of each file (outside comments and `#[cfg(test)]`), and a
+/// circle is named by its modules in order.
+fn import_circles(files: &[(String, String)]) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, text) in files {
+        let Some(inside) = path.strip_prefix("coordinator/src/") else {
+            continue;
+        };
+        let module = inside
+            .split(['/', '.'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if module == "lib" {
+            continue;
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (at, _) in line.match_indices("crate::") {
+                let name: String = line[at + "crate::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                if !name.is_empty() && name != module {
+                    edges.entry(module.clone()).or_default().insert(name);
+                }
+            }
+        }
+    }
+    // A depth-first walk; a module met again on the current path closes a circle.
+    fn walk(
+        module: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        found: &mut Vec<String>,
+    ) {
+        if let Some(at) = path.iter().position(|m| m == module) {
+            let mut circle = path[at..].to_vec();
+            circle.push(module.to_owned());
+            found.push(format!("import circle: {}", circle.join(" -> ")));
+            return;
+        }
+        if !done.insert(module.to_owned()) {
+            return;
+        }
+        path.push(module.to_owned());
+        for next in edges.get(module).into_iter().flatten() {
+            walk(next, edges, path, done, found);
+        }
+        path.pop();
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    for module in edges.keys() {
+        walk(module, &edges, &mut Vec::new(), &mut done, &mut found);
+    }
+    found
+}
+
 /// Every setting is shown by `--print-config` and documented in the README's table.
 fn settings_documented(print_config: &str, readme: &str) -> Vec<String> {
     coordinator::config::SETTINGS
@@ -215,6 +331,15 @@ fn the_workspace_is_tidy() {
         .filter(|(path, _)| path != "xtask/src/tidy.rs")
         .flat_map(|(path, text)| rules.iter().flat_map(move |rule| rule(path, text)))
         .collect();
+    problems.extend(import_circles(&sources(&root)));
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap_or_default();
+    let ceilings = include_str!("tidy/ceilings.txt");
+    for (path, text) in sources(&root) {
+        problems.extend(code_map_names(&path, &architecture));
+        if path.starts_with("coordinator/src/") {
+            problems.extend(sizes(&path, &text, ceilings));
+        }
+    }
     let config = coordinator::config::Config::defaults(&root);
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
     problems.extend(settings_documented(&config.describe(), &readme));
@@ -236,6 +361,42 @@ let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
     assert!(signals("coordinator/src/process/unix.rs", signal).is_empty());
     let stop = "//! x\nterminate(&t, grace, std::future::pending(), || {}).await;\n";
     assert_eq!(waits_on_shutdown("coordinator/src/dev/x.rs", stop).len(), 1);
+    let wrapped = "//! x\nlet child = CommandWrap::with_new(\"ls\", |_| {}).spawn()?;\n";
+    assert_eq!(spawns("coordinator/src/dev.rs", wrapped).len(), 1);
+    let map = "- `backend`: ...\n- `dev` (+ `dev/supervise.rs`)";
+    assert!(code_map_names("coordinator/src/backend.rs", map).is_empty());
+    assert!(code_map_names("coordinator/src/dev/supervise.rs", map).is_empty());
+    assert_eq!(
+        code_map_names("coordinator/src/dev/remote.rs", map).len(),
+        1
+    );
+    assert_eq!(code_map_names("coordinator/src/connect.rs", map).len(), 1);
+    let circle = [
+        (
+            "coordinator/src/a.rs".to_owned(),
+            "use crate::b::X;\n".to_owned(),
+        ),
+        (
+            "coordinator/src/b/c.rs".to_owned(),
+            "// crate::d\nuse crate::a::Y;\n".to_owned(),
+        ),
+        (
+            "coordinator/src/d.rs".to_owned(),
+            "use crate::a::Z;\n".to_owned(),
+        ),
+    ];
+    assert_eq!(
+        import_circles(&circle),
+        vec!["import circle: a -> b -> a".to_owned()]
+    );
+    assert!(import_circles(&circle[..1]).is_empty());
+    let long = "x\n".repeat(SIZE_LIMIT + 1);
+    assert_eq!(sizes("coordinator/src/a.rs", &long, "").len(), 1);
+    assert!(sizes("coordinator/src/a.rs", &long, "coordinator/src/a.rs 601\n").is_empty());
+    assert_eq!(
+        sizes("coordinator/src/a.rs", "x\n", "coordinator/src/a.rs 601\n").len(),
+        1
+    );
     let allowed = "//! x\nlet _ = Command::new(\"ls\");\n";
     assert!(spawns("coordinator/src/exec.rs", allowed).is_empty());
     assert!(spawns("tests/tests/it/support.rs", allowed).is_empty());

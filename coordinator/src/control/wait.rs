@@ -47,7 +47,7 @@ pub fn wait(config: &Config, timeout: Duration) -> WaitOutcome {
             (Some(run), _) if run.state == RunState::Failed => return failed(run),
             (Some(run), _) => watched = Some(run.clone()),
             (None, Some(seen)) if seen.state == RunState::Failed => return failed(seen),
-            (None, Some(seen)) => return ended(config, &seen.correlation_id),
+            (None, Some(seen)) => return ended(config, seen),
             (None, None) => {}
         }
         if Instant::now() >= deadline {
@@ -79,8 +79,15 @@ fn failed(run: &Record) -> WaitOutcome {
     }
 }
 
-/// The run is gone without being up: its log's last lines say why.
-fn ended(config: &Config, correlation_id: &str) -> WaitOutcome {
+/// The run is gone without being up: its log's last lines say why, once its `dev` has
+/// exited (at most a few seconds after its record went), so that they are all written:
+/// a run that failed too fast to be seen failing has its report there.
+fn ended(config: &Config, seen: &Record) -> WaitOutcome {
+    let correlation_id = seen.correlation_id.as_str();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && crate::process::pid_exists(seen.pid) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let path = log_of(config, correlation_id);
     let text = crate::user_file::read_to_string(&path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();

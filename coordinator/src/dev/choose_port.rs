@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use super::DevOutcome;
-use super::Flow;
-use super::fail_with;
+use super::outcome::{DevOutcome, Flow, fail_with};
 use crate::config::Config;
 use crate::health::{HealthClient, HealthReport};
 use crate::port::{self, PortState};
@@ -182,9 +180,7 @@ async fn stop_stale(
         return Flow::Continue(());
     }
     log.info(&format!("stopping our stale backend pid {pid}"));
-    let hurry = async {
-        shutdown.next().await;
-    };
+    let hurry = shutdown.hurry();
     if !process::stop_pid(pid, config.dev.shutdown_grace, hurry).await {
         return Flow::Break(refuse(
             log,
@@ -249,7 +245,7 @@ pub(super) async fn confirm(
     });
     tokio::select! {
         answer = receiver => Ok(answer.unwrap_or(false)),
-        name = shutdown.next() => Err(name),
+        request = shutdown.next() => Err(request.signal()),
     }
 }
 

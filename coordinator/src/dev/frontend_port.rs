@@ -4,10 +4,8 @@
 //! command that would take it). Nothing here ever signals the holder: the frontend's
 //! port is never "ours" to reclaim.
 
-use super::DevOutcome;
-use super::Flow;
 use super::choose_port::{capitalised, confirm};
-use super::fail_with;
+use super::outcome::{DevOutcome, Flow, fail_with};
 use crate::config::Config;
 use crate::holder;
 use crate::port::{self, Offer, PortState};

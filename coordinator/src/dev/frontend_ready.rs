@@ -11,15 +11,14 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep};
 
-use super::Flow;
-use super::{DevOutcome, fail_with};
+use super::outcome::{DevOutcome, Flow, fail_with};
 use crate::config::{Config, duration};
 use crate::health::{HealthClient, probe_host};
 use crate::holder;
 use crate::process::{self, Running};
+use crate::ready::{Race, race};
 use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::signals::Shutdown;
@@ -66,12 +65,15 @@ pub(super) async fn wait_frontend(
         last_answer: None,
     };
     let ready_path = config.frontend.ready_path.clone();
-    let outcome = tokio::select! {
-        served = until_serving(&mut watch, ready_path.as_deref(), log) => Ok(served),
-        status = running.wait() => Err(NotServing::Exited(process::describe_status(status))),
-        () = tokio::time::sleep_until(deadline) => Err(NotServing::TimedOut(never_served(config, &watch))),
-        name = shutdown.next() => {
-            log.info(&format!("{name} received before the frontend was ready: stopping"));
+    let serving = until_serving(&mut watch, ready_path.as_deref(), log);
+    let outcome = match race(serving, Some(&mut *running), deadline, shutdown).await {
+        Race::Ready(served) => Ok(served),
+        Race::Exited(status) => Err(NotServing::Exited(process::describe_status(status))),
+        Race::TimedOut => Err(NotServing::TimedOut(never_served(config, &watch))),
+        Race::Interrupted(name) => {
+            log.info(&format!(
+                "{name} received before the frontend was ready: stopping"
+            ));
             return Flow::Break(DevOutcome::Stopped);
         }
     };
@@ -95,7 +97,7 @@ pub(super) async fn wait_frontend(
         &config.backend_url(),
         log.correlation_id(),
     ));
-    crate::events::ready(log, "frontend", &format!("{url}/"), started.elapsed());
+    log.ready("frontend", &format!("{url}/"), started.elapsed());
     Flow::Continue(Some(url))
 }
 
@@ -255,8 +257,7 @@ async fn answering(port: u16, first: IpAddr) -> Option<IpAddr> {
     };
     for ip in [first, other] {
         // Bounded: a listener that never accepts stops answering once its queue is full.
-        let connect = TcpStream::connect(SocketAddr::new(ip, port));
-        if let Ok(Ok(_)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        if crate::connect::accepts(SocketAddr::new(ip, port), CONNECT_TIMEOUT).await {
             return Some(ip);
         }
     }

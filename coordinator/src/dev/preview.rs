@@ -16,7 +16,7 @@ pub fn preview(config: &Config) -> String {
     let mut lines = vec!["as a run would start now (nothing was started):".to_owned()];
     // As a person pastes it: placeholders filled in, quoted for a POSIX shell.
     let expanded = |argv: &[String]| crate::text::shell_command(&config.expanded(argv));
-    match (&config.backend.url, super::resolve_python(config)) {
+    match (&config.backend.url, resolve_python(config)) {
         (Some(url), _) => lines.push(format!(
             "backend: none started, backend.url is set ({url:?})"
         )),
@@ -106,4 +106,20 @@ fn classify(config: &Config) -> PortState {
         config.backend.health_format,
         port,
     ))
+}
+
+/// The backend command with `python` resolved: the venv's interpreter, else a system
+/// one (placeholders are filled in later, once the port is settled).
+pub(super) fn resolve_python(config: &Config) -> Result<Vec<String>, crate::python::PythonError> {
+    let mut argv = config.backend.command.clone();
+    if argv.first().map(String::as_str) == Some("python") {
+        let in_venv = crate::python::venv_python(&config.backend.venv);
+        let resolved = if in_venv.exists() {
+            in_venv
+        } else {
+            crate::python::discover()?.executable
+        };
+        argv[0] = resolved.display().to_string();
+    }
+    Ok(argv)
 }

@@ -13,19 +13,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::Instant;
 
-use super::Flow;
+use super::frontend::start_frontend;
+use super::outcome::{DevOptions, DevOutcome, Flow, fail_with};
 use super::supervise::{Backend, Processes, Remote, Watch, supervise};
 use super::this_run::ThisRun;
-use super::{DevOptions, DevOutcome, fail_with, frontend_port, start_frontend, summary};
+use super::{frontend_port, summary};
 use crate::backend::Plan;
 use crate::config::Config;
 use crate::health::{self, HealthClient, HealthReport, Mismatch, Probe, Readiness, tls};
 use crate::port;
 use crate::prompt;
-use crate::report::{self, Cause};
+use crate::ready::{Judged, LastAnswer, NotHealthy, Race, race, until_healthy};
+use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::runs::BackendUse;
 use crate::signals::Shutdown;
@@ -94,8 +95,7 @@ pub(super) fn identity(report: Option<&HealthReport>, service: &str, checkout: &
 #[derive(Debug, Default)]
 struct Seen {
     connected: bool,
-    last_probe: Option<Probe>,
-    last_readiness: Option<Readiness>,
+    last: LastAnswer,
 }
 
 /// The run in remote mode, from the wait to the last stop.
@@ -125,10 +125,13 @@ pub(super) async fn run(
     let health_url = format!("{}{}", target.url, config.backend.health_path);
     let started = Instant::now();
     let mut seen = Seen::default();
-    let waited = tokio::select! {
-        waited = wait_ready(&target, &health_url, &client, config, log, &mut seen) => Some(waited),
-        () = sleep(config.backend.startup_timeout) => None,
-        name = shutdown.next() => {
+    let waiting = wait_ready(&target, &health_url, &client, config, log, &mut seen);
+    let deadline = started + config.backend.startup_timeout;
+    let waited = match race(waiting, None, deadline, shutdown).await {
+        Race::Ready(waited) => Some(waited),
+        // No process here to exit: only the deadline ends the wait.
+        Race::Exited(_) | Race::TimedOut => None,
+        Race::Interrupted(name) => {
             log.info(&format!("{name} received before the backend was ready"));
             return DevOutcome::Stopped;
         }
@@ -140,7 +143,7 @@ pub(super) async fn run(
                 target.url,
                 started.elapsed().as_millis()
             ));
-            crate::events::ready(log, "backend", &target.url, started.elapsed());
+            log.ready("backend", &target.url, started.elapsed());
         }
         Some(Err(cause)) => return failed(log, &target, &health_url, &seen, vec![cause]),
         None => {
@@ -150,7 +153,7 @@ pub(super) async fn run(
     }
     let mut config = config.clone();
     config.backend.host = target.host.clone();
-    config.backend.port = target.port;
+    let mut config = config.with_ports(target.port, config.frontend.port);
     run_frontend(
         &mut config,
         options,
@@ -178,22 +181,24 @@ async fn run_frontend(
         config.frontend.port = None;
     }
     let mut moved = summary::Moved::default();
+    let backend_port = config.backend.port;
+    let mut frontend = config.frontend.port;
     if !options.no_frontend {
         let policy = port::Policy {
             auto: options.frontend_port_auto,
             yes: options.yes,
             interactive: prompt::interactive(),
         };
-        let backend_port = config.backend.port;
         let settled = proceed!(
             frontend_port::resolve_frontend_port(config, backend_port, policy, log, shutdown).await
         );
-        *config = config.with_ports(backend_port, settled.port);
+        frontend = settled.port;
         moved.frontend = settled.moved;
     }
-    if let Err(err) = this_run.point_frontend_config(config, config.backend.port) {
-        return DevOutcome::Misconfigured(err.to_string());
-    }
+    *config = match this_run.apply_ports(config, backend_port, frontend) {
+        Ok(config) => config,
+        Err(err) => return DevOutcome::Misconfigured(err.to_string()),
+    };
     this_run.update(|record| {
         // No process of it is ours: like a backend started by hand.
         record.backend = BackendUse::Reused {
@@ -243,13 +248,8 @@ async fn wait_ready(
     seen: &mut Seen,
 ) -> Result<Option<HealthReport>, Cause> {
     let started = Instant::now();
-    loop {
-        let connect = TcpStream::connect((target.host.as_str(), target.port));
-        if let Ok(Ok(_)) = timeout(CONNECT_TIMEOUT, connect).await {
-            break;
-        }
-        sleep(CONNECT_POLL).await;
-    }
+    let addr = (target.host.as_str(), target.port);
+    crate::connect::until_open(addr, CONNECT_POLL, CONNECT_TIMEOUT).await;
     seen.connected = true;
     log.file_only(&format!(
         "{}:{} accepts connections after {} ms",
@@ -258,32 +258,32 @@ async fn wait_ready(
         started.elapsed().as_millis()
     ));
     let backend = &config.backend;
-    let health_started = Instant::now();
-    let mut streak = health::Streak::default();
     let mut rejections = 0;
     let mut last_reason = String::new();
-    loop {
-        let probe = client.probe(health_url, log.correlation_id()).await;
+    let judge = async |probe: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
         let rejection = client.trust().take_rejection();
-        let report = probe.report(backend.health_format);
-        let mut readiness =
-            health::readiness(&probe, backend.health_format, backend.accept_degraded);
+        let ready = |readiness| Judged {
+            readiness,
+            slow: false,
+            stop: None,
+        };
+        let mut readiness = readiness;
         if readiness == Readiness::Ready {
-            match identity(report.as_ref(), &backend.service, &config.root) {
-                Identity::Named => return Ok(report),
+            match identity(report, &backend.service, &config.root) {
+                Identity::Named => return ready(Readiness::Ready),
                 Identity::Unnamed => {
                     log.warn(&format!(
                         "the health answer of {} names no service: dev cannot check that it is {:?}",
                         target.url, backend.service
                     ));
-                    return Ok(report);
+                    return ready(Readiness::Ready);
                 }
                 Identity::OtherWorkspace(path) => {
                     log.info(&format!(
                         "note: {} runs from {path}, not this checkout (normal for a backend that runs elsewhere)",
                         backend.service
                     ));
-                    return Ok(report);
+                    return ready(Readiness::Ready);
                 }
                 Identity::WrongService(found) => {
                     readiness = Readiness::Never(Mismatch::WrongService {
@@ -293,41 +293,41 @@ async fn wait_ready(
                 }
             }
         }
-        let reason = report::describe_probe(&probe, Some(&readiness));
+        let reason = health::describe_probe(probe, Some(&readiness));
         if reason != last_reason {
             log.file_only(&format!("health not ready yet: {reason}"));
             last_reason = reason;
         }
-        let settled = streak.observe(&readiness).cloned();
         rejections = if rejection.is_some() {
             rejections + 1
         } else {
             0
         };
-        let never = matches!(readiness, Readiness::Never(_)) || rejection.is_some();
-        seen.last_probe = Some(probe);
-        seen.last_readiness = Some(readiness);
-        if let Some(mismatch) = settled {
-            return Err(Cause {
-                cause: mismatch.evidence(),
-                fix: mismatch.fix(),
-            });
+        // A certificate the client rejects: waiting does not change it.
+        let stop = match (&rejection, rejections >= health::Streak::LIMIT) {
+            (Some(rejection), true) => Some(Cause {
+                cause: match probe {
+                    Probe::Unreachable(why) => why.clone(),
+                    _ => rejection.to_string(),
+                },
+                fix: tls::fix(rejection, &target.host),
+            }),
+            _ => None,
+        };
+        Judged {
+            readiness,
+            slow: rejection.is_some(),
+            stop,
         }
-        if let (Some(rejection), true) = (rejection, rejections >= health::Streak::LIMIT) {
-            let cause = match &seen.last_probe {
-                Some(Probe::Unreachable(why)) => why.clone(),
-                _ => rejection.to_string(),
-            };
-            return Err(Cause {
-                cause,
-                fix: tls::fix(&rejection, &target.host),
-            });
-        }
-        sleep(crate::backend::health_pause(
-            never,
-            health_started.elapsed(),
-        ))
-        .await;
+    };
+    let format = (backend.health_format, backend.accept_degraded);
+    match until_healthy(client, health_url, format, log, &mut seen.last, judge).await {
+        Ok(report) => Ok(report),
+        Err(NotHealthy::Never(mismatch)) => Err(Cause {
+            cause: mismatch.evidence(),
+            fix: mismatch.fix(),
+        }),
+        Err(NotHealthy::Rule(cause)) => Err(cause),
     }
 }
 
@@ -344,9 +344,9 @@ fn timed_out(config: &Config, target: &Target, seen: &Seen) -> Cause {
                 .into(),
         };
     }
-    let answer = seen.last_probe.as_ref().map_or_else(
+    let answer = seen.last.probe.as_ref().map_or_else(
         || "no health answer".to_owned(),
-        |probe| report::describe_probe(probe, seen.last_readiness.as_ref()),
+        |probe| health::describe_probe(probe, seen.last.readiness.as_ref()),
     );
     Cause {
         cause: format!("{} accepts connections but was not ready within {waited}: {answer}", target.url),
@@ -362,10 +362,10 @@ fn failed(
     causes: Vec<Cause>,
 ) -> DevOutcome {
     let mut evidence = vec![format!("health URL: {health_url}")];
-    if let Some(probe) = &seen.last_probe {
+    if let Some(probe) = &seen.last.probe {
         evidence.push(format!(
             "last health response: {}",
-            report::describe_probe(probe, seen.last_readiness.as_ref())
+            health::describe_probe(probe, seen.last.readiness.as_ref())
         ));
     } else if seen.connected {
         evidence.push("the port accepted connections; no health answer yet".into());

@@ -14,18 +14,17 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::Flow;
 use super::liveness::{Liveness, Verdict};
+use super::outcome::{DevOutcome, Flow, context};
 use super::this_run::ThisRun;
-use super::{DevOutcome, context};
 use crate::backend::{self, AttemptFailure, FailureKind, Plan, StartOutcome};
 use crate::config::Config;
+use crate::connect;
 use crate::events::Event;
 use crate::health::{HealthClient, Probe};
 use crate::process::{self, Running};
-use crate::report::{self, FailureReport};
+use crate::report::FailureReport;
 use crate::runlog::{Origin, RunLog};
-use crate::runs::BackendUse;
 use crate::signals::Shutdown;
 use crate::watch::Watcher;
 
@@ -120,17 +119,14 @@ impl Processes {
             )
         };
         let mut both = pin!(both);
-        let (front, back) = loop {
+        loop {
             tokio::select! {
-                reports = &mut both => break reports,
+                _ = &mut both => break,
                 name = shutdown.next() => {
                     log.warn(&format!("{name} again: killing everything now"));
                     hurry.notify_waiters();
                 }
             }
-        };
-        for stop in [front, back].into_iter().flatten() {
-            report::log_killed(&stop, log);
         }
     }
 }
@@ -147,11 +143,14 @@ async fn stop_one(
         origin_name(running.origin()),
         running.pid()
     ));
-    let report = running.stop(grace, hurry.notified()).await;
     // A process can exit before its last lines are copied (the output of `dev -- cmd`
-    // is often all of it): print them before dev exits.
-    running.drain_output(Duration::from_millis(500)).await;
-    Some(report)
+    // is often all of it): they are printed before dev exits.
+    let drain = Duration::from_millis(500);
+    Some(
+        running
+            .stop_with_leftovers(grace, hurry.notified(), drain, log)
+            .await,
+    )
 }
 
 /// What the supervisor needs besides the processes.
@@ -160,6 +159,43 @@ pub(super) struct Watch<'a> {
     pub(super) plan: &'a Plan,
     pub(super) client: &'a HealthClient,
     pub(super) log: &'a RunLog,
+}
+
+/// The run as the supervisor's steps act on it: what is fixed for the run (`watch`: the
+/// config, the plan, the health client, the log) and what a step may wait on or change
+/// (the shutdown requests, this run's record).
+pub(super) struct Run<'a> {
+    pub(super) watch: &'a Watch<'a>,
+    pub(super) shutdown: &'a mut Shutdown,
+    pub(super) this_run: &'a mut ThisRun,
+}
+
+/// Where the backend is, as the supervisor acts on it. The backoff is a phase with a
+/// deadline, and the start after it a phase raced against the frontend's exit and a
+/// save, never an `await` inside an event's handler; a restart after a save and a
+/// takeover are raced against the frontend's exit. A handler awaits on its own only a
+/// stop (bounded by `shutdown_grace`) and one probe (bounded by the interval), so the
+/// frontend's exit, a saved file and a signal are seen in every phase.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Up since then (ours and ready, reused, or remote): probed for liveness. A minute
+    /// up resets the restart count.
+    Up { since: Instant },
+    /// Ours, down and stopped after a crash: starts again at `until`, or at once when a
+    /// watched source is saved meanwhile.
+    Backoff { until: Instant },
+    /// Ours, starting again after the backoff (one attempt, bounded by
+    /// `startup_timeout`).
+    Starting,
+    /// Ours, broken by a save: waits for the next one.
+    Broken,
+}
+
+/// What the supervisor saw while the backend was starting again.
+enum WhileStarting {
+    Started(StartOutcome),
+    FrontendExited(ExitStatus),
+    Changed(Vec<PathBuf>),
 }
 
 /// Why an owned backend is restarted.
@@ -186,7 +222,11 @@ pub(super) async fn supervise(
     let config = watch.config;
     let interval = config.backend.liveness_interval;
     let mut state = Supervisor {
-        watch,
+        run: Run {
+            watch,
+            shutdown,
+            this_run,
+        },
         // A probe may take at most one interval, so that a hung backend is declared
         // dead after `liveness_failures` intervals, not that many `health_timeout`s.
         // The run's client (its CA file), with a shorter timeout.
@@ -196,31 +236,48 @@ pub(super) async fn supervise(
         liveness: Liveness::new(config.backend.liveness_failures),
         next_probe: Instant::now() + interval,
         restarts: Restarts::default(),
-        backend_since: Instant::now(),
+        phase: Phase::Up {
+            since: Instant::now(),
+        },
         reused_change_said: false,
     };
     loop {
+        if let Phase::Starting = state.phase {
+            let step = state.starting(processes, watcher.as_mut()).await;
+            if let Flow::Break(outcome) = step {
+                return outcome;
+            }
+            continue;
+        }
+        let backoff = match state.phase {
+            Phase::Backoff { until } => Some(until),
+            _ => None,
+        };
         let step = tokio::select! {
             paths = changed(watcher.as_mut()) => {
-                state.on_change(paths, processes, this_run, shutdown, watcher.as_mut()).await
+                state.on_change(paths, processes, watcher.as_mut()).await
             }
-            name = shutdown.next() => {
+            name = state.run.shutdown.next() => {
                 watch.log.info(&format!("{name} received: stopping what dev started"));
                 Flow::Break(DevOutcome::Stopped)
             }
             () = tokio::time::sleep(TICK) => {
                 process::reap_adopted();
-                this_run.note_escaped();
+                state.run.this_run.note_escaped();
                 Flow::Continue(())
             }
             () = tokio::time::sleep_until(state.next_probe), if processes.backend.is_some() => {
-                state.on_probe(processes, this_run, shutdown).await
+                state.on_probe(processes).await
             }
             status = wait_for(processes.frontend.as_mut()) => {
                 Flow::Break(state.on_frontend_exit(processes, status))
             }
             status = wait_for(owned(&mut processes.backend)) => {
-                state.on_backend_exit(processes, status, this_run, shutdown).await
+                state.on_backend_exit(processes, status).await
+            }
+            () = tokio::time::sleep_until(backoff.unwrap_or_else(Instant::now)), if backoff.is_some() => {
+                state.phase = Phase::Starting;
+                Flow::Continue(())
             }
         };
         if let Flow::Break(outcome) = step {
@@ -231,22 +288,23 @@ pub(super) async fn supervise(
 
 /// The supervisor's memory between events.
 struct Supervisor<'a> {
-    watch: &'a Watch<'a>,
+    run: Run<'a>,
     prober: HealthClient,
     liveness: Liveness,
     next_probe: Instant,
     restarts: Restarts,
-    /// When the current backend became ready (a minute up resets the restart count).
-    backend_since: Instant,
+    phase: Phase,
     reused_change_said: bool,
 }
 
 impl Supervisor<'_> {
     /// A new backend of ours is ready: supervise it from scratch.
     fn owned_again(&mut self, processes: &mut Processes, running: Running) {
-        let config = self.watch.config;
+        let config = self.run.watch.config;
         processes.backend = Some(Backend::Owned(running));
-        self.backend_since = Instant::now();
+        self.phase = Phase::Up {
+            since: Instant::now(),
+        };
         self.liveness = Liveness::new(config.backend.liveness_failures);
         self.next_probe = Instant::now() + config.backend.liveness_interval;
     }
@@ -257,11 +315,9 @@ impl Supervisor<'_> {
         &mut self,
         mut paths: Vec<PathBuf>,
         processes: &mut Processes,
-        this_run: &mut ThisRun,
-        shutdown: &mut Shutdown,
         mut watcher: Option<&mut Watcher>,
     ) -> Flow<()> {
-        let log = self.watch.log;
+        let log = self.run.watch.log;
         if let Some(Backend::Reused(reused)) = &processes.backend {
             if !self.reused_change_said {
                 log.info(&format!(
@@ -279,26 +335,25 @@ impl Supervisor<'_> {
                 shown(&paths)
             ));
             for path in &paths {
-                let file = path.strip_prefix(&self.watch.config.root).unwrap_or(path);
+                let file = path
+                    .strip_prefix(&self.run.watch.config.root)
+                    .unwrap_or(path);
                 log.event(&Event::Reload {
                     file: file.display().to_string(),
                 });
             }
             let taken = processes.backend.take();
-            match reload(
-                self.watch,
-                taken,
-                this_run,
-                shutdown,
-                watcher.as_deref_mut(),
-            )
-            .await
-            {
+            let reloading = reload(&mut self.run, taken, watcher.as_deref_mut());
+            let reloaded = match unless_frontend_exits(reloading, &mut processes.frontend).await {
+                Ok(reloaded) => reloaded,
+                Err(status) => return Flow::Break(self.on_frontend_exit(processes, status)),
+            };
+            match reloaded {
                 Reload::Ready(running) => {
                     self.owned_again(processes, running);
                     self.restarts = Restarts::default();
                 }
-                Reload::Broken => {}
+                Reload::Broken => self.phase = Phase::Broken,
                 Reload::Stopped => return Flow::Break(DevOutcome::Stopped),
             }
             // What changed meanwhile makes one more restart, not one per save.
@@ -312,63 +367,70 @@ impl Supervisor<'_> {
 
     /// Time for a liveness probe: ask, judge, and act on a dead backend (restart an
     /// owned one; take over a reused one that is gone).
-    async fn on_probe(
-        &mut self,
-        processes: &mut Processes,
-        this_run: &mut ThisRun,
-        shutdown: &mut Shutdown,
-    ) -> Flow<()> {
-        let (config, plan, log) = (self.watch.config, self.watch.plan, self.watch.log);
+    async fn on_probe(&mut self, processes: &mut Processes) -> Flow<()> {
+        let (config, plan, log) = (
+            self.run.watch.config,
+            self.run.watch.plan,
+            self.run.watch.log,
+        );
         let probe = tokio::select! {
             probe = self.prober.probe(&plan.health_url, log.correlation_id()) => probe,
-            name = shutdown.next() => {
+            name = self.run.shutdown.next() => {
                 log.info(&format!("{name} received: stopping what dev started"));
                 return Flow::Break(DevOutcome::Stopped);
             }
         };
         self.next_probe = Instant::now() + config.backend.liveness_interval;
         let format = config.backend.health_format;
-        tracing::debug!("liveness probe: {}", report::describe_probe(&probe, None));
+        tracing::debug!(
+            "liveness probe: {}",
+            crate::health::describe_probe(&probe, None)
+        );
         let mut verdict = self
             .liveness
             .observe(&probe, format, config.backend.accept_degraded);
         // A reused backend whose port closed while no live run owns it is gone for
         // good (its run stopped): take over at once rather than after more probes.
         if let (Verdict::Failing(_), Some(Backend::Reused(_))) = (&verdict, &processes.backend)
-            && gone_for_good(self.watch, this_run).await
+            && gone_for_good(&self.run).await
         {
             verdict = Verdict::Dead(probe.clone());
         }
-        let Some(dead) = said(self.watch, &processes.backend, verdict) else {
+        let Some(dead) = said(self.run.watch, &processes.backend, verdict) else {
             return Flow::Continue(());
         };
         match processes.backend.take() {
             Some(Backend::Owned(running)) => {
                 let down = (running, Down::Unresponsive(dead));
-                let running = proceed!(flow: self.restart(down, this_run, shutdown).await);
-                self.owned_again(processes, running);
+                let until = proceed!(flow: self.restart(down).await);
+                self.phase = Phase::Backoff { until };
             }
             Some(Backend::Remote(remote)) => {
                 // Reported by `said`; there is nothing here to restart.
-                self.watch.log.warn(&format!(
+                self.run.watch.log.warn(&format!(
                     "dev does not start or restart the backend at {} (backend.url): it keeps asking, and the frontend keeps running",
                     remote.url
                 ));
                 processes.backend = Some(Backend::Remote(remote));
             }
             Some(Backend::Reused(reused)) => {
-                match look_at_reused(self.watch, &reused, this_run, shutdown).await {
+                let looking = look_at_reused(&mut self.run, &reused);
+                let look = match unless_frontend_exits(looking, &mut processes.frontend).await {
+                    Ok(look) => look,
+                    Err(status) => return Flow::Break(self.on_frontend_exit(processes, status)),
+                };
+                match look {
                     Look::Fine => processes.backend = Some(Backend::Reused(reused)),
                     Look::TookOver(running) => {
                         self.owned_again(processes, running);
                         self.restarts = Restarts::default();
                         // Who runs the backend changed: say what runs now.
                         super::summary::say(
-                            self.watch.log,
+                            self.run.watch.log,
                             processes,
-                            self.watch.config,
+                            self.run.watch.config,
                             super::summary::When::Changed,
-                            this_run,
+                            self.run.this_run,
                         );
                     }
                     Look::End(outcome) => return Flow::Break(outcome),
@@ -382,7 +444,7 @@ impl Supervisor<'_> {
     /// The frontend exited: the run ends with its code (a Ctrl-C it got because it had
     /// the terminal is a clean stop).
     fn on_frontend_exit(&self, processes: &Processes, status: ExitStatus) -> DevOutcome {
-        let log = self.watch.log;
+        let log = self.run.watch.log;
         let had_terminal = processes
             .frontend
             .as_ref()
@@ -401,38 +463,60 @@ impl Supervisor<'_> {
     }
 
     /// Our backend exited while running: restart it under the policy.
-    async fn on_backend_exit(
-        &mut self,
-        processes: &mut Processes,
-        status: ExitStatus,
-        this_run: &mut ThisRun,
-        shutdown: &mut Shutdown,
-    ) -> Flow<()> {
+    async fn on_backend_exit(&mut self, processes: &mut Processes, status: ExitStatus) -> Flow<()> {
         let Some(Backend::Owned(crashed)) = processes.backend.take() else {
             return Flow::Continue(());
         };
         let down = (crashed, Down::Exited(status));
-        let running = proceed!(flow: self.restart(down, this_run, shutdown).await);
-        self.owned_again(processes, running);
+        let until = proceed!(flow: self.restart(down).await);
+        self.phase = Phase::Backoff { until };
         Flow::Continue(())
     }
 
-    async fn restart(
+    /// Reports a backend of ours that went down and stops what is left of it; the
+    /// backoff's end, or the run's end when it is not to be restarted.
+    async fn restart(&mut self, down: (Running, Down)) -> Flow<Instant> {
+        let since = match self.phase {
+            Phase::Up { since } => since,
+            _ => Instant::now(),
+        };
+        went_down(&mut self.run, down, &mut self.restarts, since).await
+    }
+
+    /// The backoff is over: one attempt on the same port. Meanwhile the frontend's
+    /// exit ends the run, and a save restarts at once (the attempt is dropped, and with
+    /// it its group).
+    async fn starting(
         &mut self,
-        down: (Running, Down),
-        this_run: &mut ThisRun,
-        shutdown: &mut Shutdown,
-    ) -> Flow<Running> {
-        let since = self.backend_since;
-        restart(
-            self.watch,
-            down,
-            &mut self.restarts,
-            since,
-            this_run,
-            shutdown,
-        )
-        .await
+        processes: &mut Processes,
+        mut watcher: Option<&mut Watcher>,
+    ) -> Flow<()> {
+        let watch = self.run.watch;
+        let seen = {
+            let (shutdown, this_run) = (&mut *self.run.shutdown, &mut *self.run.this_run);
+            let start = backend::start(watch.plan, 1, watch.client, watch.log, shutdown, this_run);
+            tokio::select! {
+                outcome = start => WhileStarting::Started(outcome),
+                status = wait_for(processes.frontend.as_mut()) => WhileStarting::FrontendExited(status),
+                paths = changed(watcher.as_deref_mut()) => WhileStarting::Changed(paths),
+            }
+        };
+        match seen {
+            WhileStarting::Started(outcome) => {
+                let context = context(watch.config, watch.plan);
+                let this_run = &mut *self.run.this_run;
+                let running = proceed!(flow: started_again(outcome, watch.log, &context, this_run));
+                self.owned_again(processes, running);
+                Flow::Continue(())
+            }
+            WhileStarting::FrontendExited(status) => {
+                Flow::Break(self.on_frontend_exit(processes, status))
+            }
+            WhileStarting::Changed(paths) => {
+                self.phase = Phase::Broken;
+                self.on_change(paths, processes, watcher).await
+            }
+        }
     }
 }
 
@@ -471,12 +555,11 @@ enum Reload {
 /// debounce is paid anyway. A broken edit gets its report and no retry: retrying the
 /// same broken file cannot help, and the next save tries again.
 async fn reload(
-    watch: &Watch<'_>,
+    run: &mut Run<'_>,
     backend: Option<Backend>,
-    this_run: &mut ThisRun,
-    shutdown: &mut Shutdown,
     watcher: Option<&mut Watcher>,
 ) -> Reload {
+    let (watch, shutdown, this_run) = (run.watch, &mut *run.shutdown, &mut *run.this_run);
     let (config, log) = (watch.config, watch.log);
     let started = Instant::now();
     let grace = config.dev.shutdown_grace;
@@ -490,7 +573,8 @@ async fn reload(
         let mut watcher = watcher;
         let ready_to_start = async {
             settle(watcher.as_deref_mut(), config.backend.watch_debounce).await;
-            port_free(watch.plan.connect_addr, grace + Duration::from_secs(2)).await;
+            let limit = grace + Duration::from_secs(2);
+            connect::until_closed(watch.plan.connect_addr, Duration::from_millis(2), limit).await;
         };
         tokio::select! {
             () = ready_to_start => {}
@@ -520,8 +604,7 @@ async fn reload(
                 started.elapsed().as_millis(),
                 running.pid()
             ));
-            let pid = running.pid();
-            this_run.update(|record| record.backend = BackendUse::Owned { pid });
+            this_run.owns_backend(&running);
             Reload::Ready(running)
         }
         StartOutcome::Interrupted => Reload::Stopped,
@@ -535,22 +618,12 @@ async fn reload(
     }
 }
 
-/// Stops the old backend's group and what it left outside it (a `hurry` kills at once).
+/// Stops the old backend and what it left behind (a `hurry` kills at once).
 async fn stop_old(old: Option<Running>, grace: Duration, hurry: &Notify, log: &RunLog) {
-    let Some(mut old) = old else {
-        return;
-    };
-    let left = old.left_behind();
-    let report = old.stop(grace, hurry.notified()).await;
-    report::log_killed(&report, log);
-    let targets: Vec<process::Target> = left
-        .iter()
-        .filter_map(|info| process::Target::process(info.pid))
-        .collect();
-    if !targets.is_empty() {
-        process::terminate(&targets, grace, hurry.notified(), || {}).await;
+    if let Some(mut old) = old {
+        old.stop_with_leftovers(grace, hurry.notified(), Duration::from_millis(200), log)
+            .await;
     }
-    old.drain_output(Duration::from_millis(200)).await;
 }
 
 /// Waits until no change that counts came for `quiet`: a burst of saves is one change.
@@ -560,14 +633,6 @@ async fn settle(mut watcher: Option<&mut Watcher>, quiet: Duration) {
             _ = changed(watcher.as_deref_mut()) => {}
             () = tokio::time::sleep(quiet) => return,
         }
-    }
-}
-
-/// Waits until nothing accepts connections on the backend's address (at most `within`).
-async fn port_free(addr: std::net::SocketAddr, within: Duration) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline && tokio::net::TcpStream::connect(addr).await.is_ok() {
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
@@ -591,9 +656,12 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
         Verdict::Degraded(failing) => {
             log.warn(&format!(
                 "{name} on port {port} reports degraded: {}",
-                report::services(&failing)
+                crate::health::services(&failing)
             ));
-            unhealthy(log, format!("degraded: {}", report::services(&failing)));
+            unhealthy(
+                log,
+                format!("degraded: {}", crate::health::services(&failing)),
+            );
             None
         }
         Verdict::Failing(n) => {
@@ -601,7 +669,7 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
             None
         }
         Verdict::Dead(probe) => {
-            let last = report::describe_probe(
+            let last = crate::health::describe_probe(
                 &probe,
                 Some(&crate::health::readiness(
                     &probe,
@@ -624,11 +692,10 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
 }
 
 /// Whether a reused backend's port is closed and no live run owns a backend there.
-async fn gone_for_good(watch: &Watch<'_>, this_run: &ThisRun) -> bool {
+async fn gone_for_good(run: &Run<'_>) -> bool {
+    let (watch, this_run) = (run.watch, &*run.this_run);
     let port = watch.plan.port;
-    let closed = tokio::net::TcpStream::connect(watch.plan.connect_addr)
-        .await
-        .is_err();
+    let closed = !connect::accepts(watch.plan.connect_addr, connect::LOOPBACK).await;
     closed && this_run.backend_owner(port).is_none()
 }
 
@@ -642,18 +709,11 @@ enum Look {
 /// A reused backend that stopped answering. If its port still accepts connections it is
 /// hung, and not ours to stop. If the port is closed: wait while a live run that owns it
 /// is there to bring it back; otherwise take over and start our own on the same port.
-async fn look_at_reused(
-    watch: &Watch<'_>,
-    reused: &Reused,
-    this_run: &mut ThisRun,
-    shutdown: &mut Shutdown,
-) -> Look {
+async fn look_at_reused(run: &mut Run<'_>, reused: &Reused) -> Look {
+    let (watch, shutdown, this_run) = (run.watch, &mut *run.shutdown, &mut *run.this_run);
     let log = watch.log;
     let port = watch.plan.port;
-    if tokio::net::TcpStream::connect(watch.plan.connect_addr)
-        .await
-        .is_ok()
-    {
+    if connect::accepts(watch.plan.connect_addr, connect::LOOPBACK).await {
         log.warn(&format!(
             "{} still holds port {port}; dev did not start it, so it does not restart it",
             reused.named()
@@ -674,8 +734,7 @@ async fn look_at_reused(
     ));
     match backend::start(watch.plan, 1, watch.client, log, shutdown, this_run).await {
         StartOutcome::Ready { running, .. } => {
-            let pid = running.pid();
-            this_run.update(|record| record.backend = BackendUse::Owned { pid });
+            this_run.owns_backend(&running);
             Look::TookOver(running)
         }
         StartOutcome::Interrupted => Look::End(DevOutcome::Stopped),
@@ -696,26 +755,25 @@ async fn look_at_reused(
 }
 
 /// An owned backend went down (it exited, or stopped answering): report it, stop what
-/// is left of it, and start it again after the capped backoff, on the same port (the
-/// frontend uses it). Gives up after `max_restarts` failures in a row that each came
-/// within a minute of becoming ready.
-async fn restart(
-    watch: &Watch<'_>,
+/// is left of it, and say when the capped backoff ends (it starts again then, on the
+/// same port: the frontend uses it). Gives up after `max_restarts` failures in a row
+/// that each came within a minute of becoming ready.
+async fn went_down(
+    run: &mut Run<'_>,
     (mut down, why): (Running, Down),
     restarts: &mut Restarts,
     ready_since: Instant,
-    this_run: &mut ThisRun,
-    shutdown: &mut Shutdown,
-) -> Flow<Running> {
+) -> Flow<Instant> {
+    let (watch, shutdown) = (run.watch, &mut *run.shutdown);
     let (config, plan, log) = (watch.config, watch.plan, watch.log);
     let up_for = ready_since.elapsed();
     let (kind, last_probe) = evidence_of(watch, &down, &why);
-    let left = down.left_behind();
-    if backend::stop_attempt(&mut down, config.dev.shutdown_grace, shutdown, log).await {
+    if backend::stop(&mut down, config.dev.shutdown_grace, shutdown, log)
+        .await
+        .hurried
+    {
         return Flow::Break(DevOutcome::Stopped);
     }
-    backend::stop_left_behind(&left, config.dev.shutdown_grace, shutdown).await;
-    down.drain_output(Duration::from_millis(500)).await;
     let failure = failure_of(watch, &down, kind, last_probe, up_for, restarts);
     let context = context(config, plan);
     if let FailureKind::Forked { .. } = failure.kind {
@@ -747,14 +805,7 @@ async fn restart(
             Down::Unresponsive(_) => "it stopped answering its health probes".into(),
         },
     });
-    tokio::select! {
-        () = tokio::time::sleep(delay) => {}
-        name = shutdown.next() => {
-            log.info(&format!("{name} received: stopping what dev started"));
-            return Flow::Break(DevOutcome::Stopped);
-        }
-    }
-    start_again(watch, &context, this_run, shutdown).await
+    Flow::Continue(Instant::now() + delay)
 }
 
 impl Restarts {
@@ -841,19 +892,17 @@ fn unhealthy(log: &RunLog, evidence: String) {
     });
 }
 
-/// One start on the same port (the frontend uses it: a stolen port is a failure here,
-/// not a reason to move).
-async fn start_again(
-    watch: &Watch<'_>,
+/// How one start on the same port after a crash ended (the frontend uses the port: a
+/// stolen port is a failure here, not a reason to move).
+fn started_again(
+    outcome: StartOutcome,
+    log: &RunLog,
     context: &crate::report::Context,
     this_run: &mut ThisRun,
-    shutdown: &mut Shutdown,
 ) -> Flow<Running> {
-    let (plan, log) = (watch.plan, watch.log);
-    match backend::start(plan, 1, watch.client, log, shutdown, this_run).await {
+    match outcome {
         StartOutcome::Ready { running, .. } => {
-            let pid = running.pid();
-            this_run.update(|record| record.backend = BackendUse::Owned { pid });
+            this_run.owns_backend(&running);
             Flow::Continue(running)
         }
         StartOutcome::Interrupted => Flow::Break(DevOutcome::Stopped),
@@ -861,6 +910,20 @@ async fn start_again(
             let report = FailureReport::backend(log, &failures, context);
             Flow::Break(DevOutcome::Failed(Box::new(report)))
         }
+    }
+}
+
+/// Runs `work` (a restart, a takeover) while watching the frontend: its exit ends the run
+/// at once. The work is dropped then, and with it what it holds: an attempt not yet
+/// ready is killed with its group (a `Running` dropped unstopped), an old backend whose
+/// stop began is stopped with the run's other descendants on the way out.
+async fn unless_frontend_exits<T>(
+    work: impl Future<Output = T>,
+    frontend: &mut Option<Running>,
+) -> Result<T, ExitStatus> {
+    tokio::select! {
+        done = work => Ok(done),
+        status = wait_for(frontend.as_mut()) => Err(status),
     }
 }
 

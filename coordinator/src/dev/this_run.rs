@@ -28,7 +28,7 @@ impl ThisRun {
         config: &Config,
         log: &RunLog,
         shutdown: &mut Shutdown,
-    ) -> super::Flow<ThisRun> {
+    ) -> super::outcome::Flow<ThisRun> {
         let runs = Runs::of_run(&config.root, log.correlation_id());
         let record = Record::new(log.correlation_id(), log.path());
         let this = ThisRun {
@@ -81,10 +81,36 @@ impl ThisRun {
     /// Changes the record and saves it.
     pub(super) fn update(&mut self, change: impl FnOnce(&mut Record)) {
         change(&mut self.record);
-        if let Ok(lock) = self.runs.lock() {
+        if let Some(lock) = self.lock() {
             // Best effort: a record that cannot be written only loses cross-run care,
             // which `register` has already said.
             let _ = self.runs.save(&self.record, &lock);
+        }
+    }
+
+    /// This run now owns the backend `running` (started, or started again): recorded.
+    pub(super) fn owns_backend(&mut self, running: &Running) {
+        let pid = running.pid();
+        self.update(|record| record.backend = runs::BackendUse::Owned { pid });
+    }
+
+    /// The folder's lock, or `None` when it cannot be had: the caller then acts as a run
+    /// alone (no record written, no other run's write built on; see ARCHITECTURE's
+    /// invariant). A holder past the patience is named; an unusable folder was said at
+    /// the start, so it goes to the file only.
+    fn lock(&self) -> Option<runs::Lock> {
+        match self.runs.lock() {
+            Ok(lock) => Some(lock),
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                self.log
+                    .warn(&format!("{err}: going on as if this run were alone"));
+                None
+            }
+            Err(err) => {
+                self.log
+                    .file_only(&format!("the runs lock cannot be used: {err}"));
+                None
+            }
         }
     }
 
@@ -95,7 +121,7 @@ impl ThisRun {
         &self,
         log: &RunLog,
         shutdown: &mut Shutdown,
-    ) -> super::Flow<Option<std::fs::File>> {
+    ) -> super::outcome::Flow<Option<std::fs::File>> {
         wait_for(&self.runs, Which::Start, log, shutdown).await
     }
 
@@ -156,7 +182,7 @@ impl ThisRun {
 
     /// The other live runs, oldest first.
     pub(super) fn others(&self) -> Vec<Record> {
-        let lock = self.runs.lock().ok();
+        let lock = self.lock();
         self.others_under(lock.as_ref())
     }
 
@@ -178,10 +204,24 @@ impl ThisRun {
         })
     }
 
+    /// The settled ports, applied once: the run's config for them, and the frontend
+    /// config pointed at the backend's port (recorded with it). Every place a port is
+    /// settled (the start, a port taken after it was chosen, remote mode) comes here.
+    pub(super) fn apply_ports(
+        &mut self,
+        config: &Config,
+        backend: u16,
+        frontend: Option<u16>,
+    ) -> Result<Config, frontend_config::FrontendConfigError> {
+        let config = config.with_ports(backend, frontend);
+        self.point_frontend_config(&config, backend)?;
+        Ok(config)
+    }
+
     /// Points the frontend config at the backend, under the folder's lock, and records
     /// the change: the original is inherited from a live run whose write this one
     /// builds on, so that the last run to stop restores what was there before the first.
-    pub(super) fn point_frontend_config(
+    fn point_frontend_config(
         &mut self,
         config: &Config,
         port: u16,
@@ -195,7 +235,7 @@ impl ThisRun {
             ));
             return Ok(());
         }
-        let lock = self.runs.lock().ok();
+        let lock = self.lock();
         let others = self.others_under(lock.as_ref());
         let builds_on = |content: &[u8]| {
             others
@@ -290,7 +330,7 @@ impl ThisRun {
     /// The clean way out: settles the frontend config with the runs still live and
     /// removes the record, in one critical section.
     pub(super) fn finish(self, config: &Config) {
-        let lock = self.runs.lock().ok();
+        let lock = self.lock();
         if let Some(change) = &self.record.frontend_config {
             let others = self.others_under(lock.as_ref());
             let shown = display_path(&change.path, &config.root);
@@ -323,7 +363,7 @@ async fn wait_for(
     which: Which,
     log: &RunLog,
     shutdown: &mut Shutdown,
-) -> super::Flow<Option<std::fs::File>> {
+) -> super::outcome::Flow<Option<std::fs::File>> {
     let mut said = false;
     loop {
         match runs.try_lock(which) {
@@ -347,7 +387,7 @@ async fn wait_for(
                     () = tokio::time::sleep(Duration::from_millis(20)) => {}
                     name = shutdown.next() => {
                         log.info(&format!("{name} received while waiting: stopping"));
-                        return std::ops::ControlFlow::Break(super::DevOutcome::Stopped);
+                        return std::ops::ControlFlow::Break(super::outcome::DevOutcome::Stopped);
                     }
                 }
             }
@@ -651,9 +691,7 @@ async fn clean_up(
         let targets: Vec<process::Target> = leftovers.iter().map(|(t, _)| *t).collect();
         let grace = config.dev.shutdown_grace.min(Duration::from_secs(5));
         // A Ctrl-C meanwhile kills them at once rather than being ignored.
-        let hurry = async {
-            shutdown.next().await;
-        };
+        let hurry = shutdown.hurry();
         let killed = process::terminate(&targets, grace, hurry, || {}).await;
         for info in killed {
             warn(&format!(

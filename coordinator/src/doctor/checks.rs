@@ -758,7 +758,7 @@ fn health_verdict(readiness: &Readiness, pid: &str) -> (Status, String, Option<S
             Status::Error,
             format!(
                 "backend pid {pid} is degraded: {}",
-                crate::report::services(failing)
+                crate::health::services(failing)
             ),
             Some("fix the failing services (see the backend's log), then restart it".to_owned()),
         ),

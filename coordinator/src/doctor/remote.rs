@@ -107,7 +107,7 @@ async fn check(cx: &Context, url: &str) -> Check {
     let health_url = format!("{url}{}", backend.health_path);
     let probe = client.probe(&health_url, &cx.correlation_id).await;
     let readiness = health::readiness(&probe, backend.health_format, backend.accept_degraded);
-    let said = crate::report::describe_probe(&probe, Some(&readiness));
+    let said = crate::health::describe_probe(&probe, Some(&readiness));
     layers.data.insert("health".into(), json!(said));
     if readiness == Readiness::Ready {
         layers.details.push(format!("health: {said}"));

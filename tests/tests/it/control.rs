@@ -85,14 +85,15 @@ fn stop_stops_a_run_started_in_another_terminal_as_ctrl_c_does() {
 fn stop_of_a_killed_run_stops_its_leftovers_as_the_next_run_would() {
     let checkout = Checkout::new();
     // `sh` is what dev starts; the server is its child in the same group, which the
-    // parent-death signal (sent to sh only) does not reach. No guardian: this is the
-    // case it does not cover (a `kill -9` of both), which `stop` repairs as the next
-    // run would.
+    // parent-death signal (sent to sh only) does not reach.
     let script = format!(
         "python3 '{}' --pid-file backend.pid & wait",
         fake_backend().display()
     );
     let command = serde_json::to_string(&["sh", "-c", &script]).unwrap();
+    // Without the guardian, which would otherwise clean up after the kill before `stop`
+    // can (tests/it/guardian.rs tests that): this is the case of a run whose guardian
+    // was killed too, or turned off.
     checkout.write(
         "dev.toml",
         &format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Checkout, pid_alive, read_pid, wait_until};
+use crate::support::{Checkout, Dev, Running, normalised, pid_alive, read_pid, wait_until};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -212,67 +212,71 @@ fn seconds_of_day(stamp: &str) -> f64 {
 
 #[test]
 fn never_healthy_fails_with_the_full_report_and_leaves_nothing_running() {
-    let checkout = Checkout::new();
-    let grandchild = pid_file(&checkout, "grandchild.pid");
-    let backend = pid_file(&checkout, "backend.pid");
-    checkout.fake_config(
-        &[
-            "--never-healthy",
-            "--spawn-grandchild",
-            &grandchild,
-            "--pid-file",
-            &backend,
-        ],
-        "attempts = 2\nstartup_timeout = \"1s\"",
-        "",
+    let dev = Dev::new();
+    let (grandchild, backend) = (dev.file("grandchild.pid"), dev.file("backend.pid"));
+    let ran = dev
+        .backend(&["--never-healthy", "--spawn-grandchild", &grandchild])
+        .backend(&["--pid-file", &backend])
+        .setting("attempts = 2")
+        .setting("startup_timeout = \"1s\"")
+        .args(&["--", "true"])
+        .run();
+    assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr);
+    let report = &ran.stderr[ran.stderr.find("error: ").expect(&ran.stderr)..];
+    assert_eq!(
+        normalised(report.trim_end(), &ran.checkout),
+        "error: the backend did not become ready after 2 attempts
+evidence:
+  attempt 1: not ready within 1s (the port opened but health never reported ready) after <n> ms
+  attempt 2: not ready within 1s (the port opened but health never reported ready) after <n> ms
+  last health response: HTTP 503, status \"starting\"
+likely causes, most likely first:
+  1. the backend listens but its health endpoint never reported healthy
+     fix: check `backend.health_path` and the last health response above, or raise `backend.startup_timeout`
+correlation id: dev-<id>
+log file: <checkout>/.dev/logs/dev-<id>.log",
+        "{}",
+        ran.stderr
     );
-    let (status, output) = checkout.run(&["dev", "--no-sync", "--", "true"], LONG);
-    assert_eq!(status.code(), Some(1), "{output}");
-    for expected in [
-        "error: the backend did not become ready after 2 attempts",
-        "evidence:",
-        "attempt 1: not ready within 1s (the port opened but health never reported ready)",
-        "last health response: HTTP 503, status \"starting\"",
-        "likely causes, most likely first:",
-        "its health endpoint never reported healthy",
-        "fix: ",
-        "correlation id: dev-",
-        "log file: ",
-    ] {
-        assert!(
-            output.contains(expected),
-            "missing {expected:?} in:\n{output}"
-        );
-    }
-    assert!(!output.contains("started frontend"), "{output}");
-    let backend = read_pid(&checkout.file("backend.pid")).unwrap();
-    let grandchild = read_pid(&checkout.file("grandchild.pid")).unwrap();
+    assert!(!ran.stdout.contains("started frontend"), "{}", ran.stdout);
+    assert!(!ran.stderr.contains("started frontend"), "{}", ran.stderr);
+    // The log file has the report too, whole.
+    assert!(
+        ran.log
+            .contains("the backend did not become ready after 2 attempts"),
+        "{}",
+        ran.log
+    );
+    let backend = read_pid(&ran.checkout.file("backend.pid")).unwrap();
+    let grandchild = read_pid(&ran.checkout.file("grandchild.pid")).unwrap();
     assert!(!pid_alive(backend), "backend {backend} survived");
     assert!(!pid_alive(grandchild), "grandchild {grandchild} survived");
 }
 
 #[test]
 fn an_early_exit_fails_the_attempt_without_waiting_for_the_timeout() {
-    let checkout = Checkout::new();
-    let state = pid_file(&checkout, "runs");
-    checkout.fake_config(
-        &["--crash-times", "5", "--state-file", &state],
-        "attempts = 1\nstartup_timeout = \"1m\"",
-        "",
-    );
+    let dev = Dev::new();
+    let state = dev.file("runs");
     // The whole run must end long before the one-minute startup timeout.
-    let (status, output) =
-        checkout.run(&["dev", "--no-sync", "--", "true"], Duration::from_secs(20));
-    assert_eq!(status.code(), Some(1), "{output}");
+    let ran = dev
+        .backend(&["--crash-times", "5", "--state-file", &state])
+        .setting("attempts = 1")
+        .setting("startup_timeout = \"1m\"")
+        .args(&["--", "true"])
+        .within(Duration::from_secs(20))
+        .run();
+    let output = format!("{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.status.code(), Some(1), "{output}");
     assert!(
-        output.contains("attempt 1: the backend exited (exit code 3) before it was ready"),
+        ran.stderr
+            .contains("attempt 1: the backend exited (exit code 3) before it was ready"),
         "{output}"
     );
     assert!(
         output.contains("  | fake: simulated crash 1 of 5"),
         "stderr tail: {output}"
     );
-    assert!(output.contains("crashed during start-up"), "{output}");
+    assert!(ran.stderr.contains("crashed during start-up"), "{output}");
 }
 
 #[test]
@@ -406,16 +410,16 @@ fn a_second_ctrl_c_kills_at_once() {
     );
 }
 
-#[test]
-fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_running() {
-    let checkout = Checkout::new();
-    let state = pid_file(&checkout, "runs");
+/// A run whose backend exits (code 4) 300 ms after its first start is ready (later
+/// starts keep running), restarted after `retry_delay`; the run and its frontend's pid.
+fn crashing_backend_run(checkout: &Checkout, retry_delay: &str) -> (Running, u32) {
+    let state = pid_file(checkout, "runs");
     with_frontend(
-        &checkout,
+        checkout,
         &["--die-after-ms", "300", "--state-file", &state],
-        "retry_delay = \"100ms\"",
+        &format!("retry_delay = \"{retry_delay}\""),
     );
-    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
     let frontend_line = dev.expect_line("[frontend] frontend-up pid", LONG);
     let frontend: u32 = frontend_line
         .split_whitespace()
@@ -423,6 +427,13 @@ fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_ru
         .unwrap()
         .parse()
         .unwrap();
+    (dev, frontend)
+}
+
+#[test]
+fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_running() {
+    let checkout = Checkout::new();
+    let (mut dev, frontend) = crashing_backend_run(&checkout, "100ms");
     dev.expect_line(
         "exited while running (exit code 4); correlation id dev-",
         LONG,
@@ -440,6 +451,37 @@ fn a_backend_crash_mid_run_is_reported_and_restarted_while_the_frontend_keeps_ru
     dev.signal(Signal::SIGINT);
     assert_eq!(dev.wait(LONG).code(), Some(0));
     assert!(!pid_alive(frontend));
+}
+
+#[test]
+fn the_frontend_exiting_during_the_backoff_after_a_crash_ends_the_run_at_once() {
+    let checkout = Checkout::new();
+    // A backoff long enough that a supervisor waiting it out fails the test.
+    let (mut dev, frontend) = crashing_backend_run(&checkout, "20s");
+    dev.expect_line(
+        &format!("restarting the backend on port {} in 20s", checkout.port),
+        LONG,
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(frontend).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let killed = std::time::Instant::now();
+    let stopped = wait_until(Duration::from_secs(1), || dev.try_status().is_some());
+    assert!(
+        stopped,
+        "dev still runs {:?} after the frontend exited:\n{}",
+        killed.elapsed(),
+        dev.output()
+    );
+    let output = dev.output();
+    assert!(output.contains("frontend exited ("), "{output}");
+    assert_eq!(
+        output.matches("backend ready in").count(),
+        1,
+        "no restart after the frontend exited:\n{output}"
+    );
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! announced, Vite on `::1`, Vite moving to another port on its own; and a backend that
 //! binds another port than the one dev chose.
 
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -115,21 +114,13 @@ const STRICT: &[&str] = &[
     "127.0.0.1",
 ];
 
-/// A blocking HTTP/1.0 `GET` (either family); panics when nothing answers 200.
+/// [`crate::support::get`] (either family) as a browser on this machine asks; panics
+/// unless it answers 200. The whole response, head and body.
 fn get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
+    let response = crate::support::get(addr, path, &[("Host", "localhost")])
+        .unwrap_or_else(|| panic!("nothing answers GET {path} at {addr}"));
+    assert!(response.head.starts_with("HTTP/1.1 200"), "{response:?}");
+    format!("{}\r\n\r\n{}", response.head, response.body)
 }
 
 #[test]

@@ -275,26 +275,14 @@ pub fn reference_checkout(frontend_extra: &str) -> (Checkout, u16) {
     (checkout, frontend_port)
 }
 
-/// A raw `GET /health` with the given `Host` and extra headers: (status, lower-cased head).
+/// A raw `GET /health` with the given `Host` and extra headers (`Name: value\r\n`
+/// lines): (status, lower-cased head).
 fn raw_health(port: u16, host: &str, extra: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /health HTTP/1.0\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let head = response
-        .split_once("\r\n\r\n")
-        .map_or(response.as_str(), |(head, _)| head)
-        .to_ascii_lowercase();
-    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, head)
+    let mut headers = vec![("Host", host)];
+    headers.extend(extra.lines().filter_map(|line| line.split_once(": ")));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let response = crate::support::get(addr, "/health", &headers).unwrap();
+    (response.code, response.head.to_ascii_lowercase())
 }
 
 #[test]

@@ -187,21 +187,7 @@ impl Checkout {
 
     /// `dev-xtask` with `args`, run in this checkout with a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dev-xtask"));
-        command
-            .args(args)
-            .current_dir(self.path())
-            .env("NO_COLOR", "1");
-        for (name, _) in std::env::vars() {
-            if ["BACKEND_", "FRONTEND_", "DEV_"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-                || name == "CI"
-            {
-                command.env_remove(name);
-            }
-        }
-        command
+        xtask_command(self.path(), args)
     }
 
     /// Starts `dev-xtask <args>` and collects its output.
@@ -239,6 +225,8 @@ pub fn xtask_command(dir: &Path, args: &[&str]) -> Command {
 pub struct Running {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The lines of stdout and of stderr, each apart.
+    streams: [Arc<Mutex<Vec<String>>>; 2],
 }
 
 impl Running {
@@ -251,9 +239,14 @@ impl Running {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        collect(stdout, Arc::clone(&lines));
-        collect(stderr, Arc::clone(&lines));
-        Running { child, lines }
+        let streams = [Arc::default(), Arc::default()];
+        collect(stdout, Arc::clone(&lines), Arc::clone(&streams[0]));
+        collect(stderr, Arc::clone(&lines), Arc::clone(&streams[1]));
+        Running {
+            child,
+            lines,
+            streams,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -263,6 +256,16 @@ impl Running {
     /// Everything printed so far, one line each.
     pub fn output(&self) -> String {
         self.lines.lock().unwrap().join("\n")
+    }
+
+    /// What it printed on stdout so far, one line each.
+    pub fn stdout(&self) -> String {
+        self.streams[0].lock().unwrap().join("\n")
+    }
+
+    /// What it printed on stderr so far, one line each.
+    pub fn stderr(&self) -> String {
+        self.streams[1].lock().unwrap().join("\n")
     }
 
     /// Waits until some line contains `needle`; panics with the output otherwise.
@@ -353,34 +356,68 @@ impl Drop for Running {
     }
 }
 
-fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
+fn collect(
+    stream: impl Read + Send + 'static,
+    lines: Arc<Mutex<Vec<String>>>,
+    own: Arc<Mutex<Vec<String>>>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
+            own.lock().unwrap().push(line.clone());
             lines.lock().unwrap().push(line);
         }
     });
 }
 
-/// A minimal blocking `GET` on 127.0.0.1:`port`. HTTP/1.0, so that no server answers
-/// with chunked encoding and the body is everything after the head.
-/// Returns `(status code, body)`, or `None` when nothing answers.
-pub fn http_get(port: u16, path: &str, correlation_id: &str) -> Option<(u16, String)> {
+/// An HTTP response as [`get`] read it.
+#[derive(Debug)]
+pub struct Response {
+    pub code: u16,
+    /// The status line and headers, as sent.
+    pub head: String,
+    pub body: String,
+}
+
+/// The tests' one HTTP GET (HTTP/1.0, so that no server answers with chunked encoding
+/// and the body is everything after the head): to `addr` with `headers` (a `Host` among them
+/// replaces the default, `addr` itself), read to the end within 10 s. `None` when
+/// nothing answers or the answer is not HTTP.
+pub fn get(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<Response> {
     use std::io::Write;
-    let mut stream = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nX-Correlation-ID: {correlation_id}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut request = format!("GET {path} HTTP/1.0\r\n");
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        request.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_owned()))
+    Some(Response {
+        code,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
+/// [`get`] on 127.0.0.1:`port` with the correlation ID: `(status code, body)`, or
+/// `None` when nothing answers.
+pub fn http_get(port: u16, path: &str, correlation_id: &str) -> Option<(u16, String)> {
+    let addr = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let response = get(addr, path, &[("X-Correlation-ID", correlation_id)])?;
+    Some((response.code, response.body))
 }
 
 /// The pids whose command line contains `needle` (arguments joined by spaces), for
@@ -582,4 +619,159 @@ pub fn run_logs(checkout: &Checkout) -> String {
     logs.iter()
         .map(|path| std::fs::read_to_string(path).unwrap_or_default())
         .collect()
+}
+
+/// `text` with what differs from run to run put in words, so that a report can be
+/// asserted whole: the checkout's path (`<checkout>`), its port (`<port>`), correlation
+/// IDs (`dev-<id>`), pids (`pid <pid>`) and milliseconds (`<n> ms`).
+pub fn normalised(text: &str, checkout: &Checkout) -> String {
+    let port = checkout.port.to_string();
+    let text = text.replace(&checkout.path().display().to_string(), "<checkout>");
+    let text = replace_numbers(&text, |before, number, after| {
+        if before.ends_with("dev-") && after.starts_with('-') {
+            // `dev-1796511039101-142c6e`: the digits, then `-` and the hex part.
+            Some("<id>")
+        } else if before.ends_with("pid ") {
+            Some("<pid>")
+        } else if after.starts_with(" ms") {
+            Some("<n>")
+        } else if number == port && (before.ends_with(':') || before.ends_with("port ")) {
+            Some("<port>")
+        } else {
+            None
+        }
+    });
+    // The correlation ID's hex part, after its digits became `<id>`.
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("dev-<id>-") {
+        out.push_str(&rest[..at + "dev-<id>".len()]);
+        rest = rest[at + "dev-<id>-".len()..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Each run of digits in `text`, replaced by what `by(before, digits, after)` says.
+fn replace_numbers(text: &str, by: impl Fn(&str, &str, &str) -> Option<&'static str>) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+            let next = text[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&text[i..i + next]);
+            i += next;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let number = &text[start..i];
+        match by(&text[..start], number, &text[i..]) {
+            Some(word) => out.push_str(word),
+            None => out.push_str(number),
+        }
+    }
+    out
+}
+
+#[test]
+fn normalised_puts_what_differs_between_runs_in_words() {
+    let checkout = Checkout::new();
+    let text = format!(
+        "run dev-1796511039101-142c6e in {}\nbackend pid 10926 on 127.0.0.1:{} (port {}) after 1002 ms; attempt 2 of 12",
+        checkout.path().display(),
+        checkout.port,
+        checkout.port
+    );
+    assert_eq!(
+        normalised(&text, &checkout),
+        "run dev-<id> in <checkout>\nbackend pid <pid> on 127.0.0.1:<port> (port <port>) after <n> ms; attempt 2 of 12"
+    );
+}
+
+/// An end-to-end run of `dev` against the fake backend in a fresh checkout, said as what
+/// it is: `Dev::new().backend(&["--never-healthy"]).setting("attempts = 2").args(&["--",
+/// "true"]).run()`. The config is [`Checkout::fake_config`]'s.
+pub struct Dev {
+    pub checkout: Checkout,
+    fake: Vec<String>,
+    settings: Vec<String>,
+    args: Vec<String>,
+    within: Duration,
+}
+
+/// How a [`Dev`] run ended: its status, stdout and stderr apart, and its log file.
+pub struct Ran {
+    pub checkout: Checkout,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub log: String,
+}
+
+impl Default for Dev {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dev {
+    pub fn new() -> Dev {
+        Dev {
+            checkout: Checkout::new(),
+            fake: Vec::new(),
+            settings: Vec::new(),
+            args: vec!["dev".into(), "--no-sync".into()],
+            within: Duration::from_secs(30),
+        }
+    }
+
+    /// A path in the checkout, for a flag (`--pid-file`).
+    pub fn file(&self, relative: &str) -> String {
+        self.checkout.file(relative).display().to_string()
+    }
+
+    /// The fake backend's flags.
+    pub fn backend(mut self, flags: &[&str]) -> Dev {
+        self.fake.extend(flags.iter().map(|f| (*f).to_owned()));
+        self
+    }
+
+    /// A `[backend]` line (it replaces the default of its key).
+    pub fn setting(mut self, line: &str) -> Dev {
+        self.settings.push(line.to_owned());
+        self
+    }
+
+    /// Arguments after `dev --no-sync`.
+    pub fn args(mut self, args: &[&str]) -> Dev {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// How long the run may take (30 s unless said): longer fails the test.
+    pub fn within(mut self, limit: Duration) -> Dev {
+        self.within = limit;
+        self
+    }
+
+    /// Runs it to the end.
+    pub fn run(self) -> Ran {
+        let fake: Vec<&str> = self.fake.iter().map(String::as_str).collect();
+        self.checkout
+            .fake_config(&fake, &self.settings.join("\n"), "");
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut running = self.checkout.spawn(&args);
+        let status = running.wait(self.within);
+        Ran {
+            status,
+            stdout: running.stdout(),
+            stderr: running.stderr(),
+            log: run_logs(&self.checkout),
+            checkout: self.checkout,
+        }
+    }
 }

@@ -15,14 +15,20 @@ const FRONTEND: &str = r#"["python3", "-c", "import os, time; print('frontend-up
 
 /// A checkout whose backend is `backend/app.py`, a watched source that runs the fake
 /// backend (so that breaking it breaks the backend, as a real edit would).
+/// `extra` lines go into `[backend]` (a `retry_delay` there replaces the default).
 pub(crate) fn watched_checkout(extra: &str) -> Checkout {
     let checkout = Checkout::new();
     write_app(&checkout, "");
+    let retry_delay = if extra.lines().any(|line| line.starts_with("retry_delay")) {
+        ""
+    } else {
+        "retry_delay = \"100ms\"\n"
+    };
     checkout.write(
         "dev.toml",
         &format!(
             "[backend]\ncommand = [\"python3\", \"backend/app.py\"]\nport = {}\n\
-             startup_timeout = \"10s\"\nretry_delay = \"100ms\"\nwatch = [\"backend/**/*.py\"]\n\
+             startup_timeout = \"10s\"\n{retry_delay}watch = [\"backend/**/*.py\"]\n\
              watch_debounce = \"50ms\"\n{extra}\n\
              [frontend]\ncommand = {FRONTEND}\nport = false\n\n[dev]\nshutdown_grace = \"2s\"\n",
             checkout.port
@@ -37,6 +43,18 @@ pub(crate) fn write_app(checkout: &Checkout, comment: &str) {
         "backend/app.py",
         &format!(
             "# {comment}\nimport os, sys\nos.execv(sys.executable, [sys.executable, {:?}, \"--pid-file\", \"backend.pid\"])\n",
+            fake_backend().display().to_string()
+        ),
+    );
+}
+
+/// The watched source as a backend that crashes (exit 4) 300 ms after its first start
+/// listens; later starts keep running.
+fn write_crashing_app(checkout: &Checkout) {
+    checkout.write(
+        "backend/app.py",
+        &format!(
+            "import os, sys\nos.execv(sys.executable, [sys.executable, {:?}, \"--pid-file\", \"backend.pid\", \"--die-after-ms\", \"300\", \"--state-file\", \"runs\"])\n",
             fake_backend().display().to_string()
         ),
     );
@@ -76,6 +94,36 @@ fn a_burst_of_saves_restarts_the_backend_once_or_twice_and_the_frontend_keeps_ru
     let (code, body) = crate::support::http_get(checkout.port, "/health", "t").unwrap();
     assert_eq!(code, 200);
     assert!(body.contains(&format!("\"pid\": {second}")), "{body}");
+    assert!(pid_alive(frontend), "the frontend keeps running");
+    assert_eq!(count(&dev, "started frontend"), 1);
+    stop(dev);
+}
+
+#[test]
+fn a_save_during_the_backoff_after_a_crash_restarts_the_backend_at_once() {
+    // A backoff long enough that a restart waiting it out fails the test.
+    let checkout = watched_checkout("retry_delay = \"20s\"");
+    write_crashing_app(&checkout);
+    let dev = checkout.spawn(&["dev", "--no-sync"]);
+    let frontend = frontend_pid(&dev);
+    dev.expect_line("watching backend/**/*.py", LONG);
+    dev.expect_line("exited while running (exit code 4)", LONG);
+    dev.expect_line(
+        &format!("restarting the backend on port {} in 20s", checkout.port),
+        LONG,
+    );
+    let saved = std::time::Instant::now();
+    write_app(&checkout, "fixed");
+    dev.expect_line("backend/app.py changed: restarting the backend", LONG);
+    dev.expect_line("backend ready again in", LONG);
+    assert!(
+        saved.elapsed() < Duration::from_secs(10),
+        "the restart waited for the backoff ({:?} after the save):\n{}",
+        saved.elapsed(),
+        dev.output()
+    );
+    let (code, _) = crate::support::http_get(checkout.port, "/health", "t").unwrap();
+    assert_eq!(code, 200);
     assert!(pid_alive(frontend), "the frontend keeps running");
     assert_eq!(count(&dev, "started frontend"), 1);
     stop(dev);

@@ -1,0 +1,67 @@
+//! What the run's steps (`dev.rs` and `dev/*.rs`) share, so that none of them imports
+//! it back from `dev.rs`: the options, how a step goes ([`Flow`]), how the run ends
+//! ([`DevOutcome`]), and the reports a step ends it with.
+
+use crate::backend::Plan;
+use crate::config::Config;
+use crate::report::{Cause, Context, FailureReport};
+use crate::runlog::RunLog;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct DevOptions {
+    pub no_sync: bool,
+    pub no_frontend: bool,
+    /// `dev -- <cmd>`: run this in place of the configured frontend.
+    pub frontend_command: Option<Vec<String>>,
+    /// `--port auto`: take the offered free port without asking.
+    pub port_auto: bool,
+    /// `--yes`: accept every offer without asking.
+    pub yes: bool,
+    /// `--no-watch`: a change of the backend's sources does not restart it.
+    pub no_watch: bool,
+    /// `--frontend-port auto`: take the offered free frontend port without asking.
+    pub frontend_port_auto: bool,
+}
+
+/// How a step of the run went: on with a value, or the run ends here with this outcome
+/// (a stop by Ctrl-C is one way for a run to end, not an error of the step).
+pub type Flow<T> = std::ops::ControlFlow<DevOutcome, T>;
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum DevOutcome {
+    /// Ctrl-C or SIGTERM, everything stopped.
+    Stopped,
+    /// The frontend (or `dev -- <cmd>`) exited with this code.
+    FrontendExited(i32),
+    Failed(Box<FailureReport>),
+    /// A configuration problem found while running (the frontend config file).
+    Misconfigured(String),
+}
+
+/// What a backend failure report says of the run: its command and port.
+pub(super) fn context(config: &Config, plan: &Plan) -> Context {
+    Context {
+        command: config.backend.command.clone(),
+        port: plan.port,
+        startup_timeout_key: "backend.startup_timeout",
+    }
+}
+
+/// The run ends with a report of `what` went wrong, and its evidence.
+pub(super) fn fail(log: &RunLog, what: &str, evidence: Vec<String>) -> DevOutcome {
+    fail_with(log, what, evidence, vec![])
+}
+
+/// The run ends with a report of `what` went wrong, its evidence and likely causes.
+pub(super) fn fail_with(
+    log: &RunLog,
+    what: &str,
+    evidence: Vec<String>,
+    causes: Vec<Cause>,
+) -> DevOutcome {
+    let report = FailureReport::simple(log, what, evidence, causes);
+    log.file_only(&report.to_string());
+    DevOutcome::Failed(Box::new(report))
+}

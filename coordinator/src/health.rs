@@ -11,6 +11,9 @@ pub mod cert;
 pub mod format;
 mod mismatch;
 pub mod tls;
+mod wording;
+
+pub use wording::{describe_mismatch, describe_probe, services};
 
 pub use format::{
     ACCEPTED, Answer, Condition, Form, HealthFormat, HealthReport, Mismatch, Part, Reading,
@@ -345,47 +348,6 @@ fn build(timeout: Duration, trust: &Arc<tls::Trust>) -> Result<reqwest::Client, 
         .user_agent("dev-coordinator")
         .build()
         .map_err(|err| format!("cannot set up the HTTP client: {err}"))
-}
-
-/// The last health answer as evidence: the code, and what it meant under the format.
-pub fn describe_probe(probe: &Probe, readiness: Option<&Readiness>) -> String {
-    match probe {
-        Probe::Unreachable(why) => format!("no answer ({why})"),
-        Probe::Stalled { code } => {
-            format!("HTTP {code}: headers arrived, body did not within health_timeout")
-        }
-        Probe::Answered(answer) => match readiness {
-            Some(Readiness::Never(mismatch)) => describe_mismatch(mismatch),
-            Some(Readiness::NotReady(why) | Readiness::Failing { why, .. }) => why.clone(),
-            Some(Readiness::Degraded(failing)) => format!(
-                "HTTP {}, degraded, failing: {}",
-                answer.code,
-                services(failing)
-            ),
-            Some(Readiness::Ready) | None => format!("HTTP {}", answer.code),
-        },
-    }
-}
-
-/// `HTTP 301, redirect to /health/ (not followed)`.
-pub fn describe_mismatch(mismatch: &Mismatch) -> String {
-    match mismatch.code() {
-        Some(code) => format!("HTTP {code}, {}", mismatch.evidence()),
-        None => mismatch.evidence(),
-    }
-}
-
-/// `database (disk I/O error), cache (miss)`.
-pub fn services(failing: &[(String, String)]) -> String {
-    failing
-        .iter()
-        .map(|(name, error)| {
-            // A health answer's own words: one line, whatever they hold.
-            let shown = crate::text::printable;
-            format!("{} ({})", shown(name), shown(error))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

@@ -9,13 +9,14 @@
 //! nothing.
 
 mod detect;
+mod dev_server;
 mod tooling;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use detect::Detected;
-pub(crate) use detect::strict_flag;
+pub(crate) use dev_server::strict_flag;
 
 /// One file `init` writes: created (`before` is `None`) or extended.
 #[derive(Debug, Clone, PartialEq, Eq)]

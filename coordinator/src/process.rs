@@ -29,7 +29,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
-pub use os::{Entry, ProcessInfo};
+pub use os::{Entry, ProcessInfo, stop_self};
 
 use crate::runlog::{Origin, RunLog};
 use crate::text::Tail;
@@ -752,13 +752,6 @@ pub fn is_interrupt(status: ExitStatus) -> bool {
 /// 128 + the signal number as shells do.
 pub fn exit_code(status: ExitStatus) -> i32 {
     os::exit_code(status)
-}
-
-/// Asks this process to stop as on SIGTERM: from a thread that has no way into the
-/// run's event loop (the output writer finding stdout closed). The run's own signal
-/// handling then stops what it started, as for any SIGTERM.
-pub fn stop_self() {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
 }
 
 /// "pid 42 (`python3 app.py`)", for processes in a message.

@@ -7,15 +7,16 @@
 
 mod child;
 mod layers;
+mod writers;
 
 pub use child::MAX_LINE;
 
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A fresh ID: milliseconds since the epoch plus 24 random bits.
@@ -161,8 +162,9 @@ pub struct LogOptions {
     /// every line for people on stderr.
     pub events: bool,
     /// When writing to stdout fails because nothing reads it any more (a closed pipe),
-    /// say so and ask this process to stop as on SIGTERM ([`crate::process::stop_self`]).
-    pub stop_when_stdout_closes: bool,
+    /// say so and call this (for `dev`, `process::stop_self`: stop as on SIGTERM). The
+    /// log knows nothing of processes: the caller hands it what stopping means.
+    pub on_stdout_closed: Option<fn()>,
 }
 
 impl Default for LogOptions {
@@ -173,7 +175,7 @@ impl Default for LogOptions {
             health_path: None,
             show_health_logs: false,
             events: false,
-            stop_when_stdout_closes: false,
+            on_stdout_closed: None,
         }
     }
 }
@@ -228,11 +230,11 @@ impl RunLog {
         let counter = Arc::clone(&dropped);
         let prefix = layers::prefix(Origin::Dev, colour.stderr, tracing::Level::WARN);
         let all_to_stderr = options.events;
-        let options_stop = options.stop_when_stdout_closes;
+        let options_stop = options.on_stdout_closed;
         let events_prefix = prefix.clone();
         std::thread::spawn(move || {
-            let mut gone = StdoutGone::new(options_stop, &prefix);
-            write_terminal(
+            let mut gone = writers::StdoutGone::new(options_stop, &prefix);
+            writers::write_terminal(
                 &queue,
                 &counter,
                 &prefix,
@@ -243,8 +245,8 @@ impl RunLog {
         });
         let events = options.events.then(|| {
             let (events, lines) = std::sync::mpsc::channel();
-            let mut gone = StdoutGone::new(options_stop, &events_prefix);
-            std::thread::spawn(move || write_events(&lines, &mut gone));
+            let mut gone = writers::StdoutGone::new(options_stop, &events_prefix);
+            std::thread::spawn(move || writers::write_events(&lines, &mut gone));
             events
         });
         let (filter, bad_filter) =
@@ -455,106 +457,6 @@ impl Origin {
             Origin::Backend => "backend",
             Origin::Frontend => "frontend",
         }
-    }
-}
-
-/// The terminal thread: writes queued lines; when it catches up after lines were
-/// dropped, says how many. A closed stdout is [`StdoutGone`]'s to judge; other write
-/// errors are ignored: they must not end supervision.
-fn write_terminal(
-    queue: &Receiver<Message>,
-    dropped: &AtomicU64,
-    prefix: &str,
-    log: Option<&str>,
-    all_to_stderr: bool,
-    gone: &mut StdoutGone,
-) {
-    let mut next = queue.recv().ok();
-    while let Some(message) = next {
-        match message {
-            Message::Line { text, to_stderr } => {
-                if to_stderr || all_to_stderr {
-                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-                } else if let Err(err) = std::io::stdout().lock().write_all(text.as_bytes()) {
-                    gone.on(&err);
-                }
-            }
-            Message::Flush(done) => {
-                let _ = std::io::stdout().flush();
-                let _ = done.send(());
-            }
-        }
-        next = match queue.try_recv() {
-            Ok(message) => Some(message),
-            Err(TryRecvError::Disconnected) => None,
-            Err(TryRecvError::Empty) => {
-                // Caught up: say what the terminal missed, once.
-                let lost = dropped.swap(0, Ordering::Relaxed);
-                if lost > 0 {
-                    let whereabouts =
-                        log.map_or_else(String::new, |log| format!("; all are in {log}"));
-                    let _ = writeln!(
-                        std::io::stderr().lock(),
-                        "{prefix} {lost} lines not shown (terminal too slow){whereabouts}"
-                    );
-                }
-                queue.recv().ok()
-            }
-        };
-    }
-}
-
-/// The event thread: each event a line on stdout, flushed at once (a reader waits for
-/// it). A closed stdout ends the run unless it is a `dev --detach`'s ([`StdoutGone`]).
-fn write_events(lines: &Receiver<Message>, gone: &mut StdoutGone) {
-    let mut closed = false;
-    while let Ok(message) = lines.recv() {
-        match message {
-            Message::Line { text, .. } if !closed => {
-                let mut out = std::io::stdout().lock();
-                if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                    closed = true;
-                    gone.on(&err);
-                }
-            }
-            Message::Line { .. } => {}
-            Message::Flush(done) => {
-                let _ = done.send(());
-            }
-        }
-    }
-}
-
-/// What a writer thread does when stdout is closed under it: with
-/// `stop_when_stdout_closes`, it says so (once) and asks `dev` to stop as on SIGTERM,
-/// as a program killed by SIGPIPE would have ended (`dev ... | head`); otherwise (the
-/// background run of `dev --detach`, whose foreground has returned) nothing.
-struct StdoutGone {
-    stop: bool,
-    said: bool,
-    prefix: String,
-}
-
-impl StdoutGone {
-    fn new(stop: bool, prefix: &str) -> StdoutGone {
-        StdoutGone {
-            stop,
-            said: false,
-            prefix: prefix.to_owned(),
-        }
-    }
-
-    fn on(&mut self, err: &std::io::Error) {
-        if !self.stop || self.said || err.kind() != std::io::ErrorKind::BrokenPipe {
-            return;
-        }
-        self.said = true;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "{} stdout was closed (whatever read dev's output has ended): stopping what dev started",
-            self.prefix
-        );
-        crate::process::stop_self();
     }
 }
 

@@ -107,7 +107,7 @@ pub fn run(args: &DevArgs) -> u8 {
         events: json,
         // Whoever read dev's output has gone (`dev --message-format json | head`):
         // stop as on SIGTERM, as a program killed by SIGPIPE would have ended.
-        stop_when_stdout_closes: !args.detached_run,
+        on_stdout_closed: (!args.detached_run).then_some(coordinator::process::stop_self as fn()),
     };
     let log = RunLog::create_with(&config.dev.log_dir, &new_correlation_id(), &log_options);
     crate::panic::set_run(log.correlation_id(), log.path());

@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 
 /// Folders never searched: installed packages, build output, the tooling itself.
+use super::dev_server::{DevServer, dev_server, flag_value, frontend_command, vite_major};
+
 const SKIPPED: &[&str] = &[
     "node_modules",
     "target",
@@ -131,92 +133,7 @@ fn join(dir: &Path, name: &str) -> String {
     shown(&dir.join(name))
 }
 
-/// A dev server `init` knows: how to tell it from a script, and its flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DevServer {
-    name: &'static str,
-    /// A word of the script that names it.
-    word: &'static str,
-    port: u16,
-    port_flag: &'static str,
-    strict_flag: Option<&'static str>,
-    host_flag: &'static str,
-}
-
-/// The dev servers, in the order a script is matched against them.
-const DEV_SERVERS: &[DevServer] = &[
-    DevServer {
-        name: "Vite",
-        word: "vite",
-        port: 5173,
-        port_flag: "--port",
-        strict_flag: Some("--strictPort"),
-        host_flag: "--host",
-    },
-    DevServer {
-        name: "Next",
-        word: "next",
-        port: 3000,
-        port_flag: "-p",
-        strict_flag: None,
-        host_flag: "-H",
-    },
-    DevServer {
-        name: "webpack-dev-server",
-        word: "webpack",
-        port: 8080,
-        port_flag: "--port",
-        strict_flag: None,
-        host_flag: "--host",
-    },
-];
-
-/// The strict-port flag of the dev server a command runs (`--strictPort` for Vite),
-/// when it is one `init` knows and it has one: `dev` names it when a server moved.
-pub(crate) fn strict_flag(command: &str) -> Option<&'static str> {
-    dev_server(command)?.strict_flag
-}
-
-/// The dev server a script runs, if `init` knows it.
-fn dev_server(script: &str) -> Option<&'static DevServer> {
-    DEV_SERVERS.iter().find(|server| {
-        script
-            .split_whitespace()
-            .any(|word| word == server.word || word.ends_with(&format!("/{}", server.word)))
-    })
-}
-
-/// `npm [--prefix DIR] run SCRIPT -- <port flag> {frontend_port} [strict] <host flag>
-/// 127.0.0.1`: the script keeps its other flags; Node 17+ may bind `localhost` to ::1
-/// only, and dev looks on 127.0.0.1.
-fn frontend_command(dir: &Path, script: &str, server: Option<&DevServer>) -> Vec<String> {
-    let mut command = vec!["npm".to_owned()];
-    if !dir.as_os_str().is_empty() {
-        command.extend(["--prefix".to_owned(), shown(dir)]);
-    }
-    command.extend(["run".to_owned(), script.to_owned()]);
-    if let Some(server) = server {
-        command.extend(["--", server.port_flag, "{frontend_port}"].map(str::to_owned));
-        command.extend(server.strict_flag.map(str::to_owned));
-        command.extend([server.host_flag, "127.0.0.1"].map(str::to_owned));
-    }
-    command
-}
-
 /// The first `package.json` (shallowest) with a `dev`, `start` or `serve` script.
-/// The major version of Vite a `package.json` asks for (`"^8.3.4"`, `"~8.0.0"`, `"8"`).
-fn vite_major(json: &serde_json::Value) -> Option<u32> {
-    let wanted = ["devDependencies", "dependencies"]
-        .iter()
-        .find_map(|table| json[*table]["vite"].as_str())?;
-    let digits: String = wanted
-        .trim_start_matches(|c: char| !c.is_ascii_digit())
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 fn frontend(app: &Path, files: &[PathBuf], d: &mut Detected) -> Option<Frontend> {
     for manifest in files.iter().filter(|p| p.ends_with("package.json")) {
         let Ok(text) = std::fs::read_to_string(app.join(manifest)) else {
@@ -295,21 +212,6 @@ fn frontend_notes(
             shown(dir)
         ));
     }
-}
-
-/// The number after `flag` (`--port 3000`, `--port=3000`, `-p 3000`) in a script.
-fn flag_value(script: &str, flag: &str) -> Option<u16> {
-    if flag.is_empty() {
-        return None;
-    }
-    let words: Vec<&str> = script.split_whitespace().collect();
-    words.iter().enumerate().find_map(|(i, word)| {
-        if *word == flag {
-            words.get(i + 1)?.parse().ok()
-        } else {
-            word.strip_prefix(flag)?.strip_prefix('=')?.parse().ok()
-        }
-    })
 }
 
 /// `server: { port: 3000 }` in `vite.config.*`, read as text.

@@ -46,6 +46,13 @@ pub fn signal_group(pgid: u32, signal: Signal) {
     let _ = killpg(Pid::from_raw(pgid as i32), signal.nix());
 }
 
+/// Asks this process to stop as on SIGTERM: from a thread that has no way into the
+/// run's event loop (the output writer finding stdout closed). The run's own signal
+/// handling then stops what it started, as for any SIGTERM.
+pub fn stop_self() {
+    let _ = nix::sys::signal::kill(Pid::this(), NixSignal::SIGTERM);
+}
+
 pub fn signal_pid(pid: u32, signal: Signal) {
     let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), signal.nix());
 }

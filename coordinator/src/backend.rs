@@ -20,8 +20,11 @@ use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Pr
 use crate::ownership::{self, Answerer};
 use crate::process::{self, ProcessSpec, Running};
 use crate::ready::{self, Race};
+
+mod stderr;
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
+pub use stderr::{bind_conflict_port, code_error};
 
 /// How often phase one tries to connect.
 const CONNECT_POLL: Duration = Duration::from_millis(1);
@@ -225,13 +228,24 @@ pub async fn start(
                 }
                 let port_taken =
                     failure.bind_conflict && !matches!(failure.kind, FailureKind::WrongPort { .. });
-                let stop_now = matches!(
-                    failure.kind,
-                    FailureKind::Forked { .. }
-                        | FailureKind::NeverReady(_)
-                        | FailureKind::Spawn { lasting: true, .. }
-                        | FailureKind::WrongPort { .. }
-                );
+                // The code itself does not load: the next try runs the same file.
+                let broken_code = matches!(failure.kind, FailureKind::Exited(_))
+                    .then(|| code_error(&failure.stderr_tail))
+                    .flatten();
+                let stop_now = broken_code.is_some()
+                    || matches!(
+                        failure.kind,
+                        FailureKind::Forked { .. }
+                            | FailureKind::NeverReady(_)
+                            | FailureKind::Spawn { lasting: true, .. }
+                            | FailureKind::WrongPort { .. }
+                    );
+                if let Some(line) = &broken_code {
+                    log.warn(&format!(
+                        "not retrying: `{}` cannot change without an edit of the code (a save restarts it when backend.watch covers the file)",
+                        crate::text::printable(line)
+                    ));
+                }
                 let never = matches!(failure.kind, FailureKind::NeverReady(_));
                 if let FailureKind::Spawn {
                     program,
@@ -625,42 +639,6 @@ async fn serves_health(plan: &Plan, port: u16, client: &HealthClient, log: &RunL
     matches!(probe, Probe::Answered(answer) if (200..300).contains(&answer.code))
 }
 
-/// The port a bind conflict's line names (`('127.0.0.1', 8000)`, `127.0.0.1:8000`,
-/// `port 8000`), from the last such line of the tail: which port the backend tried.
-pub fn bind_conflict_port(tail: &[String]) -> Option<u16> {
-    let line = tail
-        .iter()
-        .rev()
-        .find(|line| process::is_bind_conflict(line))?;
-    let bytes = line.as_bytes();
-    let mut found = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        let before = &line[..start];
-        let after = bytes.get(i).copied();
-        let introduced =
-            before.ends_with(':') || before.ends_with(", ") || before.ends_with("port ");
-        // Not an IPv4 octet (`127.0.0.1`) nor the first part of `host:port:...`.
-        let alone = after != Some(b'.') && !before.ends_with('.');
-        if introduced && alone {
-            found = line[start..i]
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .or(found);
-        }
-    }
-    found
-}
-
 /// Who listens on the backend's port, as the socket table and the process table say:
 /// looked up when the port opens, and again only when the listening sockets change.
 #[derive(Debug)]
@@ -812,31 +790,6 @@ pub async fn stop(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_port_a_bind_conflict_names() {
-        let line = |text: &str| vec!["other".to_owned(), text.to_owned()];
-        let cases = [
-            (
-                "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use",
-                Some(8000),
-            ),
-            (
-                "Error: listen EADDRINUSE: address already in use 127.0.0.1:5174",
-                Some(5174),
-            ),
-            (
-                "Error: listen EADDRINUSE: address already in use :::3000",
-                Some(3000),
-            ),
-            ("OSError: [Errno 98] Address already in use", None),
-            ("Address already in use (os error 98)", None),
-            ("port 8000 is fine", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(bind_conflict_port(&line(text)), expected, "{text}");
-        }
-    }
 
     #[test]
     fn backoff_doubles_from_the_retry_delay_up_to_the_cap() {

@@ -546,3 +546,28 @@ fn a_reused_backend_started_by_hand_that_dies_is_reported_and_taken_over() {
     dev.signal(Signal::SIGINT);
     assert_eq!(dev.wait(LONG).code(), Some(0));
 }
+
+#[test]
+fn a_backend_whose_code_does_not_load_is_reported_at_once_without_retries() {
+    // A syntax error runs the same way on every try: no backoff before the report.
+    let checkout = Checkout::new();
+    checkout.write("backend/main.py", "def broken(:\n    pass\n");
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = [\"python3\", \"backend/main.py\"]\nport = {}\nretry_delay = \"5s\"\n\n\
+             [frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n[dev]\nshutdown_grace = \"2s\"\n",
+            checkout.port
+        ),
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync"], Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(
+            "not retrying: `SyntaxError: invalid syntax` cannot change without an edit of the code"
+        ),
+        "{output}"
+    );
+    assert!(!output.contains("retrying in"), "{output}");
+    assert!(!output.contains("attempt 2 of 3"), "{output}");
+}

@@ -284,23 +284,16 @@ impl Watcher {
             })
             .cloned()
             .collect();
-        for root in replaced
+        // Said once the watch has started afresh (below), so that a line a person (or a
+        // test) reacts to at once, "is gone", is true when it is read: said before the
+        // restart, a folder made again meanwhile was watched again without "is back".
+        let announce: Vec<PathBuf> = replaced
             .iter()
             .filter(|dir| roots.contains(*dir))
             .chain(&back)
-        {
-            let shown = root.strip_prefix(&self.matcher.root).unwrap_or(root);
-            let shown = shown.display();
-            if back.contains(root) {
-                tracing::info!("watch: {shown} is back: watching it again");
-            } else if root.is_dir() {
-                tracing::info!(
-                    "watch: {shown} was replaced by another folder: watching the new one"
-                );
-            } else {
-                tracing::info!("watch: {shown} is gone: it is watched again once it is made again");
-            }
-        }
+            .cloned()
+            .collect();
+        let came_back = back.clone();
         replaced.extend(back);
         let lost = !removed_folders.is_empty() || !replaced.is_empty();
         // Folders not watched yet (new ones, and those made again): their files count,
@@ -329,6 +322,19 @@ impl Watcher {
         }
         if lost {
             let _ = self.restart();
+        }
+        for root in &announce {
+            let shown = root.strip_prefix(&self.matcher.root).unwrap_or(root);
+            let shown = shown.display();
+            if came_back.contains(root) {
+                tracing::info!("watch: {shown} is back: watching it again");
+            } else if root.is_dir() {
+                tracing::info!(
+                    "watch: {shown} was replaced by another folder: watching the new one"
+                );
+            } else {
+                tracing::info!("watch: {shown} is gone: it is watched again once it is made again");
+            }
         }
         let mut paths: Vec<PathBuf> = batch.into_iter().map(|change| change.path).collect();
         for dir in &fresh {

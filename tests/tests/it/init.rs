@@ -144,12 +144,7 @@ fn errors(report: &Value) -> Vec<String> {
 }
 
 fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+    crate::support::doctor_check(report, id)
 }
 
 /// Every file the app had before `init` is still there with the same bytes, except the

@@ -296,12 +296,7 @@ fn doctor_json(checkout: &Checkout) -> Value {
 }
 
 fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+    crate::support::doctor_check(report, id)
 }
 
 #[test]

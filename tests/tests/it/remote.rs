@@ -273,13 +273,7 @@ fn doctor_check(checkout: &Checkout, id: &str) -> serde_json::Value {
     let text = String::from_utf8_lossy(&output.stdout);
     let report: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {report}"))
-        .clone()
+    crate::support::doctor_check(&report, id).clone()
 }
 
 #[test]

@@ -775,3 +775,13 @@ impl Dev {
         }
     }
 }
+
+/// The check `id` of a `doctor --json` report; panics naming the report when it has none.
+pub fn doctor_check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .expect("a doctor report has checks")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+}

@@ -192,22 +192,24 @@ pub(super) fn say(
         When::Up => up_in(log.since_start()),
         When::Changed => "running now".to_owned(),
     };
+    let recorded: Vec<Shown> = entries.iter().map(|e| e.shown(config)).collect();
+    // Recorded before it is said: whoever reads the summary and then asks `status`
+    // finds the run up.
+    this_run.update(|record| {
+        record.state = RunState::Up;
+        record.waiting_for = None;
+        record.processes = recorded.clone();
+    });
     for line in lines(&head, &entries, shown.as_deref(), log.correlation_id()) {
         log.info(&line);
     }
-    let recorded: Vec<Shown> = entries.iter().map(|e| e.shown(config)).collect();
     if when == When::Up {
         log.event(&crate::events::Event::Up {
-            processes: recorded.clone(),
+            processes: recorded,
             log: log.path().map(|path| path.display().to_string()),
             ms: u64::try_from(log.since_start().as_millis()).unwrap_or(u64::MAX),
         });
     }
-    this_run.update(|record| {
-        record.state = RunState::Up;
-        record.waiting_for = None;
-        record.processes = recorded;
-    });
 }
 
 /// The summary of a run started with `dev --detach`, from its `up` event's processes:

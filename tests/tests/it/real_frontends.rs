@@ -520,6 +520,9 @@ fn vite_with_a_ready_path_of_its_page_is_ready_and_status_says_it_serves() {
     let app = ViteApp::new(STRICT, "ready_path = \"/\"");
     let port = app.frontend_port;
     let dev = app.up(&format!("http://127.0.0.1:{port}/"));
+    // `frontend ready` comes just before the summary; the run is up (for `status`)
+    // once the summary is said.
+    dev.expect_line("up in ", LONG);
     let status = app
         .checkout
         .command(&["status"])

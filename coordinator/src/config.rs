@@ -5,15 +5,19 @@
 //! the file, line and column, or the variable, that set a bad value. All problems in a
 //! file are reported at once rather than one per run.
 
+mod display;
 pub mod duration;
 pub mod placeholder;
+pub mod process;
 mod setting;
+mod size;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use process::{Node, ProcessConfig, Ready, Restart};
 pub use setting::{Kind, SETTINGS, Setting, Value};
 
 use crate::health::HealthFormat;
@@ -35,6 +39,8 @@ pub struct Config {
     pub backend: BackendConfig,
     pub frontend: FrontendConfig,
     pub dev: DevConfig,
+    /// The `[process.NAME]` tables, in file order.
+    pub processes: Vec<ProcessConfig>,
     sources: BTreeMap<&'static str, Source>,
     /// Keys whose given value was invalid (they keep their default).
     invalid: std::collections::BTreeSet<&'static str>,
@@ -43,6 +49,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
     pub command: Vec<String>,
+    /// Processes that must be ready before it starts.
+    pub after: Vec<String>,
     pub service: String,
     pub host: String,
     pub port: u16,
@@ -83,6 +91,8 @@ pub struct BackendConfig {
 #[derive(Debug, Clone)]
 pub struct FrontendConfig {
     pub command: Vec<String>,
+    /// Processes that must be ready before it starts (besides the backend).
+    pub after: Vec<String>,
     pub config_file: PathBuf,
     pub port_key: String,
     /// Where the frontend's own server listens (loopback).
@@ -196,6 +206,7 @@ impl Config {
             file: None,
             backend: BackendConfig {
                 command: vec!["python".into(), "backend/main.py".into()],
+                after: Vec::new(),
                 service: "demo-backend".into(),
                 host: "127.0.0.1".into(),
                 port: 8000,
@@ -224,6 +235,7 @@ impl Config {
             },
             frontend: FrontendConfig {
                 command: vec!["node".into(), "frontend/server.js".into()],
+                after: Vec::new(),
                 config_file: root.join("frontend/config.json"),
                 port_key: "backend.port".into(),
                 host: "127.0.0.1".into(),
@@ -240,6 +252,7 @@ impl Config {
                 max_log_size: 50_000_000,
                 guardian: true,
             },
+            processes: Vec::new(),
             sources: BTreeMap::new(),
             invalid: Default::default(),
         };
@@ -281,7 +294,7 @@ impl Config {
         for flag in flags {
             config.apply(flag.key, flag.value.clone(), Source::Flag(flag.flag.into()));
         }
-        config.check_placeholders(&mut problems);
+        config.check_whole(&mut problems);
         let err = (!problems.is_empty()).then(|| ConfigError::new(problems));
         Ok((config, err))
     }
@@ -353,6 +366,7 @@ impl Config {
         let mut problems = Vec::new();
         config.apply_text(shown, text, &mut problems);
         config.file = Some(root.join(shown));
+        config.check_whole(&mut problems);
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -360,30 +374,49 @@ impl Config {
         }
     }
 
+    /// What only the whole config can tell: the placeholders of every command, and
+    /// the processes' names, ports and order.
+    fn check_whole(&self, problems: &mut Vec<Problem>) {
+        self.check_placeholders(problems);
+        process::check(self, problems);
+    }
+
     /// Commands may use only the known placeholders; each unknown one is a problem at
     /// the place the command was set.
     fn check_placeholders(&self, problems: &mut Vec<Problem>) {
-        let commands = [
-            ("backend.command", &self.backend.command),
-            ("frontend.command", &self.frontend.command),
+        let more: Vec<String> = self
+            .processes
+            .iter()
+            .filter(|p| p.port.is_some())
+            .flat_map(|p| [format!("{}.port", p.name), format!("{}.url", p.name)])
+            .collect();
+        let mut commands = vec![
+            ("backend.command".to_owned(), &self.backend.command, None),
+            ("frontend.command".to_owned(), &self.frontend.command, None),
         ];
-        for (key, argv) in commands {
-            for name in argv.iter().flat_map(|arg| placeholder::unknown(arg)) {
-                let location = match self.source(key) {
+        for p in &self.processes {
+            let at = p.sources.get("command").cloned();
+            commands.push((format!("process.{}.command", p.name), &p.command, at));
+        }
+        for (key, argv, at) in commands {
+            for name in argv.iter().flat_map(|arg| placeholder::unknown(arg, &more)) {
+                let location = match at.as_ref().unwrap_or_else(|| self.source(&key)) {
                     Source::File { path, line } => format!("{}:{line}", path.display()),
                     Source::Env(var) => format!("environment variable {var}"),
                     other => other.to_string(),
                 };
+                let known = placeholder::NAMES
+                    .iter()
+                    .map(|n| (*n).to_owned())
+                    .chain(more.iter().cloned())
+                    .map(|n| format!("{{{n}}}"))
+                    .collect::<Vec<_>>();
                 problems.push(Problem {
                     location,
                     message: format!("unknown placeholder `{name}` in `{key}`"),
                     fix: format!(
                         "use {} (or write {{{{ for a literal brace)",
-                        placeholder::NAMES
-                            .iter()
-                            .map(|n| format!("{{{n}}}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        known.join(", ")
                     ),
                 });
             }
@@ -421,24 +454,32 @@ impl Config {
     }
 
     /// The values of the command placeholders (see [`placeholder`]).
-    pub fn placeholders(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("host", self.backend.host.clone()),
-            ("port", self.backend.port.to_string()),
-            ("url", self.backend_url()),
+    pub fn placeholders(&self) -> Vec<(String, String)> {
+        let mut values = vec![
+            ("host".to_owned(), self.backend.host.clone()),
+            ("port".to_owned(), self.backend.port.to_string()),
+            ("url".to_owned(), self.backend_url()),
             (
-                "frontend_port",
+                "frontend_port".to_owned(),
                 self.frontend
                     .port
                     .map_or_else(String::new, |p| p.to_string()),
             ),
-        ]
+        ];
+        for process in &self.processes {
+            if let (Some(port), Some(url)) = (process.port, process.url()) {
+                values.push((format!("{}.port", process.name), port.to_string()));
+                values.push((format!("{}.url", process.name), url));
+            }
+        }
+        values
     }
 
     /// `argv` with its placeholders filled in from this config's (settled) values: what
     /// runs, and what a message shows.
     pub fn expanded(&self, argv: &[String]) -> Vec<String> {
-        let values = self.placeholders();
+        let owned = self.placeholders();
+        let values: Vec<(&str, String)> = owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         argv.iter()
             .map(|arg| placeholder::expand(arg, &values))
             .collect()
@@ -454,24 +495,6 @@ impl Config {
         } else {
             format!("http://{host}:{port}")
         })
-    }
-
-    /// `--print-config`: each setting, its effective value and where it came from.
-    pub fn describe(&self) -> String {
-        let mut out = String::new();
-        for setting in SETTINGS {
-            let value = self.display_value(setting.key);
-            let source = self.source(setting.key);
-            let env = match setting.alias {
-                Some(alias) => format!("{} or {alias}", setting.env),
-                None => setting.env.to_owned(),
-            };
-            out.push_str(&format!(
-                "{:<26} = {:<40} # {source} (env {env})\n",
-                setting.key, value
-            ));
-        }
-        out
     }
 
     fn apply_file(&mut self, file: &Path, problems: &mut Vec<Problem>) {
@@ -534,6 +557,11 @@ impl Config {
         problems: &mut Vec<Problem>,
     ) {
         let section_name = section.get_ref().as_ref();
+        if section_name == "process" {
+            let found = process::parse(shown, text, section, body, problems);
+            self.processes.extend(found);
+            return;
+        }
         let keys: Vec<&str> = SETTINGS
             .iter()
             .filter_map(|s| s.key.strip_prefix(section_name)?.strip_prefix('.'))
@@ -547,7 +575,7 @@ impl Config {
             problems.push(Problem {
                 location: location(shown, text, section.span().start),
                 message,
-                fix: "the sections are [backend], [frontend] and [dev]".into(),
+                fix: "the sections are [backend], [frontend], [dev] and [process.NAME]".into(),
             });
             return;
         };
@@ -555,7 +583,7 @@ impl Config {
             problems.push(Problem {
                 location: location(shown, text, section.span().start),
                 message: format!("unknown section [{section_name}]"),
-                fix: "the sections are [backend], [frontend] and [dev]".into(),
+                fix: "the sections are [backend], [frontend], [dev] and [process.NAME]".into(),
             });
             return;
         }
@@ -648,6 +676,8 @@ impl Config {
         let b = &mut self.backend;
         match (key, value) {
             ("backend.command", Value::Argv(v)) => b.command = v,
+            ("backend.after", Value::List(v)) => b.after = v,
+            ("frontend.after", Value::List(v)) => self.frontend.after = v,
             ("backend.service", Value::Text(v)) => b.service = v,
             ("backend.host", Value::Text(v)) => b.host = v,
             ("backend.port", Value::Port(v)) => b.port = v,
@@ -691,69 +721,6 @@ impl Config {
         // unreadable file.
         self.invalid.remove(key);
         self.sources.insert(key, source);
-    }
-
-    fn display_value(&self, key: &str) -> String {
-        let b = &self.backend;
-        let shown = |p: &Path| format!("{:?}", display_path(p, &self.root));
-        let argv = |v: &[String]| format!("{v:?}");
-        match key {
-            "backend.command" => argv(&b.command),
-            "backend.service" => format!("{:?}", b.service),
-            "backend.host" => format!("{:?}", b.host),
-            "backend.port" => b.port.to_string(),
-            "backend.health_path" => format!("{:?}", b.health_path),
-            "backend.health_format" => format!("{:?}", b.health_format.name()),
-            "backend.startup_timeout" => format!("{:?}", duration::format(b.startup_timeout)),
-            "backend.health_timeout" => format!("{:?}", duration::format(b.health_timeout)),
-            "backend.attempts" => b.attempts.to_string(),
-            "backend.retry_delay" => format!("{:?}", duration::format(b.retry_delay)),
-            "backend.accept_degraded" => b.accept_degraded.to_string(),
-            "backend.show_health_logs" => b.show_health_logs.to_string(),
-            "backend.requirements" => shown(&b.requirements),
-            "backend.venv" => shown(&b.venv),
-            "backend.extras" => format!("{:?}", b.extras),
-            "backend.liveness_interval" => format!("{:?}", duration::format(b.liveness_interval)),
-            "backend.liveness_failures" => b.liveness_failures.to_string(),
-            "backend.max_retry_delay" => format!("{:?}", duration::format(b.max_retry_delay)),
-            "backend.max_restarts" => b.max_restarts.to_string(),
-            "backend.watch" => format!("{:?}", b.watch),
-            "backend.watch_ignore" => format!("{:?}", b.watch_ignore),
-            "backend.watch_debounce" => format!("{:?}", duration::format(b.watch_debounce)),
-            "backend.url" => b
-                .url
-                .as_ref()
-                .map_or_else(|| "(none: dev starts it)".into(), |url| format!("{url:?}")),
-            "backend.ca_file" => b.ca_file.as_deref().map_or_else(|| "(none)".into(), shown),
-            "frontend.command" => argv(&self.frontend.command),
-            "frontend.config_file" => shown(&self.frontend.config_file),
-            "frontend.port_key" => format!("{:?}", self.frontend.port_key),
-            "frontend.host" => format!("{:?}", self.frontend.host),
-            "frontend.port" => self
-                .frontend
-                .port
-                .map_or_else(|| "false".into(), |port| port.to_string()),
-            "frontend.ready_path" => self
-                .frontend
-                .ready_path
-                .as_ref()
-                .map_or_else(|| "(none)".into(), |path| format!("{path:?}")),
-            "frontend.url_key" => self
-                .frontend
-                .url_key
-                .as_ref()
-                .map_or_else(|| "(none)".into(), |key| format!("{key:?}")),
-            "frontend.startup_timeout" => {
-                format!("{:?}", duration::format(self.frontend.startup_timeout))
-            }
-            "frontend.origins" => format!("{:?}", self.frontend.origins),
-            "dev.shutdown_grace" => format!("{:?}", duration::format(self.dev.shutdown_grace)),
-            "dev.log_dir" => shown(&self.dev.log_dir),
-            "dev.keep_logs" => self.dev.keep_logs.to_string(),
-            "dev.max_log_size" => format!("{:?}", setting::format_size(self.dev.max_log_size)),
-            "dev.guardian" => self.dev.guardian.to_string(),
-            _ => String::new(),
-        }
     }
 }
 

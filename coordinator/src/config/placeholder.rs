@@ -1,7 +1,9 @@
 //! Placeholders in commands: `{host}`, `{port}`, `{url}` and `{frontend_port}` become
-//! the values `dev` chose, without a shell (`--port $BACKEND_PORT` would be passed
-//! literally). `{{` and `}}` are a literal brace. Only `{name}` with a name of letters,
-//! digits and `_` is a placeholder, so a JSON argument such as `{"a": 1}` passes as is.
+//! the values `dev` chose, and `{NAME.port}` / `{NAME.url}` those of a `[process.NAME]`
+//! with a port, without a shell (`--port $BACKEND_PORT` would be passed literally). `{{`
+//! and `}}` are a literal brace. Only `{name}` with a name of letters, digits and `_`
+//! (and `NAME.field` with `-` allowed in `NAME`) is a placeholder, so a JSON argument
+//! such as `{"a": 1}` passes as is.
 
 /// The placeholders a command may use.
 pub const NAMES: &[&str] = &["host", "port", "url", "frontend_port"];
@@ -40,17 +42,28 @@ fn pieces(arg: &str) -> Vec<Piece<'_>> {
 }
 
 fn is_name(text: &str) -> bool {
-    !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !text.starts_with(|c: char| c.is_ascii_digit())
+    let word = |text: &str, dash: bool| {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || (dash && c == '-'))
+            && !text.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+    };
+    match text.split_once('.') {
+        Some((process, field)) => word(process, true) && word(field, false),
+        None => word(text, false),
+    }
 }
 
-/// The placeholders in `arg` that are not in [`NAMES`].
-pub fn unknown(arg: &str) -> Vec<String> {
+/// The placeholders in `arg` that are neither in [`NAMES`] nor in `more` (the
+/// `NAME.port` and `NAME.url` of the processes with a port).
+pub fn unknown(arg: &str, more: &[String]) -> Vec<String> {
     pieces(arg)
         .into_iter()
         .filter_map(|piece| match piece {
-            Piece::Placeholder(name) if !NAMES.contains(&name) => Some(format!("{{{name}}}")),
+            Piece::Placeholder(name) if !NAMES.contains(&name) && !more.iter().any(|m| m == name) => {
+                Some(format!("{{{name}}}"))
+            }
             _ => None,
         })
         .collect()
@@ -93,7 +106,14 @@ mod tests {
         for (arg, expected) in cases {
             assert_eq!(expand(arg, &values), expected, "{arg}");
         }
-        assert_eq!(unknown("--port={prot}"), ["{prot}"]);
-        assert!(unknown("{{prot}} {port} {\"x\": 1}").is_empty());
+        assert_eq!(unknown("--port={prot}", &[]), ["{prot}"]);
+        assert!(unknown("{{prot}} {port} {\"x\": 1}", &[]).is_empty());
+        let more = ["redis.port".to_owned()];
+        assert!(unknown("--port={redis.port}", &more).is_empty());
+        assert_eq!(unknown("{redis.url} {a-b}", &more), ["{redis.url}"]);
+        assert_eq!(
+            expand("{electron-main.url}", &[("electron-main.url", "x".into())]),
+            "x"
+        );
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::duration;
+use super::size::parse_size;
+pub use super::size::format_size;
 use crate::health::HealthFormat;
 
 /// One configurable value.
@@ -28,6 +30,7 @@ pub struct Setting {
 /// Every setting, in the order `--print-config` shows them.
 pub const SETTINGS: &[Setting] = &[
     s("backend.command", "DEV_BACKEND_COMMAND", Kind::Argv),
+    s("backend.after", "DEV_BACKEND_AFTER", Kind::Names),
     s("backend.service", "DEV_BACKEND_SERVICE", Kind::Text),
     // The names the frontend and backend already read; they also answer to the
     // `DEV_<SECTION>_<KEY>` name of the scheme (both set, and different, is an error).
@@ -120,6 +123,7 @@ pub const SETTINGS: &[Setting] = &[
     s("backend.url", "DEV_BACKEND_URL", Kind::Url),
     s("backend.ca_file", "DEV_BACKEND_CA_FILE", Kind::Path),
     s("frontend.command", "DEV_FRONTEND_COMMAND", Kind::Argv),
+    s("frontend.after", "DEV_FRONTEND_AFTER", Kind::Names),
     s(
         "frontend.config_file",
         "DEV_FRONTEND_CONFIG_FILE",
@@ -208,6 +212,8 @@ pub enum Kind {
     Globs,
     /// PEP 621 optional-dependency names (`["dev"]`), possibly none.
     Extras,
+    /// Names of the run's processes (`["redis"]`), possibly none.
+    Names,
     Bool,
     /// A path, relative to the checkout root unless absolute.
     Path,
@@ -259,6 +265,7 @@ impl Kind {
             Kind::Extras => {
                 r#"an array of optional-dependency names from pyproject.toml, e.g. ["dev"] (or [])"#
             }
+            Kind::Names => r#"an array of process names, e.g. ["redis"] (or [] for none)"#,
             Kind::Bool => "true or false",
             Kind::Path => "a non-empty path string",
             Kind::HealthFormat => {
@@ -287,12 +294,12 @@ impl Kind {
                     .collect();
                 globs_value(globs?)
             }
-            (Kind::Extras, DeValue::Array(items)) => {
+            (Kind::Extras | Kind::Names, DeValue::Array(items)) => {
                 let names: Option<Vec<String>> = items
                     .iter()
                     .map(|item| item.get_ref().as_str().map(str::to_owned))
                     .collect();
-                extras_value(names?)
+                self.names(names?)
             }
             (Kind::Port | Kind::Attempts | Kind::Count, DeValue::Integer(int)) => {
                 // The one number syntax of every layer (see `decimal`): TOML's own hex,
@@ -320,6 +327,7 @@ impl Kind {
                 Kind::Argv
                 | Kind::Globs
                 | Kind::Extras
+                | Kind::Names
                 | Kind::Port
                 | Kind::PortOrOff
                 | Kind::Origins
@@ -345,7 +353,7 @@ impl Kind {
             Kind::Port | Kind::Attempts | Kind::Count => self.parse_number(decimal(text.trim())?),
             Kind::Size => parse_size(text).map(Value::Bytes),
             Kind::Globs => globs_value(parse_argv(text)?),
-            Kind::Extras => extras_value(parse_argv(text).unwrap_or_default()),
+            Kind::Extras | Kind::Names => self.names(parse_argv(text).unwrap_or_default()),
             Kind::PortOrOff => match text.trim() {
                 "false" | "off" | "none" => Some(Value::OptionalPort(None)),
                 number => match Kind::Port.parse_number(decimal(number)?)? {
@@ -373,6 +381,20 @@ impl Kind {
         }
     }
 
+    /// A list of names: extras as PEP 685 allows them, processes as `dev.toml` does.
+    fn names(self, names: Vec<String>) -> Option<Value> {
+        let process = |name: &String| {
+            name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c))
+        };
+        match self {
+            Kind::Names => names.iter().all(process).then_some(Value::List(names)),
+            _ => extras_value(names),
+        }
+    }
+
     fn parse_number(self, number: i64) -> Option<Value> {
         match self {
             Kind::Port => u16::try_from(number)
@@ -392,31 +414,6 @@ impl Kind {
     }
 }
 
-/// `"50MB"` -> 50 000 000 (decimal units, as disks and `ls -h --si` count).
-fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let scale = match unit.trim().to_ascii_uppercase().as_str() {
-        "B" => 1,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        _ => return None,
-    };
-    number.checked_mul(scale).filter(|bytes| *bytes > 0)
-}
-
-/// The inverse of [`parse_size`] for display.
-pub fn format_size(bytes: u64) -> String {
-    for (scale, unit) in [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "KB")] {
-        if bytes.is_multiple_of(scale) {
-            return format!("{}{unit}", bytes / scale);
-        }
-    }
-    format!("{bytes}B")
-}
 
 /// Globs: any number (none turns watching off), each valid and non-empty.
 fn globs_value(globs: Vec<String>) -> Option<Value> {

@@ -70,6 +70,7 @@ impl Plan {
                 cwd: config.root.clone(),
                 env,
                 foreground: false,
+                ready_line: None,
             },
             port: backend.port,
             health_url: format!("{}{}", config.backend_url(), backend.health_path),

@@ -29,6 +29,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::time::{Instant, sleep};
 use tracing::Instrument;
 
+mod detached;
+
+pub use detached::{Detached, spawn_detached};
 pub use os::{Entry, ProcessInfo, stop_self};
 
 use crate::runlog::{Origin, RunLog};
@@ -47,6 +50,8 @@ pub struct ProcessSpec {
     /// Give it the terminal: stdin, and the terminal's foreground group while it runs
     /// (so it can read input and gets Ctrl-C itself). Only when `dev` owns the terminal.
     pub foreground: bool,
+    /// A line of its output (either stream) that [`Running::line_seen`] waits for.
+    pub ready_line: Option<regex::Regex>,
 }
 
 /// A process group that `dev` started and therefore must stop.
@@ -63,6 +68,8 @@ pub struct Running {
     stopped: bool,
     /// It has the terminal: take it back when it ends.
     foreground: bool,
+    /// Set once a line matched [`ProcessSpec::ready_line`].
+    seen: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// How a stop went.
@@ -137,19 +144,27 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
     }
     let stderr_tail = Arc::new(Mutex::new(Tail::default()));
     let bind_conflict = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(tokio::sync::watch::Sender::new(false));
+    let watch_for = spec.ready_line.clone().map(|regex| (regex, Arc::clone(&seen)));
     let mut pumps = Vec::new();
     if let Some(stdout) = child.stdout().take() {
+        let evidence = Evidence {
+            tail: None,
+            bind_conflict: None,
+            watch_for: watch_for.clone(),
+        };
         pumps.push(tokio::spawn(
-            pump(stdout, spec.origin, false, log.clone(), None).in_current_span(),
+            pump(stdout, spec.origin, false, log.clone(), evidence).in_current_span(),
         ));
     }
     if let Some(stderr) = child.stderr().take() {
         let evidence = Evidence {
-            tail: Arc::clone(&stderr_tail),
-            bind_conflict: Arc::clone(&bind_conflict),
+            tail: Some(Arc::clone(&stderr_tail)),
+            bind_conflict: Some(Arc::clone(&bind_conflict)),
+            watch_for,
         };
         pumps.push(tokio::spawn(
-            pump(stderr, spec.origin, true, log.clone(), Some(evidence)).in_current_span(),
+            pump(stderr, spec.origin, true, log.clone(), evidence).in_current_span(),
         ));
     }
     Ok(Running {
@@ -162,77 +177,16 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         pumps,
         stopped: false,
         foreground,
+        seen,
     })
 }
 
-/// A `dev` run started in the background by `dev --detach`: its events come on
-/// `events` (its stdout) until the foreground has what it waits for.
-#[derive(Debug)]
-pub struct Detached {
-    pub pid: u32,
-    events: Option<std::process::ChildStdout>,
-    child: std::process::Child,
-}
-
-impl Detached {
-    /// The run's stdout, its events (once; an empty stream after that).
-    pub fn take_events(&mut self) -> Box<dyn std::io::Read + Send> {
-        match self.events.take() {
-            Some(events) => Box::new(events),
-            None => Box::new(std::io::empty()),
-        }
-    }
-
-    /// Waits (at most `within`) for the run to exit; its exit code, if it did.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(exit_code(status)),
-                Ok(None) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                _ => return None,
-            }
-        }
-    }
-}
-
-/// Starts `argv` (this program again, as the run of `dev --detach`) in a process group
-/// of its own, so that the terminal's Ctrl-C and hang-up never reach it, with no
-/// terminal: stdin and stderr are `/dev/null` (the run writes its own log file) and
-/// stdout is a pipe for its events. No parent-death signal: it is meant to outlive the
-/// command that started it. It is not killed on drop.
-pub fn spawn_detached(
-    argv: &[std::ffi::OsString],
-    cwd: &std::path::Path,
-) -> std::io::Result<Detached> {
-    use std::os::unix::process::CommandExt;
-    let (program, args) = argv
-        .split_first()
-        .ok_or_else(|| std::io::Error::other("empty command"))?;
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()?;
-    let events = child
-        .stdout
-        .take()
-        .ok_or_else(|| std::io::Error::other("the detached run has no stdout"))?;
-    Ok(Detached {
-        pid: child.id(),
-        events: Some(events),
-        child,
-    })
-}
 
 struct Evidence {
-    tail: Arc<Mutex<Tail>>,
-    bind_conflict: Arc<AtomicBool>,
+    tail: Option<Arc<Mutex<Tail>>>,
+    bind_conflict: Option<Arc<AtomicBool>>,
+    /// The line waited for, and where to say it came.
+    watch_for: Option<(regex::Regex, Arc<tokio::sync::watch::Sender<bool>>)>,
 }
 
 /// Copies a child's output, line by line, to the terminal and the log file.
@@ -241,7 +195,7 @@ async fn pump(
     origin: Origin,
     is_stderr: bool,
     log: RunLog,
-    evidence: Option<Evidence>,
+    evidence: Evidence,
 ) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
@@ -256,13 +210,18 @@ async fn pump(
         }
         let line = log.child_line(origin, &buf, is_stderr);
         let line = line.as_str();
-        if let Some(evidence) = &evidence {
-            if is_bind_conflict(line) {
-                evidence.bind_conflict.store(true, Ordering::Relaxed);
-            }
-            if let Ok(mut tail) = evidence.tail.lock() {
-                tail.push(line);
-            }
+        if let Some(flag) = &evidence.bind_conflict
+            && is_bind_conflict(line)
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+        if let Some(Ok(mut tail)) = evidence.tail.as_ref().map(|tail| tail.lock()) {
+            tail.push(line);
+        }
+        if let Some((regex, seen)) = &evidence.watch_for
+            && regex.is_match(line)
+        {
+            seen.send_replace(true);
         }
     }
 }
@@ -280,6 +239,17 @@ impl Running {
 
     pub fn origin(&self) -> Origin {
         self.origin
+    }
+
+    /// Waits until a line of its output matched [`ProcessSpec::ready_line`] (forever
+    /// without one). Cancel-safe.
+    pub fn line_seen(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut seen = self.seen.subscribe();
+        async move {
+            if seen.wait_for(|seen| *seen).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Waits for the group's leader to exit. Cancel-safe: it can lose a `select!`.

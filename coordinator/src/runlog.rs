@@ -56,6 +56,9 @@ pub enum Origin {
     Dev,
     Backend,
     Frontend,
+    /// A `[process.NAME]`, by its name (names live for the whole run: see
+    /// `dev/extra.rs`).
+    Process(&'static str),
 }
 
 /// The run's log: lines go to the terminal with an `[origin]` prefix and to the log
@@ -456,6 +459,7 @@ impl Origin {
             Origin::Dev => "dev",
             Origin::Backend => "backend",
             Origin::Frontend => "frontend",
+            Origin::Process(name) => name,
         }
     }
 }

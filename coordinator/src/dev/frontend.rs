@@ -31,6 +31,7 @@ pub(super) async fn start_frontend(
         cwd: config.root.clone(),
         env: child_env(config, log),
         foreground: true,
+        ready_line: None,
     };
     match process::spawn(&spec, log) {
         Ok(mut running) => {
@@ -66,7 +67,7 @@ pub(super) async fn start_frontend(
     }
 }
 
-/// The environment the children get (README, `cargo xtask dev`), for both children. Their output reaches the
+/// The environment the children get (README, `cargo xtask dev`), for every child. Their output reaches the
 /// terminal through a pipe, so when `dev` writes colour there they are told to as well.
 pub(super) fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
     let backend = &config.backend;
@@ -88,5 +89,13 @@ pub(super) fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> 
         env.push(("FRONTEND_URL".into(), url));
     }
     env.push(("FRONTEND_ORIGINS".into(), config.frontend.origins.join(" ")));
+    // Each `[process.NAME]` with a port: `REDIS_PORT`, `REDIS_URL`.
+    for process in &config.processes {
+        if let (Some(port), Some(url)) = (process.port, process.url()) {
+            let prefix = process.env_prefix();
+            env.push((format!("{prefix}_PORT"), port.to_string()));
+            env.push((format!("{prefix}_URL"), url));
+        }
+    }
     env
 }

@@ -1,8 +1,9 @@
-//! Settling the frontend's port before anything starts, the way the backend's is: a
-//! taken port names its holder and the next free port is offered (asked on a terminal,
-//! taken with `--frontend-port auto` or `--yes`, otherwise the run is refused with the
-//! command that would take it). Nothing here ever signals the holder: the frontend's
-//! port is never "ours" to reclaim.
+//! Settling the frontend's port, and a `[process.NAME]`'s, before anything starts, the
+//! way the backend's is: a taken port names its holder and the next free port is offered
+//! (asked on a terminal, taken with `--frontend-port auto` (the frontend's), `--port
+//! auto` (a process's) or `--yes`, otherwise the run is refused with the command that
+//! would take it). Nothing here ever signals the holder: such a port is never "ours" to
+//! reclaim.
 
 use super::choose_port::{capitalised, confirm};
 use super::outcome::{DevOutcome, Flow, fail_with};
@@ -20,6 +21,16 @@ pub(super) struct FrontendPort {
     pub(super) moved: Option<String>,
 }
 
+/// Whose port is settled, for the words and the fix.
+pub(super) struct Whose<'a> {
+    /// `frontend`, `redis`.
+    pub(super) role: &'a str,
+    /// `frontend.port`, `process.redis.port`.
+    pub(super) key: &'a str,
+    /// The flag that takes the offered port: `--frontend-port auto`, `--yes`.
+    pub(super) flag: &'a str,
+}
+
 /// Settles the frontend's port: the configured one when it is free. A frontend that is not a
 /// server (`port = false`) has nothing to settle.
 pub(super) async fn resolve_frontend_port(
@@ -29,23 +40,51 @@ pub(super) async fn resolve_frontend_port(
     log: &RunLog,
     shutdown: &mut Shutdown,
 ) -> Flow<FrontendPort> {
-    let Some(mut wanted) = config.frontend.port else {
+    let Some(wanted) = config.frontend.port else {
         return Flow::Continue(FrontendPort::default());
     };
+    let whose = Whose {
+        role: "frontend",
+        key: "frontend.port",
+        flag: "--frontend-port auto",
+    };
+    let taken = [(backend, "the backend's port")];
+    resolve_port_of(&whose, wanted, &taken, policy, log, shutdown).await
+}
+
+/// Settles the port of a process that is not the backend (the frontend, a
+/// `[process.NAME]`): `wanted` when it is free and not one of `taken` (another process's
+/// port, and what it is); else the holder is named and the next free port offered.
+/// Nothing here ever signals the holder.
+pub(super) async fn resolve_port_of(
+    whose: &Whose<'_>,
+    mut wanted: u16,
+    taken: &[(u16, &str)],
+    policy: port::Policy,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> Flow<FrontendPort> {
+    let role = whose.role;
     let mut moved = None;
+    let avoid: Vec<u16> = taken.iter().map(|(port, _)| *port).collect();
     // Each round takes a new port; the bound only guards against ports that keep being
     // taken between the check and the next look.
     for _ in 0..5 {
-        if wanted != backend && port::is_free(wanted) {
+        let theirs = taken.iter().find(|(port, _)| *port == wanted).map(|(_, what)| *what);
+        if theirs.is_none() && port::is_free(wanted) {
             return Flow::Continue(FrontendPort {
                 port: Some(wanted),
                 moved,
             });
         }
-        let described = describe(wanted, backend);
-        let Some(next) = next_free_besides(wanted, backend) else {
+        let described = match theirs {
+            Some(what) => format!("the {role}'s port {wanted} is {what}"),
+            None => held(wanted, &format!("the {role}'s port, `{}`", whose.key)),
+        };
+        let Some(next) = next_free_avoiding(wanted, &avoid) else {
             return Flow::Break(refuse(
                 log,
+                role,
                 &described,
                 format!("stop the process holding port {wanted}"),
             ));
@@ -54,7 +93,7 @@ pub(super) async fn resolve_frontend_port(
         let accepted = match port::decide_without_asking(Offer::NextPort(next), policy) {
             Some(accepted) => accepted,
             None if policy.interactive => {
-                let question = format!("Use port {next} for the frontend instead?");
+                let question = format!("Use port {next} for the {role} instead?");
                 match confirm(question, true, shutdown).await {
                     Ok(accepted) => accepted,
                     Err(name) => {
@@ -66,16 +105,21 @@ pub(super) async fn resolve_frontend_port(
             None => false,
         };
         if !accepted {
-            return Flow::Break(refuse(log, &described, rerun_hint(wanted, next)));
+            let hint = rerun_hint(whose.flag, wanted, next);
+            return Flow::Break(refuse(log, role, &described, hint));
         }
-        log.info(&format!("frontend: using port {next} instead of {wanted}"));
-        moved.get_or_insert_with(|| moved_because(wanted, backend));
+        log.info(&format!("{role}: using port {next} instead of {wanted}"));
+        moved.get_or_insert_with(|| match theirs {
+            Some(what) => format!("{wanted} is {what}"),
+            None => moved_because(wanted),
+        });
         wanted = next;
     }
     Flow::Break(refuse(
         log,
-        "no frontend port could be settled after 5 tries",
-        "choose one with --frontend-port N".into(),
+        role,
+        &format!("no {role} port could be settled after 5 tries"),
+        format!("choose a free one in `{}`", whose.key),
     ))
 }
 
@@ -84,18 +128,20 @@ pub(super) fn describe(wanted: u16, backend: u16) -> String {
     if wanted == backend {
         return format!("the frontend's port {wanted} is the backend's port");
     }
+    held(wanted, "the frontend's port, `frontend.port`")
+}
+
+/// "port 6379 (`detail`) is in use by ..."
+fn held(wanted: u16, detail: &str) -> String {
     let state = PortState::Foreign {
-        detail: "the frontend's port, `frontend.port`".into(),
+        detail: detail.into(),
         holder: holder::lookup(wanted),
     };
     state.describe(wanted)
 }
 
-/// Why the frontend left `wanted`, for the summary.
-fn moved_because(wanted: u16, backend: u16) -> String {
-    if wanted == backend {
-        return format!("{wanted} is the backend's port");
-    }
+/// Why a process left `wanted`, for the summary.
+fn moved_because(wanted: u16) -> String {
     let state = PortState::Foreign {
         detail: String::new(),
         holder: holder::lookup(wanted),
@@ -105,30 +151,36 @@ fn moved_because(wanted: u16, backend: u16) -> String {
 
 /// The next free port above `wanted` that is not the backend's.
 pub(super) fn next_free_besides(wanted: u16, backend: u16) -> Option<u16> {
-    // The same choice as for the backend's port (the scan above, then a port the system
-    // picks), never the backend's own.
-    let next = port::free_instead(wanted)?;
-    if next == backend {
-        port::free_instead(next)
-    } else {
-        Some(next)
+    next_free_avoiding(wanted, &[backend])
+}
+
+/// The next free port above `wanted` that is none of `avoid`: the same choice as for the
+/// backend's port (the scan above, then a port the system picks).
+fn next_free_avoiding(wanted: u16, avoid: &[u16]) -> Option<u16> {
+    let mut next = port::free_instead(wanted)?;
+    for _ in 0..=avoid.len() {
+        if !avoid.contains(&next) {
+            return Some(next);
+        }
+        next = port::free_instead(next)?;
     }
+    None
 }
 
 /// The fix of a refusal: the exact command that takes the offered port.
-fn rerun_hint(wanted: u16, next: u16) -> String {
+fn rerun_hint(flag: &str, wanted: u16, next: u16) -> String {
     format!(
-        "rerun with `cargo xtask dev --frontend-port auto` (or `--yes`) to use port {next}, or stop the process holding port {wanted}"
+        "rerun with `cargo xtask dev {flag}` (or `--yes`) to use port {next}, or stop the process holding port {wanted}"
     )
 }
 
-fn refuse(log: &RunLog, what: &str, fix: String) -> DevOutcome {
+fn refuse(log: &RunLog, role: &str, what: &str, fix: String) -> DevOutcome {
     fail_with(
         log,
         what,
         vec![],
         vec![Cause {
-            cause: "the frontend port is taken".into(),
+            cause: format!("the {role}'s port is taken"),
             fix,
         }],
     )
@@ -140,7 +192,7 @@ mod tests {
 
     #[test]
     fn the_rerun_hint_names_the_flag_and_both_ports() {
-        let hint = rerun_hint(5173, 5174);
+        let hint = rerun_hint("--frontend-port auto", 5173, 5174);
         assert!(
             hint.contains("cargo xtask dev --frontend-port auto"),
             "{hint}"

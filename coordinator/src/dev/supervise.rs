@@ -936,9 +936,5 @@ async fn wait_for(running: Option<&mut Running>) -> ExitStatus {
 }
 
 fn origin_name(origin: Origin) -> &'static str {
-    match origin {
-        Origin::Backend => "backend",
-        Origin::Frontend => "frontend",
-        Origin::Dev => "dev",
-    }
+    origin.tag()
 }

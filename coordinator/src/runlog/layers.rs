@@ -63,11 +63,22 @@ impl ChildLine {
             (Origin::Dev, _, _) => "dev",
             (Origin::Frontend, _, false) => "frontend::stdout",
             (Origin::Frontend, _, true) => "frontend::stderr",
+            (Origin::Process(_), _, false) => "process::stdout",
+            (Origin::Process(_), _, true) => "process::stderr",
         }
     }
 
     /// Emits `text` (already plain: no escape sequences) for the file layer only.
     pub(super) fn emit(self, text: &str) {
+        // A process's targets are shared by all of them: its name goes in the line.
+        let named;
+        let text = match self.origin {
+            Origin::Process(name) => {
+                named = format!("[{name}] {text}");
+                named.as_str()
+            }
+            _ => text,
+        };
         macro_rules! at {
             ($target:literal) => {
                 tracing::info!(target: $target, "{text}")
@@ -80,6 +91,8 @@ impl ChildLine {
             "backend::stderr" => at!("backend::stderr"),
             "frontend::stdout" => at!("frontend::stdout"),
             "frontend::stderr" => at!("frontend::stderr"),
+            "process::stdout" => at!("process::stdout"),
+            "process::stderr" => at!("process::stderr"),
             _ => at!("dev"),
         }
     }
@@ -90,6 +103,9 @@ fn origin(target: &str) -> Origin {
         Origin::Backend
     } else if target.starts_with("frontend::") {
         Origin::Frontend
+    } else if target.starts_with("process::") {
+        // The line names its process (see `ChildLine::emit`).
+        Origin::Process("")
     } else {
         Origin::Dev
     }
@@ -115,6 +131,7 @@ pub(super) fn prefix(origin: Origin, colour: bool, level: Level) -> String {
         (Origin::Dev, _) => "36",
         (Origin::Backend, _) => "35",
         (Origin::Frontend, _) => "32",
+        (Origin::Process(_), _) => "34",
     };
     format!("\x1b[{code}m[{tag}]\x1b[0m")
 }
@@ -277,10 +294,15 @@ where
         };
         let stamp = super::timestamp();
         let tag = origin(meta.target()).tag();
+        let tag = if tag.is_empty() {
+            String::new()
+        } else {
+            format!("[{tag}] ")
+        };
         for line in message(ctx, event)?.lines() {
             writeln!(
                 writer,
-                "{stamp} {} {level} [{tag}] {line}{spans}",
+                "{stamp} {} {level} {tag}{line}{spans}",
                 self.correlation_id
             )?;
         }

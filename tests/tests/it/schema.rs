@@ -1,6 +1,6 @@
 //! A small JSON Schema validator for the schemas in `schemas/` (the event stream and
 //! `status --json`): the subset they use (`$ref` into `$defs`, `oneOf`, `const`,
-//! `enum`, `type`, `required`, `properties`, `additionalProperties: false`, `items`).
+//! `enum`, `pattern`, `type`, `required`, `properties`, `additionalProperties: false`, `items`).
 //! About 80 lines instead of a validator crate and its dependency tree; a keyword it
 //! does not know fails the check rather than being skipped.
 
@@ -27,6 +27,7 @@ const KNOWN: &[&str] = &[
     "oneOf",
     "const",
     "enum",
+    "pattern",
     "type",
     "required",
     "properties",
@@ -67,6 +68,15 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), St
         && !allowed.contains(value)
     {
         return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let (Some(pattern), Some(text)) = (
+        schema.get("pattern").and_then(Value::as_str),
+        value.as_str(),
+    ) && !regex::Regex::new(pattern)
+        .map_err(|err| format!("{at}: bad pattern {pattern:?}: {err}"))?
+        .is_match(text)
+    {
+        return Err(format!("{at}: {value} does not match {pattern:?}"));
     }
     if let Some(types) = schema.get("type") {
         let types: Vec<&str> = match types {

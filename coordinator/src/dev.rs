@@ -26,11 +26,13 @@ macro_rules! proceed {
 }
 
 mod choose_port;
+mod extra;
 mod frontend;
 mod frontend_port;
 mod frontend_ready;
 mod liveness;
 mod outcome;
+mod ports;
 mod preview;
 mod remote;
 pub mod summary;
@@ -39,7 +41,9 @@ mod this_run;
 
 use std::time::Duration;
 
-use choose_port::{ResolvedPort, resolve_port};
+use choose_port::resolve_port;
+use extra::{Order, start_extras};
+use ports::{port_chosen, settle_ports};
 use frontend::{child_env, start_frontend};
 pub use outcome::{DevOptions, DevOutcome};
 use outcome::{Flow, context, fail, fail_with};
@@ -285,17 +289,36 @@ async fn run_registered(
     let mut moved = summary::Moved {
         backend: ports.backend.moved.clone(),
         frontend: ports.frontend.moved.clone(),
+        ..summary::Moved::default()
     };
     let mut config = match this_run.apply_ports(config, ports.backend.port, ports.frontend.port) {
         Ok(config) => config,
         Err(err) => return DevOutcome::Misconfigured(err.to_string()),
     };
+    for (index, settled) in &ports.processes {
+        config.processes[*index].port = settled.port;
+        if let Some(why) = &settled.moved {
+            moved.processes.push((config.processes[*index].name.clone(), why.clone()));
+        }
+    }
     let argv = proceed!(backend_argv(&config, log));
     let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
     // Watching starts before the backend does: a save made while it starts up restarts
     // it once it is up, rather than being missed.
     let watcher = start_watching(&config, options, log);
     let client = HealthClient::new(config.backend.health_timeout);
+    let mut processes = Processes {
+        moved,
+        ..Processes::default()
+    };
+    let order = Order::of(&config);
+    // What `after` starts before the backend (Redis for its cache).
+    if let Flow::Break(outcome) =
+        start_extras(&order.before, &config, &client, log, shutdown, this_run, &mut processes).await
+    {
+        processes.stop_all(&config, log, shutdown).await;
+        return outcome;
+    }
     let backend = match ports.backend.reuse {
         Some(report) => Backend::Reused(reused(&report, &config, this_run, log)),
         None => {
@@ -306,16 +329,18 @@ async fn run_registered(
                 policy,
                 client: &client,
                 log,
-                moved: &mut moved.backend,
+                moved: &mut processes.moved.backend,
             };
-            proceed!(start_backend(&mut start, shutdown, this_run).await)
+            match start_backend(&mut start, shutdown, this_run).await {
+                Flow::Continue(backend) => backend,
+                Flow::Break(outcome) => {
+                    processes.stop_all(&config, log, shutdown).await;
+                    return outcome;
+                }
+            }
         }
     };
-    let mut processes = Processes {
-        backend: Some(backend),
-        moved,
-        ..Processes::default()
-    };
+    processes.backend = Some(backend);
     let owned = match &processes.backend {
         Some(Backend::Owned(running)) => Some(running.pid()),
         _ => None,
@@ -329,15 +354,27 @@ async fn run_registered(
     };
     // Between the ready answer and the frontend's start, the record is written once:
     // with the frontend's group (its own groups were recorded as they were spawned).
-    if options.no_frontend {
+    if options.no_frontend || !order.between.is_empty() {
         this_run.update(settled);
     } else {
         this_run.change(settled);
     }
-    if !options.no_frontend
-        && let Flow::Break(outcome) =
-            start_frontend(&config, options, log, shutdown, this_run, &mut processes).await
-    {
+    let mut started = start_extras(&order.between, &config, &client, log, shutdown, this_run, &mut processes).await;
+    if started.is_continue() && !options.no_frontend {
+        started = start_frontend(&config, options, log, shutdown, this_run, &mut processes).await;
+    }
+    if started.is_continue() && !order.after.is_empty() {
+        if options.no_frontend {
+            let names: Vec<&str> = order.after.iter().map(|i| config.processes[*i].name.as_str()).collect();
+            log.info(&format!(
+                "--no-frontend: not starting {}, which waits for the frontend",
+                names.join(", ")
+            ));
+        } else {
+            started = start_extras(&order.after, &config, &client, log, shutdown, this_run, &mut processes).await;
+        }
+    }
+    if let Flow::Break(outcome) = started {
         processes.stop_all(&config, log, shutdown).await;
         return outcome;
     }
@@ -352,58 +389,6 @@ async fn run_registered(
     let outcome = supervise(&watch, shutdown, &mut processes, this_run, watcher).await;
     processes.stop_all(&config, log, shutdown).await;
     outcome
-}
-
-/// Both ports, settled before anything starts.
-struct SettledPorts {
-    backend: ResolvedPort,
-    /// No port when the frontend is not a server (or `dev -- cmd` replaces it).
-    frontend: frontend_port::FrontendPort,
-}
-
-/// Settles the backend's port, then the frontend's (never the same one).
-async fn settle_ports(
-    config: &Config,
-    options: &DevOptions,
-    policy: port::Policy,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-) -> Flow<SettledPorts> {
-    let backend =
-        proceed!(flow: resolve_port(config, config.backend.port, policy, log, shutdown).await);
-    // `dev -- cmd` runs a command, not the frontend's server.
-    let configured = if options.frontend_command.is_some() {
-        None
-    } else {
-        config.frontend.port
-    };
-    let frontend = if options.no_frontend {
-        frontend_port::FrontendPort {
-            port: configured,
-            moved: None,
-        }
-    } else {
-        let policy = port::Policy {
-            auto: options.frontend_port_auto,
-            ..policy
-        };
-        let wanted = config.with_ports(backend.port, configured);
-        proceed!(flow: frontend_port::resolve_frontend_port(&wanted, backend.port, policy, log, shutdown).await)
-    };
-    port_chosen(log, "backend", backend.port, backend.moved.as_deref());
-    if let Some(port) = frontend.port.filter(|_| !options.no_frontend) {
-        port_chosen(log, "frontend", port, frontend.moved.as_deref());
-    }
-    Flow::Continue(SettledPorts { backend, frontend })
-}
-
-/// The `port-chosen` event: a port settled, and why it is not the configured one.
-fn port_chosen(log: &RunLog, role: &str, port: u16, moved: Option<&str>) {
-    log.event(&Event::PortChosen {
-        role: role.to_owned(),
-        port,
-        why: moved.unwrap_or("configured").to_owned(),
-    });
 }
 
 /// Starts watching the backend's sources (`backend.watch`), unless `--no-watch` or no

@@ -123,7 +123,7 @@ pub async fn until_healthy<E>(
 
 /// How long phase two waits before asking again: fast at first, slower later, and
 /// half a second while an answer that can never become ready is being confirmed.
-fn health_pause(never: bool, polling_for: Duration) -> Duration {
+pub(crate) fn health_pause(never: bool, polling_for: Duration) -> Duration {
     if never {
         NEVER_RECHECK
     } else if polling_for < FAST_PHASE {

@@ -17,8 +17,8 @@ use crate::runs::{RunState, Shown};
 /// One process of the run, as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Entry {
-    /// `backend`, `frontend`, `command` (`dev -- <cmd>`).
-    pub(super) role: &'static str,
+    /// `backend`, `frontend`, `command` (`dev -- <cmd>`), or a `[process.NAME]`'s name.
+    pub(super) role: String,
     /// Its URL, or the command line of a process that is not a server.
     pub(super) at: String,
     pub(super) pid: Option<u32>,
@@ -44,6 +44,8 @@ pub(super) enum How {
 pub(super) struct Moved {
     pub(super) backend: Option<String>,
     pub(super) frontend: Option<String>,
+    /// A `[process.NAME]`'s, by name.
+    pub(super) processes: Vec<(String, String)>,
 }
 
 /// The summary's lines (without the `[dev]` prefix the log adds):
@@ -140,7 +142,7 @@ pub(super) fn entries(processes: &Processes, config: &Config) -> Vec<Entry> {
             Backend::Remote(_) => (None, How::Remote),
         };
         entries.push(Entry {
-            role: "backend",
+            role: "backend".into(),
             at: config.backend_url(),
             pid,
             how: Some(how),
@@ -158,11 +160,24 @@ pub(super) fn entries(processes: &Processes, config: &Config) -> Vec<Entry> {
             (None, None) => ("frontend", super::frontend_ready::shown_command(config)),
         };
         entries.push(Entry {
-            role,
+            role: role.into(),
             at,
             pid: Some(frontend.pid()),
             how: None,
             moved: moved.frontend.clone(),
+        });
+    }
+    for (extra, running) in processes.extras.running() {
+        entries.push(Entry {
+            role: extra.name.to_owned(),
+            at: processes.extras.shown_at(extra, config),
+            pid: Some(running.pid()),
+            how: None,
+            moved: moved
+                .processes
+                .iter()
+                .find(|(name, _)| name == extra.name)
+                .map(|(_, why)| why.clone()),
         });
     }
     entries
@@ -228,11 +243,7 @@ pub fn detached(
 impl Entry {
     /// The entry a record's (or an event's) process stands for.
     fn from_shown(shown: &Shown) -> Entry {
-        let role = match shown.role.as_str() {
-            "backend" => "backend",
-            "frontend" => "frontend",
-            _ => "command",
-        };
+        let role = shown.role.clone();
         let how = match shown.how.as_str() {
             "reused" => Some(How::Reused {
                 run: shown.reused_from.clone(),
@@ -261,14 +272,21 @@ impl Entry {
             Some(How::Reused { run }) => ("reused", run.clone()),
             Some(How::Remote) => ("remote", None),
         };
-        let port = match self.role {
+        let port = match self.role.as_str() {
             "backend" if !matches!(self.how, Some(How::Remote)) => Some(config.backend.port),
             "frontend" => config.frontend.port,
-            _ => None,
+            name => config
+                .processes
+                .iter()
+                .find(|p| p.name == name)
+                .and_then(|p| p.port),
         };
-        let is_url = self.at.starts_with("http://") || self.at.starts_with("https://");
+        // A URL of any scheme (`redis://`), not a command line.
+        let is_url = self.at.split_once("://").is_some_and(|(scheme, _)| {
+            !scheme.is_empty() && !scheme.contains(char::is_whitespace)
+        });
         Shown {
-            role: self.role.to_owned(),
+            role: self.role.clone(),
             url: is_url.then(|| self.at.clone()),
             port,
             pid: self.pid,
@@ -284,9 +302,9 @@ impl Entry {
 mod tests {
     use super::*;
 
-    fn entry(role: &'static str, at: &str, pid: u32, how: Option<How>) -> Entry {
+    fn entry(role: &str, at: &str, pid: u32, how: Option<How>) -> Entry {
         Entry {
-            role,
+            role: role.into(),
             at: at.into(),
             pid: Some(pid),
             how,

@@ -7,7 +7,8 @@
 //! takes over and starts its own on the same port).
 
 use std::path::PathBuf;
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -87,6 +88,8 @@ pub(super) struct Processes {
     pub(super) frontend_url: Option<String>,
     /// Why ports moved, for the summary.
     pub(super) moved: super::summary::Moved,
+    /// The `[process.NAME]` processes.
+    pub(super) extras: super::extra::Extras,
 }
 
 /// The backend's process, when this run owns it.
@@ -98,7 +101,8 @@ fn owned(backend: &mut Option<Backend>) -> Option<&mut Running> {
 }
 
 impl Processes {
-    /// Stops the frontend and an owned backend together; a second signal kills at once.
+    /// Stops the frontend, an owned backend and the `[process.NAME]` processes together;
+    /// a second signal kills at once.
     pub(super) async fn stop_all(
         &mut self,
         config: &Config,
@@ -112,10 +116,26 @@ impl Processes {
             Some(Backend::Owned(running)) => Some(running),
             _ => None,
         };
+        let mut extras: Vec<Running> = self
+            .extras
+            .list
+            .iter_mut()
+            .filter_map(|extra| extra.running.take())
+            .collect();
         let both = async {
+            let others = extras
+                .iter_mut()
+                .map(|running| {
+                    let stop = stop_one(Some(running), grace, &hurry, log);
+                    Box::pin(async move {
+                        stop.await;
+                    }) as Pin<Box<dyn Future<Output = ()> + '_>>
+                })
+                .collect();
             tokio::join!(
                 stop_one(frontend.as_mut(), grace, &hurry, log),
-                stop_one(backend.as_mut(), grace, &hurry, log)
+                stop_one(backend.as_mut(), grace, &hurry, log),
+                super::extra::join_all(others)
             )
         };
         let mut both = pin!(both);
@@ -278,6 +298,16 @@ pub(super) async fn supervise(
             () = tokio::time::sleep_until(backoff.unwrap_or_else(Instant::now)), if backoff.is_some() => {
                 state.phase = Phase::Starting;
                 Flow::Continue(())
+            }
+            happened = processes.extras.next() => {
+                let mut cx = super::extra::Cx {
+                    config,
+                    log: watch.log,
+                    client: watch.client,
+                    shutdown: &mut *state.run.shutdown,
+                    this_run: &mut *state.run.this_run,
+                };
+                processes.extras.on(happened, &mut cx).await
             }
         };
         if let Flow::Break(outcome) = step {

@@ -1,0 +1,93 @@
+//! Settling every port of the run before anything starts: the backend's (which may be
+//! reused), then the frontend's, then each `[process.NAME]`'s, never two the same.
+
+use super::choose_port::{ResolvedPort, resolve_port};
+use super::frontend_port::{self, FrontendPort, Whose};
+use super::outcome::{DevOptions, Flow};
+use crate::config::Config;
+use crate::events::Event;
+use crate::port;
+use crate::runlog::RunLog;
+use crate::signals::Shutdown;
+
+/// The ports, settled before anything starts.
+pub(super) struct SettledPorts {
+    pub(super) backend: ResolvedPort,
+    /// No port when the frontend is not a server (or `dev -- cmd` replaces it).
+    pub(super) frontend: FrontendPort,
+    /// Each `[process.NAME]` with a port: its index, and its port settled.
+    pub(super) processes: Vec<(usize, FrontendPort)>,
+}
+
+/// Settles the backend's port, then the frontend's, then the processes' (never the
+/// same one twice).
+pub(super) async fn settle_ports(
+    config: &Config,
+    options: &DevOptions,
+    policy: port::Policy,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> Flow<SettledPorts> {
+    let backend =
+        proceed!(flow: resolve_port(config, config.backend.port, policy, log, shutdown).await);
+    // `dev -- cmd` runs a command, not the frontend's server.
+    let configured = if options.frontend_command.is_some() {
+        None
+    } else {
+        config.frontend.port
+    };
+    let frontend = if options.no_frontend {
+        FrontendPort {
+            port: configured,
+            moved: None,
+        }
+    } else {
+        let policy = port::Policy {
+            auto: options.frontend_port_auto,
+            ..policy
+        };
+        let wanted = config.with_ports(backend.port, configured);
+        proceed!(flow: frontend_port::resolve_frontend_port(&wanted, backend.port, policy, log, shutdown).await)
+    };
+    port_chosen(log, "backend", backend.port, backend.moved.as_deref());
+    if let Some(port) = frontend.port.filter(|_| !options.no_frontend) {
+        port_chosen(log, "frontend", port, frontend.moved.as_deref());
+    }
+    let mut taken: Vec<(u16, String)> = vec![(backend.port, "the backend's port".into())];
+    if let Some(port) = frontend.port {
+        taken.push((port, "the frontend's port".into()));
+    }
+    let mut processes = Vec::new();
+    for (index, process) in config.processes.iter().enumerate() {
+        let Some(wanted) = process.port else {
+            continue;
+        };
+        let key = format!("process.{}.port", process.name);
+        let whose = Whose {
+            role: &process.name,
+            key: &key,
+            flag: "--port auto",
+        };
+        let theirs: Vec<(u16, &str)> = taken.iter().map(|(p, what)| (*p, what.as_str())).collect();
+        let settled = proceed!(flow: frontend_port::resolve_port_of(&whose, wanted, &theirs, policy, log, shutdown).await);
+        if let Some(port) = settled.port {
+            port_chosen(log, &process.name, port, settled.moved.as_deref());
+            taken.push((port, format!("{}'s port", process.name)));
+        }
+        processes.push((index, settled));
+    }
+    Flow::Continue(SettledPorts {
+        backend,
+        frontend,
+        processes,
+    })
+}
+
+/// The `port-chosen` event: a port settled, and why it is not the configured one.
+pub(super) fn port_chosen(log: &RunLog, role: &str, port: u16, moved: Option<&str>) {
+    log.event(&Event::PortChosen {
+        role: role.to_owned(),
+        port,
+        why: moved.unwrap_or("configured").to_owned(),
+    });
+}

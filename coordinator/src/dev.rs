@@ -43,10 +43,10 @@ use std::time::Duration;
 
 use choose_port::resolve_port;
 use extra::{Order, start_extras};
-use ports::{port_chosen, settle_ports};
 use frontend::{child_env, start_frontend};
 pub use outcome::{DevOptions, DevOutcome};
 use outcome::{Flow, context, fail, fail_with};
+use ports::{port_chosen, settle_ports};
 pub use preview::preview;
 use preview::resolve_python;
 use supervise::{Backend, Processes, Reused, Watch, supervise};
@@ -298,7 +298,9 @@ async fn run_registered(
     for (index, settled) in &ports.processes {
         config.processes[*index].port = settled.port;
         if let Some(why) = &settled.moved {
-            moved.processes.push((config.processes[*index].name.clone(), why.clone()));
+            moved
+                .processes
+                .push((config.processes[*index].name.clone(), why.clone()));
         }
     }
     let argv = proceed!(backend_argv(&config, log));
@@ -313,8 +315,16 @@ async fn run_registered(
     };
     let order = Order::of(&config);
     // What `after` starts before the backend (Redis for its cache).
-    if let Flow::Break(outcome) =
-        start_extras(&order.before, &config, &client, log, shutdown, this_run, &mut processes).await
+    if let Flow::Break(outcome) = start_extras(
+        &order.before,
+        &config,
+        &client,
+        log,
+        shutdown,
+        this_run,
+        &mut processes,
+    )
+    .await
     {
         processes.stop_all(&config, log, shutdown).await;
         return outcome;
@@ -359,19 +369,41 @@ async fn run_registered(
     } else {
         this_run.change(settled);
     }
-    let mut started = start_extras(&order.between, &config, &client, log, shutdown, this_run, &mut processes).await;
+    let mut started = start_extras(
+        &order.between,
+        &config,
+        &client,
+        log,
+        shutdown,
+        this_run,
+        &mut processes,
+    )
+    .await;
     if started.is_continue() && !options.no_frontend {
         started = start_frontend(&config, options, log, shutdown, this_run, &mut processes).await;
     }
     if started.is_continue() && !order.after.is_empty() {
         if options.no_frontend {
-            let names: Vec<&str> = order.after.iter().map(|i| config.processes[*i].name.as_str()).collect();
+            let names: Vec<&str> = order
+                .after
+                .iter()
+                .map(|i| config.processes[*i].name.as_str())
+                .collect();
             log.info(&format!(
                 "--no-frontend: not starting {}, which waits for the frontend",
                 names.join(", ")
             ));
         } else {
-            started = start_extras(&order.after, &config, &client, log, shutdown, this_run, &mut processes).await;
+            started = start_extras(
+                &order.after,
+                &config,
+                &client,
+                log,
+                shutdown,
+                this_run,
+                &mut processes,
+            )
+            .await;
         }
     }
     if let Flow::Break(outcome) = started {

@@ -145,7 +145,10 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
     let stderr_tail = Arc::new(Mutex::new(Tail::default()));
     let bind_conflict = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(tokio::sync::watch::Sender::new(false));
-    let watch_for = spec.ready_line.clone().map(|regex| (regex, Arc::clone(&seen)));
+    let watch_for = spec
+        .ready_line
+        .clone()
+        .map(|regex| (regex, Arc::clone(&seen)));
     let mut pumps = Vec::new();
     if let Some(stdout) = child.stdout().take() {
         let evidence = Evidence {
@@ -180,7 +183,6 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
         seen,
     })
 }
-
 
 struct Evidence {
     tail: Option<Arc<Mutex<Tail>>>,

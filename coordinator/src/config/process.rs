@@ -162,10 +162,7 @@ impl ProcessConfig {
                 .find(|k| **k == name)
                 .and_then(|k| self.sources.get(k))
                 .unwrap_or(&Source::Default);
-            out.push_str(&format!(
-                "{:<26} = {value:<40} # {source}\n",
-                key(name)
-            ));
+            out.push_str(&format!("{:<26} = {value:<40} # {source}\n", key(name)));
         }
         out
     }
@@ -264,11 +261,7 @@ fn bad_name(name: &str) -> Option<String> {
 }
 
 /// Sets one key; what a valid value looks like when it is not one.
-fn apply(
-    process: &mut ProcessConfig,
-    key: &str,
-    value: &DeValue<'_>,
-) -> Result<(), &'static str> {
+fn apply(process: &mut ProcessConfig, key: &str, value: &DeValue<'_>) -> Result<(), &'static str> {
     let parsed = |kind: Kind| kind.parse_toml(value).ok_or(kind.expected());
     match key {
         "command" => {
@@ -329,7 +322,8 @@ fn apply(
 
 /// `"port"`, `"started"`, `{ http = "/path" }` or `{ log = "regex" }`.
 fn ready(value: &DeValue<'_>) -> Result<Ready, &'static str> {
-    const READY: &str = r#""port", "started", { http = "/path" } or { log = "a regular expression" }"#;
+    const READY: &str =
+        r#""port", "started", { http = "/path" } or { log = "a regular expression" }"#;
     match value {
         DeValue::String(text) if text.as_ref() == "port" => Ok(Ready::Port),
         DeValue::String(text) if text.as_ref() == "started" => Ok(Ready::Started),
@@ -379,8 +373,16 @@ pub(super) fn check(config: &super::Config, problems: &mut Vec<Problem>) {
         }
     }
     let afters = [
-        ("backend.after", &config.backend.after, config.source("backend.after").clone()),
-        ("frontend.after", &config.frontend.after, config.source("frontend.after").clone()),
+        (
+            "backend.after",
+            &config.backend.after,
+            config.source("backend.after").clone(),
+        ),
+        (
+            "frontend.after",
+            &config.frontend.after,
+            config.source("frontend.after").clone(),
+        ),
     ]
     .into_iter()
     .map(|(key, after, source)| (key.to_owned(), after, source_location(&source)))
@@ -539,7 +541,11 @@ mod tests {
         assert_eq!(redis.restart, Restart::OnFailure);
         assert_eq!(redis.url().as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(redis.env_prefix(), "REDIS");
-        assert!(redis.describe().contains("dev.toml:3"), "{}", redis.describe());
+        assert!(
+            redis.describe().contains("dev.toml:3"),
+            "{}",
+            redis.describe()
+        );
         let order = start_order(&config).unwrap();
         assert_eq!(order, [Node::Process(0), Node::Backend, Node::Frontend]);
     }
@@ -577,8 +583,14 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("dev.toml:1:10: `Redis` is not a process name"), "{err}");
-        assert!(err.contains("dev.toml:5:11: invalid value \"always\""), "{err}");
+        assert!(
+            err.contains("dev.toml:1:10: `Redis` is not a process name"),
+            "{err}"
+        );
+        assert!(
+            err.contains("dev.toml:5:11: invalid value \"always\""),
+            "{err}"
+        );
         assert!(err.contains("unknown key `process.w.colour`"), "{err}");
         assert!(err.contains("[process.w] has no `command`"), "{err}");
         assert!(err.contains("has no `port`"), "{err}");

@@ -10,8 +10,8 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::duration;
-use super::size::parse_size;
 pub use super::size::format_size;
+use super::size::parse_size;
 use crate::health::HealthFormat;
 
 /// One configurable value.
@@ -414,7 +414,6 @@ impl Kind {
     }
 }
 
-
 /// Globs: any number (none turns watching off), each valid and non-empty.
 fn globs_value(globs: Vec<String>) -> Option<Value> {
     globs
@@ -436,8 +435,11 @@ fn extras_value(names: Vec<String>) -> Option<Value> {
     names.iter().all(valid).then_some(Value::List(names))
 }
 
+/// A program (non-empty) and its arguments, which may be empty (`redis-server --save ""`).
 fn argv_value(argv: Vec<String>) -> Option<Value> {
-    (!argv.is_empty() && argv.iter().all(|arg| !arg.is_empty())).then_some(Value::Argv(argv))
+    argv.first()
+        .is_some_and(|program| !program.is_empty())
+        .then_some(Value::Argv(argv))
 }
 
 /// The one syntax of a whole number in every layer (`dev.toml`, the environment, flags):

@@ -49,6 +49,9 @@ pub(super) struct Cx<'a> {
     pub(super) client: &'a HealthClient,
     pub(super) shutdown: &'a mut Shutdown,
     pub(super) this_run: &'a mut ThisRun,
+    /// Where the frontend really serves, once it does (another port when it moved on
+    /// its own, `[::1]`): what `FRONTEND_URL` says to a process started after it.
+    pub(super) frontend_url: Option<String>,
 }
 
 /// One `[process.NAME]` of the run.
@@ -70,9 +73,13 @@ pub(super) struct Extra {
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    Up { since: Instant },
+    Up {
+        since: Instant,
+    },
     /// Down after a failure: starts again then.
-    Backoff { until: Instant },
+    Backoff {
+        until: Instant,
+    },
     /// Exited and not to be restarted.
     Down,
 }
@@ -139,6 +146,7 @@ pub(super) async fn start_extras(
         client,
         shutdown,
         this_run,
+        frontend_url: processes.frontend_url.clone(),
     };
     for index in indices {
         let extra = start(*index, &mut cx).await?;
@@ -222,7 +230,7 @@ async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Atte
         origin: Origin::Process(name),
         argv: argv.clone(),
         cwd: config.root.clone(),
-        env: child_env(config, log),
+        env: env(config, cx.frontend_url.as_deref(), log),
         foreground: false,
         ready_line: match &process.ready {
             Ready::Log(regex) => regex::Regex::new(regex).ok(),
@@ -246,10 +254,7 @@ async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Atte
             ));
         }
     };
-    log.info(&format!(
-        "started {name} pid {}: {command}",
-        running.pid()
-    ));
+    log.info(&format!("started {name} pid {}: {command}", running.pid()));
     cx.this_run.started(name, &running, &argv);
     let rule = until_ready(process, &running, cx.client.clone(), log.clone());
     let deadline = started + process.startup_timeout;
@@ -283,6 +288,23 @@ async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Atte
     };
     stop(&mut running, config, log).await;
     Attempt::Failed(not_ready(process, &running, &command, &why, log))
+}
+
+/// The children's environment, with `FRONTEND_URL` and `FRONTEND_PORT` where the
+/// frontend really serves.
+fn env(config: &Config, frontend_url: Option<&str>, log: &RunLog) -> Vec<(String, String)> {
+    let mut env = child_env(config, log);
+    if let Some(url) = frontend_url {
+        let port = url.rsplit(':').next().unwrap_or_default().to_owned();
+        for (key, value) in &mut env {
+            match key.as_str() {
+                "FRONTEND_URL" => *value = url.to_owned(),
+                "FRONTEND_PORT" => value.clone_from(&port),
+                _ => {}
+            }
+        }
+    }
+    env
 }
 
 /// What a person is shown of it: its URL, or its command.
@@ -366,7 +388,9 @@ fn not_ready(
         None => command.to_owned(),
     };
     let mut causes = vec![Cause {
-        cause: format!("the {name} command failed or waits on something else (its output is above)"),
+        cause: format!(
+            "the {name} command failed or waits on something else (its output is above)"
+        ),
         fix: format!("run `{by_hand}` by hand to see why, or correct `process.{name}` in dev.toml"),
     }];
     if let (Some(port), Ready::Port | Ready::Http(_)) = (process.port, &process.ready) {
@@ -381,7 +405,10 @@ fn not_ready(
         causes.insert(
             0,
             Cause {
-                cause: format!("port {} was taken after it was chosen", process.port.unwrap_or_default()),
+                cause: format!(
+                    "port {} was taken after it was chosen",
+                    process.port.unwrap_or_default()
+                ),
                 fix: "run `cargo xtask dev` again: the port is chosen anew".into(),
             },
         );
@@ -398,7 +425,12 @@ fn not_ready(
 async fn stop(running: &mut Running, config: &Config, log: &RunLog) {
     let drain = Duration::from_millis(500);
     running
-        .stop_with_leftovers(config.dev.shutdown_grace, std::future::pending(), drain, log)
+        .stop_with_leftovers(
+            config.dev.shutdown_grace,
+            std::future::pending(),
+            drain,
+            log,
+        )
         .await;
 }
 
@@ -450,7 +482,8 @@ impl Extras {
                 let extra = &mut self.list[i];
                 match attempt_once(extra.index, extra.name, cx).await {
                     Attempt::Ready(running) => {
-                        cx.log.info(&format!("{} is back (pid {})", extra.name, running.pid()));
+                        cx.log
+                            .info(&format!("{} is back (pid {})", extra.name, running.pid()));
                         extra.running = Some(running);
                         extra.state = State::Up {
                             since: Instant::now(),
@@ -465,7 +498,8 @@ impl Extras {
                     }
                     Attempt::Failed(outcome) => Flow::Break(outcome),
                     Attempt::Interrupted(request) => {
-                        cx.log.info(&format!("{request} received: stopping what dev started"));
+                        cx.log
+                            .info(&format!("{request} received: stopping what dev started"));
                         Flow::Break(DevOutcome::Stopped)
                     }
                 }
@@ -494,7 +528,8 @@ impl Extras {
             } else {
                 "restart = \"never\""
             };
-            cx.log.warn(&format!("{name} exited ({said}): not restarted ({why})"));
+            cx.log
+                .warn(&format!("{name} exited ({said}): not restarted ({why})"));
             extra.state = State::Down;
             return Flow::Continue(());
         }
@@ -561,7 +596,9 @@ impl Extras {
         let client = cx
             .client
             .with_timeout(backend.health_timeout.min(backend.liveness_interval));
-        let answer = client.status(&format!("{url}{path}"), cx.log.correlation_id()).await;
+        let answer = client
+            .status(&format!("{url}{path}"), cx.log.correlation_id())
+            .await;
         if matches!(answer, Ok(code) if (200..300).contains(&code)) {
             extra.missed = 0;
             return Flow::Continue(());

@@ -70,7 +70,10 @@ pub(super) async fn resolve_port_of(
     // Each round takes a new port; the bound only guards against ports that keep being
     // taken between the check and the next look.
     for _ in 0..5 {
-        let theirs = taken.iter().find(|(port, _)| *port == wanted).map(|(_, what)| *what);
+        let theirs = taken
+            .iter()
+            .find(|(port, _)| *port == wanted)
+            .map(|(_, what)| *what);
         if theirs.is_none() && port::is_free(wanted) {
             return Flow::Continue(FrontendPort {
                 port: Some(wanted),

@@ -282,9 +282,10 @@ impl Entry {
                 .and_then(|p| p.port),
         };
         // A URL of any scheme (`redis://`), not a command line.
-        let is_url = self.at.split_once("://").is_some_and(|(scheme, _)| {
-            !scheme.is_empty() && !scheme.contains(char::is_whitespace)
-        });
+        let is_url = self
+            .at
+            .split_once("://")
+            .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains(char::is_whitespace));
         Shown {
             role: self.role.clone(),
             url: is_url.then(|| self.at.clone()),

@@ -6,8 +6,8 @@
 //! hand: never stopped; when it goes away and no live run will bring it back, this run
 //! takes over and starts its own on the same port).
 
-use std::path::PathBuf;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::{Pin, pin};
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -306,6 +306,7 @@ pub(super) async fn supervise(
                     client: watch.client,
                     shutdown: &mut *state.run.shutdown,
                     this_run: &mut *state.run.this_run,
+                    frontend_url: processes.frontend_url.clone(),
                 };
                 processes.extras.on(happened, &mut cx).await
             }

@@ -22,6 +22,7 @@ mod output;
 mod ports;
 mod precommit;
 mod pressure;
+mod processes;
 
 mod real_apps;
 mod real_frontends;

@@ -128,7 +128,7 @@ fn start_redis(port: u16) -> Running {
 }
 
 /// How many `SET` commands Redis on `port` has run (`INFO commandstats`).
-fn redis_sets(port: u16) -> u64 {
+pub fn redis_sets(port: u16) -> u64 {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("redis answers");
     stream

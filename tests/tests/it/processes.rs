@@ -1,0 +1,273 @@
+//! `[process.NAME]` (issue 21): the Electron main process after the frontend, a real
+//! Redis before the backend, `after` cycles, and a `kill -9` of dev with processes up.
+//! Electron itself cannot be installed here (its postinstall downloads a binary from
+//! outside the registries): `tests/fixtures/electron-standin/main.js` stands in for its
+//! main process. Redis is Debian's `redis-server`, installed by `.ci/run`.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::reference_app::{redis_sets, reference_python};
+use crate::support::{
+    Checkout, KillOnDrop, fake_backend, free_port, http_get, pid_alive, processes_with, repo_root,
+    wait_until,
+};
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// The pid in the line `started <name> pid <pid>` (the last one said).
+fn started_pid(output: &str, name: &str) -> u32 {
+    let marker = format!("started {name} pid ");
+    output
+        .lines()
+        .rev()
+        .find_map(|line| line.split(&marker).nth(1))
+        .and_then(|rest| rest.split([':', ' ']).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{marker}` line:\n{output}"))
+}
+
+/// Where in `output` the first line holding `needle` is.
+fn position(output: &str, needle: &str) -> usize {
+    output
+        .find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in:\n{output}"))
+}
+
+/// A port held by this test, as someone else's server would hold it.
+fn held() -> (TcpListener, u16) {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+fn quoted(path: &std::path::Path) -> String {
+    serde_json::to_string(&path.display().to_string()).unwrap()
+}
+
+#[test]
+fn the_electron_main_starts_once_the_frontend_serves_with_both_moved_urls_and_its_exit_ends_the_run()
+ {
+    let checkout = Checkout::new();
+    // Both configured ports are taken: dev moves both (--yes), and the main process
+    // must be told where they really are.
+    let (_backend_holder, backend_wanted) = held();
+    let (_frontend_holder, frontend_wanted) = held();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = [\"python3\", {fake}]\nport = {backend_wanted}\nstartup_timeout = \"10s\"\n\n\
+             [frontend]\ncommand = [\"node\", {server}]\nport = {frontend_wanted}\n\n\
+             [dev]\nshutdown_grace = \"2s\"\n\n\
+             [process.electron]\ncommand = [\"node\", {standin}]\nafter = [\"frontend\"]\nends_run = true\n",
+            fake = quoted(&fake_backend()),
+            server = quoted(&repo_root().join("frontend/server.js")),
+            standin = quoted(&repo_root().join("tests/fixtures/electron-standin/main.js")),
+        ),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--yes"]);
+    dev.expect_line("electron-standin: backend ", LONG);
+    dev.expect_line("up in ", LONG);
+    let output = dev.output();
+    let frontend_port: u16 = output
+        .split("frontend ready: http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no frontend ready line:\n{output}"));
+    let backend_port: u16 = output
+        .split("frontend ready: ")
+        .nth(1)
+        .and_then(|rest| rest.split("(backend http://127.0.0.1:").nth(1))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no backend URL:\n{output}"));
+    assert_ne!(frontend_port, frontend_wanted, "{output}");
+    assert_ne!(backend_port, backend_wanted, "{output}");
+    // Started only once the frontend served, and given the URLs as they were settled.
+    assert!(
+        position(&output, "frontend ready:") < position(&output, "started electron pid"),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!(
+            "[electron] electron-standin: loaded http://127.0.0.1:{frontend_port} (HTTP 200)"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!(
+            "[electron] electron-standin: backend http://127.0.0.1:{backend_port}/health (HTTP 200)"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains("electron http://") || output.contains("electron node "),
+        "{output}"
+    );
+    let pids = [
+        started_pid(&output, "backend"),
+        started_pid(&output, "frontend"),
+        started_pid(&output, "electron"),
+    ];
+    let _guards: Vec<KillOnDrop> = pids.iter().map(|pid| KillOnDrop(*pid)).collect();
+
+    // The window is closed: the main process exits 0, and so does the run, with
+    // everything stopped.
+    kill(Pid::from_raw(pids[2] as i32), Signal::SIGTERM).unwrap();
+    let status = dev.wait(LONG);
+    let output = dev.output();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(
+        output.contains("electron-standin: window closed"),
+        "{output}"
+    );
+    assert!(
+        output.contains("electron exited (exit code 0): stopping"),
+        "{output}"
+    );
+    for pid in pids {
+        assert!(!pid_alive(pid), "pid {pid} left running:\n{output}");
+    }
+}
+
+/// The reference backend's `/health` on `port`, when it answers.
+fn health(port: u16) -> Option<serde_json::Value> {
+    let (_, body) = http_get(port, "/health", "dev-21-redis")?;
+    serde_json::from_str(&body).ok()
+}
+
+#[test]
+fn redis_starts_before_the_backend_on_a_moved_port_and_comes_back_when_killed() {
+    let checkout = Checkout::new();
+    // 6379 as a developer's machine has it: taken (here, by the test).
+    let (_holder, redis_wanted) = held();
+    let backend_port = free_port();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = [{python}, {main}]\nport = {backend_port}\nafter = [\"redis\"]\n\
+             retry_delay = \"1s\"\naccept_degraded = true\nwatch = []\n\n\
+             [frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n\
+             [dev]\nshutdown_grace = \"2s\"\n\n\
+             [process.redis]\ncommand = [\"redis-server\", \"--port\", \"{{redis.port}}\", \"--bind\", \"127.0.0.1\", \"--save\", \"\", \"--appendonly\", \"no\"]\n\
+             port = {redis_wanted}\nscheme = \"redis\"\n",
+            python = quoted(&reference_python()),
+            main = quoted(&repo_root().join("backend/main.py")),
+        ),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--yes"]);
+    dev.expect_line("up in ", Duration::from_secs(120));
+    let output = dev.output();
+    let redis_port: u16 = output
+        .split(&format!("redis: using port "))
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("redis did not move:\n{output}"));
+    assert_ne!(redis_port, redis_wanted);
+    assert!(
+        position(&output, "redis ready in") < position(&output, "started backend pid"),
+        "{output}"
+    );
+    let redis = started_pid(&output, "redis");
+    let _redis_guard = KillOnDrop(redis);
+    // The backend was given REDIS_URL with the moved port: its cache is that Redis.
+    let status_is = |wanted: &str| {
+        let mut last = None;
+        let seen = wait_until(LONG, || {
+            last = health(backend_port);
+            last.as_ref().is_some_and(|body| body["status"] == wanted)
+        });
+        assert!(seen, "never {wanted}: {last:?}\n{}", dev.output());
+        last.unwrap()
+    };
+    let body = status_is("healthy");
+    assert_eq!(body["services"]["cache"]["status"], "ok", "{body}");
+    assert!(
+        redis_sets(redis_port) >= 1,
+        "the cache check did not reach Redis"
+    );
+
+    // Redis dies: the backend is degraded while it is down, and healthy once dev has
+    // started it again, on the same port.
+    kill(Pid::from_raw(redis as i32), Signal::SIGKILL).unwrap();
+    let body = status_is("degraded");
+    assert_eq!(body["services"]["cache"]["status"], "error", "{body}");
+    dev.expect_line("restarting redis in", LONG);
+    let body = status_is("healthy");
+    assert_eq!(body["services"]["cache"]["status"], "ok", "{body}");
+    let output = dev.output();
+    let again = started_pid(&output, "redis");
+    assert_ne!(again, redis, "{output}");
+    let _again_guard = KillOnDrop(again);
+    assert!(output.contains(&format!("[redis]")), "{output}");
+
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(!pid_alive(again), "redis left running:\n{}", dev.output());
+    assert!(crate::support::is_free_port(redis_port));
+}
+
+#[test]
+fn a_cycle_in_after_is_a_config_error_naming_it() {
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &[],
+        "after = [\"redis\"]",
+        "\n[process.redis]\ncommand = [\"redis-server\"]\nafter = [\"worker\"]\n\n\
+         [process.worker]\ncommand = [\"sleep\", \"1\"]\nafter = [\"backend\"]\n",
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("`after` makes a cycle: backend → redis → worker → backend"),
+        "{output}"
+    );
+    let (status, output) = checkout.run(&["dev", "--print-config"], LONG);
+    assert_eq!(status.code(), Some(2), "{output}");
+}
+
+#[test]
+fn after_a_kill_9_of_dev_the_next_run_stops_every_process_it_left() {
+    let checkout = Checkout::new();
+    // The process's shell says it is up and waits on a `sleep` in its group: the
+    // parent-death signal reaches the shell only, so the `sleep` is what a killed dev
+    // leaves behind (the guardian is off: this is the next run's clean-up). The shell's
+    // own command line says `$((3600 + 17))`, so only the `sleep` reads `sleep 3617`.
+    checkout.fake_config(
+        &[],
+        "",
+        "guardian = false\n\n[process.worker]\ncommand = [\"sh\", \"-c\", \"echo worker up; sleep $((3600 + 17)); echo done\"]\n\
+         ready = { log = \"^worker up\" }\n",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("worker ready in", LONG);
+    dev.expect_line("up in ", LONG);
+    let backend = started_pid(&dev.output(), "backend");
+    let _backend_guard = KillOnDrop(backend);
+    let sleeping = || processes_with("sleep 3617");
+    assert_eq!(sleeping().len(), 1, "{}", dev.output());
+    let _guards: Vec<KillOnDrop> = sleeping().into_iter().map(KillOnDrop).collect();
+    dev.signal(Signal::SIGKILL);
+    dev.wait(LONG);
+    assert_eq!(
+        sleeping().len(),
+        1,
+        "the worker's sleep outlives a killed dev"
+    );
+
+    let mut next = checkout.spawn(&["dev", "--no-sync"]);
+    next.expect_line("did not exit cleanly", LONG);
+    next.expect_line("worker ready in", LONG);
+    next.expect_line("up in ", LONG);
+    // The old one is stopped; the new run's own worker runs.
+    assert_eq!(sleeping().len(), 1, "{}", next.output());
+    assert!(!pid_alive(backend) || backend == started_pid(&next.output(), "backend"));
+    next.signal(Signal::SIGTERM);
+    assert_eq!(next.wait(LONG).code(), Some(0), "{}", next.output());
+    assert!(
+        wait_until(LONG, || sleeping().is_empty()),
+        "left running:\n{}",
+        next.output()
+    );
+}

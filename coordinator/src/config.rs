@@ -479,7 +479,8 @@ impl Config {
     /// runs, and what a message shows.
     pub fn expanded(&self, argv: &[String]) -> Vec<String> {
         let owned = self.placeholders();
-        let values: Vec<(&str, String)> = owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let values: Vec<(&str, String)> =
+            owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         argv.iter()
             .map(|arg| placeholder::expand(arg, &values))
             .collect()

@@ -61,7 +61,9 @@ pub fn unknown(arg: &str, more: &[String]) -> Vec<String> {
     pieces(arg)
         .into_iter()
         .filter_map(|piece| match piece {
-            Piece::Placeholder(name) if !NAMES.contains(&name) && !more.iter().any(|m| m == name) => {
+            Piece::Placeholder(name)
+                if !NAMES.contains(&name) && !more.iter().any(|m| m == name) =>
+            {
                 Some(format!("{{{name}}}"))
             }
             _ => None,

@@ -162,10 +162,7 @@ impl ProcessConfig {
                 .find(|k| **k == name)
                 .and_then(|k| self.sources.get(k))
                 .unwrap_or(&Source::Default);
-            out.push_str(&format!(
-                "{:<26} = {value:<40} # {source}\n",
-                key(name)
-            ));
+            out.push_str(&format!("{:<26} = {value:<40} # {source}\n", key(name)));
         }
         out
     }
@@ -264,11 +261,7 @@ fn bad_name(name: &str) -> Option<String> {
 }
 
 /// Sets one key; what a valid value looks like when it is not one.
-fn apply(
-    process: &mut ProcessConfig,
-    key: &str,
-    value: &DeValue<'_>,
-) -> Result<(), &'static str> {
+fn apply(process: &mut ProcessConfig, key: &str, value: &DeValue<'_>) -> Result<(), &'static str> {
     let parsed = |kind: Kind| kind.parse_toml(value).ok_or(kind.expected());
     match key {
         "command" => {
@@ -329,7 +322,8 @@ fn apply(
 
 /// `"port"`, `"started"`, `{ http = "/path" }` or `{ log = "regex" }`.
 fn ready(value: &DeValue<'_>) -> Result<Ready, &'static str> {
-    const READY: &str = r#""port", "started", { http = "/path" } or { log = "a regular expression" }"#;
+    const READY: &str =
+        r#""port", "started", { http = "/path" } or { log = "a regular expression" }"#;
     match value {
         DeValue::String(text) if text.as_ref() == "port" => Ok(Ready::Port),
         DeValue::String(text) if text.as_ref() == "started" => Ok(Ready::Started),
@@ -379,8 +373,16 @@ pub(super) fn check(config: &super::Config, problems: &mut Vec<Problem>) {
         }
     }
     let afters = [
-        ("backend.after", &config.backend.after, config.source("backend.after").clone()),
-        ("frontend.after", &config.frontend.after, config.source("frontend.after").clone()),
+        (
+            "backend.after",
+            &config.backend.after,
+            config.source("backend.after").clone(),
+        ),
+        (
+            "frontend.after",
+            &config.frontend.after,
+            config.source("frontend.after").clone(),
+        ),
     ]
     .into_iter()
     .map(|(key, after, source)| (key.to_owned(), after, source_location(&source)))
@@ -533,14 +535,18 @@ mod tests {
         let config = load(
             "[process.redis]\ncommand = [\"redis-server\", \"--port\", \"{redis.port}\"]\nport = 6379\nscheme = \"redis\"\n",
         )
-        .unwrap();
+        .expect("a valid config");
         let redis = &config.processes[0];
         assert_eq!(redis.ready, Ready::Port);
         assert_eq!(redis.restart, Restart::OnFailure);
         assert_eq!(redis.url().as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(redis.env_prefix(), "REDIS");
-        assert!(redis.describe().contains("dev.toml:3"), "{}", redis.describe());
-        let order = start_order(&config).unwrap();
+        assert!(
+            redis.describe().contains("dev.toml:3"),
+            "{}",
+            redis.describe()
+        );
+        let order = start_order(&config).expect("no cycle");
         assert_eq!(order, [Node::Process(0), Node::Backend, Node::Frontend]);
     }
 
@@ -549,9 +555,9 @@ mod tests {
         let config = load(
             "[process.electron]\ncommand = [\"node\", \"main.js\"]\nafter = [\"frontend\"]\n[process.worker]\ncommand = [\"w\"]\nafter = [\"backend\"]\n",
         )
-        .unwrap();
+        .expect("a valid config");
         assert_eq!(
-            start_order(&config).unwrap(),
+            start_order(&config).expect("no cycle"),
             [
                 Node::Backend,
                 Node::Process(1),
@@ -562,7 +568,7 @@ mod tests {
         let err = load(
             "[backend]\nafter = [\"redis\"]\n[process.redis]\ncommand = [\"r\"]\nafter = [\"electron\"]\n[process.electron]\ncommand = [\"e\"]\nafter = [\"frontend\"]\n",
         )
-        .unwrap_err()
+        .expect_err("an invalid config")
         .to_string();
         assert!(
             err.contains("backend → redis → electron → frontend → backend"),
@@ -575,10 +581,16 @@ mod tests {
         let err = load(
             "[process.Redis]\ncommand = [\"r\"]\n[process.w]\nready = \"port\"\nrestart = \"always\"\nafter = [\"nope\"]\ncolour = 1\n",
         )
-        .unwrap_err()
+        .expect_err("an invalid config")
         .to_string();
-        assert!(err.contains("dev.toml:1:10: `Redis` is not a process name"), "{err}");
-        assert!(err.contains("dev.toml:5:11: invalid value \"always\""), "{err}");
+        assert!(
+            err.contains("dev.toml:1:10: `Redis` is not a process name"),
+            "{err}"
+        );
+        assert!(
+            err.contains("dev.toml:5:11: invalid value \"always\""),
+            "{err}"
+        );
         assert!(err.contains("unknown key `process.w.colour`"), "{err}");
         assert!(err.contains("[process.w] has no `command`"), "{err}");
         assert!(err.contains("has no `port`"), "{err}");

@@ -10,8 +10,8 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::duration;
-use super::size::parse_size;
 pub use super::size::format_size;
+use super::size::parse_size;
 use crate::health::HealthFormat;
 
 /// One configurable value.
@@ -413,7 +413,6 @@ impl Kind {
         }
     }
 }
-
 
 /// Globs: any number (none turns watching off), each valid and non-empty.
 fn globs_value(globs: Vec<String>) -> Option<Value> {

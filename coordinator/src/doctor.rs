@@ -8,10 +8,12 @@
 
 mod checks;
 mod frontend;
+mod processes;
 mod remote;
 mod render;
 mod runs;
 
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -37,7 +39,8 @@ pub enum Status {
 /// One check's result: one object of `doctor --json`'s `checks` (see the README).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    pub id: &'static str,
+    /// `port`, or `process-redis` for a check made per `[process.NAME]`.
+    pub id: Cow<'static, str>,
     pub status: Status,
     pub summary: String,
     pub details: Vec<String>,
@@ -46,9 +49,13 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn new(id: &'static str, status: Status, summary: impl Into<String>) -> Check {
+    pub fn new(
+        id: impl Into<Cow<'static, str>>,
+        status: Status,
+        summary: impl Into<String>,
+    ) -> Check {
         Check {
-            id,
+            id: id.into(),
             status,
             summary: summary.into(),
             details: Vec::new(),
@@ -168,21 +175,23 @@ pub fn unusable_config(err: &ConfigError, correlation_id: &str) -> Report {
 }
 
 /// A check to run: its id (for the report if it crashes or hangs) and its function.
-pub type CheckFn = (&'static str, Box<dyn FnOnce() -> Check + Send>);
+pub type CheckFn = (Cow<'static, str>, Box<dyn FnOnce() -> Check + Send>);
 
-/// Runs every check concurrently.
+/// Runs every check concurrently: the fixed ones of [`checks::ALL`], then the ones made
+/// for each `[process.NAME]` (see [`processes`]).
 pub fn run(context: &Context) -> Report {
-    let checks: Vec<CheckFn> = checks::ALL
+    let mut checks: Vec<CheckFn> = checks::ALL
         .iter()
         .map(|(id, check)| {
             let context = context.clone();
             let check = *check;
             (
-                *id,
+                Cow::Borrowed(*id),
                 Box::new(move || check(&context)) as Box<dyn FnOnce() -> Check + Send>,
             )
         })
         .collect();
+    checks.extend(processes::checks(context));
     Report {
         checks: run_checks(checks, CHECK_TIMEOUT),
         ok: false,
@@ -211,12 +220,14 @@ impl Report {
 /// reported as an error of that check. Results keep the order of `checks`.
 pub fn run_checks(checks: Vec<CheckFn>, timeout: Duration) -> Vec<Check> {
     let (sender, receiver) = mpsc::channel();
-    let ids: Vec<&'static str> = checks.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<Cow<'static, str>> = checks.iter().map(|(id, _)| id.clone()).collect();
     for (index, (id, check)) in checks.into_iter().enumerate() {
         let thread_sender = sender.clone();
+        let thread_id = id.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("doctor-{id}"))
             .spawn(move || {
+                let id = thread_id;
                 let result = std::panic::catch_unwind(AssertUnwindSafe(check));
                 let check = result.unwrap_or_else(|panic| {
                     let message = panic
@@ -278,12 +289,12 @@ mod tests {
     fn a_crashing_or_hanging_check_is_an_error_of_that_check_only() {
         let checks: Vec<CheckFn> = vec![
             (
-                "fine",
+                "fine".into(),
                 Box::new(|| Check::new("fine", Status::Ok, "all good")),
             ),
-            ("crashes", Box::new(|| panic!("boom"))),
+            ("crashes".into(), Box::new(|| panic!("boom"))),
             (
-                "hangs",
+                "hangs".into(),
                 Box::new(|| {
                     std::thread::sleep(Duration::from_secs(120));
                     Check::new("hangs", Status::Ok, "never")

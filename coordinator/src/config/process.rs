@@ -535,7 +535,7 @@ mod tests {
         let config = load(
             "[process.redis]\ncommand = [\"redis-server\", \"--port\", \"{redis.port}\"]\nport = 6379\nscheme = \"redis\"\n",
         )
-        .unwrap();
+        .expect("a valid config");
         let redis = &config.processes[0];
         assert_eq!(redis.ready, Ready::Port);
         assert_eq!(redis.restart, Restart::OnFailure);
@@ -546,7 +546,7 @@ mod tests {
             "{}",
             redis.describe()
         );
-        let order = start_order(&config).unwrap();
+        let order = start_order(&config).expect("no cycle");
         assert_eq!(order, [Node::Process(0), Node::Backend, Node::Frontend]);
     }
 
@@ -555,9 +555,9 @@ mod tests {
         let config = load(
             "[process.electron]\ncommand = [\"node\", \"main.js\"]\nafter = [\"frontend\"]\n[process.worker]\ncommand = [\"w\"]\nafter = [\"backend\"]\n",
         )
-        .unwrap();
+        .expect("a valid config");
         assert_eq!(
-            start_order(&config).unwrap(),
+            start_order(&config).expect("no cycle"),
             [
                 Node::Backend,
                 Node::Process(1),
@@ -568,7 +568,7 @@ mod tests {
         let err = load(
             "[backend]\nafter = [\"redis\"]\n[process.redis]\ncommand = [\"r\"]\nafter = [\"electron\"]\n[process.electron]\ncommand = [\"e\"]\nafter = [\"frontend\"]\n",
         )
-        .unwrap_err()
+        .expect_err("an invalid config")
         .to_string();
         assert!(
             err.contains("backend → redis → electron → frontend → backend"),
@@ -581,7 +581,7 @@ mod tests {
         let err = load(
             "[process.Redis]\ncommand = [\"r\"]\n[process.w]\nready = \"port\"\nrestart = \"always\"\nafter = [\"nope\"]\ncolour = 1\n",
         )
-        .unwrap_err()
+        .expect_err("an invalid config")
         .to_string();
         assert!(
             err.contains("dev.toml:1:10: `Redis` is not a process name"),

@@ -10,6 +10,7 @@ mod config;
 mod control;
 mod doctor;
 mod doctor_frontend;
+mod doctor_processes;
 mod editors;
 mod events;
 mod frontend;

@@ -59,9 +59,7 @@ impl Plan {
     pub fn new(config: &Config, argv: Vec<String>, env: Vec<(String, String)>) -> Plan {
         let backend = &config.backend;
         let host = health::probe_host(&backend.host);
-        let ip = host
-            .parse()
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        let ip = host.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
         let argv = config.expanded(&argv);
         Plan {
             spec: ProcessSpec {

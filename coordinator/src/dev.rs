@@ -35,11 +35,11 @@ mod outcome;
 mod ports;
 mod preview;
 mod remote;
+mod stop;
 pub mod summary;
 mod supervise;
 mod this_run;
-
-use std::time::Duration;
+mod watching;
 
 use choose_port::resolve_port;
 use extra::{Order, start_extras};
@@ -51,6 +51,7 @@ pub use preview::preview;
 use preview::resolve_python;
 use supervise::{Backend, Processes, Reused, Watch, supervise};
 use this_run::ThisRun;
+use watching::start_watching;
 
 use crate::backend::{self, Plan, StartOutcome};
 use crate::config::{Config, display_path};
@@ -65,7 +66,6 @@ use crate::runlog::RunLog;
 use crate::runs::{BackendUse, Record};
 use crate::signals::Shutdown;
 use crate::venv;
-use crate::watch::{WatchSpec, Watcher};
 
 /// Runs `dev` to the end on a single-threaded runtime.
 pub fn run(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
@@ -421,51 +421,6 @@ async fn run_registered(
     let outcome = supervise(&watch, shutdown, &mut processes, this_run, watcher).await;
     processes.stop_all(&config, log, shutdown).await;
     outcome
-}
-
-/// Starts watching the backend's sources (`backend.watch`), unless `--no-watch` or no
-/// patterns. A watch that cannot start is said, and the run goes on without it.
-fn start_watching(config: &Config, options: &DevOptions, log: &RunLog) -> Option<Watcher> {
-    let backend = &config.backend;
-    if options.no_watch || backend.watch.is_empty() {
-        return None;
-    }
-    let mut ignore = backend.watch_ignore.clone();
-    // The venv is never a source, wherever it is.
-    if let Ok(venv) = backend.venv.strip_prefix(&config.root) {
-        ignore.push(venv.display().to_string());
-    }
-    let spec = WatchSpec {
-        root: config.root.clone(),
-        patterns: backend.watch.clone(),
-        ignore,
-        // The debouncer only gathers one save's events (a write is several); the
-        // supervisor waits `watch_debounce` without a change before it starts the
-        // backend again, while the old one already stops.
-        debounce: backend.watch_debounce.min(Duration::from_millis(20)),
-    };
-    match Watcher::start(&spec) {
-        Ok(watcher) if watcher.folders() == 0 => {
-            log.file_only(&format!(
-                "not watching: no folder of this checkout matches {}",
-                backend.watch.join(", ")
-            ));
-            None
-        }
-        Ok(watcher) => {
-            let folders = watcher.folders();
-            log.info(&format!(
-                "watching {} for changes ({folders} folder{}; --no-watch turns it off)",
-                backend.watch.join(", "),
-                if folders == 1 { "" } else { "s" }
-            ));
-            Some(watcher)
-        }
-        Err(err) => {
-            log.warn(&format!("not watching for changes: {err}"));
-            None
-        }
-    }
 }
 
 /// Syncs the venv on a blocking thread while watching for signals: a Ctrl-C stops the

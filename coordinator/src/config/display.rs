@@ -92,3 +92,50 @@ impl Config {
         }
     }
 }
+
+impl super::ProcessConfig {
+    /// The lines `--print-config` shows for it.
+    pub fn describe(&self) -> String {
+        let key = |k: &str| format!("process.{}.{k}", self.name);
+        let ready = match &self.ready {
+            super::Ready::Port => "\"port\"".to_owned(),
+            super::Ready::Started => "\"started\"".to_owned(),
+            super::Ready::Http(path) => format!("{{ http = {path:?} }}"),
+            super::Ready::Log(regex) => format!("{{ log = {regex:?} }}"),
+        };
+        let values = [
+            ("command", format!("{:?}", self.command)),
+            ("after", format!("{:?}", self.after)),
+            ("host", format!("{:?}", self.host)),
+            (
+                "port",
+                self.port
+                    .map_or_else(|| "(none)".into(), |port| port.to_string()),
+            ),
+            ("scheme", format!("{:?}", self.scheme)),
+            ("ready", ready),
+            (
+                "restart",
+                match self.restart {
+                    super::Restart::OnFailure => "\"on-failure\"".into(),
+                    super::Restart::Never => "\"never\"".into(),
+                },
+            ),
+            ("ends_run", self.ends_run.to_string()),
+            (
+                "startup_timeout",
+                format!("{:?}", duration::format(self.startup_timeout)),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, value) in values {
+            let source = super::process::KEYS
+                .iter()
+                .find(|k| **k == name)
+                .and_then(|k| self.sources.get(k))
+                .unwrap_or(&super::Source::Default);
+            out.push_str(&format!("{:<26} = {value:<40} # {source}\n", key(name)));
+        }
+        out
+    }
+}

@@ -15,7 +15,7 @@ use toml::Spanned;
 use toml::de::{DeString, DeValue};
 
 use super::setting::{Kind, Value};
-use super::{Problem, Source, duration, location};
+use super::{Problem, Source, location};
 use crate::text::line_col;
 
 /// The keys a `[process.NAME]` table accepts.
@@ -121,51 +121,6 @@ impl ProcessConfig {
             format!("{}://{host}:{port}", self.scheme)
         })
     }
-
-    /// The lines `--print-config` shows for it.
-    pub fn describe(&self) -> String {
-        let key = |k: &str| format!("process.{}.{k}", self.name);
-        let ready = match &self.ready {
-            Ready::Port => "\"port\"".to_owned(),
-            Ready::Started => "\"started\"".to_owned(),
-            Ready::Http(path) => format!("{{ http = {path:?} }}"),
-            Ready::Log(regex) => format!("{{ log = {regex:?} }}"),
-        };
-        let values = [
-            ("command", format!("{:?}", self.command)),
-            ("after", format!("{:?}", self.after)),
-            ("host", format!("{:?}", self.host)),
-            (
-                "port",
-                self.port
-                    .map_or_else(|| "(none)".into(), |port| port.to_string()),
-            ),
-            ("scheme", format!("{:?}", self.scheme)),
-            ("ready", ready),
-            (
-                "restart",
-                match self.restart {
-                    Restart::OnFailure => "\"on-failure\"".into(),
-                    Restart::Never => "\"never\"".into(),
-                },
-            ),
-            ("ends_run", self.ends_run.to_string()),
-            (
-                "startup_timeout",
-                format!("{:?}", duration::format(self.startup_timeout)),
-            ),
-        ];
-        let mut out = String::new();
-        for (name, value) in values {
-            let source = KEYS
-                .iter()
-                .find(|k| **k == name)
-                .and_then(|k| self.sources.get(k))
-                .unwrap_or(&Source::Default);
-            out.push_str(&format!("{:<26} = {value:<40} # {source}\n", key(name)));
-        }
-        out
-    }
 }
 
 /// The `[process]` section: one table per process, each key parsed as the other
@@ -246,13 +201,18 @@ pub(super) fn parse(
     out
 }
 
-/// Why `name` cannot name a process, if it cannot.
-fn bad_name(name: &str) -> Option<String> {
-    let shaped = name.starts_with(|c: char| c.is_ascii_lowercase())
+/// Lower-case letters, digits, `-` and `_`, starting with a letter: a process's name
+/// (in `[process.NAME]` and in `after`).
+pub(super) fn is_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !shaped {
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Why `name` cannot name a process, if it cannot.
+fn bad_name(name: &str) -> Option<String> {
+    if !is_name(name) {
         return Some(format!("`{name}` is not a process name"));
     }
     RESERVED

@@ -383,14 +383,11 @@ impl Kind {
 
     /// A list of names: extras as PEP 685 allows them, processes as `dev.toml` does.
     fn names(self, names: Vec<String>) -> Option<Value> {
-        let process = |name: &String| {
-            name.starts_with(|c: char| c.is_ascii_lowercase())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c))
-        };
         match self {
-            Kind::Names => names.iter().all(process).then_some(Value::List(names)),
+            Kind::Names => names
+                .iter()
+                .all(|name| super::process::is_name(name))
+                .then_some(Value::List(names)),
             _ => extras_value(names),
         }
     }

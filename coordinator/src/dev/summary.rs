@@ -360,7 +360,7 @@ mod tests {
             ]
         );
         let remote = Entry {
-            role: "backend",
+            role: "backend".into(),
             at: "https://gpu-box:8443".into(),
             pid: None,
             how: Some(How::Remote),

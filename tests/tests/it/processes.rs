@@ -160,7 +160,7 @@ fn redis_starts_before_the_backend_on_a_moved_port_and_comes_back_when_killed() 
     dev.expect_line("up in ", Duration::from_secs(120));
     let output = dev.output();
     let redis_port: u16 = output
-        .split(&format!("redis: using port "))
+        .split("redis: using port ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next()?.parse().ok())
         .unwrap_or_else(|| panic!("redis did not move:\n{output}"));
@@ -200,7 +200,7 @@ fn redis_starts_before_the_backend_on_a_moved_port_and_comes_back_when_killed() 
     let again = started_pid(&output, "redis");
     assert_ne!(again, redis, "{output}");
     let _again_guard = KillOnDrop(again);
-    assert!(output.contains(&format!("[redis]")), "{output}");
+    assert!(output.contains("[redis]"), "{output}");
 
     dev.signal(Signal::SIGTERM);
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());

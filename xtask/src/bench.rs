@@ -13,6 +13,7 @@
 
 mod first_run;
 mod measure;
+mod process_ready;
 mod reload;
 mod stats;
 
@@ -127,6 +128,8 @@ struct Measured {
     ready_poll: Samples,
     frontend_dev: Samples,
     frontend_peer: Samples,
+    /// A `[process.NAME]`'s port opens -> the process after it starts.
+    process_dev: Samples,
     reuse_dev: Samples,
     reuse_unguarded: Samples,
     reuse_peer: Samples,
@@ -227,6 +230,8 @@ fn measure_all(
     progress("frontend readiness: dev, wait-on tcp:");
     let frontend_dev = measure::frontend_ready(setup, false);
     let frontend_peer = measure::frontend_ready(setup, true);
+    progress("a [process.NAME]'s ready detection");
+    let process_dev = process_ready::process_ready(setup);
     progress("reuse path");
     let mut reuse = interleaved(&compared[..2], |one| measure::reuse(one, false)).into_iter();
     let (reuse_dev, reuse_unguarded) = (
@@ -269,6 +274,7 @@ fn measure_all(
         ready_poll,
         frontend_dev,
         frontend_peer,
+        process_dev,
         reuse_dev,
         reuse_unguarded,
         reuse_peer,
@@ -379,6 +385,7 @@ fn latency_rows(m: &Measured) -> Vec<String> {
             m.reuse_peer.summary(),
             verdict(m.reuse_dev.pct(50.0), REUSE_P50)
         ),
+        process_row(m),
         reload_row(&m.reload),
     ];
     rows.insert(
@@ -401,6 +408,20 @@ fn latency_rows(m: &Measured) -> Vec<String> {
         rows.insert(1, baseline);
     }
     rows
+}
+
+/// A `[process.NAME]`'s ready detection: as fast as the backend's (its p50, this run).
+fn process_row(m: &Measured) -> String {
+    let met = match (m.process_dev.pct(50.0), m.ready_dev.pct(50.0)) {
+        (Some(process), Some(backend)) if process <= backend => "met",
+        (Some(_), Some(_)) => "**not met**",
+        _ => "n/a",
+    };
+    format!(
+        "| a `[process.NAME]`'s port opens -> `dev` starts the process after it (p50 / p90 / max, port open after 300 ms + U[0, 1000) ms) | no slower than the backend's row above (p50) | {} | the backend's: {} | {met} |\n",
+        m.process_dev.summary(),
+        m.ready_dev.summary(),
+    )
 }
 
 /// The same latency without the guardian (`DEV_GUARDIAN=false`), its runs interleaved
@@ -507,6 +528,7 @@ fn guardian_memory_row(memory: Option<measure::GuardianMemory>) -> String {
 const HOW: &str = "\nHow each row is measured:\n\n\
 - Ready detection: the fake backend (`tests/fixtures/fake_backend.py`) writes the instant it can first answer `/health`; `dev -- sh -c 'date +%s%N > mark'` writes the instant it starts the frontend; the latency is the difference (it includes about 1 ms to fork `date`). The peers wait for the same backend, started by the bench, and run the same mark command.\n\
 - Frontend ready: a frontend (a few lines of Python) opens `FRONTEND_PORT` after a random delay and writes the instant it listens; `dev` (fake backend, this frontend) is timed to the moment the bench reads its `frontend ready:` line from the pipe, `wait-on tcp:127.0.0.1:PORT && date +%s%N > mark` to its mark.\n\
+- Process ready: `[process.svc]` (a few lines of Python) opens its port after a random delay and writes the instant it listens; `[process.mark]` (`after = [\"svc\"]`) is `sh -c 'date +%s%N > mark'`, under `dev --no-frontend`; the latency is the difference, as for the backend's row (which also waits for an HTTP answer; this one for the port only).\n\
 - Reuse: a fake backend of this checkout is already running; from spawning `dev` (or `wait-on`) to the mark.\n\
 - Save -> healthy again: a copy of the reference backend (`backend/main.py`, the repository's venv) under `dev --no-frontend` and, separately, under `python -m uvicorn main:app --reload`; a comment is appended to `main.py` and the time runs until `/health` answers 200 from a new pid (polled every 5 ms). The cold start is the same backend started by hand until its `/health` answers.\n\
 - Holder: a port held by `python3 -m http.server`; in process is `port::who_holds` (socket table, process details, next free port); the commands are timed from spawn to exit.\n\

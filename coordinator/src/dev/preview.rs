@@ -36,6 +36,34 @@ pub fn preview(config: &Config) -> String {
     if let Some(wanted) = config.frontend.port {
         lines.push(frontend_port_line(wanted, config.backend.port));
     }
+    for process in &config.processes {
+        let name = &process.name;
+        lines.push(format!(
+            "process.{name}.command runs {}",
+            expanded(&process.command)
+        ));
+        if let Some(wanted) = process.port {
+            let what = if port::is_free(wanted) {
+                "free".to_owned()
+            } else {
+                let state = PortState::Foreign {
+                    detail: format!("`process.{name}.port`"),
+                    holder: crate::holder::lookup(wanted),
+                };
+                state.describe(wanted)
+            };
+            lines.push(format!("process.{name}.port {wanted}: {what}"));
+        }
+    }
+    if !config.processes.is_empty()
+        && let Ok(order) = crate::config::process::start_order(config)
+    {
+        let names: Vec<&str> = order
+            .into_iter()
+            .map(|node| crate::config::process::node_name(config, node))
+            .collect();
+        lines.push(format!("start order: {}", names.join(", ")));
+    }
     lines.iter().map(|line| format!("# {line}\n")).collect()
 }
 

@@ -104,7 +104,7 @@ fn an_empty_config_file_gives_the_defaults() {
 fn unknown_key_names_file_line_column_and_the_valid_keys() {
     assert_eq!(
         error_for("[backend]\nport = 8000\n  prot = 8001\n"),
-        "dev.toml:3:3: unknown key `backend.prot`\n  fix: [backend] accepts: command, service, \
+        "dev.toml:3:3: unknown key `backend.prot`\n  fix: [backend] accepts: command, after, service, \
          host, port, health_path, health_format, startup_timeout, health_timeout, attempts, \
          retry_delay, accept_degraded, show_health_logs, requirements, venv, extras, \
          liveness_interval, liveness_failures, max_retry_delay, max_restarts, watch, watch_ignore, \
@@ -116,7 +116,7 @@ fn unknown_key_names_file_line_column_and_the_valid_keys() {
 fn unknown_section_is_an_error() {
     assert_eq!(
         error_for("[backnd]\nport = 1\n"),
-        "dev.toml:1:2: unknown section [backnd]\n  fix: the sections are [backend], [frontend] and [dev]"
+        "dev.toml:1:2: unknown section [backnd]\n  fix: the sections are [backend], [frontend], [dev] and [process.NAME]"
     );
 }
 

@@ -271,3 +271,44 @@ fn after_a_kill_9_of_dev_the_next_run_stops_every_process_it_left() {
         next.output()
     );
 }
+
+#[test]
+fn print_config_shows_each_process_key_with_its_line_and_the_start_order() {
+    let checkout = Checkout::new();
+    let (_holder, taken) = held();
+    checkout.fake_config(
+        &[],
+        "after = [\"redis\"]",
+        &format!(
+            "\n[process.redis]\ncommand = [\"redis-server\", \"--port\", \"{{redis.port}}\", \"--save\", \"\"]\n\
+             port = {taken}\nscheme = \"redis\"\n\n\
+             [process.electron]\ncommand = [\"node\", \"main.js\", \"{{redis.url}}\"]\nafter = [\"frontend\"]\nends_run = true\n"
+        ),
+    );
+    let (status, output) = checkout.run(&["dev", "--print-config"], LONG);
+    assert_eq!(status.code(), Some(0), "{output}");
+    for line in [
+        "process.redis.command".to_owned(),
+        format!("process.redis.port         = {taken}"),
+        "process.redis.ready        = \"port\"".to_owned(),
+        "process.electron.ends_run  = true".to_owned(),
+        "process.electron.restart   = \"on-failure\"".to_owned(),
+        format!("process.redis.command runs redis-server --port {taken} --save ''"),
+        format!("process.electron.command runs node main.js redis://127.0.0.1:{taken}"),
+        format!("process.redis.port {taken}: "),
+        "start order: redis, backend, frontend, electron".to_owned(),
+    ] {
+        assert!(output.contains(&line), "no {line:?} in:\n{output}");
+    }
+    // Each key names the line it came from; an unset key says it is the default.
+    let port_line = output
+        .lines()
+        .find(|line| line.starts_with("process.redis.port "))
+        .unwrap();
+    assert!(port_line.contains("# dev.toml:"), "{port_line}");
+    let host_line = output
+        .lines()
+        .find(|line| line.starts_with("process.redis.host "))
+        .unwrap();
+    assert!(host_line.ends_with("# default"), "{host_line}");
+}

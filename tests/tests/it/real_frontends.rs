@@ -421,6 +421,84 @@ fn recipe_app(fixture: &str, files: &[&str], recipe: &str, default_port: &str) -
 }
 
 #[test]
+fn the_readme_electron_recipe_starts_the_main_process_once_vite_serves_on_the_moved_ports() {
+    // An Electron app keeps its package.json at the root: the Vite fixture's files there,
+    // its installed node_modules linked.
+    let checkout = Checkout::new();
+    let from = repo_root().join("tests/fixtures/apps/vite-uv/frontend");
+    assert!(
+        from.join("node_modules/.package-lock.json").exists(),
+        "vite-uv is not installed: run .ci/run"
+    );
+    for file in ["package.json", "index.html", "src/main.js"] {
+        checkout.write(file, &std::fs::read_to_string(from.join(file)).unwrap());
+    }
+    std::os::unix::fs::symlink(from.join("node_modules"), checkout.file("node_modules")).unwrap();
+    checkout.write(
+        "vite.config.js",
+        "export default { cacheDir: '.vite-cache', clearScreen: false };\n",
+    );
+    // Electron cannot be installed here: the stand-in takes `npx electron .`'s place.
+    let standin = repo_root().join("tests/fixtures/electron-standin/main.js");
+    let recipe = readme_recipe("electron").replace(
+        r#"["npx", "electron", "."]"#,
+        &serde_json::to_string(&["node", &standin.display().to_string()]).unwrap(),
+    );
+    assert!(recipe.contains("electron-standin"), "{recipe}");
+    // Both configured ports are taken: dev moves both (--yes).
+    let (_backend_holder, backend_wanted) = bound();
+    let (_frontend_holder, frontend_wanted) = bound();
+    let recipe = recipe.replace(
+        "port = 5173\n",
+        &format!("port = {frontend_wanted}\nstartup_timeout = \"60s\"\n"),
+    );
+    let backend =
+        serde_json::to_string(&["python3", &fake_backend().display().to_string()]).unwrap();
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\ncommand = {backend}\nport = {backend_wanted}\nstartup_timeout = \"20s\"\n\n{recipe}\n[dev]\nshutdown_grace = \"2s\"\n"
+        ),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--yes"]);
+    dev.expect_line("electron-standin: backend ", LONG);
+    let output = dev.output();
+    let port_after = |marker: &str| -> u16 {
+        output
+            .split(marker)
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ',', ' ']).next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {marker:?} in:\n{output}"))
+    };
+    let frontend = port_after("frontend ready: http://127.0.0.1:");
+    let backend = port_after("(backend http://127.0.0.1:");
+    assert_ne!(frontend, frontend_wanted, "{output}");
+    assert_ne!(backend, backend_wanted, "{output}");
+    let started = output.find("started electron pid").unwrap();
+    assert!(
+        output.find("frontend ready:").unwrap() < started,
+        "{output}"
+    );
+    for line in [
+        format!("electron-standin: loaded http://127.0.0.1:{frontend} (HTTP 200)"),
+        format!("electron-standin: backend http://127.0.0.1:{backend}/health (HTTP 200)"),
+    ] {
+        assert!(output.contains(&line), "no {line:?} in:\n{output}");
+    }
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    let left = processes_with(checkout.path().to_str().unwrap());
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
+/// A loopback port held by the test, as another program would hold it.
+fn bound() -> (TcpListener, u16) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[test]
 fn the_readme_vite_recipe_serves_the_backend_address_and_leaves_the_files_as_they_were() {
     let app = recipe_app(
         "vite-uv",

@@ -88,12 +88,12 @@ pub fn free_port() -> u16 {
         .map_or(0, |a| a.port())
 }
 
-fn read_ns(path: &Path) -> Option<u128> {
+pub(super) fn read_ns(path: &Path) -> Option<u128> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Polls for a file's timestamp up to `timeout`.
-fn wait_ns(path: &Path, timeout: Duration) -> Option<u128> {
+pub(super) fn wait_ns(path: &Path, timeout: Duration) -> Option<u128> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Some(ns) = read_ns(path) {
@@ -105,12 +105,12 @@ fn wait_ns(path: &Path, timeout: Duration) -> Option<u128> {
 }
 
 /// `sh -c 'date +%s%N > FILE'`: "the frontend started", as the peers' harness marks it.
-fn mark(file: &Path) -> String {
+pub(super) fn mark(file: &Path) -> String {
     format!("date +%s%N > '{}'", file.display())
 }
 
 /// A temporary checkout whose backend is the fake backend with `args`.
-fn checkout(setup: &Setup, name: &str, port: u16, args: &[String]) -> PathBuf {
+pub(super) fn checkout(setup: &Setup, name: &str, port: u16, args: &[String]) -> PathBuf {
     let dir = setup.scratch.join("checkouts").join(name);
     let _ = std::fs::create_dir_all(&dir);
     let mut command = vec![
@@ -126,7 +126,7 @@ fn checkout(setup: &Setup, name: &str, port: u16, args: &[String]) -> PathBuf {
     dir
 }
 
-fn xtask(setup: &Setup, dir: &Path, args: &[&str]) -> Command {
+pub(super) fn xtask(setup: &Setup, dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(&setup.exe);
     command
         .args(args)
@@ -146,7 +146,7 @@ fn xtask(setup: &Setup, dir: &Path, args: &[&str]) -> Command {
 }
 
 /// A pseudo-random delay in `[0, span)` ms, without a `rand` dependency.
-fn jitter(run: usize, span: u64) -> u64 {
+pub(super) fn jitter(run: usize, span: u64) -> u64 {
     let mut x = (run as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (now_ns() as u64);
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -532,7 +532,7 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
 
 /// A frontend that opens `FRONTEND_PORT` after `argv[1]` ms, writes the instant it
 /// listens to `argv[2]`, then accepts (and closes) connections until killed.
-const LATE_FRONTEND: &str = "import os, socket, sys, time\ntime.sleep(float(sys.argv[1]) / 1000)\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', int(os.environ['FRONTEND_PORT'])))\ns.listen(64)\nopen(sys.argv[2], 'w').write(str(time.time_ns()))\nwhile True:\n    s.accept()[0].close()";
+pub(super) const LATE_FRONTEND: &str = "import os, socket, sys, time\ntime.sleep(float(sys.argv[1]) / 1000)\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', int(os.environ['FRONTEND_PORT'])))\ns.listen(64)\nopen(sys.argv[2], 'w').write(str(time.time_ns()))\nwhile True:\n    s.accept()[0].close()";
 
 /// The frontend's port opening -> `dev`'s "frontend ready" line (or, for the peer,
 /// `wait-on tcp:` starting the next command), per run.

@@ -295,14 +295,7 @@ async fn run_registered(
         Ok(config) => config,
         Err(err) => return DevOutcome::Misconfigured(err.to_string()),
     };
-    for (index, settled) in &ports.processes {
-        config.processes[*index].port = settled.port;
-        if let Some(why) = &settled.moved {
-            moved
-                .processes
-                .push((config.processes[*index].name.clone(), why.clone()));
-        }
-    }
+    ports::apply_process_ports(&mut config, &ports.processes, &mut moved.processes);
     let argv = proceed!(backend_argv(&config, log));
     let mut plan = Plan::new(&config, argv.clone(), child_env(&config, log));
     // Watching starts before the backend does: a save made while it starts up restarts

@@ -53,8 +53,26 @@ pub(super) async fn settle_ports(
     if let Some(port) = frontend.port.filter(|_| !options.no_frontend) {
         port_chosen(log, "frontend", port, frontend.moved.as_deref());
     }
-    let mut taken: Vec<(u16, String)> = vec![(backend.port, "the backend's port".into())];
-    if let Some(port) = frontend.port {
+    let processes = proceed!(flow: settle_process_ports(config, backend.port, frontend.port, policy, log, shutdown).await);
+    Flow::Continue(SettledPorts {
+        backend,
+        frontend,
+        processes,
+    })
+}
+
+/// Settles each `[process.NAME]`'s port, never the backend's, the frontend's or
+/// another process's: its index, and its port settled.
+pub(super) async fn settle_process_ports(
+    config: &Config,
+    backend: u16,
+    frontend: Option<u16>,
+    policy: port::Policy,
+    log: &RunLog,
+    shutdown: &mut Shutdown,
+) -> Flow<Vec<(usize, FrontendPort)>> {
+    let mut taken: Vec<(u16, String)> = vec![(backend, "the backend's port".into())];
+    if let Some(port) = frontend {
         taken.push((port, "the frontend's port".into()));
     }
     let mut processes = Vec::new();
@@ -76,11 +94,22 @@ pub(super) async fn settle_ports(
         }
         processes.push((index, settled));
     }
-    Flow::Continue(SettledPorts {
-        backend,
-        frontend,
-        processes,
-    })
+    Flow::Continue(processes)
+}
+
+/// The settled ports of the processes applied to the run's config; why each moved,
+/// for the summary.
+pub(super) fn apply_process_ports(
+    config: &mut Config,
+    settled: &[(usize, FrontendPort)],
+    moved: &mut Vec<(String, String)>,
+) {
+    for (index, settled) in settled {
+        config.processes[*index].port = settled.port;
+        if let Some(why) = &settled.moved {
+            moved.push((config.processes[*index].name.clone(), why.clone()));
+        }
+    }
 }
 
 /// The `port-chosen` event: a port settled, and why it is not the configured one.

@@ -195,10 +195,20 @@ async fn run_frontend(
         frontend = settled.port;
         moved.frontend = settled.moved;
     }
+    let policy = port::Policy {
+        auto: options.port_auto,
+        yes: options.yes,
+        interactive: prompt::interactive(),
+    };
+    let settled = proceed!(
+        super::ports::settle_process_ports(config, backend_port, frontend, policy, log, shutdown)
+            .await
+    );
     *config = match this_run.apply_ports(config, backend_port, frontend) {
         Ok(config) => config,
         Err(err) => return DevOutcome::Misconfigured(err.to_string()),
     };
+    super::ports::apply_process_ports(config, &settled, &mut moved.processes);
     this_run.update(|record| {
         // No process of it is ours: like a backend started by hand.
         record.backend = BackendUse::Reused {
@@ -214,10 +224,42 @@ async fn run_frontend(
         moved,
         ..Processes::default()
     };
-    if !options.no_frontend
-        && let Flow::Break(outcome) =
+    // The backend runs elsewhere: what `after` puts before it starts now, with what
+    // goes before the frontend.
+    let order = super::extra::Order::of(config);
+    let first: Vec<usize> = order.before.iter().chain(&order.between).copied().collect();
+    let started = super::extra::start_extras(
+        &first,
+        config,
+        client,
+        log,
+        shutdown,
+        this_run,
+        &mut processes,
+    )
+    .await;
+    let started = match started {
+        Flow::Continue(()) if !options.no_frontend => {
             start_frontend(config, options, log, shutdown, this_run, &mut processes).await
-    {
+        }
+        other => other,
+    };
+    let started = match started {
+        Flow::Continue(()) if !options.no_frontend => {
+            super::extra::start_extras(
+                &order.after,
+                config,
+                client,
+                log,
+                shutdown,
+                this_run,
+                &mut processes,
+            )
+            .await
+        }
+        other => other,
+    };
+    if let Flow::Break(outcome) = started {
         processes.stop_all(config, log, shutdown).await;
         return outcome;
     }

@@ -312,3 +312,31 @@ fn print_config_shows_each_process_key_with_its_line_and_the_start_order() {
         .unwrap();
     assert!(host_line.ends_with("# default"), "{host_line}");
 }
+
+#[test]
+fn with_a_remote_backend_the_processes_start_and_stop_too() {
+    let checkout = Checkout::new();
+    let _backend = checkout.outside_backend(&[]);
+    // Not the checkout's path: the guardian's command line names that (its log file).
+    let marker = format!("remote-worker-{}", checkout.port);
+    checkout.write(
+        "dev.toml",
+        &format!(
+            "[backend]\nurl = \"http://127.0.0.1:{}\"\n\n[frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n\
+             [dev]\nshutdown_grace = \"2s\"\n\n\
+             [process.worker]\ncommand = [\"sh\", \"-c\", \"echo up; sleep 3600; echo {marker}\"]\nready = {{ log = \"^up$\" }}\n",
+            checkout.port
+        ),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("worker ready in", LONG);
+    dev.expect_line("up in ", LONG);
+    assert_eq!(processes_with(&marker).len(), 1, "{}", dev.output());
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(
+        wait_until(LONG, || processes_with(&marker).is_empty()),
+        "{}",
+        dev.output()
+    );
+}

@@ -50,7 +50,11 @@ pub async fn race<T>(
             None => std::future::pending().await,
         }
     };
+    // Biased: a rule that holds wins over an exit seen in the same poll (a line that
+    // said it was ready, then the process ended): it was ready, and the supervisor sees
+    // the exit next.
     tokio::select! {
+        biased;
         done = ready => Race::Ready(done),
         status = exited => Race::Exited(status),
         () = sleep_until(deadline) => Race::TimedOut,

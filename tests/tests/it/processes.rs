@@ -340,3 +340,120 @@ fn with_a_remote_backend_the_processes_start_and_stop_too() {
         dev.output()
     );
 }
+
+#[test]
+fn a_process_that_fails_to_start_is_reported_with_its_stderr_and_the_run_id_and_nothing_is_left() {
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &[],
+        "after = [\"worker\"]",
+        "\n[process.worker]\ncommand = [\"sh\", \"-c\", \"echo 'worker: cannot open queue.db' >&2; exit 3\"]\n\
+         ready = { log = \"^ready$\" }\n",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    let status = dev.wait(LONG);
+    let output = dev.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    let id = dev.correlation_id();
+    for line in [
+        "worker: retrying in 100ms (attempt 2 of 3)",
+        "error: worker `sh -c ",
+        "` did not become ready",
+        "it exited (exit code 3) before it was ready",
+        "its last stderr lines:",
+        "    worker: cannot open queue.db",
+        "or correct `process.worker` in dev.toml",
+        &format!("correlation id: {id}"),
+    ] {
+        assert!(output.contains(line), "no {line:?} in:\n{output}");
+    }
+    // The backend waits for the worker: it never started.
+    assert!(!output.contains("started backend pid"), "{output}");
+    assert!(!pid_alive(started_pid(&output, "worker")), "{output}");
+}
+
+#[test]
+fn a_process_with_restart_never_stays_down_and_the_run_goes_on() {
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &[],
+        "",
+        "\n[process.once]\ncommand = [\"sh\", \"-c\", \"echo up; exec sleep 3613\"]\nready = { log = \"^up$\" }\nrestart = \"never\"\n",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("up in ", LONG);
+    let once = started_pid(&dev.output(), "once");
+    kill(Pid::from_raw(once as i32), Signal::SIGTERM).unwrap();
+    dev.expect_line(
+        "once exited (signal 15 (SIGTERM)): not restarted (restart = \"never\")",
+        LONG,
+    );
+    assert!(
+        dev.try_status().is_none(),
+        "the run goes on:\n{}",
+        dev.output()
+    );
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert_eq!(dev.output().matches("started once pid").count(), 1);
+}
+
+/// A server on `SICK_PORT` whose `/ok` answers 200 while `sick` does not exist in its
+/// folder, and 500 while it does.
+const SICK_SERVER: &str = r#"import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = 500 if os.path.exists('sick') else 200
+        self.send_response(code); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(('127.0.0.1', int(os.environ['SICK_PORT'])), H).serve_forever()
+"#;
+
+#[test]
+fn a_process_ready_by_http_is_probed_and_restarted_when_it_stops_answering() {
+    let checkout = Checkout::new();
+    let port = free_port();
+    let command = serde_json::to_string(&["python3", "-c", SICK_SERVER]).unwrap();
+    checkout.fake_config(
+        &[],
+        "liveness_interval = \"200ms\"\nliveness_failures = 2",
+        &format!(
+            "\n[process.sick]\ncommand = {command}\nport = {port}\nready = {{ http = \"/ok\" }}\n"
+        ),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--message-format", "json"]);
+    let first = {
+        assert!(
+            wait_until(LONG, || dev.stderr().contains("up in ")),
+            "{}",
+            dev.output()
+        );
+        started_pid(&dev.output(), "sick")
+    };
+    checkout.write("sick", "");
+    dev.expect_line(
+        "sick stopped answering GET /ok (2 probes in a row): restarting it",
+        LONG,
+    );
+    dev.expect_line("restarting sick in", LONG);
+    std::fs::remove_file(checkout.file("sick")).unwrap();
+    dev.expect_line("sick is back (pid", LONG);
+    let again = started_pid(&dev.output(), "sick");
+    assert_ne!(again, first);
+    assert!(!pid_alive(first));
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+    assert!(!pid_alive(again));
+    // The events of the process are those of the schema, named by its role.
+    let events = crate::schema::events(&dev.stdout());
+    let of = |kind: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"] == kind && e["role"] == "sick")
+            .count()
+    };
+    assert_eq!(of("process-started"), 2, "{events:?}");
+    assert!(of("ready") >= 1, "{events:?}");
+    assert_eq!(of("restarting"), 1, "{events:?}");
+    assert!(of("port-chosen") == 1, "{events:?}");
+}

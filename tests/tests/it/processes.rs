@@ -396,6 +396,9 @@ fn a_process_with_restart_never_stays_down_and_the_run_goes_on() {
     dev.signal(Signal::SIGTERM);
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
     assert_eq!(dev.output().matches("started once pid").count(), 1);
+    // Its output is in the run's log file, named by its process.
+    let logs = crate::support::run_logs(&checkout);
+    assert!(logs.contains(" STDOUT [once] up"), "{logs}");
 }
 
 /// A server on `SICK_PORT` whose `/ok` answers 200 while `sick` does not exist in its

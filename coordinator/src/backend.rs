@@ -26,9 +26,6 @@ use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
 pub use stderr::{bind_conflict_port, code_error};
 
-/// How often phase one tries to connect.
-const CONNECT_POLL: Duration = Duration::from_millis(1);
-
 /// Everything needed to start the backend, resolved from the config.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -562,7 +559,7 @@ async fn wait_ready(
             );
             said = Instant::now();
         }
-        sleep(CONNECT_POLL).await;
+        connect::pause(connect::POLL).await;
     }
     state.listening_after = Some(started.elapsed());
     log.file_only(&format!(

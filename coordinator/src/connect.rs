@@ -35,6 +35,21 @@ pub async fn accepts(addr: impl ToSocketAddrs, within: Duration) -> bool {
 /// connection; the caller bounds the wait.
 pub async fn until_open(addr: impl ToSocketAddrs + Clone, poll: Duration, within: Duration) {
     while !accepts(addr.clone(), within).await {
+        pause(poll).await;
+    }
+}
+
+/// How often the ready waits try to connect while a port is not open yet: a port that
+/// opens is seen 0.25 ms later on average.
+pub const POLL: Duration = Duration::from_micros(500);
+
+/// Waits `poll`. The runtime's timer has a 1 ms tick and rounds up (a 1 ms sleep lasts 1
+/// to 2 ms, 2.5 ms between tries measured): a pause under 2 ms is slept on the blocking
+/// pool instead, which wakes the run's thread when it ends.
+pub async fn pause(poll: Duration) {
+    if poll < Duration::from_millis(2) {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(poll)).await;
+    } else {
         sleep(poll).await;
     }
 }

@@ -118,8 +118,12 @@ pub fn spawn(spec: &ProcessSpec, log: &RunLog) -> std::io::Result<Running> {
             ""
         }
     );
+    // Its argv[0] stays the name it was given (`ps` and the run record show `sh -c ..`).
+    let name = program;
+    let program = crate::which::to_exec(program, &spec.cwd, &spec.env);
     let mut wrap = CommandWrap::with_new(program, |cmd| {
-        cmd.args(args)
+        cmd.arg0(name)
+            .args(args)
             .current_dir(&spec.cwd)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(if foreground {
@@ -213,7 +217,7 @@ async fn pump(
         let line = log.child_line(origin, &buf, is_stderr);
         let line = line.as_str();
         if let Some(flag) = &evidence.bind_conflict
-            && is_bind_conflict(line)
+            && crate::text::is_bind_conflict(line)
         {
             flag.store(true, Ordering::Relaxed);
         }
@@ -226,12 +230,6 @@ async fn pump(
             seen.send_replace(true);
         }
     }
-}
-
-/// The wording of `EADDRINUSE` in Python, Node and Rust servers.
-pub fn is_bind_conflict(line: &str) -> bool {
-    let lower = line.to_ascii_lowercase();
-    lower.contains("address already in use") || lower.contains("eaddrinuse")
 }
 
 impl Running {
@@ -740,22 +738,4 @@ pub fn named(processes: &[ProcessInfo]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bind_conflict_wording() {
-        assert!(is_bind_conflict(
-            "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use"
-        ));
-        assert!(is_bind_conflict(
-            "Error: listen EADDRINUSE: address already in use :::3000"
-        ));
-        assert!(!is_bind_conflict(
-            "INFO: Uvicorn running on http://127.0.0.1:8000"
-        ));
-    }
 }

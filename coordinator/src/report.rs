@@ -424,7 +424,7 @@ mod tests {
             last_probe: None,
             last_readiness: None,
             listening,
-            bind_conflict: tail.iter().any(|l| crate::process::is_bind_conflict(l)),
+            bind_conflict: tail.iter().any(|l| crate::text::is_bind_conflict(l)),
             elapsed: Duration::from_millis(5),
         }
     }

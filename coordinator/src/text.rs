@@ -94,6 +94,12 @@ pub fn shell_command<S: AsRef<str>>(argv: &[S]) -> String {
     words.join(" ")
 }
 
+/// The wording of `EADDRINUSE` in Python, Node and Rust servers.
+pub fn is_bind_conflict(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("address already in use") || lower.contains("eaddrinuse")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +145,18 @@ mod tests {
         assert_eq!(tail.len(), TAIL_LINES);
         assert_eq!(tail.first().map(String::as_str), Some("line 11"));
         assert_eq!(tail.last().map(String::as_str), Some("line 30"));
+    }
+
+    #[test]
+    fn bind_conflict_wording() {
+        assert!(is_bind_conflict(
+            "ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already in use"
+        ));
+        assert!(is_bind_conflict(
+            "Error: listen EADDRINUSE: address already in use :::3000"
+        ));
+        assert!(!is_bind_conflict(
+            "INFO: Uvicorn running on http://127.0.0.1:8000"
+        ));
     }
 }

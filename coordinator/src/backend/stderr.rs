@@ -2,15 +2,13 @@
 //! names (the backend ignores the port dev gave it), and a Python traceback whose last
 //! line no retry can change (a syntax error, a module that is not installed).
 
-use crate::process;
-
 /// The port a bind conflict's line names (`('127.0.0.1', 8000)`, `127.0.0.1:8000`,
 /// `port 8000`), from the last such line of the tail: which port the backend tried.
 pub fn bind_conflict_port(tail: &[String]) -> Option<u16> {
     let line = tail
         .iter()
         .rev()
-        .find(|line| process::is_bind_conflict(line))?;
+        .find(|line| crate::text::is_bind_conflict(line))?;
     let bytes = line.as_bytes();
     let mut found = None;
     let mut i = 0;

@@ -39,8 +39,6 @@ mod supervise;
 
 pub(super) use supervise::join_all;
 
-/// How often phase one tries to connect: the backend's.
-const CONNECT_POLL: Duration = Duration::from_millis(1);
 /// A process that stays up this long has its restart count reset: the backend's.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 
@@ -328,7 +326,7 @@ fn until_ready(
         Ready::Log(_) => Box::pin(seen),
         Ready::Port => Box::pin(async move {
             if let Some(addr) = addr {
-                connect::until_open(addr, CONNECT_POLL, connect::LOOPBACK).await;
+                connect::until_open(addr, connect::POLL, connect::LOOPBACK).await;
             }
         }),
         Ready::Http(path) => {
@@ -337,7 +335,7 @@ fn until_ready(
                 let (Some(addr), Some(url)) = (addr, url) else {
                     return;
                 };
-                connect::until_open(addr, CONNECT_POLL, connect::LOOPBACK).await;
+                connect::until_open(addr, connect::POLL, connect::LOOPBACK).await;
                 let started = Instant::now();
                 loop {
                     let answer = client.status(&url, log.correlation_id()).await;

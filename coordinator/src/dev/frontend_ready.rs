@@ -24,9 +24,6 @@ use crate::runlog::RunLog;
 use crate::signals::Shutdown;
 use crate::text::shell_command;
 
-/// A refused connect on loopback costs microseconds: poll often, so the ready line
-/// follows the port's opening by about a millisecond.
-const CONNECT_POLL: Duration = Duration::from_millis(1);
 /// A connect on loopback answers at once, or is refused at once, unless the listener's
 /// accept queue is full.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
@@ -179,7 +176,7 @@ async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
                 return served;
             }
         }
-        sleep(CONNECT_POLL).await;
+        crate::connect::pause(crate::connect::POLL).await;
     }
 }
 

@@ -377,50 +377,8 @@ impl Config {
     /// What only the whole config can tell: the placeholders of every command, and
     /// the processes' names, ports and order.
     fn check_whole(&self, problems: &mut Vec<Problem>) {
-        self.check_placeholders(problems);
+        placeholder::check(self, problems);
         process::check(self, problems);
-    }
-
-    /// Commands may use only the known placeholders; each unknown one is a problem at
-    /// the place the command was set.
-    fn check_placeholders(&self, problems: &mut Vec<Problem>) {
-        let more: Vec<String> = self
-            .processes
-            .iter()
-            .filter(|p| p.port.is_some())
-            .flat_map(|p| [format!("{}.port", p.name), format!("{}.url", p.name)])
-            .collect();
-        let mut commands = vec![
-            ("backend.command".to_owned(), &self.backend.command, None),
-            ("frontend.command".to_owned(), &self.frontend.command, None),
-        ];
-        for p in &self.processes {
-            let at = p.sources.get("command").cloned();
-            commands.push((format!("process.{}.command", p.name), &p.command, at));
-        }
-        for (key, argv, at) in commands {
-            for name in argv.iter().flat_map(|arg| placeholder::unknown(arg, &more)) {
-                let location = match at.as_ref().unwrap_or_else(|| self.source(&key)) {
-                    Source::File { path, line } => format!("{}:{line}", path.display()),
-                    Source::Env(var) => format!("environment variable {var}"),
-                    other => other.to_string(),
-                };
-                let known = placeholder::NAMES
-                    .iter()
-                    .map(|n| (*n).to_owned())
-                    .chain(more.iter().cloned())
-                    .map(|n| format!("{{{n}}}"))
-                    .collect::<Vec<_>>();
-                problems.push(Problem {
-                    location,
-                    message: format!("unknown placeholder `{name}` in `{key}`"),
-                    fix: format!(
-                        "use {} (or write {{{{ for a literal brace)",
-                        known.join(", ")
-                    ),
-                });
-            }
-        }
     }
 
     /// Where the effective value of `key` came from.

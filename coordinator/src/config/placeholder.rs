@@ -87,6 +87,68 @@ pub fn expand(arg: &str, values: &[(&str, String)]) -> String {
         .collect()
 }
 
+/// Commands may use only the known placeholders; each unknown one is a problem at
+/// the place the command was set.
+pub(super) fn check(config: &super::Config, problems: &mut Vec<super::Problem>) {
+    let more: Vec<String> = config
+        .processes
+        .iter()
+        .filter(|p| p.port.is_some())
+        .flat_map(|p| [format!("{}.port", p.name), format!("{}.url", p.name)])
+        .collect();
+    let mut commands = vec![
+        ("backend.command".to_owned(), &config.backend.command, None),
+        (
+            "frontend.command".to_owned(),
+            &config.frontend.command,
+            None,
+        ),
+    ];
+    for p in &config.processes {
+        let at = p.sources.get("command").cloned();
+        commands.push((format!("process.{}.command", p.name), &p.command, at));
+    }
+    for (key, argv, at) in commands {
+        for name in argv.iter().flat_map(|arg| unknown(arg, &more)) {
+            let location = match at.as_ref().unwrap_or_else(|| config.source(&key)) {
+                super::Source::File { path, line } => format!("{}:{line}", path.display()),
+                super::Source::Env(var) => format!("environment variable {var}"),
+                other => other.to_string(),
+            };
+            let known = NAMES
+                .iter()
+                .map(|n| (*n).to_owned())
+                .chain(more.iter().cloned())
+                .map(|n| format!("{{{n}}}"))
+                .collect::<Vec<_>>();
+            let bare = name.trim_matches(|c| c == '{' || c == '}');
+            let portless = bare.split_once('.').and_then(|(process, field)| {
+                let found = config
+                    .processes
+                    .iter()
+                    .any(|p| p.name == process && p.port.is_none());
+                (found && matches!(field, "port" | "url")).then_some(process)
+            });
+            if let Some(process) = portless {
+                problems.push(super::Problem {
+                    location,
+                    message: format!("`{name}` in `{key}`: [process.{process}] has no `port`"),
+                    fix: format!("give [process.{process}] a `port`, or remove `{name}`"),
+                });
+                continue;
+            }
+            problems.push(super::Problem {
+                location,
+                message: format!("unknown placeholder `{name}` in `{key}`"),
+                fix: format!(
+                    "use {} (or write {{{{ for a literal brace)",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

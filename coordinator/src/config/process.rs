@@ -16,7 +16,11 @@ use toml::de::{DeString, DeValue};
 
 use super::setting::{Kind, Value};
 use super::{Problem, Source, location};
+
+mod check;
+
 use crate::text::line_col;
+pub(super) use check::check;
 
 /// The keys a `[process.NAME]` table accepts.
 pub const KEYS: &[&str] = &[
@@ -55,6 +59,8 @@ pub struct ProcessConfig {
     pub sources: BTreeMap<&'static str, Source>,
     /// Where its table starts, for problems of the whole table.
     pub at: String,
+    /// Keys given an invalid value (a problem already says so).
+    pub invalid: Vec<&'static str>,
 }
 
 /// When a process counts as ready.
@@ -102,6 +108,7 @@ impl ProcessConfig {
             startup_timeout: Duration::from_secs(30),
             sources: BTreeMap::new(),
             at,
+            invalid: Vec::new(),
         }
     }
 
@@ -141,14 +148,24 @@ pub(super) fn parse(
         return Vec::new();
     };
     let mut out = Vec::new();
+    // The parsed table is sorted by name: take the tables in file order.
+    let mut tables: Vec<_> = tables.iter().collect();
+    tables.sort_by_key(|(name, _)| name.span().start);
     for (name, table) in tables {
         let at = location(shown, text, name.span().start);
         let name = name.get_ref().as_ref();
         if let Some(message) = bad_name(name) {
+            let fix = if RESERVED.contains(&name) {
+                format!(
+                    "pick another name; the {name} is configured in its own section ([backend], [frontend]), and a table [process] holds one table per process ([process.NAME])"
+                )
+            } else {
+                "name it with lower-case letters, digits, `-` and `_`, starting with a letter (e.g. [process.redis])".into()
+            };
             problems.push(Problem {
                 location: at,
                 message,
-                fix: "name it with lower-case letters, digits, `-` and `_`, starting with a letter (e.g. [process.redis])".into(),
+                fix,
             });
             continue;
         }
@@ -183,14 +200,18 @@ pub(super) fn parse(
                         },
                     );
                 }
-                Err(expected) => problems.push(Problem {
-                    location: location(shown, text, at),
-                    message: format!(
-                        "invalid value {} for `process.{name}.{key_name}`: expected {expected}",
-                        text[value.span()].trim()
-                    ),
-                    fix: format!("set `process.{name}.{key_name}` to {expected}"),
-                }),
+                Err(expected) => {
+                    // Said once: not also "has no `command`".
+                    process.invalid.push(known);
+                    problems.push(Problem {
+                        location: location(shown, text, at),
+                        message: format!(
+                            "invalid value {} for `process.{name}.{key_name}`: expected {expected}",
+                            text[value.span()].trim()
+                        ),
+                        fix: format!("set `process.{name}.{key_name}` to {expected}"),
+                    });
+                }
             }
         }
         if !process.sources.contains_key("ready") && process.port.is_some() {
@@ -284,112 +305,25 @@ fn apply(process: &mut ProcessConfig, key: &str, value: &DeValue<'_>) -> Result<
 fn ready(value: &DeValue<'_>) -> Result<Ready, &'static str> {
     const READY: &str =
         r#""port", "started", { http = "/path" } or { log = "a regular expression" }"#;
+    const HTTP: &str = r#"{ http = "/path" }, a path starting with "/""#;
+    const LOG: &str = r#"{ log = "..." }, a non-empty regular expression (Rust `regex` syntax: a literal "(" is written "\\(")"#;
     match value {
         DeValue::String(text) if text.as_ref() == "port" => Ok(Ready::Port),
         DeValue::String(text) if text.as_ref() == "started" => Ok(Ready::Started),
         DeValue::Table(table) if table.len() == 1 => {
             let (key, value) = table.iter().next().ok_or(READY)?;
-            let text = value.get_ref().as_str().ok_or(READY)?;
-            match key.get_ref().as_ref() {
-                "http" if text.starts_with('/') => Ok(Ready::Http(text.to_owned())),
-                "log" if regex::Regex::new(text).is_ok() && !text.is_empty() => {
-                    Ok(Ready::Log(text.to_owned()))
+            let text = value.get_ref().as_str();
+            match (key.get_ref().as_ref(), text) {
+                ("http", Some(path)) if path.starts_with('/') => Ok(Ready::Http(path.to_owned())),
+                ("http", _) => Err(HTTP),
+                ("log", Some(regex)) if !regex.is_empty() && regex::Regex::new(regex).is_ok() => {
+                    Ok(Ready::Log(regex.to_owned()))
                 }
+                ("log", _) => Err(LOG),
                 _ => Err(READY),
             }
         }
         _ => Err(READY),
-    }
-}
-
-/// What only the whole config can tell: each process has a command, `ready = "port"` or
-/// `{ http }` has a port, `after` names known processes and makes no cycle.
-pub(super) fn check(config: &super::Config, problems: &mut Vec<Problem>) {
-    let known: Vec<&str> = ["backend", "frontend"]
-        .into_iter()
-        .chain(config.processes.iter().map(|p| p.name.as_str()))
-        .collect();
-    for process in &config.processes {
-        let name = &process.name;
-        if process.command.is_empty() {
-            problems.push(Problem {
-                location: process.at.clone(),
-                message: format!("[process.{name}] has no `command`"),
-                fix: format!(
-                    r#"add `command = ["program", "arg"]` to [process.{name}], or remove the table"#
-                ),
-            });
-        }
-        if process.port.is_none() && matches!(process.ready, Ready::Port | Ready::Http(_)) {
-            problems.push(Problem {
-                location: at_key(process, "ready"),
-                message: format!(
-                    "`process.{name}.ready` waits on a port, but [process.{name}] has no `port`"
-                ),
-                fix: format!(
-                    r#"give [process.{name}] a `port`, or set `ready = "started"` or `{{ log = "..." }}`"#
-                ),
-            });
-        }
-    }
-    let afters = [
-        (
-            "backend.after",
-            &config.backend.after,
-            config.source("backend.after").clone(),
-        ),
-        (
-            "frontend.after",
-            &config.frontend.after,
-            config.source("frontend.after").clone(),
-        ),
-    ]
-    .into_iter()
-    .map(|(key, after, source)| (key.to_owned(), after, source_location(&source)))
-    .chain(config.processes.iter().map(|p| {
-        (
-            format!("process.{}.after", p.name),
-            &p.after,
-            at_key(p, "after"),
-        )
-    }));
-    for (key, after, at) in afters {
-        for name in after.iter().filter(|n| !known.contains(&n.as_str())) {
-            problems.push(Problem {
-                location: at.clone(),
-                message: format!("`{key}` names `{name}`, which is not a process of dev.toml"),
-                fix: format!("name one of: {}", known.join(", ")),
-            });
-        }
-    }
-    if let Err(cycle) = start_order(config) {
-        problems.push(Problem {
-            location: config
-                .file
-                .as_deref()
-                .map_or_else(|| "dev.toml".into(), |f| super::display_path(f, &config.root)),
-            message: format!(
-                "`after` makes a cycle: {} (each waits for the next; the frontend always waits for the backend)",
-                cycle.join(" → ")
-            ),
-            fix: "remove one of these `after` entries".into(),
-        });
-    }
-}
-
-/// Where a key of a process was set, or its table.
-fn at_key(process: &ProcessConfig, key: &str) -> String {
-    match process.sources.get(key) {
-        Some(source) => source_location(source),
-        None => process.at.clone(),
-    }
-}
-
-fn source_location(source: &Source) -> String {
-    match source {
-        Source::File { path, line } => format!("{}:{line}", path.display()),
-        Source::Env(var) => format!("environment variable {var}"),
-        other => other.to_string(),
     }
 }
 
@@ -555,5 +489,29 @@ mod tests {
         assert!(err.contains("[process.w] has no `command`"), "{err}");
         assert!(err.contains("has no `port`"), "{err}");
         assert!(err.contains("names `nope`"), "{err}");
+    }
+
+    #[test]
+    fn tables_keep_file_order_and_clashing_names_or_ports_are_refused() {
+        let config =
+            load("[process.zeta]\ncommand = [\"z\"]\n[process.alpha]\ncommand = [\"a\"]\n")
+                .expect("valid");
+        let names: Vec<&str> = config.processes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+        let err = load(
+            "[process.my-redis]\ncommand = [\"r\"]\nport = 8000\n[process.my_redis]\ncommand = [\"r\"]\n",
+        )
+        .expect_err("clashes")
+        .to_string();
+        assert!(err.contains("would both set MY_REDIS_PORT"), "{err}");
+        assert!(
+            err.contains("`process.my-redis.port` is 8000, which is also `backend.port`"),
+            "{err}"
+        );
+        let err = load("[process.w]\ncommand = \"w\"\nready = { log = \"(\" }\n")
+            .expect_err("invalid")
+            .to_string();
+        assert!(!err.contains("has no `command`"), "{err}");
+        assert!(err.contains("a non-empty regular expression"), "{err}");
     }
 }

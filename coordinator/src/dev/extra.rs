@@ -71,7 +71,6 @@ pub(super) struct Extra {
     next_probe: Instant,
 }
 
-#[derive(Debug, Clone, Copy)]
 enum State {
     Up {
         since: Instant,
@@ -80,8 +79,27 @@ enum State {
     Backoff {
         until: Instant,
     },
+    /// Started again after a backoff, waiting for its rule: a state of the supervisor's
+    /// loop, not an await in a handler, so a signal, the frontend's exit and the
+    /// backend's are seen meanwhile.
+    Starting {
+        ready: Pin<Box<dyn Future<Output = ()> + Send>>,
+        started: Instant,
+        deadline: Instant,
+    },
     /// Exited and not to be restarted.
     Down,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::Up { .. } => "Up",
+            State::Backoff { .. } => "Backoff",
+            State::Starting { .. } => "Starting",
+            State::Down => "Down",
+        })
+    }
 }
 
 /// What happened to one of them.
@@ -89,6 +107,10 @@ pub(super) enum Happened {
     Exited(usize, ExitStatus),
     BackoffOver(usize),
     Probe(usize),
+    /// Started again, and its rule now holds.
+    Ready(usize),
+    /// Started again, and not ready by its `startup_timeout`.
+    NotReady(usize),
 }
 
 /// The run's `[process.NAME]` processes, in the order they started.
@@ -158,7 +180,10 @@ pub(super) async fn start_extras(
 /// How one start went.
 enum Attempt {
     Ready(Running),
-    Failed(DevOutcome),
+    /// Why, and the report if it is the last try.
+    Failed(String, DevOutcome),
+    /// Another try cannot help (its program is missing, it daemonizes).
+    Fatal(DevOutcome),
     /// A signal came first; what was started is stopped.
     Interrupted(crate::signals::ShutdownRequest),
 }
@@ -207,7 +232,15 @@ pub(super) async fn start(index: usize, cx: &mut Cx<'_>) -> Flow<Extra> {
                     next_probe: Instant::now() + cx.config.backend.liveness_interval,
                 });
             }
-            Attempt::Failed(outcome) => failed = Some(outcome),
+            Attempt::Failed(why, outcome) => {
+                if attempt < attempts {
+                    cx.log.warn(&format!(
+                        "{name}: attempt {attempt} of {attempts} failed: {why}"
+                    ));
+                }
+                failed = Some(outcome);
+            }
+            Attempt::Fatal(outcome) => return Flow::Break(outcome),
             Attempt::Interrupted(request) => {
                 cx.log.info(&format!(
                     "{request} received before {name} was ready: stopping"
@@ -219,9 +252,8 @@ pub(super) async fn start(index: usize, cx: &mut Cx<'_>) -> Flow<Extra> {
     Flow::Break(failed.unwrap_or(DevOutcome::Stopped))
 }
 
-/// One start: spawn, record, and race its ready rule against its exit, its
-/// `startup_timeout` and a signal. A failed start is stopped and reported.
-async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Attempt {
+/// Spawns it and records it; a program that cannot start is a report (no retry helps).
+fn spawn_one(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Result<Running, DevOutcome> {
     let (config, log) = (cx.config, cx.log);
     let process = &config.processes[index];
     let argv = config.expanded(&process.command);
@@ -237,57 +269,120 @@ async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Atte
             _ => None,
         },
     };
-    let started = Instant::now();
-    let mut running = match process::spawn(&spec, log) {
-        Ok(running) => running,
-        Err(err) => {
-            return Attempt::Failed(fail_with(
-                log,
-                &format!("could not start {name} `{command}`: {err}"),
-                vec![],
-                vec![Cause {
-                    cause: format!("`{}` is not installed or not on PATH", argv[0]),
-                    fix: format!(
-                        "install it, or correct `process.{name}.command` in dev.toml (`cargo xtask doctor` checks it)"
-                    ),
-                }],
-            ));
-        }
-    };
+    let running = process::spawn(&spec, log).map_err(|err| {
+        fail_with(
+            log,
+            &format!("could not start {name} `{command}`: {err}"),
+            vec![],
+            vec![Cause {
+                cause: format!("`{}` is not installed or not on PATH", argv[0]),
+                fix: format!(
+                    "install it, or correct `process.{name}.command` in dev.toml (`cargo xtask doctor` checks it)"
+                ),
+            }],
+        )
+    })?;
     log.info(&format!("started {name} pid {}: {command}", running.pid()));
     cx.this_run.started(name, &running, &argv);
+    Ok(running)
+}
+
+/// It is ready: said, with how long it took.
+fn say_ready(process: &ProcessConfig, name: &str, elapsed: Duration, log: &RunLog, again: bool) {
+    let at = process
+        .url()
+        .map_or_else(String::new, |url| format!(": {url}"));
+    let word = if again { "ready again" } else { "ready" };
+    log.info(&format!("{name} {word} in {} ms{at}", elapsed.as_millis()));
+    let command = crate::text::shell_command(&process.command);
+    log.ready(name, &shown(process, &command), elapsed);
+}
+
+/// One start: spawn, record, and race its ready rule against its exit, its
+/// `startup_timeout` and a signal. A failed start is stopped and reported.
+async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Attempt {
+    let (config, log) = (cx.config, cx.log);
+    let process = &config.processes[index];
+    let command = crate::text::shell_command(&config.expanded(&process.command));
+    let started = Instant::now();
+    let mut running = match spawn_one(index, name, cx) {
+        Ok(running) => running,
+        Err(outcome) => return Attempt::Fatal(outcome),
+    };
     let rule = until_ready(process, &running, cx.client.clone(), log.clone());
     let deadline = started + process.startup_timeout;
     let why = match race(rule, Some(&mut running), deadline, cx.shutdown).await {
         Race::Ready(()) => {
-            let elapsed = started.elapsed();
-            log.info(&format!(
-                "{name} ready in {} ms{}",
-                elapsed.as_millis(),
-                process
-                    .url()
-                    .map_or_else(String::new, |url| format!(": {url}"))
-            ));
-            log.ready(name, &shown(process, &command), elapsed);
+            say_ready(process, name, started.elapsed(), log, false);
             return Attempt::Ready(running);
         }
         Race::Interrupted(request) => {
             stop(&mut running, config, log).await;
             return Attempt::Interrupted(request);
         }
-        Race::Exited(status) => format!(
-            "it exited ({}) before it was ready",
-            process::describe_status(status)
-        ),
-        Race::TimedOut => format!(
-            "it was not ready within {} ({}): {}",
-            duration::format(process.startup_timeout),
-            format_args!("process.{name}.startup_timeout"),
-            waited_for(process)
-        ),
+        Race::Exited(status) => {
+            if let Some(report) = forked(process, status, &command, log).await {
+                stop(&mut running, config, log).await;
+                return Attempt::Fatal(report);
+            }
+            format!(
+                "it exited ({}) before it was ready",
+                process::describe_status(status)
+            )
+        }
+        Race::TimedOut => timed_out(process),
     };
     stop(&mut running, config, log).await;
-    Attempt::Failed(not_ready(process, &running, &command, &why, log))
+    let report = not_ready(process, &running, &command, &why, log);
+    Attempt::Failed(why, report)
+}
+
+/// What a start that timed out waited for.
+fn timed_out(process: &ProcessConfig) -> String {
+    format!(
+        "it was not ready within {} (process.{}.startup_timeout): {}",
+        duration::format(process.startup_timeout),
+        process.name,
+        waited_for(process)
+    )
+}
+
+/// A process with a port that exited while its port still answers forked into the
+/// background (daemonized): dev cannot supervise what it left (the caller stops it: dev
+/// is the child subreaper), and a restart would start a second copy. The report says so,
+/// with the fix. Asked before what it left is stopped.
+async fn forked(
+    process: &ProcessConfig,
+    status: ExitStatus,
+    command: &str,
+    log: &RunLog,
+) -> Option<DevOutcome> {
+    let addr = address(process)?;
+    if !connect::accepts(addr, connect::LOOPBACK).await {
+        return None;
+    }
+    let name = &process.name;
+    let holder = crate::holder::lookup(addr.port());
+    let who = holder.holder().map_or_else(String::new, |h| {
+        format!(
+            " (held by pid {}, `{}`)",
+            h.pid,
+            crate::text::printable(&h.cmdline)
+        )
+    });
+    Some(fail_with(
+        log,
+        &format!(
+            "{name} `{command}` exited ({}) while its port {} still answered{who}: the command forks into the background",
+            process::describe_status(status),
+            addr.port()
+        ),
+        vec!["what it left in the background was stopped".into()],
+        vec![Cause {
+            cause: format!("{name} daemonizes: dev cannot supervise a process that left it"),
+            fix: "run it in the foreground (redis-server: add `--daemonize no`), then stop the copy it left (its pid is above)".into(),
+        }],
+    ))
 }
 
 /// The children's environment, with `FRONTEND_URL` and `FRONTEND_PORT` where the

@@ -23,7 +23,7 @@ pub(super) struct FrontendPort {
 
 /// Whose port is settled, for the words and the fix.
 pub(super) struct Whose<'a> {
-    /// `frontend`, `redis`.
+    /// `the frontend`, `redis`: as a sentence names it.
     pub(super) role: &'a str,
     /// `frontend.port`, `process.redis.port`.
     pub(super) key: &'a str,
@@ -44,7 +44,7 @@ pub(super) async fn resolve_frontend_port(
         return Flow::Continue(FrontendPort::default());
     };
     let whose = Whose {
-        role: "frontend",
+        role: "the frontend",
         key: "frontend.port",
         flag: "--frontend-port auto",
     };
@@ -81,8 +81,8 @@ pub(super) async fn resolve_port_of(
             });
         }
         let described = match theirs {
-            Some(what) => format!("the {role}'s port {wanted} is {what}"),
-            None => held(wanted, &format!("the {role}'s port, `{}`", whose.key)),
+            Some(what) => format!("{role}'s port {wanted} is {what}"),
+            None => held(wanted, &format!("{role}'s port, `{}`", whose.key)),
         };
         let Some(next) = next_free_avoiding(wanted, &avoid) else {
             return Flow::Break(refuse(
@@ -96,7 +96,7 @@ pub(super) async fn resolve_port_of(
         let accepted = match port::decide_without_asking(Offer::NextPort(next), policy) {
             Some(accepted) => accepted,
             None if policy.interactive => {
-                let question = format!("Use port {next} for the {role} instead?");
+                let question = format!("Use port {next} for {role} instead?");
                 match confirm(question, true, shutdown).await {
                     Ok(accepted) => accepted,
                     Err(name) => {
@@ -111,7 +111,10 @@ pub(super) async fn resolve_port_of(
             let hint = rerun_hint(whose.flag, wanted, next);
             return Flow::Break(refuse(log, role, &described, hint));
         }
-        log.info(&format!("{role}: using port {next} instead of {wanted}"));
+        log.info(&format!(
+            "{}: using port {next} instead of {wanted}",
+            role.trim_start_matches("the ")
+        ));
         moved.get_or_insert_with(|| match theirs {
             Some(what) => format!("{wanted} is {what}"),
             None => moved_because(wanted),
@@ -121,7 +124,7 @@ pub(super) async fn resolve_port_of(
     Flow::Break(refuse(
         log,
         role,
-        &format!("no {role} port could be settled after 5 tries"),
+        &format!("no port for {role} could be settled after 5 tries"),
         format!("choose a free one in `{}`", whose.key),
     ))
 }
@@ -172,8 +175,9 @@ fn next_free_avoiding(wanted: u16, avoid: &[u16]) -> Option<u16> {
 
 /// The fix of a refusal: the exact command that takes the offered port.
 fn rerun_hint(flag: &str, wanted: u16, next: u16) -> String {
+    let or_yes = if flag == "--yes" { "" } else { " (or `--yes`)" };
     format!(
-        "rerun with `cargo xtask dev {flag}` (or `--yes`) to use port {next}, or stop the process holding port {wanted}"
+        "rerun with `cargo xtask dev {flag}`{or_yes} to use port {next}, or stop the process holding port {wanted}"
     )
 }
 
@@ -183,7 +187,7 @@ fn refuse(log: &RunLog, role: &str, what: &str, fix: String) -> DevOutcome {
         what,
         vec![],
         vec![Cause {
-            cause: format!("the {role}'s port is taken"),
+            cause: format!("{role}'s port is taken"),
             fix,
         }],
     )

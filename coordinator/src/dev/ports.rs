@@ -84,7 +84,7 @@ pub(super) async fn settle_process_ports(
         let whose = Whose {
             role: &process.name,
             key: &key,
-            flag: "--port auto",
+            flag: "--yes",
         };
         let theirs: Vec<(u16, &str)> = taken.iter().map(|(p, what)| (*p, what.as_str())).collect();
         let settled = proceed!(flow: frontend_port::resolve_port_of(&whose, wanted, &theirs, policy, log, shutdown).await);

@@ -147,8 +147,8 @@ impl ThisRun {
             argv: argv.to_vec(),
         });
         let waiting_for = match role {
-            "backend" => format!("the backend (pid {pid}) to be ready"),
-            _ => format!("the {role} (pid {pid}) to start"),
+            "frontend" | "command" => format!("the {role} (pid {pid}) to start"),
+            _ => format!("{role} (pid {pid}) to be ready").replacen("backend", "the backend", 1),
         };
         self.update(|record| {
             record.started.retain(|s| s.role != role);

@@ -114,8 +114,50 @@ fn port_check(cx: &Context, process: &ProcessConfig, port: u16) -> Check {
         .fix(format!("set another `{key}` in dev.toml"))
         .data(data);
     }
+    // A live run of this checkout that runs it: on this port it is ours; on another one
+    // (it was moved), said beside what this port is.
+    let live = crate::runs::Runs::of(&cx.config.root)
+        .read_all()
+        .into_iter()
+        .filter(crate::runs::Record::is_live)
+        .find_map(|run| {
+            let shown = run
+                .processes
+                .iter()
+                .find(|p| p.role == process.name)?
+                .clone();
+            Some((run, shown))
+        });
+    let elsewhere = live.as_ref().and_then(|(run, shown)| {
+        let moved = shown.port.filter(|p| *p != port)?;
+        Some(format!(
+            "the live dev run {} runs {} on port {moved}",
+            run.correlation_id, process.name
+        ))
+    });
+    if let Some((run, shown)) = &live
+        && shown.port == Some(port)
+    {
+        data["state"] = json!("ours");
+        let pid = shown
+            .pid
+            .map_or_else(String::new, |pid| format!(" (pid {pid})"));
+        return Check::new(
+            id,
+            Status::Ok,
+            format!(
+                "port {port} ({whose}) is {}{pid} of the live dev run {} (dev pid {})",
+                process.name, run.correlation_id, run.pid
+            ),
+        )
+        .data(data);
+    }
     if port::is_free(port) {
-        return Check::new(id, Status::Ok, format!("port {port} ({whose}) is free")).data(data);
+        let check = Check::new(id, Status::Ok, format!("port {port} ({whose}) is free")).data(data);
+        return match elsewhere {
+            Some(said) => check.detail(said),
+            None => check,
+        };
     }
     let lookup = crate::holder::lookup(port);
     if let Some(holder) = lookup.holder() {
@@ -133,11 +175,15 @@ fn port_check(cx: &Context, process: &ProcessConfig, port: u16) -> Check {
         || "no free port was found above it".to_owned(),
         |p| format!("it would use port {p}"),
     );
-    Check::new(id, Status::Error, state.describe(port))
+    let check = Check::new(id, Status::Error, state.describe(port))
         .fix(format!(
             "stop that process, or run `cargo xtask dev --yes`, which takes a free port ({instead}), or set another `{key}` in dev.toml"
         ))
-        .data(data)
+        .data(data);
+    match elsewhere {
+        Some(said) => check.detail(said),
+        None => check,
+    }
 }
 
 /// Who else of the run has `port` (`backend`, `frontend`, `process worker`), if anyone:

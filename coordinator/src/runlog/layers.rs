@@ -131,9 +131,21 @@ pub(super) fn prefix(origin: Origin, colour: bool, level: Level) -> String {
         (Origin::Dev, _) => "36",
         (Origin::Backend, _) => "35",
         (Origin::Frontend, _) => "32",
-        (Origin::Process(_), _) => "34",
+        (Origin::Process(name), _) => process_colour(name),
     };
     format!("\x1b[{code}m[{tag}]\x1b[0m")
+}
+
+/// A `[process.NAME]`'s colour, by its name: the same in every run, and told apart
+/// from the others' (blue, bright blue, bright magenta, bright cyan, bright green) and
+/// from dev's cyan, the backend's magenta and the frontend's green.
+fn process_colour(name: &str) -> &'static str {
+    const COLOURS: [&str; 5] = ["34", "94", "95", "96", "92"];
+    // FNV-1a: `redis` and `electron` differ (a byte sum gave them one colour).
+    let hash = name.bytes().fold(2_166_136_261_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(16_777_619)
+    });
+    COLOURS[hash as usize % COLOURS.len()]
 }
 
 /// The terminal's filter from `RUST_LOG` (default `info`); the text when it is invalid.

@@ -133,3 +133,36 @@ fn process_port_held_names_the_holder_and_free_is_ok() {
         .collect();
     assert_eq!(ids, ["process-redis"]);
 }
+
+#[test]
+fn the_port_of_a_live_runs_own_process_is_ours() {
+    use nix::sys::signal::Signal;
+    let checkout = Checkout::new();
+    let port = free_port();
+    checkout.fake_config(
+        &[],
+        "",
+        &format!(
+            "\n[process.web]\ncommand = [\"python3\", \"-m\", \"http.server\", \"{{web.port}}\", \"--bind\", \"127.0.0.1\"]\nport = {port}\n"
+        ),
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("up in ", std::time::Duration::from_secs(60));
+    let (state, found) = status(&checkout, "process-web-port", &[]);
+    assert_eq!(state, "ok", "{found}");
+    assert_eq!(found["data"]["state"], "ours", "{found}");
+    assert!(
+        found["summary"]
+            .as_str()
+            .unwrap()
+            .contains("of the live dev run"),
+        "{found}"
+    );
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(
+        dev.wait(std::time::Duration::from_secs(30)).code(),
+        Some(0),
+        "{}",
+        dev.output()
+    );
+}

@@ -143,15 +143,19 @@ fn redis_starts_before_the_backend_on_a_moved_port_and_comes_back_when_killed() 
     // 6379 as a developer's machine has it: taken (here, by the test).
     let (_holder, redis_wanted) = held();
     let backend_port = free_port();
+    // The README's recipe, as a team copies it, with the test's port for 6379.
+    let recipe = crate::real_frontends::readme_recipe("redis");
+    assert!(recipe.contains("after = [\"redis\"]"), "{recipe}");
+    let recipe = recipe
+        .replace("[backend]\nafter = [\"redis\"]\n", "")
+        .replace("port = 6379\n", &format!("port = {redis_wanted}\n"));
     checkout.write(
         "dev.toml",
         &format!(
             "[backend]\ncommand = [{python}, {main}]\nport = {backend_port}\nafter = [\"redis\"]\n\
              retry_delay = \"1s\"\naccept_degraded = true\nwatch = []\n\n\
              [frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n\
-             [dev]\nshutdown_grace = \"2s\"\n\n\
-             [process.redis]\ncommand = [\"redis-server\", \"--port\", \"{{redis.port}}\", \"--bind\", \"127.0.0.1\", \"--save\", \"\", \"--appendonly\", \"no\"]\n\
-             port = {redis_wanted}\nscheme = \"redis\"\n",
+             [dev]\nshutdown_grace = \"2s\"\n\n{recipe}",
             python = quoted(&reference_python()),
             main = quoted(&repo_root().join("backend/main.py")),
         ),
@@ -440,7 +444,7 @@ fn a_process_ready_by_http_is_probed_and_restarted_when_it_stops_answering() {
     );
     dev.expect_line("restarting sick in", LONG);
     std::fs::remove_file(checkout.file("sick")).unwrap();
-    dev.expect_line("sick is back (pid", LONG);
+    dev.expect_line("sick ready again in", LONG);
     let again = started_pid(&dev.output(), "sick");
     assert_ne!(again, first);
     assert!(!pid_alive(first));
@@ -459,4 +463,69 @@ fn a_process_ready_by_http_is_probed_and_restarted_when_it_stops_answering() {
     assert!(of("ready") >= 1, "{events:?}");
     assert_eq!(of("restarting"), 1, "{events:?}");
     assert!(of("port-chosen") == 1, "{events:?}");
+}
+
+#[test]
+fn a_missing_program_is_reported_at_once_and_a_daemonizing_command_is_named() {
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &[],
+        "",
+        "\n[process.ghost]\ncommand = [\"no-such-program-21\", \"x\"]\n",
+    );
+    let started = std::time::Instant::now();
+    let (status, output) = checkout.run(&["dev", "--no-sync"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(output.contains("could not start ghost"), "{output}");
+    assert!(!output.contains("retrying"), "{output}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{output}");
+
+    // A command that leaves its server in the background and exits 0.
+    let port = free_port();
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &[],
+        "",
+        &format!(
+            "\n[process.daemon]\ncommand = [\"sh\", \"-c\", \"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 & sleep 1\"]\nport = {port}\n"
+        ),
+    );
+    let (status, output) = checkout.run(&["dev", "--no-sync"], LONG);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!("while its port {port} still answered"))
+            && output.contains("the command forks into the background"),
+        "{output}"
+    );
+    assert!(
+        wait_until(LONG, || crate::support::is_free_port(port)),
+        "what it left runs on:\n{output}"
+    );
+}
+
+#[test]
+fn while_a_restarted_process_starts_the_backend_and_signals_are_still_seen() {
+    let checkout = Checkout::new();
+    // Ready on its first start; after a restart it never says it is ready again.
+    checkout.fake_config(
+        &[],
+        "",
+        "\n[process.slow]\ncommand = [\"sh\", \"-c\", \"if [ -e again ]; then echo hung; exec sleep 3619; fi; touch again; echo up; exec sleep 3619\"]\n\
+         ready = { log = \"^up$\" }\nstartup_timeout = \"60s\"\n",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync"]);
+    dev.expect_line("up in ", LONG);
+    let slow = started_pid(&dev.output(), "slow");
+    let backend = started_pid(&dev.output(), "backend");
+    let _guards = [KillOnDrop(slow), KillOnDrop(backend)];
+    kill(Pid::from_raw(slow as i32), Signal::SIGKILL).unwrap();
+    dev.expect_line("[slow] hung", LONG);
+    // The backend's crash is seen now, not after the 60 s the restart may take.
+    kill(Pid::from_raw(backend as i32), Signal::SIGKILL).unwrap();
+    dev.expect_line("exited while running", Duration::from_secs(15));
+    dev.expect_line("backend ready in", Duration::from_secs(15));
+    dev.signal(Signal::SIGTERM);
+    let status = dev.wait(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{}", dev.output());
+    assert!(processes_with("sleep 3619").is_empty(), "{}", dev.output());
 }

@@ -367,7 +367,7 @@ fn a_backend_that_binds_a_taken_port_is_named_and_no_other_port_is_chosen() {
 
 /// The `dev.toml` snippet of a README recipe (`# recipe: NAME` opens its block), so that
 /// the README is what is tested.
-fn readme_recipe(name: &str) -> String {
+pub fn readme_recipe(name: &str) -> String {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let start = readme
         .find(&format!("```toml\n# recipe: {name}\n"))

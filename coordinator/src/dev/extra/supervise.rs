@@ -11,7 +11,10 @@ use std::task::Poll;
 use tokio::time::{Instant, sleep_until};
 
 use super::super::outcome::{DevOutcome, Flow, fail_with};
-use super::{Attempt, Cx, Extra, Extras, Happened, STABLE_AFTER, State, attempt_once, shown, stop};
+use super::{
+    Cx, Extra, Extras, Happened, STABLE_AFTER, State, forked, not_ready, say_ready, shown,
+    spawn_one, stop, timed_out, until_ready,
+};
 use crate::backend::backoff;
 use crate::config::{Config, Ready, Restart, duration};
 use crate::events::Event;
@@ -24,10 +27,25 @@ impl Extras {
     pub(in crate::dev) async fn next(&mut self) -> Happened {
         let mut waits: Vec<Pin<Box<dyn Future<Output = Happened> + Send + '_>>> = Vec::new();
         for (i, extra) in self.list.iter_mut().enumerate() {
-            let (state, next_probe) = (extra.state, extra.next_probe);
-            match (&mut extra.running, state) {
+            let (probes, next_probe) = (extra.probes, extra.next_probe);
+            match (&mut extra.running, &mut extra.state) {
+                (
+                    Some(running),
+                    State::Starting {
+                        ready, deadline, ..
+                    },
+                ) => {
+                    let deadline = *deadline;
+                    waits.push(Box::pin(async move {
+                        tokio::select! {
+                            biased;
+                            () = ready.as_mut() => Happened::Ready(i),
+                            status = running.wait() => Happened::Exited(i, status),
+                            () = sleep_until(deadline) => Happened::NotReady(i),
+                        }
+                    }));
+                }
                 (Some(running), _) => {
-                    let probes = extra.probes;
                     waits.push(Box::pin(async move {
                         tokio::select! {
                             status = running.wait() => Happened::Exited(i, status),
@@ -35,10 +53,13 @@ impl Extras {
                         }
                     }));
                 }
-                (None, State::Backoff { until }) => waits.push(Box::pin(async move {
-                    sleep_until(until).await;
-                    Happened::BackoffOver(i)
-                })),
+                (None, State::Backoff { until }) => {
+                    let until = *until;
+                    waits.push(Box::pin(async move {
+                        sleep_until(until).await;
+                        Happened::BackoffOver(i)
+                    }));
+                }
                 _ => {}
             }
         }
@@ -64,29 +85,50 @@ impl Extras {
             Happened::Exited(i, status) => self.exited(i, status, cx).await,
             Happened::BackoffOver(i) => {
                 let extra = &mut self.list[i];
-                match attempt_once(extra.index, extra.name, cx).await {
-                    Attempt::Ready(running) => {
-                        cx.log
-                            .info(&format!("{} is back (pid {})", extra.name, running.pid()));
+                let process = &cx.config.processes[extra.index];
+                let started = Instant::now();
+                match spawn_one(extra.index, extra.name, cx) {
+                    Ok(running) => {
+                        let ready =
+                            until_ready(process, &running, cx.client.clone(), cx.log.clone());
                         extra.running = Some(running);
-                        extra.state = State::Up {
-                            since: Instant::now(),
+                        extra.state = State::Starting {
+                            ready,
+                            started,
+                            deadline: started + process.startup_timeout,
                         };
-                        extra.missed = 0;
-                        extra.next_probe = Instant::now() + cx.config.backend.liveness_interval;
                         Flow::Continue(())
                     }
-                    Attempt::Failed(DevOutcome::Failed(report)) => {
+                    Err(outcome) => Flow::Break(outcome),
+                }
+            }
+            Happened::Ready(i) => {
+                let extra = &mut self.list[i];
+                let process = &cx.config.processes[extra.index];
+                if let State::Starting { started, .. } = extra.state {
+                    say_ready(process, extra.name, started.elapsed(), cx.log, true);
+                }
+                extra.state = State::Up {
+                    since: Instant::now(),
+                };
+                extra.missed = 0;
+                extra.next_probe = Instant::now() + cx.config.backend.liveness_interval;
+                Flow::Continue(())
+            }
+            Happened::NotReady(i) => {
+                let extra = &mut self.list[i];
+                let process = &cx.config.processes[extra.index];
+                let why = timed_out(process);
+                if let Some(mut running) = extra.running.take() {
+                    stop(&mut running, cx.config, cx.log).await;
+                    let command = crate::text::shell_command(&cx.config.expanded(&process.command));
+                    if let DevOutcome::Failed(report) =
+                        not_ready(process, &running, &command, &why, cx.log)
+                    {
                         cx.log.error(&report.to_string());
-                        self.failed(i, "it did not become ready", cx)
-                    }
-                    Attempt::Failed(outcome) => Flow::Break(outcome),
-                    Attempt::Interrupted(request) => {
-                        cx.log
-                            .info(&format!("{request} received: stopping what dev started"));
-                        Flow::Break(DevOutcome::Stopped)
                     }
                 }
+                self.failed(i, &why, cx)
             }
             Happened::Probe(i) => self.probe(i, cx).await,
         }
@@ -96,8 +138,13 @@ impl Extras {
         let extra = &mut self.list[i];
         let process = &cx.config.processes[extra.index];
         let said = process::describe_status(status);
+        let command = crate::text::shell_command(&cx.config.expanded(&process.command));
+        let forked = forked(process, status, &command, cx.log).await;
         if let Some(mut running) = extra.running.take() {
             stop(&mut running, cx.config, cx.log).await;
+        }
+        if let Some(report) = forked {
+            return Flow::Break(report);
         }
         let name = extra.name;
         if process.ends_run {

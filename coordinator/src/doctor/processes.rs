@@ -233,30 +233,21 @@ mod tests {
             )
             .expect("a valid config")
         };
+        // A clash is a config error since it is checked on load; doctor still reads
+        // such a config (`load_partial`), as these ports stand for.
         let cases = [
-            (
-                "[process.redis]\ncommand = [\"r\"]\nport = 8000\n",
-                Some("backend"),
-            ),
-            (
-                "[process.redis]\ncommand = [\"r\"]\nport = 5173\n",
-                Some("frontend"),
-            ),
-            (
-                "[process.redis]\ncommand = [\"r\"]\nport = 6379\n[process.cache]\ncommand = [\"c\"]\nport = 6379\n",
-                Some("process cache"),
-            ),
-            ("[process.redis]\ncommand = [\"r\"]\nport = 6379\n", None),
+            (8000, Some("backend")),
+            (5173, Some("frontend")),
+            (6380, Some("process cache")),
+            (6379, None),
         ];
-        for (text, expected) in cases {
-            let config = config(text);
-            let redis = config
-                .processes
-                .iter()
-                .find(|p| p.name == "redis")
-                .expect("redis is configured");
-            let found = same_port(&config, redis, redis.port.expect("a port"));
-            assert_eq!(found.as_deref(), expected, "{text}");
+        for (port, expected) in cases {
+            let text = "[process.redis]\ncommand = [\"r\"]\nport = 6379\n[process.cache]\ncommand = [\"c\"]\nport = 6380\n";
+            let mut config = config(text);
+            config.processes[0].port = Some(port);
+            let redis = &config.processes[0];
+            let found = same_port(&config, redis, port);
+            assert_eq!(found.as_deref(), expected, "{port}");
         }
         let remote = Config::from_text(
             Path::new("/app"),

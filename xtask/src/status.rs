@@ -42,7 +42,12 @@ fn human(run: &RunStatus) -> String {
     }
     for process in &run.processes {
         let shown = &process.shown;
-        let at = shown.url.as_deref().unwrap_or("-");
+        // A process that is not a server is shown by its command, as the summary does.
+        let at = shown
+            .url
+            .as_deref()
+            .or(shown.command.as_deref())
+            .unwrap_or("-");
         let pid = shown.pid.map_or("-".to_owned(), |pid| pid.to_string());
         let how = match &shown.reused_from {
             Some(run) => format!("reused from dev run {run}"),

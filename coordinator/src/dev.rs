@@ -43,7 +43,7 @@ mod watching;
 
 use choose_port::resolve_port;
 use extra::{Order, start_extras};
-use frontend::{child_env, start_frontend};
+use frontend::child_env;
 pub use outcome::{DevOptions, DevOutcome};
 use outcome::{Flow, context, fail, fail_with};
 use ports::{port_chosen, settle_ports};
@@ -362,43 +362,17 @@ async fn run_registered(
     } else {
         this_run.change(settled);
     }
-    let mut started = start_extras(
-        &order.between,
-        &config,
-        &client,
+    let mut run = frontend::Starting {
+        config: &config,
+        options,
+        client: &client,
         log,
         shutdown,
         this_run,
-        &mut processes,
-    )
-    .await;
-    if started.is_continue() && !options.no_frontend {
-        started = start_frontend(&config, options, log, shutdown, this_run, &mut processes).await;
-    }
-    if started.is_continue() && !order.after.is_empty() {
-        if options.no_frontend {
-            let names: Vec<&str> = order
-                .after
-                .iter()
-                .map(|i| config.processes[*i].name.as_str())
-                .collect();
-            log.info(&format!(
-                "--no-frontend: not starting {}, which waits for the frontend",
-                names.join(", ")
-            ));
-        } else {
-            started = start_extras(
-                &order.after,
-                &config,
-                &client,
-                log,
-                shutdown,
-                this_run,
-                &mut processes,
-            )
-            .await;
-        }
-    }
+    };
+    let started = run
+        .frontend_and_processes(&order.between, &order.after, &mut processes)
+        .await;
     if let Flow::Break(outcome) = started {
         processes.stop_all(&config, log, shutdown).await;
         return outcome;

@@ -99,3 +99,69 @@ pub(super) fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> 
     }
     env
 }
+
+/// What starting the frontend and the processes around it needs of the run.
+pub(super) struct Starting<'a> {
+    pub(super) config: &'a Config,
+    pub(super) options: &'a DevOptions,
+    pub(super) client: &'a crate::health::HealthClient,
+    pub(super) log: &'a RunLog,
+    pub(super) shutdown: &'a mut Shutdown,
+    pub(super) this_run: &'a mut ThisRun,
+}
+
+impl Starting<'_> {
+    /// The `[process.NAME]`s due before the frontend (`first`), the frontend (unless
+    /// `--no-frontend`), then those that wait for it (`after`; not started, and said so,
+    /// without a frontend). What started joins `processes`, so that a failure stops it.
+    pub(super) async fn frontend_and_processes(
+        &mut self,
+        first: &[usize],
+        after: &[usize],
+        processes: &mut Processes,
+    ) -> Flow<()> {
+        let (config, log) = (self.config, self.log);
+        super::extra::start_extras(
+            first,
+            config,
+            self.client,
+            log,
+            self.shutdown,
+            self.this_run,
+            processes,
+        )
+        .await?;
+        if self.options.no_frontend {
+            if !after.is_empty() {
+                let names: Vec<&str> = after
+                    .iter()
+                    .map(|i| config.processes[*i].name.as_str())
+                    .collect();
+                log.info(&format!(
+                    "--no-frontend: not starting {}, which waits for the frontend",
+                    names.join(", ")
+                ));
+            }
+            return Flow::Continue(());
+        }
+        start_frontend(
+            config,
+            self.options,
+            log,
+            self.shutdown,
+            self.this_run,
+            processes,
+        )
+        .await?;
+        super::extra::start_extras(
+            after,
+            config,
+            self.client,
+            log,
+            self.shutdown,
+            self.this_run,
+            processes,
+        )
+        .await
+    }
+}

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::frontend::start_frontend;
 use super::outcome::{DevOptions, DevOutcome, Flow, fail_with};
 use super::supervise::{Backend, Processes, Remote, Watch, supervise};
 use super::this_run::ThisRun;
@@ -228,37 +227,17 @@ async fn run_frontend(
     // goes before the frontend.
     let order = super::extra::Order::of(config);
     let first: Vec<usize> = order.before.iter().chain(&order.between).copied().collect();
-    let started = super::extra::start_extras(
-        &first,
+    let mut run = super::frontend::Starting {
         config,
+        options,
         client,
         log,
         shutdown,
         this_run,
-        &mut processes,
-    )
-    .await;
-    let started = match started {
-        Flow::Continue(()) if !options.no_frontend => {
-            start_frontend(config, options, log, shutdown, this_run, &mut processes).await
-        }
-        other => other,
     };
-    let started = match started {
-        Flow::Continue(()) if !options.no_frontend => {
-            super::extra::start_extras(
-                &order.after,
-                config,
-                client,
-                log,
-                shutdown,
-                this_run,
-                &mut processes,
-            )
-            .await
-        }
-        other => other,
-    };
+    let started = run
+        .frontend_and_processes(&first, &order.after, &mut processes)
+        .await;
     if let Flow::Break(outcome) = started {
         processes.stop_all(config, log, shutdown).await;
         return outcome;

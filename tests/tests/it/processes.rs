@@ -153,7 +153,7 @@ fn redis_starts_before_the_backend_on_a_moved_port_and_comes_back_when_killed() 
         "dev.toml",
         &format!(
             "[backend]\ncommand = [{python}, {main}]\nport = {backend_port}\nafter = [\"redis\"]\n\
-             retry_delay = \"1s\"\naccept_degraded = true\nwatch = []\n\n\
+             retry_delay = \"2s\"\naccept_degraded = true\nwatch = []\n\n\
              [frontend]\ncommand = [\"sleep\", \"3600\"]\nport = false\n\n\
              [dev]\nshutdown_grace = \"2s\"\n\n{recipe}",
             python = quoted(&reference_python()),
@@ -480,14 +480,19 @@ fn a_missing_program_is_reported_at_once_and_a_daemonizing_command_is_named() {
     assert!(!output.contains("retrying"), "{output}");
     assert!(started.elapsed() < Duration::from_secs(5), "{output}");
 
-    // A command that leaves its server in the background and exits 0.
+    // A command that leaves its server in the background and exits 0 once it serves
+    // (however long the server takes to start on a busy machine).
     let port = free_port();
     let checkout = Checkout::new();
+    let wait = format!(
+        "import socket, time\nwhile True:\n    try:\n        socket.create_connection(('127.0.0.1', {port})).close(); break\n    except OSError:\n        time.sleep(0.02)"
+    );
+    checkout.write("wait.py", &wait);
     checkout.fake_config(
         &[],
         "",
         &format!(
-            "\n[process.daemon]\ncommand = [\"sh\", \"-c\", \"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 & sleep 1\"]\nport = {port}\n"
+            "\n[process.daemon]\ncommand = [\"sh\", \"-c\", \"python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 & python3 wait.py\"]\nport = {port}\n"
         ),
     );
     let (status, output) = checkout.run(&["dev", "--no-sync"], LONG);

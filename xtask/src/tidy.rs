@@ -30,56 +30,49 @@ fn module_doc(path: &str, text: &str) -> Vec<String> {
 /// `Command::new` (std or tokio), `CommandWrap` and `.spawn()` only where processes are
 /// owned.
 fn spawns(path: &str, text: &str) -> Vec<String> {
-    if !path.starts_with("coordinator/") && !path.starts_with("xtask/") {
-        return Vec::new();
-    }
-    if SPAWNERS.iter().any(|allowed| path.starts_with(allowed)) {
-        return Vec::new();
-    }
     let needles = [
         ["Command", "::new("].concat(),
         ["Command", "Wrap"].concat(),
         [".spawn", "()"].concat(),
     ];
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| {
-            needles.iter().any(|n| line.contains(n.as_str())) && !line.trim_start().starts_with("//")
-        })
-        .map(|(i, _)| {
-            format!(
-                "{path}:{}: starts a process; use `coordinator::exec::Cmd` (short commands) or `coordinator::process::spawn` (supervised ones)",
-                i + 1
-            )
-        })
-        .collect()
+    only_where_owned(
+        path,
+        text,
+        &needles,
+        "starts a process; use `coordinator::exec::Cmd` (short commands) or `coordinator::process::spawn` (supervised ones)",
+    )
 }
 
 /// Signals are sent only where processes are owned (the same files that may start
 /// them): `stop` asks a run to stop through `process::ask_to_stop`, never with a `kill`
 /// of its own.
 fn signals(path: &str, text: &str) -> Vec<String> {
-    if !path.starts_with("coordinator/") && !path.starts_with("xtask/") {
-        return Vec::new();
-    }
-    if SPAWNERS.iter().any(|allowed| path.starts_with(allowed)) {
-        return Vec::new();
-    }
     let needles = [
         ["signal", "::kill("].concat(),
         ["signal", "::killpg("].concat(),
     ];
+    only_where_owned(
+        path,
+        text,
+        &needles,
+        "sends a signal; use `coordinator::process` (`terminate`, `ask_to_stop`)",
+    )
+}
+
+/// Each code line of a file of the crates, outside the files that own processes
+/// (`SPAWNERS`), that holds one of `needles`: `what` is said of it.
+fn only_where_owned(path: &str, text: &str, needles: &[String], what: &str) -> Vec<String> {
+    let in_crates = path.starts_with("coordinator/") || path.starts_with("xtask/");
+    if !in_crates || SPAWNERS.iter().any(|allowed| path.starts_with(allowed)) {
+        return Vec::new();
+    }
     text.lines()
         .enumerate()
         .filter(|(_, line)| {
-            needles.iter().any(|n| line.contains(n.as_str())) && !line.trim_start().starts_with("//")
+            needles.iter().any(|n| line.contains(n.as_str()))
+                && !line.trim_start().starts_with("//")
         })
-        .map(|(i, _)| {
-            format!(
-                "{path}:{}: sends a signal; use `coordinator::process` (`terminate`, `ask_to_stop`)",
-                i + 1
-            )
-        })
+        .map(|(i, _)| format!("{path}:{}: {what}", i + 1))
         .collect()
 }
 

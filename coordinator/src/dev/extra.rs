@@ -288,14 +288,19 @@ fn spawn_one(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Result<Runnin
 }
 
 /// It is ready: said, with how long it took.
-fn say_ready(process: &ProcessConfig, name: &str, elapsed: Duration, log: &RunLog, again: bool) {
+fn say_ready(
+    (config, process): (&Config, &ProcessConfig),
+    name: &str,
+    elapsed: Duration,
+    log: &RunLog,
+    again: bool,
+) {
     let at = process
         .url()
         .map_or_else(String::new, |url| format!(": {url}"));
     let word = if again { "ready again" } else { "ready" };
     log.info(&format!("{name} {word} in {} ms{at}", elapsed.as_millis()));
-    let command = crate::text::shell_command(&process.command);
-    log.ready(name, &shown(process, &command), elapsed);
+    log.ready(name, &shown(config, process), elapsed);
 }
 
 /// One start: spawn, record, and race its ready rule against its exit, its
@@ -303,7 +308,7 @@ fn say_ready(process: &ProcessConfig, name: &str, elapsed: Duration, log: &RunLo
 async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Attempt {
     let (config, log) = (cx.config, cx.log);
     let process = &config.processes[index];
-    let command = crate::text::shell_command(&config.expanded(&process.command));
+    let command = command_line(config, process);
     let started = Instant::now();
     let mut running = match spawn_one(index, name, cx) {
         Ok(running) => running,
@@ -313,7 +318,7 @@ async fn attempt_once(index: usize, name: &'static str, cx: &mut Cx<'_>) -> Atte
     let deadline = started + process.startup_timeout;
     let why = match race(rule, Some(&mut running), deadline, cx.shutdown).await {
         Race::Ready(()) => {
-            say_ready(process, name, started.elapsed(), log, false);
+            say_ready((config, process), name, started.elapsed(), log, false);
             return Attempt::Ready(running);
         }
         Race::Interrupted(request) => {
@@ -403,8 +408,15 @@ fn env(config: &Config, frontend_url: Option<&str>, log: &RunLog) -> Vec<(String
 }
 
 /// What a person is shown of it: its URL, or its command.
-fn shown(process: &ProcessConfig, command: &str) -> String {
-    process.url().unwrap_or_else(|| command.to_owned())
+fn shown(config: &Config, process: &ProcessConfig) -> String {
+    process
+        .url()
+        .unwrap_or_else(|| command_line(config, process))
+}
+
+/// Its command as it runs (placeholders filled in), as a person would type it.
+fn command_line(config: &Config, process: &ProcessConfig) -> String {
+    crate::text::shell_command(&config.expanded(&process.command))
 }
 
 /// Its ready rule, as a wait that ends when it holds (the caller bounds it).

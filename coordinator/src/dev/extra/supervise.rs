@@ -12,8 +12,8 @@ use tokio::time::{Instant, sleep_until};
 
 use super::super::outcome::{DevOutcome, Flow, fail_with};
 use super::{
-    Cx, Extra, Extras, Happened, STABLE_AFTER, State, forked, not_ready, say_ready, shown,
-    spawn_one, stop, timed_out, until_ready,
+    Cx, Extra, Extras, Happened, STABLE_AFTER, State, command_line, forked, not_ready, say_ready,
+    shown, spawn_one, stop, timed_out, until_ready,
 };
 use crate::backend::backoff;
 use crate::config::{Config, Ready, Restart, duration};
@@ -106,7 +106,13 @@ impl Extras {
                 let extra = &mut self.list[i];
                 let process = &cx.config.processes[extra.index];
                 if let State::Starting { started, .. } = extra.state {
-                    say_ready(process, extra.name, started.elapsed(), cx.log, true);
+                    say_ready(
+                        (cx.config, process),
+                        extra.name,
+                        started.elapsed(),
+                        cx.log,
+                        true,
+                    );
                 }
                 extra.state = State::Up {
                     since: Instant::now(),
@@ -121,7 +127,7 @@ impl Extras {
                 let why = timed_out(process);
                 if let Some(mut running) = extra.running.take() {
                     stop(&mut running, cx.config, cx.log).await;
-                    let command = crate::text::shell_command(&cx.config.expanded(&process.command));
+                    let command = command_line(cx.config, process);
                     if let DevOutcome::Failed(report) =
                         not_ready(process, &running, &command, &why, cx.log)
                     {
@@ -138,7 +144,7 @@ impl Extras {
         let extra = &mut self.list[i];
         let process = &cx.config.processes[extra.index];
         let said = process::describe_status(status);
-        let command = crate::text::shell_command(&cx.config.expanded(&process.command));
+        let command = command_line(cx.config, process);
         let forked = forked(process, status, &command, cx.log).await;
         if let Some(mut running) = extra.running.take() {
             stop(&mut running, cx.config, cx.log).await;
@@ -258,9 +264,7 @@ impl Extras {
 
     /// The URL (or command) each one is shown with in the summary.
     pub(in crate::dev) fn shown_at(&self, extra: &Extra, config: &Config) -> String {
-        let process = &config.processes[extra.index];
-        let command = crate::text::shell_command(&config.expanded(&process.command));
-        shown(process, &command)
+        shown(config, &config.processes[extra.index])
     }
 }
 

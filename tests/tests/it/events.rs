@@ -42,6 +42,18 @@ fn events_of(dev: &Running) -> Vec<Value> {
     schema::events(&json.join("\n"))
 }
 
+/// `dev --no-sync --message-format json` and `more`, run to its end: its exit code,
+/// its events (each checked against the schema), and its stdout and stderr as text.
+fn run_json(checkout: &Checkout, more: &[&str]) -> (Option<i32>, Vec<Value>, String, String) {
+    let mut args = vec!["dev", "--no-sync", "--message-format", "json"];
+    args.extend_from_slice(more);
+    let output = checkout.command(&args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let events = schema::events(&stdout);
+    (output.status.code(), events, stdout, stderr)
+}
+
 fn wait_for_events(dev: &Running, expected: &[&str]) -> Vec<Value> {
     let arrived = wait_until(LONG, || kinds(&events_of(dev)).len() >= expected.len());
     let events = events_of(dev);
@@ -54,16 +66,8 @@ fn wait_for_events(dev: &Running, expected: &[&str]) -> Vec<Value> {
 fn a_successful_start_is_every_event_on_stdout_and_the_lines_for_people_on_stderr() {
     let checkout = Checkout::new();
     checkout.fake_config(&["--pid-file", "backend.pid"], "", "");
-    let output = checkout
-        .command(&["dev", "--no-sync", "--message-format", "json", "--", "true"])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    let events = schema::events(&stdout);
+    let (code, events, stdout, stderr) = run_json(&checkout, &["--", "true"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(
         kinds(&events),
         [
@@ -102,13 +106,8 @@ fn a_failed_start_ends_with_the_report_as_data() {
         "attempts = 1\nstartup_timeout = \"1s\"",
         "",
     );
-    let output = checkout
-        .command(&["dev", "--no-sync", "--message-format", "json"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    let events = schema::events(&stdout);
+    let (code, events, stdout, _) = run_json(&checkout, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
     assert_eq!(
         kinds(&events),
         [
@@ -232,13 +231,8 @@ fn a_reused_backend_and_a_moved_port_are_said_with_whose_and_why() {
         .nth(2)
         .unwrap()
         .to_owned();
-    let output = checkout
-        .command(&["dev", "--no-sync", "--message-format", "json", "--", "true"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
-    let events = schema::events(&stdout);
+    let (code, events, stdout, _) = run_json(&checkout, &["--", "true"]);
+    assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
         kinds(&events),
         [

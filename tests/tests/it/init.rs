@@ -436,22 +436,12 @@ fn a_root_cargo_toml_that_is_a_package_is_refused_and_nothing_is_written() {
         "[package]\nname = \"notes\"\nversion = \"0.1.0\"\n",
     )
     .unwrap();
-    let before = snapshot(&app.path);
-    let output = app.init(&[]);
-    let said = text(&output);
-    assert_eq!(output.status.code(), Some(2), "{said}");
-    assert!(
-        said.contains("Cargo.toml: is a package, not a workspace"),
-        "{said}"
-    );
-    assert!(
-        said.contains("fix: move the package into a folder of its own"),
-        "{said}"
-    );
-    assert_eq!(
-        snapshot(&app.path),
-        before,
-        "a refused init wrote something"
+    assert_refused(
+        &app,
+        &[
+            "Cargo.toml: is a package, not a workspace",
+            "fix: move the package into a folder of its own",
+        ],
     );
 
     let missing = app.path.join("no-such-app");
@@ -472,14 +462,22 @@ fn an_xtask_folder_of_the_apps_own_is_refused() {
         "[package]\nname = \"xtask\"\n",
     )
     .unwrap();
+    assert_refused(
+        &app,
+        &["the app has a `xtask/` of its own (not copied by `init`)"],
+    );
+}
+
+/// `init` of `app` is refused: exit 2, each of `said` in what it printed, and not a
+/// byte of the app changed.
+fn assert_refused(app: &App, said: &[&str]) {
     let before = snapshot(&app.path);
     let output = app.init(&[]);
-    let said = text(&output);
-    assert_eq!(output.status.code(), Some(2), "{said}");
-    assert!(
-        said.contains("the app has a `xtask/` of its own (not copied by `init`)"),
-        "{said}"
-    );
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    for line in said {
+        assert!(printed.contains(line), "no {line:?} in:\n{printed}");
+    }
     assert_eq!(
         snapshot(&app.path),
         before,

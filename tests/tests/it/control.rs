@@ -13,14 +13,7 @@ use crate::support::{
 const LONG: Duration = Duration::from_secs(30);
 
 fn records(checkout: &Checkout) -> usize {
-    std::fs::read_dir(checkout.file(".dev/runs"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or_default()
+    crate::runs::records(checkout).len()
 }
 
 #[test]

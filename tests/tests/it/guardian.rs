@@ -193,16 +193,10 @@ impl Tree {
 }
 
 fn records(checkout: &Checkout) -> Vec<String> {
-    std::fs::read_dir(checkout.file(".dev/runs"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|name| name.ends_with(".json"))
-                .map(|name| format!("run record {name}"))
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::runs::records(checkout)
+        .into_iter()
+        .map(|name| format!("run record {name}"))
+        .collect()
 }
 
 #[test]

@@ -13,7 +13,8 @@ use crate::support::{Checkout, Running, fake_backend, pid_alive, read_pid, wait_
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn records(checkout: &Checkout) -> Vec<String> {
+/// The names of the run records in the checkout's `.dev/runs`.
+pub fn records(checkout: &Checkout) -> Vec<String> {
     std::fs::read_dir(checkout.file(".dev/runs"))
         .map(|entries| {
             entries

@@ -21,9 +21,11 @@ use crate::ownership::{self, Answerer};
 use crate::process::{self, ProcessSpec, Running};
 use crate::ready::{self, Race};
 
+mod listener;
 mod stderr;
 use crate::runlog::{Origin, RunLog};
 use crate::signals::Shutdown;
+use listener::Listener;
 pub use stderr::{bind_conflict_port, code_error};
 
 /// Everything needed to start the backend, resolved from the config.
@@ -507,26 +509,32 @@ async fn wait_ready(
     state: &mut WaitState,
 ) -> Result<Option<HealthReport>, NotReady> {
     let started = Instant::now();
-    let mut connects = 0u32;
+    let mut stretches = 0u32;
     let mut said = Instant::now();
     let mut next_look = Instant::now() + TREE_POLL;
     let mut elsewhere: Option<(u16, Instant)> = None;
     let mut health_url = plan.health_url.clone();
-    while let Err(err) = connect::attempt(plan.connect_addr, connect::LOOPBACK).await {
-        // `localhost` may be ::1 for the backend (Node 17+, some uvicorn set-ups).
-        let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
-        if plan.either_family && connect::accepts(v6, connect::LOOPBACK).await {
-            health_url = plan.health_url.replacen(
-                &format!("//{}", plan.connect_addr),
-                &format!("//{v6}"),
-                1,
-            );
-            log.file_only(&format!(
-                "the backend listens on {v6} (backend.host = \"localhost\"): asking health there"
-            ));
+    // `localhost` may be ::1 for the backend (Node 17+, some uvicorn set-ups).
+    let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
+    let mut addrs = vec![plan.connect_addr];
+    if plan.either_family {
+        addrs.push(v6);
+    }
+    loop {
+        if let Some(open) = connect::first_open(addrs.clone(), connect::STRETCH).await {
+            if open == v6 && open != plan.connect_addr {
+                health_url = plan.health_url.replacen(
+                    &format!("//{}", plan.connect_addr),
+                    &format!("//{v6}"),
+                    1,
+                );
+                log.file_only(&format!(
+                    "the backend listens on {v6} (backend.host = \"localhost\"): asking health there"
+                ));
+            }
             break;
         }
-        connects += 1;
+        stretches += 1;
         if Instant::now() >= next_look {
             next_look = Instant::now() + TREE_POLL;
             let ports: Vec<u16> = crate::holder::listening_of_tree(pid)
@@ -550,16 +558,16 @@ async fn wait_ready(
                 (None, _) => None,
             };
         }
-        // Why it still waits, a few times a second (not once per 1 ms connect).
+        // Why it still waits, a few times a second.
         if said.elapsed() >= Duration::from_millis(250) {
             tracing::debug!(
-                "port {} not open yet after {} ms ({connects} connects; last: {err})",
+                "port {} not open yet after {} ms ({stretches} stretches of connects every {} us)",
                 plan.port,
-                started.elapsed().as_millis()
+                started.elapsed().as_millis(),
+                connect::POLL.as_micros()
             );
             said = Instant::now();
         }
-        connect::pause(connect::POLL).await;
     }
     state.listening_after = Some(started.elapsed());
     log.file_only(&format!(
@@ -633,73 +641,6 @@ async fn serves_health(plan: &Plan, port: u16, client: &HealthClient, log: &RunL
         .probe(&format!("http://{url}{path}"), log.correlation_id())
         .await;
     matches!(probe, Probe::Answered(answer) if (200..300).contains(&answer.code))
-}
-
-/// Who listens on the backend's port, as the socket table and the process table say:
-/// looked up when the port opens, and again only when the listening sockets change.
-#[derive(Debug)]
-struct Listener {
-    /// The listening sockets' inodes when it was looked up.
-    inodes: Vec<u64>,
-    /// A listening socket's owner that is neither this user nor root.
-    other_user: Option<u32>,
-    /// The holders, when none is this `dev`'s child or descends from this `dev`.
-    outsiders: Option<Vec<u32>>,
-}
-
-impl Listener {
-    /// The socket table (one netlink dump), then the child's own open files; every
-    /// process's only when the child holds none of the sockets (a backend that listens
-    /// from a grandchild).
-    fn look(port: u16, child: u32, dev_pid: u32) -> Listener {
-        let sockets = crate::holder::sockets(port);
-        Listener::of(&sockets, child, dev_pid)
-    }
-
-    fn of(sockets: &crate::holder::Sockets, child: u32, dev_pid: u32) -> Listener {
-        // Another user's listener is never the child this `dev` started, whatever it
-        // answers (it cannot be inspected, so nothing else would tell). Root's is the
-        // one exception: a container runtime's port proxy is root's, and root could
-        // pose as anything anyway.
-        let me = crate::process::effective_uid();
-        let other_user = sockets
-            .uids
-            .iter()
-            .copied()
-            .find(|uid| *uid != me && *uid != 0);
-        let outsiders = if sockets.held_by(child) {
-            None
-        } else {
-            let holders = sockets.pids();
-            let ours = holders.is_empty()
-                || holders
-                    .iter()
-                    .any(|pid| crate::process::descends_from(*pid, dev_pid));
-            (!ours).then(|| holders.to_vec())
-        };
-        Listener {
-            inodes: sorted(sockets.inodes()),
-            other_user,
-            outsiders,
-        }
-    }
-
-    /// Still the same listening sockets (one netlink dump, a fraction of a
-    /// millisecond): this; else looked up again.
-    fn again(self, port: u16, child: u32, dev_pid: u32) -> Listener {
-        let sockets = crate::holder::sockets(port);
-        if sorted(sockets.inodes()) == self.inodes {
-            self
-        } else {
-            Listener::of(&sockets, child, dev_pid)
-        }
-    }
-}
-
-fn sorted(inodes: &[u64]) -> Vec<u64> {
-    let mut inodes = inodes.to_vec();
-    inodes.sort_unstable();
-    inodes
 }
 
 /// A ready answer counts only when it comes from the backend this `dev` started (see

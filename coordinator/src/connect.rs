@@ -5,6 +5,7 @@
 //! supervisor's looks at a port, all connect through here.
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::{TcpStream, ToSocketAddrs};
@@ -17,6 +18,7 @@ pub const LOOPBACK: Duration = Duration::from_secs(1);
 /// One try, bounded by `within`: `Ok` when the address accepted the connection.
 pub async fn attempt(addr: impl ToSocketAddrs, within: Duration) -> io::Result<()> {
     match timeout(within, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) if to_itself(stream.local_addr(), stream.peer_addr()) => Err(itself()),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(err)) => Err(err),
         Err(_) => Err(io::Error::new(
@@ -24,6 +26,21 @@ pub async fn attempt(addr: impl ToSocketAddrs, within: Duration) -> io::Result<(
             format!("no answer within {} ms", within.as_millis()),
         )),
     }
+}
+
+/// A connection to itself: a try whose source port the kernel picked equal to the port
+/// it tried (a port of the ephemeral range that nobody listens on) "succeeds" by TCP's
+/// simultaneous open, with no listener at all. Seen once in a full test run, when the
+/// ready waits polled every 0.5 ms: the frontend was announced ready before it served.
+fn to_itself(local: io::Result<SocketAddr>, peer: io::Result<SocketAddr>) -> bool {
+    matches!((local, peer), (Ok(local), Ok(peer)) if local == peer)
+}
+
+fn itself() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionRefused,
+        "connected to itself: nobody listens",
+    )
 }
 
 /// Whether the address accepts a connection now (one try, bounded by `within`).
@@ -35,23 +52,48 @@ pub async fn accepts(addr: impl ToSocketAddrs, within: Duration) -> bool {
 /// connection; the caller bounds the wait.
 pub async fn until_open(addr: impl ToSocketAddrs + Clone, poll: Duration, within: Duration) {
     while !accepts(addr.clone(), within).await {
-        pause(poll).await;
+        sleep(poll).await;
     }
 }
 
-/// How often the ready waits try to connect while a port is not open yet: a port that
-/// opens is seen 0.25 ms later on average.
+/// How often the ready waits on loopback try to connect while a port is not open yet: a
+/// port that opens is seen 0.25 ms later on average.
 pub const POLL: Duration = Duration::from_micros(500);
 
-/// Waits `poll`. The runtime's timer has a 1 ms tick and rounds up (a 1 ms sleep lasts 1
-/// to 2 ms, 2.5 ms between tries measured): a pause under 2 ms is slept on the blocking
-/// pool instead, which wakes the run's thread when it ends.
-pub async fn pause(poll: Duration) {
-    if poll < Duration::from_millis(2) {
-        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(poll)).await;
-    } else {
-        sleep(poll).await;
-    }
+/// How long one stretch of [`first_open`] polls before its caller looks around (the
+/// process tree, the log).
+pub const STRETCH: Duration = Duration::from_millis(25);
+
+/// Tries `addrs` in turn every [`POLL`], for at most `stretch` (each try too): the first
+/// that accepts a connection, if one does. The runtime's timer has a 1 ms tick and rounds up (a 1 ms
+/// sleep between tries made 2.4 ms between them), and a handoff to the blocking pool per
+/// try cost 15% of a core while a backend started; so one blocking thread polls the
+/// whole stretch with plain connects (microseconds each on loopback) and sleeps. A
+/// caller that stops waiting leaves the thread to end its stretch.
+pub async fn first_open(addrs: Vec<SocketAddr>, stretch: Duration) -> Option<SocketAddr> {
+    let polling = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + stretch;
+        loop {
+            let open = addrs.iter().find(|addr| {
+                std::net::TcpStream::connect_timeout(addr, stretch.min(LOOPBACK))
+                    .is_ok_and(|stream| !to_itself(stream.local_addr(), stream.peer_addr()))
+            });
+            if let Some(addr) = open {
+                return Some(*addr);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(POLL);
+        }
+    });
+    polling.await.ok().flatten()
+}
+
+/// [`first_open`] of one loopback address, stretch after stretch, until it accepts a
+/// connection; the caller bounds the wait.
+pub async fn until_open_loopback(addr: SocketAddr) {
+    while first_open(vec![addr], STRETCH).await.is_none() {}
 }
 
 /// Waits until nothing accepts connections at the address, for at most `limit`.
@@ -59,5 +101,41 @@ pub async fn until_closed(addr: impl ToSocketAddrs + Clone, poll: Duration, limi
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline && accepts(addr.clone(), limit).await {
         sleep(poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket bound to a port and connected to that same port: what a try makes of a
+    /// port nobody listens on when the kernel picks that port as its source.
+    fn self_connected() -> std::net::TcpStream {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket,
+        };
+        use std::os::fd::AsRawFd;
+        let port = portpicker::pick_unused_port().expect("a free port");
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::empty(),
+            None,
+        )
+        .expect("a socket");
+        let addr = SockaddrIn::new(127, 0, 0, 1, port);
+        bind(fd.as_raw_fd(), &addr).expect("bound");
+        connect(fd.as_raw_fd(), &addr).expect("connected to itself");
+        std::net::TcpStream::from(fd)
+    }
+
+    #[test]
+    fn a_connection_to_itself_is_not_a_listener() {
+        let stream = self_connected();
+        assert!(to_itself(stream.local_addr(), stream.peer_addr()));
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bound");
+        let other =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connects");
+        assert!(!to_itself(other.local_addr(), other.peer_addr()));
     }
 }

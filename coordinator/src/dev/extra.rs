@@ -433,7 +433,7 @@ fn until_ready(
         Ready::Log(_) => Box::pin(seen),
         Ready::Port => Box::pin(async move {
             if let Some(addr) = addr {
-                connect::until_open(addr, connect::POLL, connect::LOOPBACK).await;
+                connect::until_open_loopback(addr).await;
             }
         }),
         Ready::Http(path) => {
@@ -442,7 +442,7 @@ fn until_ready(
                 let (Some(addr), Some(url)) = (addr, url) else {
                     return;
                 };
-                connect::until_open(addr, connect::POLL, connect::LOOPBACK).await;
+                connect::until_open_loopback(addr).await;
                 let started = Instant::now();
                 loop {
                     let answer = client.status(&url, log.correlation_id()).await;

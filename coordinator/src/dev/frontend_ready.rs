@@ -150,7 +150,7 @@ async fn until_serving(watch: &mut Watch, ready_path: Option<&str>, log: &RunLog
     }
 }
 
-/// Polls the port on both loopback families every millisecond; when it answers, or
+/// Polls the port on both loopback families every half millisecond; when it answers, or
 /// every [`TREE_POLL`], asks the frontend's tree where it listens. Returns an address of
 /// the tree's that accepts a connection.
 async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
@@ -161,9 +161,14 @@ async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
         // (its accept queue would fill, and then connects hang): the tree says when the
         // frontend listens there too.
         let answer = if watch.foreign.is_some() {
+            tokio::time::sleep_until(next_look).await;
             None
         } else {
-            answering(watch.port, watch.configured).await
+            let other = other_family(watch.configured);
+            let addrs = [watch.configured, other].map(|ip| SocketAddr::new(ip, watch.port));
+            crate::connect::first_open(addrs.to_vec(), crate::connect::STRETCH)
+                .await
+                .map(|addr| addr.ip())
         };
         let answers = answer.is_some() || watch.foreign.is_some();
         // The port opening is looked at at once (the ready line's latency); a port that
@@ -176,7 +181,6 @@ async fn until_listening(watch: &mut Watch, log: &RunLog) -> SocketAddr {
                 return served;
             }
         }
-        crate::connect::pause(crate::connect::POLL).await;
     }
 }
 
@@ -247,18 +251,22 @@ async fn look(
 /// where the listener is bound), else the other loopback family. A server on `::1` only
 /// (Vite's `localhost` where it resolves there) is found as well as one on 127.0.0.1.
 async fn answering(port: u16, first: IpAddr) -> Option<IpAddr> {
-    let other = if first.is_ipv4() {
-        IpAddr::V6(Ipv6Addr::LOCALHOST)
-    } else {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    };
-    for ip in [first, other] {
+    for ip in [first, other_family(first)] {
         // Bounded: a listener that never accepts stops answering once its queue is full.
         if crate::connect::accepts(SocketAddr::new(ip, port), CONNECT_TIMEOUT).await {
             return Some(ip);
         }
     }
     None
+}
+
+/// Loopback of the other family than `ip`.
+fn other_family(ip: IpAddr) -> IpAddr {
+    if ip.is_ipv4() {
+        IpAddr::V6(Ipv6Addr::LOCALHOST)
+    } else {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    }
 }
 
 /// Where to connect first to reach a socket bound to `bound`: the configured host when

@@ -34,6 +34,7 @@ mod liveness;
 mod outcome;
 mod ports;
 mod preview;
+mod processes;
 mod remote;
 mod stop;
 pub mod summary;
@@ -43,13 +44,13 @@ mod watching;
 
 use choose_port::resolve_port;
 use extra::{Order, start_extras};
-use frontend::child_env;
 pub use outcome::{DevOptions, DevOutcome};
-use outcome::{Flow, context, fail, fail_with};
+use outcome::{Flow, child_env, context, fail, fail_with};
 use ports::{port_chosen, settle_ports};
 pub use preview::preview;
 use preview::resolve_python;
-use supervise::{Backend, Processes, Reused, Watch, supervise};
+use processes::{Backend, Processes, Reused};
+use supervise::{Watch, supervise};
 use this_run::ThisRun;
 use watching::start_watching;
 
@@ -58,14 +59,12 @@ use crate::config::{Config, display_path};
 use crate::events::Event;
 use crate::guardian::Guardian;
 use crate::health::{HealthClient, HealthReport};
-use crate::port;
-use crate::process;
-use crate::prompt;
 use crate::report::{Cause, FailureReport};
 use crate::runlog::RunLog;
 use crate::runs::{BackendUse, Record};
 use crate::signals::Shutdown;
 use crate::venv;
+use crate::{port, process, prompt};
 
 /// Runs `dev` to the end on a single-threaded runtime.
 pub fn run(config: &Config, options: &DevOptions, log: &RunLog) -> DevOutcome {
@@ -286,10 +285,10 @@ async fn run_registered(
     // rather than both seeing a free port and racing for it.
     let starting = proceed!(this_run.start_lock(log, shutdown).await);
     let ports = proceed!(settle_ports(config, options, policy, log, shutdown).await);
-    let mut moved = summary::Moved {
+    let mut moved = processes::Moved {
         backend: ports.backend.moved.clone(),
         frontend: ports.frontend.moved.clone(),
-        ..summary::Moved::default()
+        ..processes::Moved::default()
     };
     let mut config = match this_run.apply_ports(config, ports.backend.port, ports.frontend.port) {
         Ok(config) => config,
@@ -308,16 +307,15 @@ async fn run_registered(
     };
     let order = Order::of(&config);
     // What `after` starts before the backend (Redis for its cache).
-    if let Flow::Break(outcome) = start_extras(
-        &order.before,
-        &config,
-        &client,
+    let mut cx = extra::Cx {
+        config: &config,
         log,
+        client: &client,
         shutdown,
         this_run,
-        &mut processes,
-    )
-    .await
+        frontend_url: None,
+    };
+    if let Flow::Break(outcome) = start_extras(&order.before, &mut cx, &mut processes.extras).await
     {
         processes.stop_all(&config, log, shutdown).await;
         return outcome;

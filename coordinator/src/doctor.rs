@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Source};
 
 pub use render::human;
 
@@ -279,6 +279,38 @@ pub fn use_colour() -> bool {
     // The one colour decision (`NO_COLOR`, `CLICOLOR_FORCE`, per stream): the report
     // goes to stdout.
     crate::runlog::Colour::detect(&|name| std::env::var(name).ok()).stdout
+}
+
+/// A `skip` when a setting the check needs has an invalid value: the check would
+/// otherwise run on the default and give advice that breaks the app.
+pub(super) fn needs(cx: &Context, id: &'static str, keys: &[&str]) -> Option<Check> {
+    let invalid: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| cx.config.is_invalid(key))
+        .collect();
+    (!invalid.is_empty()).then(|| {
+        Check::new(
+            id,
+            Status::Skip,
+            format!(
+                "no valid value for {} (see the config check)",
+                invalid.join(", ")
+            ),
+        )
+        .data(serde_json::json!({"invalid": invalid}))
+    })
+}
+
+/// Names the layer a setting came from, as the subject of a sentence: dev.toml, or
+/// an override.
+pub(super) fn port_source(source: &Source) -> String {
+    match source {
+        Source::File { path, .. } => format!("{} says", path.display()),
+        Source::Env(var) => format!("env {var} sets"),
+        Source::Flag(flag) => format!("flag {flag} sets"),
+        Source::Default => "the default is".to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ pub fn plan(source: &Path, app: &Path) -> Result<Plan, InitError> {
         "compare it with `cargo xtask dev --print-config`",
     );
     if let Some((file, lines)) = &detected.env_lines {
-        env_lines(&mut plan, &detect::shown_path(file), lines);
+        env_lines(&mut plan, &shown_path(file), lines);
     }
     gitignore(&mut plan, &detected, created_workspace);
     Ok(plan)
@@ -338,6 +338,13 @@ impl Write {
         }
         out
     }
+}
+
+/// An app-relative path as `dev.toml` and the messages show it: `/` between parts, `.`
+/// for the app itself.
+fn shown_path(path: &Path) -> String {
+    let text = path.display().to_string().replace('\\', "/");
+    if text.is_empty() { ".".into() } else { text }
 }
 
 #[cfg(test)]

@@ -185,35 +185,66 @@ fn sizes(path: &str, text: &str, ceilings: &str) -> Vec<String> {
     }
 }
 
-/// The library's top-level modules import each other without a circle: the edges are
-/// the `crate::name` paths of each file (outside comments and `#[cfg(test)]`), and a
-/// circle is named by its modules in order.
+/// The library's modules import each other without a circle, at every level: an edge
+/// is a `crate::`, `super::` or `self::` path of a file (outside comments and
+/// `#[cfg(test)]`, `use` groups expanded) that names another module's item, drawn
+/// between the two sibling modules that hold them (`dev::extra` using
+/// `dev::supervise::Processes` is `dev::extra -> dev::supervise`; `backend::listener`
+/// using `report` is `backend -> report`). A module may use what its parent defines
+/// (the family's own types), except that nothing under `dev/` takes from `dev.rs`, the
+/// run's entry (what the steps share is in `dev/outcome.rs`). A circle is named by its
+/// modules in order.
 fn import_circles(files: &[(String, String)]) -> Vec<String> {
     use std::collections::{BTreeMap, BTreeSet};
+    let module_of = |path: &str| -> Option<Vec<String>> {
+        let inside = path.strip_prefix("coordinator/src/")?.strip_suffix(".rs")?;
+        Some(match inside {
+            "lib" => Vec::new(),
+            _ => inside.split('/').map(str::to_owned).collect(),
+        })
+    };
+    // A folder is a module too (`b/c.rs` makes `b`), whether or not `b.rs` is given.
+    let modules: BTreeSet<Vec<String>> = files
+        .iter()
+        .filter_map(|(p, _)| module_of(p))
+        .flat_map(|m| (0..=m.len()).map(move |n| m[..n].to_vec()))
+        .collect();
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut found = Vec::new();
     for (path, text) in files {
-        let Some(inside) = path.strip_prefix("coordinator/src/") else {
+        let Some(module) = module_of(path) else {
             continue;
         };
-        let module = inside
-            .split(['/', '.'])
+        let code: String = text
+            .split("#[cfg(test)]")
             .next()
             .unwrap_or_default()
-            .to_owned();
-        if module == "lib" {
-            continue;
-        }
-        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (at, _) in line.match_indices("crate::") {
-                let name: String = line[at + "crate::".len()..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
-                    .collect();
-                if !name.is_empty() && name != module {
-                    edges.entry(module.clone()).or_default().insert(name);
-                }
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("pub(in crate::", "pub(in ");
+        for used in paths_in(&code) {
+            let Some(target) = resolve(&module, &used, &modules) else {
+                continue;
+            };
+            let shared = module
+                .iter()
+                .zip(&target)
+                .take_while(|(a, b)| a == b)
+                .count();
+            if shared == target.len() && target == ["dev"] && module.len() > 1 {
+                found.push(format!(
+                    "{path} takes {used} from dev.rs: move it to dev/outcome.rs"
+                ));
             }
+            if shared == module.len() || shared == target.len() {
+                continue;
+            }
+            edges
+                .entry(module[..=shared].join("::"))
+                .or_default()
+                .insert(target[..=shared].join("::"));
         }
     }
     // A depth-first walk; a module met again on the current path closes a circle.
@@ -239,12 +270,86 @@ fn import_circles(files: &[(String, String)]) -> Vec<String> {
         }
         path.pop();
     }
-    let mut found = Vec::new();
     let mut done = BTreeSet::new();
     for module in edges.keys() {
         walk(module, &edges, &mut Vec::new(), &mut done, &mut found);
     }
     found
+}
+
+/// The `crate::`, `super::` and `self::` paths in `code`: inline ones, and each path of
+/// a `use` with its `{...}` groups expanded (`use super::{a::B, c}` is `super::a::B`
+/// and `super::c`).
+fn paths_in(code: &str) -> Vec<String> {
+    fn expand(tree: &str) -> Vec<String> {
+        let tree = tree.trim();
+        let Some(open) = tree.find('{') else {
+            return vec![tree.split(" as ").next().unwrap_or(tree).trim().to_owned()];
+        };
+        let (prefix, body) = (
+            &tree[..open],
+            &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())],
+        );
+        let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+        for (at, c) in body.char_indices().chain([(body.len(), ',')]) {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    let item = body[start..at].trim();
+                    if !item.is_empty() {
+                        out.extend(expand(item).into_iter().map(|p| format!("{prefix}{p}")));
+                    }
+                    start = at + 1;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut paths = Vec::new();
+    for root in ["crate::", "super::", "self::"] {
+        for (at, _) in code.match_indices(root) {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let tail: String = code[at..].chars().take_while(|c| word(*c)).collect();
+            if tail.ends_with("::") && code[at + tail.len()..].starts_with('{') {
+                let end = code[at..].find(';').map_or(code.len(), |e| at + e);
+                paths.extend(expand(&code[at..end]));
+            } else {
+                paths.push(tail.trim_end_matches(':').to_owned());
+            }
+        }
+    }
+    paths
+}
+
+/// The module a path names an item of (the longest prefix that is a module file), from
+/// the module `from`.
+fn resolve(
+    from: &[String],
+    used: &str,
+    modules: &std::collections::BTreeSet<Vec<String>>,
+) -> Option<Vec<String>> {
+    let mut parts = used.split("::").filter(|p| !p.is_empty()).peekable();
+    let mut base: Vec<String> = match parts.next()? {
+        "crate" => Vec::new(),
+        "self" => from.to_vec(),
+        "super" => from[..from.len().checked_sub(1)?].to_vec(),
+        _ => return None,
+    };
+    while parts.peek() == Some(&"super") {
+        parts.next();
+        base.pop();
+    }
+    base.extend(parts.map(str::to_owned));
+    (0..=base.len())
+        .rev()
+        .map(|n| base[..n].to_vec())
+        .find(|candidate| modules.contains(candidate) && candidate.as_slice() != from)
 }
 
 /// Every setting is shown by `--print-config` and documented in the README's table.
@@ -383,6 +488,31 @@ let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         vec!["import circle: a -> b -> a".to_owned()]
     );
     assert!(import_circles(&circle[..1]).is_empty());
+    // Siblings at any depth, through `super::` and `use` groups; a child's use of its
+    // parent is no circle, but nothing under dev/ may take from dev.rs.
+    let nested = [
+        (
+            "coordinator/src/dev/x.rs".to_owned(),
+            "use super::{y::Y, outcome::Flow};\nfn f() { super::helper(); }\n".to_owned(),
+        ),
+        (
+            "coordinator/src/dev/y.rs".to_owned(),
+            "fn g() -> super::x::X { todo() }\n".to_owned(),
+        ),
+        ("coordinator/src/dev/outcome.rs".to_owned(), String::new()),
+        ("coordinator/src/dev.rs".to_owned(), String::new()),
+    ];
+    assert_eq!(
+        import_circles(&nested),
+        vec![
+            "coordinator/src/dev/x.rs takes super::helper from dev.rs: move it to dev/outcome.rs"
+                .to_owned(),
+            "import circle: dev::x -> dev::y -> dev::x".to_owned(),
+        ]
+    );
+    let mut mended = nested.clone();
+    mended[0].1 = "use super::outcome::Flow;\n".to_owned();
+    assert!(import_circles(&mended).is_empty());
     let long = "x\n".repeat(SIZE_LIMIT + 1);
     assert_eq!(sizes("coordinator/src/a.rs", &long, "").len(), 1);
     assert!(sizes("coordinator/src/a.rs", &long, "coordinator/src/a.rs 601\n").is_empty());

@@ -222,18 +222,9 @@ pub(super) fn parse(
     out
 }
 
-/// Lower-case letters, digits, `-` and `_`, starting with a letter: a process's name
-/// (in `[process.NAME]` and in `after`).
-pub(super) fn is_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
 /// Why `name` cannot name a process, if it cannot.
 fn bad_name(name: &str) -> Option<String> {
-    if !is_name(name) {
+    if !super::setting::is_process_name(name) {
         return Some(format!("`{name}` is not a process name"));
     }
     RESERVED

@@ -386,7 +386,7 @@ impl Kind {
         match self {
             Kind::Names => names
                 .iter()
-                .all(|name| super::process::is_name(name))
+                .all(|name| is_process_name(name))
                 .then_some(Value::List(names)),
             _ => extras_value(names),
         }
@@ -413,10 +413,8 @@ impl Kind {
 
 /// Globs: any number (none turns watching off), each valid and non-empty.
 fn globs_value(globs: Vec<String>) -> Option<Value> {
-    globs
-        .iter()
-        .all(|g| !g.trim().is_empty() && glob::Pattern::new(g).is_ok())
-        .then_some(Value::Globs(globs))
+    let valid = |g: &String| !g.trim().is_empty() && glob::Pattern::new(g).is_ok();
+    globs.iter().all(valid).then_some(Value::Globs(globs))
 }
 
 /// Extra names as PEP 685 allows them: letters and digits, with `-`, `_` or `.` inside.
@@ -481,12 +479,14 @@ fn parse_argv(text: &str) -> Option<Vec<String>> {
 
 /// Loopback, or a wildcard bind address (whose health is then probed on loopback).
 fn is_loopback(host: &str) -> bool {
-    match host {
-        "localhost" => true,
-        _ => host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified()),
-    }
+    let ip = |ip: std::net::IpAddr| ip.is_loopback() || ip.is_unspecified();
+    host == "localhost" || host.parse().is_ok_and(ip)
+}
+
+/// A process's name (`[process.NAME]`, `after`): `a-z`, then `a-z`, `0-9`, `-` or `_`.
+pub(super) fn is_process_name(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    name.starts_with(|c: char| c.is_ascii_lowercase()) && name.chars().all(allowed)
 }
 
 #[cfg(test)]

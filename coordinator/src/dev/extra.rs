@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 
-use super::frontend::child_env;
+use super::outcome::child_env;
 use super::outcome::{DevOutcome, Flow, fail_with};
 use super::this_run::ThisRun;
 use crate::backend::backoff;
@@ -152,27 +152,15 @@ impl Order {
 }
 
 /// Starts `indices` in turn, each once the one before is ready; each joins
-/// `processes` as it becomes ready (so that a later failure stops it too).
+/// `extras` as it becomes ready (so that a later failure stops it too).
 pub(super) async fn start_extras(
     indices: &[usize],
-    config: &Config,
-    client: &HealthClient,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-    this_run: &mut ThisRun,
-    processes: &mut super::supervise::Processes,
+    cx: &mut Cx<'_>,
+    extras: &mut Extras,
 ) -> Flow<()> {
-    let mut cx = Cx {
-        config,
-        log,
-        client,
-        shutdown,
-        this_run,
-        frontend_url: processes.frontend_url.clone(),
-    };
     for index in indices {
-        let extra = start(*index, &mut cx).await?;
-        processes.extras.list.push(extra);
+        let extra = start(*index, cx).await?;
+        extras.list.push(extra);
     }
     Flow::Continue(())
 }

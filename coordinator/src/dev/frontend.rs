@@ -1,8 +1,9 @@
 //! Starting the frontend (or `dev -- <cmd>`), and the environment both children get.
 
 use super::frontend_ready;
+use super::outcome::child_env;
 use super::outcome::{DevOptions, Flow, fail_with};
-use super::supervise::Processes;
+use super::processes::Processes;
 use super::this_run::ThisRun;
 use crate::config::Config;
 use crate::process::{self, ProcessSpec};
@@ -67,39 +68,6 @@ pub(super) async fn start_frontend(
     }
 }
 
-/// The environment the children get (README, `cargo xtask dev`), for every child. Their output reaches the
-/// terminal through a pipe, so when `dev` writes colour there they are told to as well.
-pub(super) fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
-    let backend = &config.backend;
-    let mut env = vec![
-        ("BACKEND_HOST".into(), backend.host.clone()),
-        ("BACKEND_PORT".into(), backend.port.to_string()),
-        ("BACKEND_URL".into(), config.backend_url()),
-        ("CORRELATION_ID".into(), log.correlation_id().to_owned()),
-        ("PYTHONUNBUFFERED".into(), "1".into()),
-    ];
-    if log.colour().stdout {
-        env.push(("FORCE_COLOR".into(), "1".into()));
-        env.push(("CLICOLOR_FORCE".into(), "1".into()));
-    }
-    // The frontend's address: where it listens, and the origin the backend allows.
-    if let (Some(port), Some(url)) = (config.frontend.port, config.frontend_url()) {
-        env.push(("FRONTEND_HOST".into(), config.frontend.host.clone()));
-        env.push(("FRONTEND_PORT".into(), port.to_string()));
-        env.push(("FRONTEND_URL".into(), url));
-    }
-    env.push(("FRONTEND_ORIGINS".into(), config.frontend.origins.join(" ")));
-    // Each `[process.NAME]` with a port: `REDIS_PORT`, `REDIS_URL`.
-    for process in &config.processes {
-        if let (Some(port), Some(url)) = (process.port, process.url()) {
-            let prefix = process.env_prefix();
-            env.push((format!("{prefix}_PORT"), port.to_string()));
-            env.push((format!("{prefix}_URL"), url));
-        }
-    }
-    env
-}
-
 /// What starting the frontend and the processes around it needs of the run.
 pub(super) struct Starting<'a> {
     pub(super) config: &'a Config,
@@ -121,16 +89,7 @@ impl Starting<'_> {
         processes: &mut Processes,
     ) -> Flow<()> {
         let (config, log) = (self.config, self.log);
-        super::extra::start_extras(
-            first,
-            config,
-            self.client,
-            log,
-            self.shutdown,
-            self.this_run,
-            processes,
-        )
-        .await?;
+        self.extras(first, processes).await?;
         if self.options.no_frontend {
             if !after.is_empty() {
                 let names: Vec<&str> = after
@@ -153,15 +112,19 @@ impl Starting<'_> {
             processes,
         )
         .await?;
-        super::extra::start_extras(
-            after,
-            config,
-            self.client,
-            log,
-            self.shutdown,
-            self.this_run,
-            processes,
-        )
-        .await
+        self.extras(after, processes).await
+    }
+
+    /// Starts the processes `indices` names, in turn (see [`super::extra::start_extras`]).
+    async fn extras(&mut self, indices: &[usize], processes: &mut Processes) -> Flow<()> {
+        let mut cx = super::extra::Cx {
+            config: self.config,
+            log: self.log,
+            client: self.client,
+            shutdown: self.shutdown,
+            this_run: self.this_run,
+            frontend_url: processes.frontend_url.clone(),
+        };
+        super::extra::start_extras(indices, &mut cx, &mut processes.extras).await
     }
 }

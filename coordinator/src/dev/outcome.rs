@@ -1,6 +1,7 @@
 //! What the run's steps (`dev.rs` and `dev/*.rs`) share, so that none of them imports
 //! it back from `dev.rs`: the options, how a step goes ([`Flow`]), how the run ends
-//! ([`DevOutcome`]), and the reports a step ends it with.
+//! ([`DevOutcome`]), the reports a step ends it with, and the environment every child
+//! is started with ([`child_env`]).
 
 use crate::backend::Plan;
 use crate::config::Config;
@@ -64,4 +65,37 @@ pub(super) fn fail_with(
     let report = FailureReport::simple(log, what, evidence, causes);
     log.file_only(&report.to_string());
     DevOutcome::Failed(Box::new(report))
+}
+
+/// The environment the children get (README, `cargo xtask dev`), for every child. Their output reaches the
+/// terminal through a pipe, so when `dev` writes colour there they are told to as well.
+pub(super) fn child_env(config: &Config, log: &RunLog) -> Vec<(String, String)> {
+    let backend = &config.backend;
+    let mut env = vec![
+        ("BACKEND_HOST".into(), backend.host.clone()),
+        ("BACKEND_PORT".into(), backend.port.to_string()),
+        ("BACKEND_URL".into(), config.backend_url()),
+        ("CORRELATION_ID".into(), log.correlation_id().to_owned()),
+        ("PYTHONUNBUFFERED".into(), "1".into()),
+    ];
+    if log.colour().stdout {
+        env.push(("FORCE_COLOR".into(), "1".into()));
+        env.push(("CLICOLOR_FORCE".into(), "1".into()));
+    }
+    // The frontend's address: where it listens, and the origin the backend allows.
+    if let (Some(port), Some(url)) = (config.frontend.port, config.frontend_url()) {
+        env.push(("FRONTEND_HOST".into(), config.frontend.host.clone()));
+        env.push(("FRONTEND_PORT".into(), port.to_string()));
+        env.push(("FRONTEND_URL".into(), url));
+    }
+    env.push(("FRONTEND_ORIGINS".into(), config.frontend.origins.join(" ")));
+    // Each `[process.NAME]` with a port: `REDIS_PORT`, `REDIS_URL`.
+    for process in &config.processes {
+        if let (Some(port), Some(url)) = (process.port, process.url()) {
+            let prefix = process.env_prefix();
+            env.push((format!("{prefix}_PORT"), port.to_string()));
+            env.push((format!("{prefix}_URL"), url));
+        }
+    }
+    env
 }

@@ -16,7 +16,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::outcome::{DevOptions, DevOutcome, Flow, fail_with};
-use super::supervise::{Backend, Processes, Remote, Watch, supervise};
+use super::processes::{Backend, Moved, Processes, Remote};
+use super::supervise::{Watch, supervise};
 use super::this_run::ThisRun;
 use super::{frontend_port, summary};
 use crate::backend::Plan;
@@ -179,7 +180,7 @@ async fn run_frontend(
     if options.frontend_command.is_some() {
         config.frontend.port = None;
     }
-    let mut moved = summary::Moved::default();
+    let mut moved = Moved::default();
     let backend_port = config.backend.port;
     let mut frontend = config.frontend.port;
     if !options.no_frontend {

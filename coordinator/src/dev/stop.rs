@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::supervise::{Backend, Processes, origin_name};
+use super::processes::{Backend, Processes};
 use crate::config::Config;
 use crate::process::{self, Running};
 use crate::runlog::RunLog;
@@ -74,7 +74,7 @@ async fn stop_one(
     let running = running?;
     log.info(&format!(
         "stopping {} pid {}",
-        origin_name(running.origin()),
+        running.origin().tag(),
         running.pid()
     ));
     // A process can exit before its last lines are copied (the output of `dev -- cmd`

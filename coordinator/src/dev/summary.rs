@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::supervise::{Backend, Processes};
+use super::processes::{Backend, Processes};
 use super::this_run::ThisRun;
 use crate::config::{Config, display_path};
 use crate::runlog::RunLog;
@@ -37,15 +37,6 @@ pub(super) enum How {
     },
     /// `backend.url`: runs elsewhere.
     Remote,
-}
-
-/// Why the run's ports are not the configured ones, as settled.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Moved {
-    pub(super) backend: Option<String>,
-    pub(super) frontend: Option<String>,
-    /// A `[process.NAME]`'s, by name.
-    pub(super) processes: Vec<(String, String)>,
 }
 
 /// The summary's lines (without the `[dev]` prefix the log adds):

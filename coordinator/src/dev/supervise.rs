@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::liveness::{Liveness, Verdict};
 use super::outcome::{DevOutcome, Flow, context};
+use super::processes::{Backend, Processes, Reused, owned};
 use super::this_run::ThisRun;
 use crate::backend::{self, AttemptFailure, FailureKind, Plan, StartOutcome};
 use crate::config::Config;
@@ -24,7 +25,7 @@ use crate::events::Event;
 use crate::health::{HealthClient, Probe};
 use crate::process::{self, Running};
 use crate::report::FailureReport;
-use crate::runlog::{Origin, RunLog};
+use crate::runlog::RunLog;
 use crate::signals::Shutdown;
 use crate::watch::Watcher;
 
@@ -36,68 +37,6 @@ const TICK: Duration = Duration::from_secs(5);
 
 /// A backend that stays up this long has its restart backoff reset.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
-
-/// The backend this run talks to.
-#[derive(Debug)]
-pub(super) enum Backend {
-    /// Started by this run: stopped on the way out, restarted when it crashes.
-    Owned(Running),
-    /// Someone else's: never stopped.
-    Reused(Reused),
-    /// At `backend.url`, not on this machine's process table: never stopped or started.
-    Remote(Remote),
-}
-
-/// A backend that `dev` reaches at a URL and holds no process of.
-#[derive(Debug, Clone)]
-pub(super) struct Remote {
-    pub(super) url: String,
-}
-
-/// Whose backend is reused.
-#[derive(Debug, Clone)]
-pub(super) struct Reused {
-    pub(super) pid: Option<u32>,
-    /// The correlation ID of the live run that owns it, if a run does.
-    pub(super) run: Option<String>,
-}
-
-impl Reused {
-    fn named(&self) -> String {
-        let pid = self
-            .pid
-            .map_or_else(String::new, |pid| format!(" (pid {pid})"));
-        match &self.run {
-            Some(run) => format!("the backend of dev run {run}{pid}"),
-            None => format!("the reused backend{pid}"),
-        }
-    }
-}
-
-/// The processes of this run.
-#[derive(Debug, Default)]
-pub(super) struct Processes {
-    pub(super) backend: Option<Backend>,
-    pub(super) frontend: Option<Running>,
-    /// The frontend is `dev -- <cmd>` (this command), whose exit code is passed through
-    /// as it is.
-    pub(super) command: Option<Vec<String>>,
-    /// The URL the frontend really serves at (another port than `FRONTEND_PORT` when it
-    /// moved on its own, `[::1]` when it listens there only).
-    pub(super) frontend_url: Option<String>,
-    /// Why ports moved, for the summary.
-    pub(super) moved: super::summary::Moved,
-    /// The `[process.NAME]` processes.
-    pub(super) extras: super::extra::Extras,
-}
-
-/// The backend's process, when this run owns it.
-fn owned(backend: &mut Option<Backend>) -> Option<&mut Running> {
-    match backend {
-        Some(Backend::Owned(running)) => Some(running),
-        _ => None,
-    }
-}
 
 /// What the supervisor needs besides the processes.
 pub(super) struct Watch<'a> {
@@ -890,8 +829,4 @@ async fn wait_for(running: Option<&mut Running>) -> ExitStatus {
         Some(running) => running.wait().await,
         None => std::future::pending().await,
     }
-}
-
-pub(super) fn origin_name(origin: Origin) -> &'static str {
-    origin.tag()
 }

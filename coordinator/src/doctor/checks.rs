@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Check, Context, Status};
-use crate::config::{Source, display_path};
+use super::{Check, Context, Status, needs};
+use crate::config::display_path;
 use crate::exec::Cmd;
 use crate::git::GitError;
 use crate::health::{self, HealthClient, HealthFormat, HealthReport, Probe, Readiness, Reading};
@@ -54,27 +54,6 @@ fn config(cx: &Context) -> Check {
             ))
             .data(json!({"file": shown})),
     }
-}
-
-/// A `skip` when a setting the check needs has an invalid value: the check would
-/// otherwise run on the default and give advice that breaks the app.
-pub(super) fn needs(cx: &Context, id: &'static str, keys: &[&str]) -> Option<Check> {
-    let invalid: Vec<&str> = keys
-        .iter()
-        .copied()
-        .filter(|key| cx.config.is_invalid(key))
-        .collect();
-    (!invalid.is_empty()).then(|| {
-        Check::new(
-            id,
-            Status::Skip,
-            format!(
-                "no valid value for {} (see the config check)",
-                invalid.join(", ")
-            ),
-        )
-        .data(json!({"invalid": invalid}))
-    })
 }
 
 fn python(_: &Context) -> Check {
@@ -483,17 +462,6 @@ fn node(cx: &Context) -> Check {
             Status::Skip,
             "node not found; the frontend does not use it",
         ),
-    }
-}
-
-/// Names the layer a setting came from, as the subject of a sentence: dev.toml, or
-/// an override.
-pub(super) fn port_source(source: &Source) -> String {
-    match source {
-        Source::File { path, .. } => format!("{} says", path.display()),
-        Source::Env(var) => format!("env {var} sets"),
-        Source::Flag(flag) => format!("flag {flag} sets"),
-        Source::Default => "the default is".to_owned(),
     }
 }
 

@@ -5,8 +5,7 @@
 
 use serde_json::json;
 
-use super::checks::{needs, port_source};
-use super::{Check, Context, Status};
+use super::{Check, Context, Status, needs, port_source};
 use crate::config::display_path;
 use crate::frontend_config;
 use crate::health;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Folders never searched: installed packages, build output, the tooling itself.
 use super::dev_server::{DevServer, dev_server, flag_value, frontend_command, vite_major};
+use super::shown_path;
 
 const SKIPPED: &[&str] = &[
     "node_modules",
@@ -119,18 +120,9 @@ fn walk(app: &Path) -> Vec<PathBuf> {
     found
 }
 
-pub(super) fn shown_path(path: &Path) -> String {
-    shown(path)
-}
-
-fn shown(path: &Path) -> String {
-    let text = path.display().to_string().replace('\\', "/");
-    if text.is_empty() { ".".into() } else { text }
-}
-
 /// `dir/name` as the app-relative text dev.toml takes.
 fn join(dir: &Path, name: &str) -> String {
-    shown(&dir.join(name))
+    shown_path(&dir.join(name))
 }
 
 /// The first `package.json` (shallowest) with a `dev`, `start` or `serve` script.
@@ -140,8 +132,10 @@ fn frontend(app: &Path, files: &[PathBuf], d: &mut Detected) -> Option<Frontend>
             continue;
         };
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-            d.check
-                .push(format!("{}: not valid JSON, not read", shown(manifest)));
+            d.check.push(format!(
+                "{}: not valid JSON, not read",
+                shown_path(manifest)
+            ));
             continue;
         };
         let scripts = &json["scripts"];
@@ -160,7 +154,7 @@ fn frontend(app: &Path, files: &[PathBuf], d: &mut Detected) -> Option<Frontend>
         let tool = server.map_or("an unknown dev server", |s| s.name);
         d.found.push(format!(
             "frontend: {tool}, the `{script}` script of {} (`{body}`), port {port}",
-            shown(manifest)
+            shown_path(manifest)
         ));
         frontend_notes(app, &dir, (script, body), server, own_port.is_some(), d);
         if tool == "Vite" && vite_major(&json).is_some_and(|major| major >= 8) {
@@ -209,7 +203,7 @@ fn frontend_notes(
     if !app.join(dir).join("node_modules").is_dir() {
         d.check.push(format!(
             "{} has no node_modules: run `npm install` there before `cargo xtask dev`",
-            shown(dir)
+            shown_path(dir)
         ));
     }
 }
@@ -317,13 +311,14 @@ fn frontend_config(frontend: &Frontend, key: Option<&EnvKey>, port: u16, d: &mut
         let file = frontend.dir.join(".env.development.local");
         d.guessed.push(format!(
             "frontend config: no .env with a loopback URL or port; {} is made with {prefix}BACKEND_PORT and {prefix}BACKEND_URL",
-            shown(&file)
+            shown_path(&file)
         ));
         d.check.push(format!(
             "have the frontend read the backend's address from {prefix}BACKEND_URL in {}",
-            shown(&file)
+            shown_path(&file)
         ));
-        d.frontend.push(("config_file", toml_string(&shown(&file))));
+        d.frontend
+            .push(("config_file", toml_string(&shown_path(&file))));
         d.frontend
             .push(("port_key", toml_string(&format!("{prefix}BACKEND_PORT"))));
         d.frontend
@@ -348,23 +343,23 @@ fn frontend_config(frontend: &Frontend, key: Option<&EnvKey>, port: u16, d: &mut
         let local = key.file.with_file_name(".env.development.local");
         d.guessed.push(format!(
             "frontend.config_file = {}: Vite reads it over {}, which keeps its default; dev writes it for each run and removes it after",
-            shown(&local),
-            shown(&key.file)
+            shown_path(&local),
+            shown_path(&key.file)
         ));
-        d.ignore_files.push(shown(&local));
+        d.ignore_files.push(shown_path(&local));
         local
     } else {
         key.file.clone()
     };
     d.frontend
-        .push(("config_file", toml_string(&shown(&config_file))));
+        .push(("config_file", toml_string(&shown_path(&config_file))));
     if key.url {
         // dev replaces only the address of a URL value (scheme, path and quoting stay),
         // so the app's own key is the one to keep in step: nothing is added to its file.
         d.found.push(format!(
             "frontend config: {} in {} (http://...:{})",
             key.key,
-            shown(&key.file),
+            shown_path(&key.file),
             key.port
         ));
         d.frontend.push((
@@ -379,7 +374,7 @@ fn frontend_config(frontend: &Frontend, key: Option<&EnvKey>, port: u16, d: &mut
             "frontend config: {}={} in {}",
             key.key,
             key.port,
-            shown(&key.file)
+            shown_path(&key.file)
         ));
         d.frontend.push(("port_key", toml_string(&key.key)));
     }
@@ -401,13 +396,13 @@ fn backend(app: &Path, files: &[PathBuf], port: Option<u16>, d: &mut Detected) {
     d.found.push(format!(
         "backend: the FastAPI app `{}` in {}",
         object.target,
-        shown(&object.file)
+        shown_path(&object.file)
     ));
     let mut command: Vec<String> = ["python", "-m", "uvicorn", object.target.as_str()]
         .map(str::to_owned)
         .to_vec();
     if !object.app_dir.as_os_str().is_empty() {
-        command.extend(["--app-dir".to_owned(), shown(&object.app_dir)]);
+        command.extend(["--app-dir".to_owned(), shown_path(&object.app_dir)]);
     }
     command.extend(["--host", "{host}", "--port", "{port}"].map(str::to_owned));
     d.backend.push(("command", toml_array(&command)));
@@ -497,7 +492,7 @@ fn health(app: &Path, files: &[PathBuf], object: &AppObject, d: &mut Detected) {
         .or_else(|| routes.iter().find(|(path, ..)| path.contains("health")));
     if let Some((path, body, file)) = chosen {
         d.found
-            .push(format!("health route: GET {path} in {}", shown(file)));
+            .push(format!("health route: GET {path} in {}", shown_path(file)));
         d.backend.push(("health_path", toml_string(path)));
         let text = ["PlainTextResponse", "Response(", "return \"", "return '"]
             .iter()
@@ -565,7 +560,7 @@ fn dependencies(app: &Path, object: &AppObject, d: &mut Detected) {
             let venv = ["/.venv", "/venv"]
                 .iter()
                 .map(|name| {
-                    format!("{}{name}", shown(&here))
+                    format!("{}{name}", shown_path(&here))
                         .trim_start_matches("./")
                         .to_owned()
                 })
@@ -623,7 +618,7 @@ fn declared_in(app: &Path, dir: &Path, d: &mut Detected) -> Option<String> {
     {
         d.check.push(format!(
             "uvicorn is not among the dependencies in {}: the backend command runs it",
-            shown(dir)
+            shown_path(dir)
         ));
     }
     d.found

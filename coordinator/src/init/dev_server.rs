@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::detect::shown_path;
+use super::shown_path;
 
 /// A dev server `init` knows: how to tell it from a script, and its flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -133,10 +133,7 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
     // Whatever escaped the groups (a double fork into its own session) goes too.
     let hurry = shutdown.hurry();
     for info in process::stop_descendants(config.dev.shutdown_grace, hurry).await {
-        log.warn(&format!(
-            "pid {} ({}) was still running after the grace period and was killed: {}",
-            info.pid, info.name, info.cmdline
-        ));
+        log.warn(&info.said("was still running after the grace period and was killed"));
     }
     this_run.finish(config);
     // Last: until the record is gone, a kill leaves the guardian something to finish.
@@ -413,7 +410,7 @@ async fn sync(config: &Config, log: &RunLog, shutdown: &mut Shutdown) -> Option<
             let hurry = shutdown.hurry();
             let killed = process::stop_descendants(config.dev.shutdown_grace, hurry).await;
             for info in killed {
-                log.warn(&format!("pid {} ({}) was killed: {}", info.pid, info.name, info.cmdline));
+                log.warn(&info.said("was killed"));
             }
             Some(DevOutcome::Stopped)
         }

@@ -93,10 +93,7 @@ impl StopReport {
             "after the grace period"
         };
         for info in &self.killed {
-            log.warn(&format!(
-                "pid {} ({}) was still running {when} and was killed: {}",
-                info.pid, info.name, info.cmdline
-            ));
+            log.warn(&info.said(&format!("was still running {when} and was killed")));
         }
     }
 }

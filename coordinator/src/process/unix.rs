@@ -26,6 +26,18 @@ pub struct ProcessInfo {
     pub cmdline: String,
 }
 
+impl ProcessInfo {
+    /// `pid N (name) <what happened>`, then `: <command line>` when it has one (a process
+    /// that exited meanwhile has none, and gets no dangling colon).
+    pub fn said(&self, what: &str) -> String {
+        let head = format!("pid {} ({}) {what}", self.pid, self.name);
+        match self.cmdline.as_str() {
+            "" => head,
+            cmdline => format!("{head}: {cmdline}"),
+        }
+    }
+}
+
 /// The effective uid of this process: whose sockets and processes count as this user's.
 pub fn effective_uid() -> u32 {
     nix::unistd::geteuid().as_raw()
@@ -364,4 +376,24 @@ pub fn become_subreaper() -> bool {
 pub fn reap(pid: u32) {
     use nix::sys::wait::{WaitPidFlag, waitpid};
     let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProcessInfo;
+
+    #[test]
+    fn a_killed_process_is_said_with_its_command_line_and_no_dangling_colon_without_one() {
+        let mut info = ProcessInfo {
+            pid: 7,
+            name: "vite".into(),
+            cmdline: "node vite --port 5173".into(),
+        };
+        assert_eq!(
+            info.said("was killed"),
+            "pid 7 (vite) was killed: node vite --port 5173"
+        );
+        info.cmdline.clear();
+        assert_eq!(info.said("was killed"), "pid 7 (vite) was killed");
+    }
 }

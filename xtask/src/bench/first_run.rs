@@ -58,6 +58,8 @@ pub fn measure(root: &Path, progress: &dyn Fn(&str)) -> Result<FirstRun, BenchEr
             .args(["build", "--quiet", "-p", "xtask"])
             .current_dir(&clone)
             .env_remove("CARGO_TARGET_DIR")
+            // What a new user gets: the profile as committed, not a contributor's override.
+            .env_remove("CARGO_INCREMENTAL")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let built_at = Instant::now();
@@ -112,6 +114,8 @@ fn first_run(root: &Path, scratch: &Path, cargo: &str, first: &mut FirstRun) {
     dev.args(["xtask", "dev"])
         .current_dir(&clone)
         .env_remove("CARGO_TARGET_DIR")
+        // What a new user gets: the profile as committed, not a contributor's override.
+        .env_remove("CARGO_INCREMENTAL")
         .env("CARGO_HOME", empty(scratch, "cargo-home"))
         .env("PIP_CACHE_DIR", empty(scratch, "pip-cache"))
         .env("UV_CACHE_DIR", empty(scratch, "uv-cache"))

@@ -36,6 +36,7 @@ mod ports;
 mod preview;
 mod processes;
 mod remote;
+mod run;
 mod stop;
 pub mod summary;
 mod supervise;
@@ -50,6 +51,7 @@ use ports::{port_chosen, settle_ports};
 pub use preview::preview;
 use preview::resolve_python;
 use processes::{Backend, Processes, Reused};
+use run::Run;
 use supervise::{Watch, supervise};
 use this_run::ThisRun;
 use watching::start_watching;
@@ -125,7 +127,13 @@ async fn run_async(config: &Config, options: &DevOptions, log: &RunLog) -> DevOu
             return outcome;
         }
     };
-    let outcome = run_registered(config, options, log, &mut shutdown, &mut this_run).await;
+    let mut run = Run {
+        options,
+        log,
+        shutdown: &mut shutdown,
+        this_run: &mut this_run,
+    };
+    let outcome = run_registered(config, &mut run).await;
     if let DevOutcome::Failed(report) = &outcome {
         // Before the last stops: `wait` reads it while the run is still recorded.
         this_run.failed(&report.to_string());
@@ -251,24 +259,19 @@ pub async fn clean_up_after_guarded(
 
 /// The run once it is recorded: sync, port, frontend config, backend, frontend,
 /// supervision, and stopping what it started.
-async fn run_registered(
-    config: &Config,
-    options: &DevOptions,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-    this_run: &mut ThisRun,
-) -> DevOutcome {
+async fn run_registered(config: &Config, run: &mut Run<'_>) -> DevOutcome {
+    let (options, log) = (run.options, run.log);
     if config.backend.url.is_some() {
         // A backend `dev` does not start: no sync, no spawn, no local port.
-        return remote::run(config, options, log, shutdown, this_run).await;
+        return remote::run(config, run).await;
     }
     if options.no_sync {
         log.info("--no-sync: not syncing the Python environment");
     } else if let Some(outcome) = {
-        this_run.update(|record| {
+        run.this_run.update(|record| {
             record.waiting_for = Some("the Python environment to be synced".into());
         });
-        sync(config, log, shutdown).await
+        sync(config, run).await
     } {
         return outcome;
     }
@@ -280,14 +283,17 @@ async fn run_registered(
     // One run at a time settles its ports and starts its backend and frontend: a run
     // started at the same moment then finds the first one's backend, and reuses it,
     // rather than both seeing a free port and racing for it.
-    let starting = proceed!(this_run.start_lock(log, shutdown).await);
-    let ports = proceed!(settle_ports(config, options, policy, log, shutdown).await);
+    let starting = proceed!(run.this_run.start_lock(log, run.shutdown).await);
+    let ports = proceed!(settle_ports(config, run, policy).await);
     let mut moved = processes::Moved {
         backend: ports.backend.moved.clone(),
         frontend: ports.frontend.moved.clone(),
         ..processes::Moved::default()
     };
-    let mut config = match this_run.apply_ports(config, ports.backend.port, ports.frontend.port) {
+    let mut config = match run
+        .this_run
+        .apply_ports(config, ports.backend.port, ports.frontend.port)
+    {
         Ok(config) => config,
         Err(err) => return DevOutcome::Misconfigured(err.to_string()),
     };
@@ -304,21 +310,14 @@ async fn run_registered(
     };
     let order = Order::of(&config);
     // What `after` starts before the backend (Redis for its cache).
-    let mut cx = extra::Cx {
-        config: &config,
-        log,
-        client: &client,
-        shutdown,
-        this_run,
-        frontend_url: None,
-    };
+    let mut cx = extra::Cx::of(&config, &client, run, None);
     if let Flow::Break(outcome) = start_extras(&order.before, &mut cx, &mut processes.extras).await
     {
-        processes.stop_all(&config, log, shutdown).await;
+        processes.stop_all(&config, run).await;
         return outcome;
     }
     let backend = match ports.backend.reuse {
-        Some(report) => Backend::Reused(reused(&report, &config, this_run, log)),
+        Some(report) => Backend::Reused(reused(&report, &config, run)),
         None => {
             let mut start = Start {
                 config: &mut config,
@@ -326,13 +325,12 @@ async fn run_registered(
                 argv: &argv,
                 policy,
                 client: &client,
-                log,
                 moved: &mut processes.moved.backend,
             };
-            match start_backend(&mut start, shutdown, this_run).await {
+            match start_backend(&mut start, run).await {
                 Flow::Continue(backend) => backend,
                 Flow::Break(outcome) => {
-                    processes.stop_all(&config, log, shutdown).await;
+                    processes.stop_all(&config, run).await;
                     return outcome;
                 }
             }
@@ -353,42 +351,40 @@ async fn run_registered(
     // Between the ready answer and the frontend's start, the record is written once:
     // with the frontend's group (its own groups were recorded as they were spawned).
     if options.no_frontend || !order.between.is_empty() {
-        this_run.update(settled);
+        run.this_run.update(settled);
     } else {
-        this_run.change(settled);
+        run.this_run.change(settled);
     }
-    let mut run = frontend::Starting {
+    let mut starting_frontend = frontend::Starting {
         config: &config,
-        options,
         client: &client,
-        log,
-        shutdown,
-        this_run,
+        run,
     };
-    let started = run
+    let started = starting_frontend
         .frontend_and_processes(&order.between, &order.after, &mut processes)
         .await;
     if let Flow::Break(outcome) = started {
-        processes.stop_all(&config, log, shutdown).await;
+        processes.stop_all(&config, run).await;
         return outcome;
     }
     drop(starting);
-    summary::say(log, &processes, &config, summary::When::Up, this_run);
+    summary::say(log, &processes, &config, summary::When::Up, run.this_run);
     let watch = Watch {
         config: &config,
         plan: &plan,
         client: &client,
         log,
     };
-    let outcome = supervise(&watch, shutdown, &mut processes, this_run, watcher).await;
-    processes.stop_all(&config, log, shutdown).await;
+    let outcome = supervise(&watch, run, &mut processes, watcher).await;
+    processes.stop_all(&config, run).await;
     outcome
 }
 
 /// Syncs the venv on a blocking thread while watching for signals: a Ctrl-C stops the
 /// installer (and whatever it started) and ends the run like any other Ctrl-C. The next
 /// run repairs a half-made venv. `Some` when the run must end.
-async fn sync(config: &Config, log: &RunLog, shutdown: &mut Shutdown) -> Option<DevOutcome> {
+async fn sync(config: &Config, run: &mut Run<'_>) -> Option<DevOutcome> {
+    let (log, shutdown) = (run.log, &mut *run.shutdown);
     let backend = config.backend.clone();
     let root = config.root.clone();
     let lock_dir = lock_dir(config);
@@ -419,7 +415,8 @@ async fn sync(config: &Config, log: &RunLog, shutdown: &mut Shutdown) -> Option<
 
 /// Names a reused backend: another live run's (by its correlation ID), or one started
 /// by hand.
-fn reused(report: &HealthReport, config: &Config, this_run: &mut ThisRun, log: &RunLog) -> Reused {
+fn reused(report: &HealthReport, config: &Config, run: &mut Run<'_>) -> Reused {
+    let (log, this_run) = (run.log, &mut *run.this_run);
     let address = format!("{}:{}", config.backend.host, config.backend.port);
     let pid = report.pid;
     let owner: Option<Record> = this_run.others().into_iter().find(|run| {
@@ -460,19 +457,14 @@ struct Start<'a> {
     argv: &'a [String],
     policy: port::Policy,
     client: &'a HealthClient,
-    log: &'a RunLog,
     /// Why the backend is not on its configured port, for the summary.
     moved: &'a mut Option<String>,
 }
 
 /// Starts the backend, choosing the port again when it was taken meanwhile (the config
 /// then moves to the new port, and the frontend config with it).
-async fn start_backend(
-    start: &mut Start<'_>,
-    shutdown: &mut Shutdown,
-    this_run: &mut ThisRun,
-) -> Flow<Backend> {
-    let log = start.log;
+async fn start_backend(start: &mut Start<'_>, run: &mut Run<'_>) -> Flow<Backend> {
+    let log = run.log;
     let mut failures = Vec::new();
     let mut next_attempt = 1;
     loop {
@@ -481,8 +473,8 @@ async fn start_backend(
             next_attempt,
             start.client,
             log,
-            shutdown,
-            this_run,
+            run.shutdown,
+            run.this_run,
         )
         .await
         {
@@ -508,20 +500,25 @@ async fn start_backend(
                 log.warn(&format!(
                     "port {taken} was taken after it was chosen: choosing again"
                 ));
-                let resolved = proceed!(flow: resolve_port(start.config, taken, start.policy, log, shutdown).await);
+                let resolved =
+                    proceed!(flow: resolve_port(start.config, taken, start.policy, run).await);
                 if resolved.port != taken && start.moved.is_none() {
                     *start.moved = Some(format!("{taken} was taken after it was chosen"));
                 }
                 port_chosen(log, "backend", resolved.port, start.moved.as_deref());
                 let frontend = start.config.frontend.port;
-                *start.config = match this_run.apply_ports(start.config, resolved.port, frontend) {
-                    Ok(config) => config,
-                    Err(err) => return Flow::Break(DevOutcome::Misconfigured(err.to_string())),
-                };
+                *start.config =
+                    match run
+                        .this_run
+                        .apply_ports(start.config, resolved.port, frontend)
+                    {
+                        Ok(config) => config,
+                        Err(err) => return Flow::Break(DevOutcome::Misconfigured(err.to_string())),
+                    };
                 let config = &*start.config;
                 *start.plan = Plan::new(config, start.argv.to_vec(), child_env(config, log));
                 if let Some(report) = resolved.reuse {
-                    let reused = reused(&report, config, this_run, log);
+                    let reused = reused(&report, config, run);
                     return Flow::Continue(Backend::Reused(reused));
                 }
             }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::outcome::{DevOutcome, Flow, fail_with};
+use super::run::Run;
 use crate::config::Config;
 use crate::health::{HealthClient, HealthReport};
 use crate::port::{self, PortState};
@@ -31,9 +32,9 @@ pub(super) async fn resolve_port(
     config: &Config,
     wanted: u16,
     policy: port::Policy,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
+    run: &mut Run<'_>,
 ) -> Flow<ResolvedPort> {
+    let log = run.log;
     let mut port = wanted;
     let mut moved = None;
     // Each round either settles the port or changes something (a new port, a stopped
@@ -63,7 +64,7 @@ pub(super) async fn resolve_port(
         log.warn(&capitalised(&described));
         let accepted = match port::decide_without_asking(offer, policy) {
             Some(choice) => Some(choice),
-            None if policy.interactive => match ask(offer, shutdown).await {
+            None if policy.interactive => match ask(offer, run.shutdown).await {
                 Answer::Choice(choice) => choice,
                 Answer::Interrupted(name) => {
                     log.info(&format!("{name} received at the prompt: stopping"));
@@ -72,7 +73,7 @@ pub(super) async fn resolve_port(
             },
             None => None,
         };
-        let next = proceed!(flow: take_offer(config, port, offer, accepted, &described, log, shutdown).await);
+        let next = proceed!(flow: take_offer(config, port, offer, accepted, &described, run).await);
         if next != port && moved.is_none() {
             moved = Some(moved_because(port, &state));
         }
@@ -131,12 +132,12 @@ async fn take_offer(
     offer: port::Offer,
     accepted: Option<bool>,
     described: &str,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
+    run: &mut Run<'_>,
 ) -> Flow<u16> {
+    let log = run.log;
     match (offer, accepted) {
         (port::Offer::StopOrNextPort { pid, .. }, Some(true)) => {
-            proceed!(flow: stop_stale(config, port, pid, log, shutdown).await);
+            proceed!(flow: stop_stale(config, port, pid, run).await);
             Flow::Continue(port)
         }
         (port::Offer::NextPort(next) | port::Offer::StopOrNextPort { port: next, .. }, Some(_)) => {
@@ -161,13 +162,8 @@ async fn take_offer(
 }
 
 /// Stops our own stale backend `pid`, after consent, if it still holds `port`.
-async fn stop_stale(
-    config: &Config,
-    port: u16,
-    pid: u32,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-) -> Flow<()> {
+async fn stop_stale(config: &Config, port: u16, pid: u32, run: &mut Run<'_>) -> Flow<()> {
+    let (log, shutdown) = (run.log, &mut *run.shutdown);
     // An answer may take minutes: stop the pid only if it still holds the port now
     // (pids are reused), else look at the port again.
     let holds = crate::holder::lookup(port)

@@ -23,6 +23,7 @@ use tokio::time::{Instant, sleep};
 
 use super::outcome::child_env;
 use super::outcome::{DevOutcome, Flow, fail_with};
+use super::run::Run;
 use super::this_run::ThisRun;
 use crate::backend::backoff;
 use crate::config::process::start_order;
@@ -52,6 +53,25 @@ pub(super) struct Cx<'a> {
     /// Where the frontend really serves, once it does (another port when it moved on
     /// its own, `[::1]`): what `FRONTEND_URL` says to a process started after it.
     pub(super) frontend_url: Option<String>,
+}
+
+impl<'a> Cx<'a> {
+    /// The process step's view of `run`, with the run's config and health client.
+    pub(super) fn of(
+        config: &'a Config,
+        client: &'a HealthClient,
+        run: &'a mut Run<'_>,
+        frontend_url: Option<String>,
+    ) -> Cx<'a> {
+        Cx {
+            config,
+            log: run.log,
+            client,
+            shutdown: &mut *run.shutdown,
+            this_run: &mut *run.this_run,
+            frontend_url,
+        }
+    }
 }
 
 /// One `[process.NAME]` of the run.

@@ -1,26 +1,22 @@
 //! Starting the frontend (or `dev -- <cmd>`), and the environment both children get.
 
 use super::frontend_ready;
-use super::outcome::child_env;
-use super::outcome::{DevOptions, Flow, fail_with};
+use super::outcome::{Flow, child_env, fail_with};
 use super::processes::Processes;
-use super::this_run::ThisRun;
+use super::run::Run;
 use crate::config::Config;
 use crate::process::{self, ProcessSpec};
 use crate::report::Cause;
-use crate::runlog::{Origin, RunLog};
-use crate::signals::Shutdown;
+use crate::runlog::Origin;
 
 /// Starts the frontend (or `dev -- <cmd>`) and, when it is a server, waits until it
 /// serves (see [`frontend_ready`]).
 pub(super) async fn start_frontend(
     config: &Config,
-    options: &DevOptions,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-    this_run: &mut ThisRun,
+    run: &mut Run<'_>,
     processes: &mut Processes,
 ) -> Flow<()> {
+    let (options, log) = (run.options, run.log);
     // Placeholders are for `frontend.command`; `dev -- <cmd>` is passed as typed.
     let argv: Vec<String> = match &options.frontend_command {
         Some(command) => command.clone(),
@@ -47,8 +43,9 @@ pub(super) async fn start_frontend(
             } else {
                 "frontend"
             };
-            this_run.started(role, &running, &argv);
-            let ready = frontend_ready::wait_frontend(config, &mut running, log, shutdown).await;
+            run.this_run.started(role, &running, &argv);
+            let ready =
+                frontend_ready::wait_frontend(config, &mut running, log, run.shutdown).await;
             processes.frontend = Some(running);
             processes.command.clone_from(&options.frontend_command);
             ready.map_continue(|url| processes.frontend_url = url)
@@ -69,16 +66,13 @@ pub(super) async fn start_frontend(
 }
 
 /// What starting the frontend and the processes around it needs of the run.
-pub(super) struct Starting<'a> {
+pub(super) struct Starting<'a, 'r> {
     pub(super) config: &'a Config,
-    pub(super) options: &'a DevOptions,
     pub(super) client: &'a crate::health::HealthClient,
-    pub(super) log: &'a RunLog,
-    pub(super) shutdown: &'a mut Shutdown,
-    pub(super) this_run: &'a mut ThisRun,
+    pub(super) run: &'a mut Run<'r>,
 }
 
-impl Starting<'_> {
+impl Starting<'_, '_> {
     /// The `[process.NAME]`s due before the frontend (`first`), the frontend (unless
     /// `--no-frontend`), then those that wait for it (`after`; not started, and said so,
     /// without a frontend). What started joins `processes`, so that a failure stops it.
@@ -88,9 +82,9 @@ impl Starting<'_> {
         after: &[usize],
         processes: &mut Processes,
     ) -> Flow<()> {
-        let (config, log) = (self.config, self.log);
+        let (config, log) = (self.config, self.run.log);
         self.extras(first, processes).await?;
-        if self.options.no_frontend {
+        if self.run.options.no_frontend {
             if !after.is_empty() {
                 let names: Vec<&str> = after
                     .iter()
@@ -103,28 +97,14 @@ impl Starting<'_> {
             }
             return Flow::Continue(());
         }
-        start_frontend(
-            config,
-            self.options,
-            log,
-            self.shutdown,
-            self.this_run,
-            processes,
-        )
-        .await?;
+        start_frontend(config, self.run, processes).await?;
         self.extras(after, processes).await
     }
 
     /// Starts the processes `indices` names, in turn (see [`super::extra::start_extras`]).
     async fn extras(&mut self, indices: &[usize], processes: &mut Processes) -> Flow<()> {
-        let mut cx = super::extra::Cx {
-            config: self.config,
-            log: self.log,
-            client: self.client,
-            shutdown: self.shutdown,
-            this_run: self.this_run,
-            frontend_url: processes.frontend_url.clone(),
-        };
+        let frontend_url = processes.frontend_url.clone();
+        let mut cx = super::extra::Cx::of(self.config, self.client, self.run, frontend_url);
         super::extra::start_extras(indices, &mut cx, &mut processes.extras).await
     }
 }

@@ -7,12 +7,12 @@
 
 use super::choose_port::{capitalised, confirm};
 use super::outcome::{DevOutcome, Flow, fail_with};
+use super::run::Run;
 use crate::config::Config;
 use crate::holder;
 use crate::port::{self, Offer, PortState};
 use crate::report::Cause;
 use crate::runlog::RunLog;
-use crate::signals::Shutdown;
 
 /// The frontend's port, settled, and why it is not the configured one.
 #[derive(Debug, Clone, Default)]
@@ -37,8 +37,7 @@ pub(super) async fn resolve_frontend_port(
     config: &Config,
     backend: u16,
     policy: port::Policy,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
+    run: &mut Run<'_>,
 ) -> Flow<FrontendPort> {
     let Some(wanted) = config.frontend.port else {
         return Flow::Continue(FrontendPort::default());
@@ -49,7 +48,7 @@ pub(super) async fn resolve_frontend_port(
         flag: "--frontend-port auto",
     };
     let taken = [(backend, "the backend's port")];
-    resolve_port_of(&whose, wanted, &taken, policy, log, shutdown).await
+    resolve_port_of(&whose, wanted, &taken, policy, run).await
 }
 
 /// Settles the port of a process that is not the backend (the frontend, a
@@ -61,9 +60,9 @@ pub(super) async fn resolve_port_of(
     mut wanted: u16,
     taken: &[(u16, &str)],
     policy: port::Policy,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
+    run: &mut Run<'_>,
 ) -> Flow<FrontendPort> {
+    let (log, shutdown) = (run.log, &mut *run.shutdown);
     let role = whose.role;
     let mut moved = None;
     let avoid: Vec<u16> = taken.iter().map(|(port, _)| *port).collect();

@@ -3,12 +3,12 @@
 
 use super::choose_port::{ResolvedPort, resolve_port};
 use super::frontend_port::{self, FrontendPort, Whose};
-use super::outcome::{DevOptions, Flow};
+use super::outcome::Flow;
+use super::run::Run;
 use crate::config::Config;
 use crate::events::Event;
 use crate::port;
 use crate::runlog::RunLog;
-use crate::signals::Shutdown;
 
 /// The ports, settled before anything starts.
 pub(super) struct SettledPorts {
@@ -23,13 +23,11 @@ pub(super) struct SettledPorts {
 /// same one twice).
 pub(super) async fn settle_ports(
     config: &Config,
-    options: &DevOptions,
+    run: &mut Run<'_>,
     policy: port::Policy,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
 ) -> Flow<SettledPorts> {
-    let backend =
-        proceed!(flow: resolve_port(config, config.backend.port, policy, log, shutdown).await);
+    let (options, log) = (run.options, run.log);
+    let backend = proceed!(flow: resolve_port(config, config.backend.port, policy, run).await);
     // `dev -- cmd` runs a command, not the frontend's server.
     let configured = if options.frontend_command.is_some() {
         None
@@ -47,13 +45,13 @@ pub(super) async fn settle_ports(
             ..policy
         };
         let wanted = config.with_ports(backend.port, configured);
-        proceed!(flow: frontend_port::resolve_frontend_port(&wanted, backend.port, policy, log, shutdown).await)
+        proceed!(flow: frontend_port::resolve_frontend_port(&wanted, backend.port, policy, run).await)
     };
     port_chosen(log, "backend", backend.port, backend.moved.as_deref());
     if let Some(port) = frontend.port.filter(|_| !options.no_frontend) {
         port_chosen(log, "frontend", port, frontend.moved.as_deref());
     }
-    let processes = proceed!(flow: settle_process_ports(config, backend.port, frontend.port, policy, log, shutdown).await);
+    let processes = proceed!(flow: settle_process_ports(config, backend.port, frontend.port, policy, run).await);
     Flow::Continue(SettledPorts {
         backend,
         frontend,
@@ -68,9 +66,9 @@ pub(super) async fn settle_process_ports(
     backend: u16,
     frontend: Option<u16>,
     policy: port::Policy,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
+    run: &mut Run<'_>,
 ) -> Flow<Vec<(usize, FrontendPort)>> {
+    let log = run.log;
     let mut taken: Vec<(u16, String)> = vec![(backend, "the backend's port".into())];
     if let Some(port) = frontend {
         taken.push((port, "the frontend's port".into()));
@@ -87,7 +85,7 @@ pub(super) async fn settle_process_ports(
             flag: "--yes",
         };
         let theirs: Vec<(u16, &str)> = taken.iter().map(|(p, what)| (*p, what.as_str())).collect();
-        let settled = proceed!(flow: frontend_port::resolve_port_of(&whose, wanted, &theirs, policy, log, shutdown).await);
+        let settled = proceed!(flow: frontend_port::resolve_port_of(&whose, wanted, &theirs, policy, run).await);
         if let Some(port) = settled.port {
             port_chosen(log, &process.name, port, settled.moved.as_deref());
             taken.push((port, format!("{}'s port", process.name)));

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::outcome::{DevOptions, DevOutcome, Flow, fail_with};
+use super::outcome::{DevOutcome, Flow, fail_with};
 use super::processes::{Backend, Moved, Processes, Remote};
+use super::run::Run;
 use super::supervise::{Watch, supervise};
-use super::this_run::ThisRun;
 use super::{frontend_port, summary};
 use crate::backend::Plan;
 use crate::config::Config;
@@ -29,7 +29,6 @@ use crate::ready::{Judged, LastAnswer, NotHealthy, Race, race, until_healthy};
 use crate::report::Cause;
 use crate::runlog::RunLog;
 use crate::runs::BackendUse;
-use crate::signals::Shutdown;
 
 /// How often phase one tries to connect, and how long one try may take (a host that
 /// drops packets would otherwise hold a connect for minutes).
@@ -99,13 +98,8 @@ struct Seen {
 }
 
 /// The run in remote mode, from the wait to the last stop.
-pub(super) async fn run(
-    config: &Config,
-    options: &DevOptions,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-    this_run: &mut ThisRun,
-) -> DevOutcome {
+pub(super) async fn run(config: &Config, run: &mut Run<'_>) -> DevOutcome {
+    let log = run.log;
     let Some(target) = config.backend.url.as_deref().and_then(Target::parse) else {
         return DevOutcome::Misconfigured("backend.url is not an http:// or https:// URL".into());
     };
@@ -127,7 +121,7 @@ pub(super) async fn run(
     let mut seen = Seen::default();
     let waiting = wait_ready(&target, &health_url, &client, config, log, &mut seen);
     let deadline = started + config.backend.startup_timeout;
-    let waited = match race(waiting, None, deadline, shutdown).await {
+    let waited = match race(waiting, None, deadline, run.shutdown).await {
         Race::Ready(waited) => Some(waited),
         // No process here to exit: only the deadline ends the wait.
         Race::Exited(_) | Race::TimedOut => None,
@@ -154,29 +148,18 @@ pub(super) async fn run(
     let mut config = config.clone();
     config.backend.host = target.host.clone();
     let mut config = config.with_ports(target.port, config.frontend.port);
-    run_frontend(
-        &mut config,
-        options,
-        log,
-        shutdown,
-        this_run,
-        &client,
-        &health_url,
-    )
-    .await
+    run_frontend(&mut config, run, &client, &health_url).await
 }
 
 /// Once the backend is ready: the frontend's port, its config, the frontend, and
 /// supervision until the run ends.
 async fn run_frontend(
     config: &mut Config,
-    options: &DevOptions,
-    log: &RunLog,
-    shutdown: &mut Shutdown,
-    this_run: &mut ThisRun,
+    run: &mut Run<'_>,
     client: &HealthClient,
     health_url: &str,
 ) -> DevOutcome {
+    let (options, log) = (run.options, run.log);
     if options.frontend_command.is_some() {
         config.frontend.port = None;
     }
@@ -189,9 +172,8 @@ async fn run_frontend(
             yes: options.yes,
             interactive: prompt::interactive(),
         };
-        let settled = proceed!(
-            frontend_port::resolve_frontend_port(config, backend_port, policy, log, shutdown).await
-        );
+        let settled =
+            proceed!(frontend_port::resolve_frontend_port(config, backend_port, policy, run).await);
         frontend = settled.port;
         moved.frontend = settled.moved;
     }
@@ -201,15 +183,14 @@ async fn run_frontend(
         interactive: prompt::interactive(),
     };
     let settled = proceed!(
-        super::ports::settle_process_ports(config, backend_port, frontend, policy, log, shutdown)
-            .await
+        super::ports::settle_process_ports(config, backend_port, frontend, policy, run).await
     );
-    *config = match this_run.apply_ports(config, backend_port, frontend) {
+    *config = match run.this_run.apply_ports(config, backend_port, frontend) {
         Ok(config) => config,
         Err(err) => return DevOutcome::Misconfigured(err.to_string()),
     };
     super::ports::apply_process_ports(config, &settled, &mut moved.processes);
-    this_run.update(|record| {
+    run.this_run.update(|record| {
         // No process of it is ours: like a backend started by hand.
         record.backend = BackendUse::Reused {
             pid: None,
@@ -228,22 +209,19 @@ async fn run_frontend(
     // goes before the frontend.
     let order = super::extra::Order::of(config);
     let first: Vec<usize> = order.before.iter().chain(&order.between).copied().collect();
-    let mut run = super::frontend::Starting {
+    let mut starting = super::frontend::Starting {
         config,
-        options,
         client,
-        log,
-        shutdown,
-        this_run,
+        run,
     };
-    let started = run
+    let started = starting
         .frontend_and_processes(&first, &order.after, &mut processes)
         .await;
     if let Flow::Break(outcome) = started {
-        processes.stop_all(config, log, shutdown).await;
+        processes.stop_all(config, run).await;
         return outcome;
     }
-    summary::say(log, &processes, config, summary::When::Up, this_run);
+    summary::say(log, &processes, config, summary::When::Up, run.this_run);
     let mut plan = Plan::new(config, Vec::new(), Vec::new());
     plan.health_url = health_url.to_owned();
     let watch = Watch {
@@ -253,8 +231,8 @@ async fn run_frontend(
         log,
     };
     // No watcher: a change here does not restart a backend that runs elsewhere.
-    let outcome = supervise(&watch, shutdown, &mut processes, this_run, None).await;
-    processes.stop_all(config, log, shutdown).await;
+    let outcome = supervise(&watch, run, &mut processes, None).await;
+    processes.stop_all(config, run).await;
     outcome
 }
 

@@ -9,20 +9,16 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::processes::{Backend, Processes};
+use super::run::Run;
 use crate::config::Config;
 use crate::process::{self, Running};
 use crate::runlog::RunLog;
-use crate::signals::Shutdown;
 
 impl Processes {
     /// Stops the frontend, an owned backend and the `[process.NAME]` processes together;
     /// a second signal kills at once.
-    pub(super) async fn stop_all(
-        &mut self,
-        config: &Config,
-        log: &RunLog,
-        shutdown: &mut Shutdown,
-    ) {
+    pub(super) async fn stop_all(&mut self, config: &Config, run: &mut Run<'_>) {
+        let (log, shutdown) = (run.log, &mut *run.shutdown);
         let grace = config.dev.shutdown_grace;
         let hurry = Notify::new();
         let mut frontend = self.frontend.take();

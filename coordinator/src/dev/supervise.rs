@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::liveness::{Liveness, Verdict};
 use super::outcome::{DevOutcome, Flow, context};
 use super::processes::{Backend, Processes, Reused, owned};
+use super::run::Run;
 use super::this_run::ThisRun;
 use crate::backend::{self, AttemptFailure, FailureKind, Plan, StartOutcome};
 use crate::config::Config;
@@ -49,7 +50,7 @@ pub(super) struct Watch<'a> {
 /// The run as the supervisor's steps act on it: what is fixed for the run (`watch`: the
 /// config, the plan, the health client, the log) and what a step may wait on or change
 /// (the shutdown requests, this run's record).
-pub(super) struct Run<'a> {
+pub(super) struct Supervised<'a> {
     pub(super) watch: &'a Watch<'a>,
     pub(super) shutdown: &'a mut Shutdown,
     pub(super) this_run: &'a mut ThisRun,
@@ -99,18 +100,17 @@ struct Restarts {
 /// Runs until a signal, the frontend's exit, or a backend that cannot be restarted.
 pub(super) async fn supervise(
     watch: &Watch<'_>,
-    shutdown: &mut Shutdown,
+    run: &mut Run<'_>,
     processes: &mut Processes,
-    this_run: &mut ThisRun,
     mut watcher: Option<Watcher>,
 ) -> DevOutcome {
     let config = watch.config;
     let interval = config.backend.liveness_interval;
     let mut state = Supervisor {
-        run: Run {
+        run: Supervised {
             watch,
-            shutdown,
-            this_run,
+            shutdown: &mut *run.shutdown,
+            this_run: &mut *run.this_run,
         },
         // A probe may take at most one interval, so that a hung backend is declared
         // dead after `liveness_failures` intervals, not that many `health_timeout`s.
@@ -184,7 +184,7 @@ pub(super) async fn supervise(
 
 /// The supervisor's memory between events.
 struct Supervisor<'a> {
-    run: Run<'a>,
+    run: Supervised<'a>,
     prober: HealthClient,
     liveness: Liveness,
     next_probe: Instant,
@@ -451,7 +451,7 @@ enum Reload {
 /// debounce is paid anyway. A broken edit gets its report and no retry: retrying the
 /// same broken file cannot help, and the next save tries again.
 async fn reload(
-    run: &mut Run<'_>,
+    run: &mut Supervised<'_>,
     backend: Option<Backend>,
     watcher: Option<&mut Watcher>,
 ) -> Reload {
@@ -588,7 +588,7 @@ fn said(watch: &Watch<'_>, backend: &Option<Backend>, verdict: Verdict) -> Optio
 }
 
 /// Whether a reused backend's port is closed and no live run owns a backend there.
-async fn gone_for_good(run: &Run<'_>) -> bool {
+async fn gone_for_good(run: &Supervised<'_>) -> bool {
     let (watch, this_run) = (run.watch, &*run.this_run);
     let port = watch.plan.port;
     let closed = !connect::accepts(watch.plan.connect_addr, connect::LOOPBACK).await;
@@ -605,7 +605,7 @@ enum Look {
 /// A reused backend that stopped answering. If its port still accepts connections it is
 /// hung, and not ours to stop. If the port is closed: wait while a live run that owns it
 /// is there to bring it back; otherwise take over and start our own on the same port.
-async fn look_at_reused(run: &mut Run<'_>, reused: &Reused) -> Look {
+async fn look_at_reused(run: &mut Supervised<'_>, reused: &Reused) -> Look {
     let (watch, shutdown, this_run) = (run.watch, &mut *run.shutdown, &mut *run.this_run);
     let log = watch.log;
     let port = watch.plan.port;
@@ -655,7 +655,7 @@ async fn look_at_reused(run: &mut Run<'_>, reused: &Reused) -> Look {
 /// same port: the frontend uses it). Gives up after `max_restarts` failures in a row
 /// that each came within a minute of becoming ready.
 async fn went_down(
-    run: &mut Run<'_>,
+    run: &mut Supervised<'_>,
     (mut down, why): (Running, Down),
     restarts: &mut Restarts,
     ready_since: Instant,

@@ -4,7 +4,6 @@
 //! outside the registries): `tests/fixtures/electron-standin/main.js` stands in for its
 //! main process. Redis is Debian's `redis-server`, installed by `.ci/run`.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -12,8 +11,8 @@ use nix::unistd::Pid;
 
 use crate::reference_app::{redis_sets, reference_python};
 use crate::support::{
-    Checkout, KillOnDrop, fake_backend, free_port, http_get, pid_alive, processes_with, repo_root,
-    wait_until,
+    Checkout, KillOnDrop, fake_backend, free_port, held_port, http_get, pid_alive, processes_with,
+    repo_root, wait_until,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -37,12 +36,6 @@ fn position(output: &str, needle: &str) -> usize {
 }
 
 /// A port held by this test, as someone else's server would hold it.
-fn held() -> (TcpListener, u16) {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
-
 fn quoted(path: &std::path::Path) -> String {
     serde_json::to_string(&path.display().to_string()).unwrap()
 }
@@ -53,8 +46,8 @@ fn the_electron_main_starts_once_the_frontend_serves_with_both_moved_urls_and_it
     let checkout = Checkout::new();
     // Both configured ports are taken: dev moves both (--yes), and the main process
     // must be told where they really are.
-    let (_backend_holder, backend_wanted) = held();
-    let (_frontend_holder, frontend_wanted) = held();
+    let (_backend_holder, backend_wanted) = held_port();
+    let (_frontend_holder, frontend_wanted) = held_port();
     checkout.write(
         "dev.toml",
         &format!(
@@ -141,7 +134,7 @@ fn health(port: u16) -> Option<serde_json::Value> {
 fn redis_starts_before_the_backend_on_a_moved_port_and_comes_back_when_killed() {
     let checkout = Checkout::new();
     // 6379 as a developer's machine has it: taken (here, by the test).
-    let (_holder, redis_wanted) = held();
+    let (_holder, redis_wanted) = held_port();
     let backend_port = free_port();
     // The README's recipe, as a team copies it, with the test's port for 6379.
     let recipe = crate::real_frontends::readme_recipe("redis");
@@ -279,7 +272,7 @@ fn after_a_kill_9_of_dev_the_next_run_stops_every_process_it_left() {
 #[test]
 fn print_config_shows_each_process_key_with_its_line_and_the_start_order() {
     let checkout = Checkout::new();
-    let (_holder, taken) = held();
+    let (_holder, taken) = held_port();
     checkout.fake_config(
         &[],
         "after = [\"redis\"]",

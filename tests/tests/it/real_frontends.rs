@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Checkout, Running, fake_backend, free_port, processes_with, repo_root};
+use crate::support::{
+    Checkout, Running, fake_backend, free_port, held_port, processes_with, repo_root,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -446,8 +448,8 @@ fn the_readme_electron_recipe_starts_the_main_process_once_vite_serves_on_the_mo
     );
     assert!(recipe.contains("electron-standin"), "{recipe}");
     // Both configured ports are taken: dev moves both (--yes).
-    let (_backend_holder, backend_wanted) = bound();
-    let (_frontend_holder, frontend_wanted) = bound();
+    let (_backend_holder, backend_wanted) = held_port();
+    let (_frontend_holder, frontend_wanted) = held_port();
     let recipe = recipe.replace(
         "port = 5173\n",
         &format!("port = {frontend_wanted}\nstartup_timeout = \"60s\"\n"),
@@ -489,13 +491,6 @@ fn the_readme_electron_recipe_starts_the_main_process_once_vite_serves_on_the_mo
     assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
     let left = processes_with(checkout.path().to_str().unwrap());
     assert!(left.is_empty(), "left running: {left:?}");
-}
-
-/// A loopback port held by the test, as another program would hold it.
-fn bound() -> (TcpListener, u16) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
 }
 
 #[test]

@@ -64,6 +64,16 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// A loopback port held by the test, as another program would hold it: one of
+/// [`free_port`]'s, below the ephemeral range. A port from `bind(0)` is in that range,
+/// and the next one above it, where `dev` moves, can be any outgoing connection's
+/// source port at the moment the moved server binds it (a run failed so, once).
+pub fn held_port() -> (TcpListener, u16) {
+    let port = free_port();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+    (listener, port)
+}
+
 /// True when `port` can be bound on both loopback families.
 pub fn is_free_port(port: u16) -> bool {
     is_free(port)

@@ -329,10 +329,11 @@ fn root_manifest(source: &Path, plan: &mut Plan) -> Result<bool, InitError> {
     let Ok(before) = std::fs::read(&path) else {
         let manifest = "# The workspace of the dev tooling (`cargo xtask dev`), made by `cargo xtask init`.\n\
              [workspace]\nresolver = \"3\"\nmembers = [\"xtask\", \"coordinator\"]\n\n\
-             # Line tables only for the tooling, no debug info for its dependencies,\n\
-             # and not incremental: a smaller debug build, and a faster first one.\n\
+             # Line tables only for the tooling; no debug info, debug assertions or\n\
+             # overflow checks for its dependencies; not incremental: a smaller debug\n\
+             # build, and a faster first one.\n\
              [profile.dev]\ndebug = \"line-tables-only\"\nincremental = false\n\n\
-             [profile.dev.package.\"*\"]\ndebug = false\n";
+             [profile.dev.package.\"*\"]\ndebug = false\ndebug-assertions = false\noverflow-checks = false\n";
         plan.create("Cargo.toml", manifest.as_bytes().to_vec(), false, "");
         lock_file(source, plan);
         plan.found

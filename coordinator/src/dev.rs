@@ -8,23 +8,6 @@
 //! reused backend survives every exit path. The run is recorded in `.dev/runs/`
 //! ([`crate::runs`]) from start to clean exit.
 
-/// The value of a [`Flow`], or the end of the enclosing function with the run's
-/// outcome (`proceed!(flow: ..)` in a function that itself returns a [`Flow`]).
-macro_rules! proceed {
-    (flow: $flow:expr) => {
-        match $flow {
-            std::ops::ControlFlow::Continue(value) => value,
-            std::ops::ControlFlow::Break(outcome) => return std::ops::ControlFlow::Break(outcome),
-        }
-    };
-    ($flow:expr) => {
-        match $flow {
-            std::ops::ControlFlow::Continue(value) => value,
-            std::ops::ControlFlow::Break(outcome) => return outcome,
-        }
-    };
-}
-
 mod choose_port;
 mod extra;
 mod frontend;
@@ -46,7 +29,7 @@ mod watching;
 use choose_port::resolve_port;
 use extra::{Order, start_extras};
 pub use outcome::{DevOptions, DevOutcome};
-use outcome::{Flow, child_env, context, fail, fail_with};
+use outcome::{Flow, child_env, context, fail, fail_with, proceed};
 use ports::{port_chosen, settle_ports};
 pub use preview::preview;
 use preview::resolve_python;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::outcome::{DevOutcome, Flow, fail_with};
+use super::outcome::{DevOutcome, Flow, fail_with, proceed};
 use super::run::Run;
 use crate::config::Config;
 use crate::health::{HealthClient, HealthReport};

@@ -8,6 +8,24 @@ use crate::config::Config;
 use crate::report::{Cause, Context, FailureReport};
 use crate::runlog::RunLog;
 
+/// The value of a [`Flow`], or the end of the enclosing function with the run's
+/// outcome (`proceed!(flow: ..)` in a function that itself returns a [`Flow`]).
+macro_rules! proceed {
+    (flow: $flow:expr) => {
+        match $flow {
+            std::ops::ControlFlow::Continue(value) => value,
+            std::ops::ControlFlow::Break(outcome) => return std::ops::ControlFlow::Break(outcome),
+        }
+    };
+    ($flow:expr) => {
+        match $flow {
+            std::ops::ControlFlow::Continue(value) => value,
+            std::ops::ControlFlow::Break(outcome) => return outcome,
+        }
+    };
+}
+pub(super) use proceed;
+
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
 pub struct DevOptions {

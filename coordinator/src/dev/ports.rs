@@ -3,7 +3,7 @@
 
 use super::choose_port::{ResolvedPort, resolve_port};
 use super::frontend_port::{self, FrontendPort, Whose};
-use super::outcome::Flow;
+use super::outcome::{Flow, proceed};
 use super::run::Run;
 use crate::config::Config;
 use crate::events::Event;

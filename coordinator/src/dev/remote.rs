@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::outcome::{DevOutcome, Flow, fail_with};
+use super::outcome::{DevOutcome, Flow, fail_with, proceed};
 use super::processes::{Backend, Moved, Processes, Remote};
 use super::run::Run;
 use super::supervise::{Watch, supervise};

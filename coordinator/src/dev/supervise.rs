@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::liveness::{Liveness, Verdict};
-use super::outcome::{DevOutcome, Flow, context};
+use super::outcome::{DevOutcome, Flow, context, proceed};
 use super::processes::{Backend, Processes, Reused, owned};
 use super::run::Run;
 use super::this_run::ThisRun;

@@ -683,10 +683,7 @@ async fn clean_up(
             if leftovers.len() == 1 { "it" } else { "them" },
         ));
         for (_, info) in &leftovers {
-            warn(&format!(
-                "  pid {} ({}): {}",
-                info.pid, info.name, info.cmdline
-            ));
+            warn(&format!("  {}", info.said("")));
         }
         let targets: Vec<process::Target> = leftovers.iter().map(|(t, _)| *t).collect();
         let grace = config.dev.shutdown_grace.min(Duration::from_secs(5));

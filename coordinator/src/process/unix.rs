@@ -27,10 +27,14 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
-    /// `pid N (name) <what happened>`, then `: <command line>` when it has one (a process
-    /// that exited meanwhile has none, and gets no dangling colon).
+    /// `pid N (name) <what happened>` (or `pid N (name)` alone, for a list), then
+    /// `: <command line>` when it has one (a process that exited meanwhile has none, and
+    /// gets no dangling colon).
     pub fn said(&self, what: &str) -> String {
-        let head = format!("pid {} ({}) {what}", self.pid, self.name);
+        let head = match what {
+            "" => format!("pid {} ({})", self.pid, self.name),
+            what => format!("pid {} ({}) {what}", self.pid, self.name),
+        };
         match self.cmdline.as_str() {
             "" => head,
             cmdline => format!("{head}: {cmdline}"),
@@ -393,7 +397,9 @@ mod tests {
             info.said("was killed"),
             "pid 7 (vite) was killed: node vite --port 5173"
         );
+        assert_eq!(info.said(""), "pid 7 (vite): node vite --port 5173");
         info.cmdline.clear();
         assert_eq!(info.said("was killed"), "pid 7 (vite) was killed");
+        assert_eq!(info.said(""), "pid 7 (vite)");
     }
 }

@@ -35,7 +35,7 @@ fn position(output: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("no {needle:?} in:\n{output}"))
 }
 
-/// A port held by this test, as someone else's server would hold it.
+/// A path as a TOML string.
 fn quoted(path: &std::path::Path) -> String {
     serde_json::to_string(&path.display().to_string()).unwrap()
 }

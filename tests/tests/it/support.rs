@@ -69,9 +69,13 @@ pub fn free_port() -> u16 {
 /// and the next one above it, where `dev` moves, can be any outgoing connection's
 /// source port at the moment the moved server binds it (a run failed so, once).
 pub fn held_port() -> (TcpListener, u16) {
-    let port = free_port();
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
-    (listener, port)
+    loop {
+        // Another test binary may take the port between the look and the bind.
+        let port = free_port();
+        if let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            return (listener, port);
+        }
+    }
 }
 
 /// True when `port` can be bound on both loopback families.

@@ -186,10 +186,11 @@ fn sizes(path: &str, text: &str, ceilings: &str) -> Vec<String> {
 }
 
 /// The library's modules import each other without a circle, at every level: an edge
-/// is a `crate::`, `super::` or `self::` path of a file (outside comments and
-/// `#[cfg(test)]`, `use` groups expanded) that names another module's item, drawn
+/// is a `crate::`, `super::` or `self::` path of a file (outside comments, string
+/// literals and the test module; `use` groups expanded; an item re-exported by a
+/// parent counted where it is defined) that names another module's item, drawn
 /// between the two sibling modules that hold them (`dev::extra` using
-/// `dev::supervise::Processes` is `dev::extra -> dev::supervise`; `backend::listener`
+/// `dev::processes::Processes` is `dev::extra -> dev::processes`; `backend::listener`
 /// using `report` is `backend -> report`). A module may use what its parent defines
 /// (the family's own types), except that nothing under `dev/` takes from `dev.rs`, the
 /// run's entry (what the steps share is in `dev/outcome.rs`). A circle is named by its
@@ -209,23 +210,19 @@ fn import_circles(files: &[(String, String)]) -> Vec<String> {
         .filter_map(|(p, _)| module_of(p))
         .flat_map(|m| (0..=m.len()).map(move |n| m[..n].to_vec()))
         .collect();
+    let sources: Vec<(&String, Vec<String>, String)> = files
+        .iter()
+        .filter_map(|(path, text)| Some((path, module_of(path)?, code_of(text))))
+        .collect();
+    let mut reexports = Reexports::new();
+    for (_, module, code) in &sources {
+        reexports.extend(reexported(module, code, &modules));
+    }
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut found = Vec::new();
-    for (path, text) in files {
-        let Some(module) = module_of(path) else {
-            continue;
-        };
-        let code: String = text
-            .split("#[cfg(test)]")
-            .next()
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n")
-            .replace("pub(in crate::", "pub(in ");
-        for used in paths_in(&code) {
-            let Some(target) = resolve(&module, &used, &modules) else {
+    for (path, module, code) in &sources {
+        for used in paths_in(code) {
+            let Some(target) = resolve(module, &used, &modules, &reexports) else {
                 continue;
             };
             let shared = module
@@ -277,36 +274,164 @@ fn import_circles(files: &[(String, String)]) -> Vec<String> {
     found
 }
 
-/// The `crate::`, `super::` and `self::` paths in `code`: inline ones, and each path of
-/// a `use` with its `{...}` groups expanded (`use super::{a::B, c}` is `super::a::B`
-/// and `super::c`).
-fn paths_in(code: &str) -> Vec<String> {
-    fn expand(tree: &str) -> Vec<String> {
-        let tree = tree.trim();
-        let Some(open) = tree.find('{') else {
-            return vec![tree.split(" as ").next().unwrap_or(tree).trim().to_owned()];
-        };
-        let (prefix, body) = (
-            &tree[..open],
-            &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())],
-        );
-        let (mut depth, mut start, mut out) = (0, 0, Vec::new());
-        for (at, c) in body.char_indices().chain([(body.len(), ',')]) {
-            match c {
-                '{' => depth += 1,
-                '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    let item = body[start..at].trim();
-                    if !item.is_empty() {
-                        out.extend(expand(item).into_iter().map(|p| format!("{prefix}{p}")));
-                    }
-                    start = at + 1;
-                }
-                _ => {}
+/// A file's code as the import rule reads it: up to its test module (`#[cfg(test)]`
+/// on the line before a `mod`), with comments, string and character literals blanked
+/// out (a path in a message or a comment is no import) and `pub(in ...)` visibilities
+/// dropped (they name a module without using it).
+fn code_of(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = (0..lines.len())
+        .find(|&i| {
+            lines[i].trim() == "#[cfg(test)]"
+                && lines
+                    .get(i + 1)
+                    .is_some_and(|l| l.trim_start().starts_with("mod "))
+        })
+        .unwrap_or(lines.len());
+    let text = lines[..end].join("\n");
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let (c, next) = (chars[i], chars.get(i + 1).copied());
+        let skip_to = if c == '/' && next == Some('/') {
+            chars[i..]
+                .iter()
+                .position(|c| *c == '\n')
+                .map_or(chars.len(), |n| i + n)
+        } else if c == '/' && next == Some('*') {
+            (i + 2..chars.len().saturating_sub(1))
+                .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
+                .map_or(chars.len(), |j| j + 2)
+        } else if c == 'r'
+            && (next == Some('"') || next == Some('#'))
+            && !chars[..i]
+                .last()
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+        {
+            let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
+            let close: String = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            let open = i + 1 + hashes;
+            if chars.get(open) == Some(&'"') {
+                let rest: String = chars[open + 1..].iter().collect();
+                rest.find(&close).map_or(chars.len(), |n| {
+                    open + 1 + rest[..n].chars().count() + close.len()
+                })
+            } else {
+                i + 1
             }
+        } else if c == '"' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '"' {
+                j += if chars[j] == '\\' { 2 } else { 1 };
+            }
+            j + 1
+        } else if c == '\'' && (next == Some('\\') || chars.get(i + 2) == Some(&'\'')) {
+            // A character literal ('"', '\''), not a lifetime.
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '\'' {
+                j += if chars[j] == '\\' { 2 } else { 1 };
+            }
+            j + 1
+        } else {
+            i + 1
+        };
+        if skip_to == i + 1 {
+            out.push(c);
+        } else {
+            // Blanked, keeping line breaks.
+            out.extend(
+                chars[i..skip_to.min(chars.len())]
+                    .iter()
+                    .map(|c| if *c == '\n' { '\n' } else { ' ' }),
+            );
         }
-        out
+        i = skip_to;
     }
+    while let Some(at) = out.find("pub(in ") {
+        let end = out[at..].find(')').map_or(out.len(), |e| at + e + 1);
+        out.replace_range(at..end, "pub");
+    }
+    out
+}
+
+/// Items a module re-exports from one of its own descendants, by the name they go by
+/// (`pub use os::{Entry, ProcessInfo}` in `process.rs`): module and name -> the module
+/// that defines it.
+type Reexports = std::collections::BTreeMap<(Vec<String>, String), Vec<String>>;
+
+fn reexported(
+    module: &[String],
+    code: &str,
+    modules: &std::collections::BTreeSet<Vec<String>>,
+) -> Reexports {
+    let mut found = Reexports::new();
+    for (at, _) in code.match_indices("use ") {
+        let head = code[..at].trim_end();
+        if !(head.ends_with("pub") || head.ends_with("pub(crate)") || head.ends_with("pub(super)"))
+        {
+            continue;
+        }
+        let end = code[at..].find(';').map_or(code.len(), |e| at + e);
+        for tree in expand(&code[at + 4..end]) {
+            let (path, alias) = match tree.split_once(" as ") {
+                Some((path, alias)) => (path.trim(), alias.trim()),
+                None => (tree.as_str(), tree.rsplit("::").next().unwrap_or_default()),
+            };
+            let mut parts: Vec<String> = module.to_vec();
+            parts.extend(
+                path.trim_start_matches("self::")
+                    .split("::")
+                    .map(str::to_owned),
+            );
+            let Some(defining) = (module.len() + 1..parts.len())
+                .rev()
+                .map(|n| parts[..n].to_vec())
+                .find(|candidate| modules.contains(candidate))
+            else {
+                continue;
+            };
+            found.insert((module.to_vec(), alias.to_owned()), defining);
+        }
+    }
+    found
+}
+
+/// `use` tree text with its `{...}` groups expanded (`super::{a::B, c}` is `super::a::B`
+/// and `super::c`), each path with its `as` alias if it has one.
+fn expand(tree: &str) -> Vec<String> {
+    let tree: String = tree.split_whitespace().collect::<Vec<_>>().join(" ");
+    let tree = tree.replace(":: {", "::{").replace(" ::", "::");
+    let Some(open) = tree.find('{') else {
+        return vec![tree.trim().to_owned()];
+    };
+    let (prefix, body) = (
+        &tree[..open],
+        &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())],
+    );
+    let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+    for (at, c) in body.char_indices().chain([(body.len(), ',')]) {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                let item = body[start..at].trim();
+                if !item.is_empty() {
+                    out.extend(expand(item).into_iter().map(|p| format!("{prefix}{p}")));
+                }
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The `crate::`, `super::` and `self::` paths in `code`: inline ones, and each path of
+/// a `use` with its `{...}` groups expanded.
+fn paths_in(code: &str) -> Vec<String> {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
     let mut paths = Vec::new();
     for root in ["crate::", "super::", "self::"] {
@@ -316,9 +441,14 @@ fn paths_in(code: &str) -> Vec<String> {
                 continue;
             }
             let tail: String = code[at..].chars().take_while(|c| word(*c)).collect();
-            if tail.ends_with("::") && code[at + tail.len()..].starts_with('{') {
+            let after = code[at + tail.len()..].trim_start();
+            if tail.ends_with("::") && after.starts_with('{') {
                 let end = code[at..].find(';').map_or(code.len(), |e| at + e);
-                paths.extend(expand(&code[at..end]));
+                paths.extend(
+                    expand(&code[at..end])
+                        .into_iter()
+                        .map(|p| p.split(" as ").next().unwrap_or_default().trim().to_owned()),
+                );
             } else {
                 paths.push(tail.trim_end_matches(':').to_owned());
             }
@@ -327,12 +457,14 @@ fn paths_in(code: &str) -> Vec<String> {
     paths
 }
 
-/// The module a path names an item of (the longest prefix that is a module file), from
-/// the module `from`.
+/// The module a path names an item of, from the module `from`: the longest prefix that
+/// is a module, or the module that defines an item that one re-exports. None for a
+/// path into `from` itself.
 fn resolve(
     from: &[String],
     used: &str,
     modules: &std::collections::BTreeSet<Vec<String>>,
+    reexports: &Reexports,
 ) -> Option<Vec<String>> {
     let mut parts = used.split("::").filter(|p| !p.is_empty()).peekable();
     let mut base: Vec<String> = match parts.next()? {
@@ -346,10 +478,16 @@ fn resolve(
         base.pop();
     }
     base.extend(parts.map(str::to_owned));
-    (0..=base.len())
+    let module = (0..=base.len())
         .rev()
         .map(|n| base[..n].to_vec())
-        .find(|candidate| modules.contains(candidate) && candidate.as_slice() != from)
+        .find(|candidate| modules.contains(candidate))?;
+    let target = base
+        .get(module.len())
+        .and_then(|item| reexports.get(&(module.clone(), item.clone())))
+        .cloned()
+        .unwrap_or(module);
+    (target.as_slice() != from).then_some(target)
 }
 
 /// Every setting is shown by `--print-config` and documented in the README's table.
@@ -513,6 +651,49 @@ let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
     let mut mended = nested.clone();
     mended[0].1 = "use super::outcome::Flow;\n".to_owned();
     assert!(import_circles(&mended).is_empty());
+    // Not imports: comments (inside a `use` group too), strings, a path into the module
+    // itself, a `pub(in ...)` visibility; a test-only helper before the test module is
+    // code, the test module is not.
+    let quiet = [
+        (
+            "coordinator/src/dev/x.rs".to_owned(),
+            "use super::{\n    outcome::Flow, // why: super::y\n    outcome::Run,\n};\n\
+             /* super::y::Y */ const S: &str = \"super::y::Y\"; const C: char = '\"';\n\
+             fn f() { self::g(); crate::dev::x::g(); }\npub(in super::super) fn g() {}\n\
+             #[cfg(test)]\nfn helper() {}\n#[cfg(test)]\nmod tests { use super::super::y::Y; }\n"
+                .to_owned(),
+        ),
+        (
+            "coordinator/src/dev/y.rs".to_owned(),
+            "use super::x::X;\n".to_owned(),
+        ),
+        ("coordinator/src/dev/outcome.rs".to_owned(), String::new()),
+        ("coordinator/src/dev.rs".to_owned(), String::new()),
+    ];
+    assert!(
+        import_circles(&quiet).is_empty(),
+        "{:?}",
+        import_circles(&quiet)
+    );
+    // An item re-exported by the parent counts where it is defined.
+    let reexported = [
+        (
+            "coordinator/src/c.rs".to_owned(),
+            "pub use s::S;\nmod p;\nmod s;\n".to_owned(),
+        ),
+        (
+            "coordinator/src/c/p.rs".to_owned(),
+            "use super::S;\n".to_owned(),
+        ),
+        (
+            "coordinator/src/c/s.rs".to_owned(),
+            "use super::p::P;\n".to_owned(),
+        ),
+    ];
+    assert_eq!(
+        import_circles(&reexported),
+        vec!["import circle: c::p -> c::s -> c::p".to_owned()]
+    );
     let long = "x\n".repeat(SIZE_LIMIT + 1);
     assert_eq!(sizes("coordinator/src/a.rs", &long, "").len(), 1);
     assert!(sizes("coordinator/src/a.rs", &long, "coordinator/src/a.rs 601\n").is_empty());

@@ -1,4 +1,4 @@
-//! Starting the frontend (or `dev -- <cmd>`), and the environment both children get.
+//! Starting the frontend (or `dev -- <cmd>`), and the `[process.NAME]` processes around it.
 
 use super::frontend_ready;
 use super::outcome::{Flow, child_env, fail_with};

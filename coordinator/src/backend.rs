@@ -336,7 +336,7 @@ async fn try_once(
             log.info(&format!(
                 "backend ready in {} ms (port open after {} ms), pid {}",
                 elapsed.as_millis(),
-                state.listening_after.unwrap_or_default().as_millis(),
+                state.listening_after().unwrap_or_default().as_millis(),
                 running.pid()
             ));
             let url = plan
@@ -389,7 +389,7 @@ async fn gather(
     }
     failure.stderr_tail = running.stderr_tail();
     failure.bind_conflict = running.saw_bind_conflict();
-    failure.listening = state.listening_after.is_some();
+    failure.listening = state.listening_after().is_some();
     failure.last_probe = state.last.probe;
     failure.last_readiness = state.last.readiness;
     Some(failure)
@@ -480,8 +480,17 @@ enum Outcome {
 
 #[derive(Debug, Default)]
 struct WaitState {
-    listening_after: Option<Duration>,
+    /// When the port opened, after the attempt's start: set by the thread that found
+    /// it open, so that an attempt that ends while the first answer is awaited still
+    /// knows (its report says the port opened).
+    opened: std::sync::Arc<std::sync::OnceLock<Duration>>,
     last: ready::LastAnswer,
+}
+
+impl WaitState {
+    fn listening_after(&self) -> Option<Duration> {
+        self.opened.get().copied()
+    }
 }
 
 /// Why [`wait_ready`] gave up before the deadline.
@@ -513,26 +522,19 @@ async fn wait_ready(
     let mut said = Instant::now();
     let mut next_look = Instant::now() + TREE_POLL;
     let mut elsewhere: Option<(u16, Instant)> = None;
-    let mut health_url = plan.health_url.clone();
     // `localhost` may be ::1 for the backend (Node 17+, some uvicorn set-ups).
     let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
     let mut addrs = vec![plan.connect_addr];
     if plan.either_family {
         addrs.push(v6);
     }
-    loop {
-        if let Some(open) = connect::first_open(addrs.clone(), connect::STRETCH).await {
-            if open == v6 && open != plan.connect_addr {
-                health_url = plan.health_url.replacen(
-                    &format!("//{}", plan.connect_addr),
-                    &format!("//{v6}"),
-                    1,
-                );
-                log.file_only(&format!(
-                    "the backend listens on {v6} (backend.host = \"localhost\"): asking health there"
-                ));
-            }
-            break;
+    let opened = (state.opened.clone(), started);
+    let ask = listener::Ask::new(plan, pid, client, log.correlation_id(), opened);
+    let opened = loop {
+        let asking = ask.clone();
+        let on = move |at, stream| asking.on(at, stream);
+        if let Some(opened) = connect::first_open_then(addrs.clone(), connect::STRETCH, on).await {
+            break opened.unwrap_or_else(|at| listener::Opened::unasked(at, plan.port, pid));
         }
         stretches += 1;
         if Instant::now() >= next_look {
@@ -568,33 +570,27 @@ async fn wait_ready(
             );
             said = Instant::now();
         }
+    };
+    if opened.at == v6 && opened.at != plan.connect_addr {
+        log.file_only(&format!(
+            "the backend listens on {v6} (backend.host = \"localhost\"): asking health there"
+        ));
     }
-    state.listening_after = Some(started.elapsed());
+    let _ = state.opened.set(started.elapsed());
     log.file_only(&format!(
         "port {} open after {} ms",
         plan.port,
-        started.elapsed().as_millis()
+        state.listening_after().unwrap_or_default().as_millis()
     ));
-    let health_started = Instant::now();
-    // Who listens is looked up once, now, beside the first health request (a process
-    // table read that must not sit between the ready answer and the frontend's start).
-    let port = plan.port;
-    let dev_pid = std::process::id();
-    let child = pid;
-    let mut lookup = Some(tokio::task::spawn_blocking(move || {
-        Listener::look(port, child, dev_pid)
-    }));
-    let mut listener: Option<Listener> = None;
+    let health_started = started + state.listening_after().unwrap_or_default();
+    let (mut listener, port, child, dev_pid) =
+        (Some(opened.listener), plan.port, pid, std::process::id());
     let judge = async |_: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
         let mut readiness = readiness;
         if readiness == Readiness::Ready {
-            let known = match (listener.take(), lookup.take()) {
-                (Some(known), _) => known,
-                (None, Some(pending)) => pending
-                    .await
-                    .unwrap_or_else(|_| Listener::look(port, child, dev_pid)),
-                (None, None) => Listener::look(port, child, dev_pid),
-            };
+            let known = listener
+                .take()
+                .unwrap_or_else(|| Listener::look(port, child, dev_pid));
             let current = known.again(port, child, dev_pid);
             readiness = identity(plan, report, log, &current);
             listener = Some(current);
@@ -620,7 +616,8 @@ async fn wait_ready(
         }
     };
     let format = (plan.health_format, plan.accept_degraded);
-    match ready::until_healthy(client, &health_url, format, log, &mut state.last, judge).await {
+    let asked = (ask.url(opened.at), opened.answer);
+    match ready::until_healthy(client, asked, format, log, &mut state.last, judge).await {
         Ok(report) => Ok(report),
         Err(ready::NotHealthy::Never(mismatch)) => Err(NotReady::Never(mismatch)),
         Err(ready::NotHealthy::Rule(never)) => match never {},

@@ -71,15 +71,31 @@ pub const STRETCH: Duration = Duration::from_millis(25);
 /// whole stretch with plain connects (microseconds each on loopback) and sleeps. A
 /// caller that stops waiting leaves the thread to end its stretch.
 pub async fn first_open(addrs: Vec<SocketAddr>, stretch: Duration) -> Option<SocketAddr> {
+    let found = first_open_then(addrs, stretch, |addr, _| addr).await;
+    found.map(|found| found.unwrap_or_else(|addr| addr))
+}
+
+/// [`first_open`], then `then` with the address and the connection that found it open,
+/// on the polling thread (blocking calls are fine there): what the caller asks the port
+/// first, with no second connect and no hand-over between threads. `Err` with the
+/// address if `then` panicked.
+pub async fn first_open_then<T: Send + 'static>(
+    addrs: Vec<SocketAddr>,
+    stretch: Duration,
+    then: impl FnOnce(SocketAddr, std::net::TcpStream) -> T + Send + 'static,
+) -> Option<Result<T, SocketAddr>> {
     let polling = tokio::task::spawn_blocking(move || {
         let deadline = std::time::Instant::now() + stretch;
         loop {
-            let open = addrs.iter().find(|addr| {
+            let open = addrs.iter().find_map(|addr| {
                 std::net::TcpStream::connect_timeout(addr, stretch.min(LOOPBACK))
-                    .is_ok_and(|stream| !to_itself(stream.local_addr(), stream.peer_addr()))
+                    .ok()
+                    .filter(|stream| !to_itself(stream.local_addr(), stream.peer_addr()))
+                    .map(|stream| (*addr, stream))
             });
-            if let Some(addr) = open {
-                return Some(*addr);
+            if let Some((addr, stream)) = open {
+                let asked = std::panic::AssertUnwindSafe(|| then(addr, stream));
+                return Some(std::panic::catch_unwind(asked).map_err(|_| addr));
             }
             if std::time::Instant::now() >= deadline {
                 return None;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod cert;
+pub mod first;
 pub mod format;
 mod mismatch;
 pub mod tls;
@@ -18,7 +19,7 @@ pub use wording::{describe_mismatch, describe_probe, services};
 pub use format::{
     ACCEPTED, Answer, Condition, Form, HealthFormat, HealthReport, Mismatch, Part, Reading,
 };
-pub use mismatch::MAX_DEPTH as MAX_JSON_DEPTH;
+pub use mismatch::{MAX_DEPTH as MAX_JSON_DEPTH, Streak};
 
 /// Bodies larger than this are not read: a health endpoint has no business sending more.
 const BODY_CAP: usize = 64 * 1024;
@@ -131,39 +132,6 @@ pub fn describe_report(code: u16, report: &HealthReport) -> String {
 
 fn is_success(code: u16) -> bool {
     (200..300).contains(&code)
-}
-
-/// Counts answers that can never become ready: the attempt gives up after
-/// [`Streak::LIMIT`] identical ones in a row rather than waiting out `startup_timeout`.
-#[derive(Debug, Default)]
-pub struct Streak {
-    last: Option<Mismatch>,
-    count: u32,
-}
-
-impl Streak {
-    pub const LIMIT: u32 = 3;
-
-    /// Records one answer's readiness; returns the mismatch once it was seen `LIMIT`
-    /// times in a row. Any other answer (not ready yet, a different mismatch) restarts
-    /// the count.
-    pub fn observe(&mut self, readiness: &Readiness) -> Option<&Mismatch> {
-        let Readiness::Never(mismatch) = readiness else {
-            *self = Streak::default();
-            return None;
-        };
-        if self.last.as_ref() == Some(mismatch) {
-            self.count += 1;
-        } else {
-            self.last = Some(mismatch.clone());
-            self.count = 1;
-        }
-        if self.count >= Streak::LIMIT {
-            self.last.as_ref()
-        } else {
-            None
-        }
-    }
 }
 
 /// The address to probe for a configured host: wildcards are probed on loopback.
@@ -482,32 +450,6 @@ mod tests {
         ];
         for (probe, format, accept, expected) in cases {
             assert_eq!(readiness(&probe, format, accept), expected, "{probe:?}");
-        }
-    }
-
-    #[test]
-    fn three_identical_mismatches_in_a_row_settle_it() {
-        let redirect = |to: &str| {
-            Readiness::Never(Mismatch::Redirect {
-                code: 307,
-                location: Some(to.into()),
-            })
-        };
-        let waiting = Readiness::NotReady("HTTP 503".into());
-        // (the readiness seen, whether the streak settles on it)
-        let cases = [
-            (&redirect("/a"), false),
-            (&redirect("/a"), false),
-            (&waiting, false),
-            (&redirect("/a"), false),
-            (&redirect("/b"), false),
-            (&redirect("/b"), false),
-            (&redirect("/b"), true),
-            (&redirect("/b"), true),
-        ];
-        let mut streak = Streak::default();
-        for (i, (seen, settles)) in cases.into_iter().enumerate() {
-            assert_eq!(streak.observe(seen).is_some(), settles, "answer {i}");
         }
     }
 

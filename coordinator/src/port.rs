@@ -153,7 +153,7 @@ pub async fn classify(
         .any(|run| run.owns_backend_on(port) && run.is_live())
         .then(|| runs.backend_owner(port, sockets.pids()))
         .flatten();
-    let probe = client.probe(url, correlation_id).await;
+    let probe = client.probe_once(url, correlation_id).await;
     if let Some(run) = live_run {
         return of_live_run(run, &probe, format, port);
     }

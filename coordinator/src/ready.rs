@@ -89,13 +89,14 @@ pub enum NotHealthy<E> {
 }
 
 /// Phase two of the one ready wait, for the local backend and the remote one alike:
-/// asks `url` until `judge` calls an answer ready (its report is returned), fast at
+/// asks `url` (the first answer may have come already, on the connection that found
+/// the port open: `first`) until `judge` calls an answer ready (its report is returned), fast at
 /// first, then slower; an answer that can never become ready ends it after
 /// [`health::Streak::LIMIT`] in a row, and `judge` may end it too. `judge` is the
 /// readiness rule (who answered, what to log). Runs until then: the caller bounds it.
 pub async fn until_healthy<E>(
     client: &HealthClient,
-    url: &str,
+    (url, mut first): (&str, Option<Probe>),
     (format, accept_degraded): (HealthFormat, bool),
     log: &RunLog,
     last: &mut LastAnswer,
@@ -104,7 +105,10 @@ pub async fn until_healthy<E>(
     let started = Instant::now();
     let mut streak = health::Streak::default();
     loop {
-        let probe = client.probe(url, log.correlation_id()).await;
+        let probe = match first.take() {
+            Some(probe) => probe,
+            None => client.probe(url, log.correlation_id()).await,
+        };
         let report = probe.report(format);
         let readiness = health::readiness(&probe, format, accept_degraded);
         let judged = judge(&probe, report.as_ref(), readiness).await;

@@ -1,5 +1,15 @@
 //! Who listens on the backend's port: whether the answer to a health request can be
 //! this `dev`'s own backend (another user's listener never is; an outsider's is not).
+//! And what the port's opening brings: the first answer and the listener ([`Ask`]).
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::health::first::Sent;
+use crate::health::{HealthClient, Probe};
 
 /// Who listens on the backend's port, as the socket table and the process table say:
 /// looked up when the port opens, and again only when the listening sockets change.
@@ -66,4 +76,91 @@ fn sorted(inodes: &[u64]) -> Vec<u64> {
     let mut inodes = inodes.to_vec();
     inodes.sort_unstable();
     inodes
+}
+
+/// What the port's opening brought: where it opened, who listens, and the first answer
+/// when it was read there (`None`: the wait asks through the client).
+#[derive(Debug)]
+pub(super) struct Opened {
+    pub(super) at: SocketAddr,
+    pub(super) listener: Listener,
+    pub(super) answer: Option<Probe>,
+}
+
+impl Opened {
+    /// The port opened at `at`, nothing asked yet (the asking thread panicked): the
+    /// listener looked up here.
+    pub(super) fn unasked(at: SocketAddr, port: u16, child: u32) -> Opened {
+        Opened {
+            at,
+            listener: Listener::look(port, child, std::process::id()),
+            answer: None,
+        }
+    }
+}
+
+/// The first health request, asked on the thread that found the port open, on the
+/// connection that found it (`connect::first_open_then`): written at once, who listens
+/// looked up while the backend prepares its answer (a socket table read that must not
+/// sit between the ready answer and the frontend's start), then the answer read (see
+/// `health::first`). Owned, for that thread.
+#[derive(Clone)]
+pub(super) struct Ask {
+    client: HealthClient,
+    /// The health URL, and the same on `[::1]` (`localhost` may be ::1 for a backend).
+    urls: (String, String),
+    v6: SocketAddr,
+    correlation_id: String,
+    /// The port, the child's pid, this `dev`'s pid.
+    ids: (u16, u32, u32),
+    /// When the port opened after `started` (the attempt's `WaitState`).
+    opened: (Arc<OnceLock<Duration>>, Instant),
+}
+
+impl Ask {
+    pub(super) fn new(
+        plan: &super::Plan,
+        child: u32,
+        client: &HealthClient,
+        correlation_id: &str,
+        opened: (Arc<OnceLock<Duration>>, Instant),
+    ) -> Ask {
+        let v6 = SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), plan.port);
+        let from = format!("//{}", plan.connect_addr);
+        let v6_url = plan.health_url.replacen(&from, &format!("//{v6}"), 1);
+        Ask {
+            client: client.clone(),
+            urls: (plan.health_url.clone(), v6_url),
+            v6,
+            correlation_id: correlation_id.to_owned(),
+            ids: (plan.port, child, std::process::id()),
+            opened,
+        }
+    }
+
+    /// Asks on `stream`, which found the port open at `at` (blocking).
+    pub(super) fn on(self, at: SocketAddr, stream: TcpStream) -> Opened {
+        let _ = self.opened.0.set(self.opened.1.elapsed());
+        let url = if at == self.v6 {
+            &self.urls.1
+        } else {
+            &self.urls.0
+        };
+        let sent = self.client.send_on(stream, url, &self.correlation_id);
+        let (port, child, dev_pid) = self.ids;
+        Opened {
+            at,
+            listener: Listener::look(port, child, dev_pid),
+            answer: sent.and_then(Sent::answer),
+        }
+    }
+
+    /// The health URL to ask at `at` from now on.
+    pub(super) fn url(&self, at: SocketAddr) -> &str {
+        if at == self.v6 {
+            &self.urls.1
+        } else {
+            &self.urls.0
+        }
+    }
 }

@@ -321,7 +321,16 @@ async fn wait_ready(
         }
     };
     let format = (backend.health_format, backend.accept_degraded);
-    match until_healthy(client, health_url, format, log, &mut seen.last, judge).await {
+    match until_healthy(
+        client,
+        (health_url, None),
+        format,
+        log,
+        &mut seen.last,
+        judge,
+    )
+    .await
+    {
         Ok(report) => Ok(report),
         Err(NotHealthy::Never(mismatch)) => Err(Cause {
             cause: mismatch.evidence(),

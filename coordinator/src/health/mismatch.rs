@@ -1,6 +1,8 @@
 //! Health answers that can never become ready without a change to the app or the
 //! config, with the evidence to show and the one-line fix: what lets `dev` give up in
-//! seconds instead of waiting out `startup_timeout`.
+//! seconds instead of waiting out `startup_timeout`; [`Streak`] counts them.
+
+use super::Readiness;
 
 /// An answer that cannot become ready without a change to the app or the config:
 /// waiting longer cannot help.
@@ -101,5 +103,69 @@ fn path_of(location: &str) -> &str {
     match location.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
         None => location,
+    }
+}
+
+/// Counts answers that can never become ready: the attempt gives up after
+/// [`Streak::LIMIT`] identical ones in a row rather than waiting out `startup_timeout`.
+#[derive(Debug, Default)]
+pub struct Streak {
+    last: Option<Mismatch>,
+    count: u32,
+}
+
+impl Streak {
+    pub const LIMIT: u32 = 3;
+
+    /// Records one answer's readiness; returns the mismatch once it was seen `LIMIT`
+    /// times in a row. Any other answer (not ready yet, a different mismatch) restarts
+    /// the count.
+    pub fn observe(&mut self, readiness: &Readiness) -> Option<&Mismatch> {
+        let Readiness::Never(mismatch) = readiness else {
+            *self = Streak::default();
+            return None;
+        };
+        if self.last.as_ref() == Some(mismatch) {
+            self.count += 1;
+        } else {
+            self.last = Some(mismatch.clone());
+            self.count = 1;
+        }
+        if self.count >= Streak::LIMIT {
+            self.last.as_ref()
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_identical_mismatches_in_a_row_settle_it() {
+        let redirect = |to: &str| {
+            Readiness::Never(Mismatch::Redirect {
+                code: 307,
+                location: Some(to.into()),
+            })
+        };
+        let waiting = Readiness::NotReady("HTTP 503".into());
+        // (the readiness seen, whether the streak settles on it)
+        let cases = [
+            (&redirect("/a"), false),
+            (&redirect("/a"), false),
+            (&waiting, false),
+            (&redirect("/a"), false),
+            (&redirect("/b"), false),
+            (&redirect("/b"), false),
+            (&redirect("/b"), true),
+            (&redirect("/b"), true),
+        ];
+        let mut streak = Streak::default();
+        for (i, (seen, settles)) in cases.into_iter().enumerate() {
+            assert_eq!(streak.observe(seen).is_some(), settles, "answer {i}");
+        }
     }
 }

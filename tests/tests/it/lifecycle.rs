@@ -73,6 +73,31 @@ fn happy_path_starts_backend_then_frontend_and_stops_both_on_sigint() {
     assert!(!pid_alive(frontend), "frontend {frontend} survived");
 }
 
+/// The first health request goes out on the connection that found the port open
+/// (issue 26: no second connect on the ready path), and its answer is the one used: a
+/// backend that serves only its first connection is ready. Without it the poll's
+/// connection would be closed unused and the request, on a second connection, never
+/// answered.
+#[test]
+fn the_first_answer_comes_on_the_connection_that_found_the_port_open() {
+    let checkout = Checkout::new();
+    checkout.fake_config(
+        &["--one-connection", "--delay-ms", "300"],
+        "health_timeout = \"1s\"\nstartup_timeout = \"20s\"",
+        "",
+    );
+    let mut dev = checkout.spawn(&["dev", "--no-sync", "--no-frontend"]);
+    dev.expect_line("backend ready in", LONG);
+    assert_eq!(
+        dev.output().matches("started backend pid").count(),
+        1,
+        "{}",
+        dev.output()
+    );
+    dev.signal(Signal::SIGTERM);
+    assert_eq!(dev.wait(LONG).code(), Some(0), "{}", dev.output());
+}
+
 #[test]
 fn dev_cmd_gets_the_environment_and_its_exit_code_is_passed_through() {
     let checkout = Checkout::new();

@@ -1,0 +1,406 @@
+//! The first health request of a local wait, on the connection that found the port open.
+//!
+//! A backend that starts listening is asked at once, on that connection, from the
+//! thread that polled it, and the listener is looked up while the backend prepares its
+//! answer: no second connect, no hand-over to the runtime, no thread competing with the
+//! backend's start for the two cores (ARCHITECTURE, Decisions: the first answer).
+//!
+//! It is a fast path, not a second client: only plain `http://`, only an answer framed
+//! in the plainest ways (`Content-Length` in ASCII digits, `chunked` alone without
+//! extensions or trailers, or until the close), read cleanly. Anything else (a broken
+//! head, a reset, an interim `1xx`, any other `Transfer-Encoding`) is `None`, and the
+//! caller asks through [`HealthClient`] as every later probe does, so that one client
+//! words every failure; such an answer may then take up to twice the timeout. The
+//! [`Probe`] it makes is the client's for the same bytes (the unit test serves each
+//! answer to both).
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+mod read;
+
+use super::{HealthClient, Probe};
+
+/// A request written on the connect poll's connection, its answer not read yet.
+#[derive(Debug)]
+pub struct Sent {
+    stream: TcpStream,
+    deadline: Instant,
+    timed_out: String,
+}
+
+impl HealthClient {
+    /// Writes `GET url` on `stream` with the headers [`HealthClient::probe`] sends;
+    /// `None` for a URL that is not plain `http://`, without a working client, or when
+    /// the write fails. Blocking: call it from the thread that connected.
+    pub fn send_on(&self, mut stream: TcpStream, url: &str, correlation_id: &str) -> Option<Sent> {
+        self.http.as_ref().ok()?;
+        let request = request(url, correlation_id)?;
+        let deadline = Instant::now() + self.timeout;
+        stream.set_write_timeout(Some(self.timeout)).ok()?;
+        stream.write_all(request.as_bytes()).ok()?;
+        Some(Sent {
+            stream,
+            deadline,
+            timed_out: self.timed_out(),
+        })
+    }
+
+    /// [`HealthClient::probe`], asked on a plain connection when `url` is plain
+    /// `http://` to a loopback address: the one-off question of a classification,
+    /// which a client's first request on a new connection makes about half a
+    /// millisecond slower (ARCHITECTURE, Decisions). The same probe either way.
+    pub async fn probe_once(&self, url: &str, correlation_id: &str) -> Probe {
+        if let (Some(addr), Ok(_)) = (loopback(url), &self.http) {
+            let (client, asked, id) = (self.clone(), url.to_owned(), correlation_id.to_owned());
+            let once = tokio::task::spawn_blocking(move || client.ask_once(addr, &asked, &id));
+            if let Ok(Some(probe)) = once.await {
+                return probe;
+            }
+        }
+        self.probe(url, correlation_id).await
+    }
+
+    /// [`HealthClient::probe_once`]'s blocking part: `None` leaves it to the client.
+    fn ask_once(&self, addr: SocketAddr, url: &str, correlation_id: &str) -> Option<Probe> {
+        let within = self.timeout.min(Duration::from_secs(1));
+        match TcpStream::connect_timeout(&addr, within) {
+            // A connection to itself (see `connect`) is the client's to tell.
+            Ok(stream) if stream.local_addr().ok() == Some(addr) => None,
+            Ok(stream) => self.send_on(stream, url, correlation_id)?.answer(),
+            // As the client words them (`HealthClient::describe`).
+            Err(err) if timed_out(&err) => Some(Probe::Unreachable(self.timed_out())),
+            Err(err) => Some(Probe::Unreachable(format!("connection failed: {err}"))),
+        }
+    }
+}
+
+/// The address of a plain `http://` URL whose host is a loopback address.
+fn loopback(url: &str) -> Option<SocketAddr> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    let ip: std::net::IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    (parsed.scheme() == "http" && ip.is_loopback())
+        .then(|| SocketAddr::new(ip, parsed.port_or_known_default().unwrap_or(80)))
+}
+
+/// The request line and headers, as the client writes them (the port in `host` only
+/// when it is not 80), or `None` when the URL is not one this path sends.
+fn request(url: &str, correlation_id: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    if parsed.scheme() != "http" || correlation_id.chars().any(char::is_control) {
+        return None;
+    }
+    let host = match (parsed.host_str()?, parsed.port()) {
+        (host, Some(port)) => format!("{host}:{port}"),
+        (host, None) => host.to_owned(),
+    };
+    let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+    Some(format!(
+        "GET {}{query} HTTP/1.1\r\nx-correlation-id: {correlation_id}\r\n\
+         accept: application/json\r\nuser-agent: dev-coordinator\r\nhost: {host}\r\n\r\n",
+        parsed.path()
+    ))
+}
+
+/// A read or connect that ran into its deadline.
+fn timed_out(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::BODY_CAP;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves one connection: reads the request, writes `response`, then closes (with
+    /// `close`) or holds the connection open. Returns the request it read.
+    async fn serve(
+        response: Vec<u8>,
+        close: bool,
+    ) -> (
+        u16,
+        tokio::task::JoinHandle<()>,
+        tokio::sync::oneshot::Receiver<String>,
+    ) {
+        let (read, request_read) = tokio::sync::oneshot::channel();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let _ = read.send(String::from_utf8_lossy(&request).into_owned());
+            let _ = socket.write_all(&response).await;
+            if !close {
+                let _ = socket.read(&mut buf).await;
+            }
+        });
+        (port, server, request_read)
+    }
+
+    /// What the first path makes of `response` (`None`: it leaves it to the client), and
+    /// the request it wrote.
+    async fn first(client: &HealthClient, response: &[u8], close: bool) -> (Option<Probe>, String) {
+        let (port, server, request) = serve(response.to_vec(), close).await;
+        let client = client.clone();
+        let probe = tokio::task::spawn_blocking(move || {
+            let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            client
+                .send_on(
+                    stream,
+                    &format!("http://127.0.0.1:{port}/health?x=1"),
+                    "dev-7-q",
+                )
+                .and_then(Sent::answer)
+        })
+        .await
+        .expect("no panic");
+        server.abort();
+        (probe, request.await.unwrap_or_default())
+    }
+
+    async fn through_client(client: &HealthClient, response: &[u8], close: bool) -> Probe {
+        let (port, server, _) = serve(response.to_vec(), close).await;
+        let probe = client
+            .probe(&format!("http://127.0.0.1:{port}/health?x=1"), "dev-7-q")
+            .await;
+        server.abort();
+        probe
+    }
+
+    fn chunked(body: &[u8], pieces: usize) -> Vec<u8> {
+        let mut bytes = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        for piece in body.chunks(body.len().div_ceil(pieces).max(1)) {
+            bytes.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            bytes.extend_from_slice(piece);
+            bytes.extend_from_slice(b"\r\n");
+        }
+        bytes.extend_from_slice(b"0\r\n\r\n");
+        bytes
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_answer_reads_as_the_client_reads_it() {
+        let json = br#"{"status":"healthy"}"#;
+        let with_length = |head: &str, body: &[u8]| {
+            let mut bytes =
+                format!("{head}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            bytes.extend_from_slice(body);
+            bytes
+        };
+        let big = vec![b'x'; BODY_CAP + 10];
+        // (the answer, whether the server closes after it)
+        let cases: Vec<(Vec<u8>, bool)> = vec![
+            (
+                with_length("HTTP/1.1 200 OK\r\nContent-Type: application/json", json),
+                false,
+            ),
+            (
+                with_length(
+                    "HTTP/1.1 503 Service Unavailable\r\nCONTENT-TYPE: application/json",
+                    br#"{"status":"starting"}"#,
+                ),
+                false,
+            ),
+            (b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(), false),
+            (
+                with_length("HTTP/1.1 307 Temporary Redirect\r\nLocation: /health/", b""),
+                false,
+            ),
+            (
+                with_length(
+                    "HTTP/1.1 200 OK\r\nLocation: /café\r\nContent-Type: text/plain",
+                    b"OK",
+                ),
+                false,
+            ),
+            (with_length("HTTP/1.0 200 OK", b"plain"), true),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end".to_vec(),
+                true,
+            ),
+            (chunked(json, 3), false),
+            (chunked(&big, 1), false),
+            (chunked(&big, 7), false),
+            (with_length("HTTP/1.1 200 OK", &big), false),
+            (with_length("HTTP/1.1 200 OK", &big[..BODY_CAP]), false),
+        ];
+        let client = HealthClient::new(Duration::from_secs(2));
+        for (i, (response, close)) in cases.iter().enumerate() {
+            let (fast, request) = first(&client, response, *close).await;
+            let slow = through_client(&client, response, *close).await;
+            assert_eq!(fast.as_ref(), Some(&slow), "case {i}");
+            let lower = request.to_ascii_lowercase();
+            assert!(
+                request.starts_with("GET /health?x=1 HTTP/1.1\r\n"),
+                "{request}"
+            );
+            for header in [
+                "host: 127.0.0.1:",
+                "x-correlation-id: dev-7-q\r\n",
+                "accept: application/json\r\n",
+                "user-agent: dev-coordinator\r\n",
+            ] {
+                assert!(lower.contains(header), "{header} in {request}");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_that_never_comes_is_stalled_and_no_head_is_a_timeout() {
+        let client = HealthClient::new(Duration::from_millis(300));
+        let stalled = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{";
+        let (fast, _) = first(&client, stalled, false).await;
+        assert_eq!(fast, Some(Probe::Stalled { code: 200 }));
+        assert_eq!(fast, Some(through_client(&client, stalled, false).await));
+        for chunk_stalled in [
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"[..],
+            // The last chunk, without the blank line that ends the answer.
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n",
+        ] {
+            let (fast, _) = first(&client, chunk_stalled, false).await;
+            assert_eq!(fast, Some(Probe::Stalled { code: 200 }));
+            assert_eq!(
+                fast,
+                Some(through_client(&client, chunk_stalled, false).await)
+            );
+        }
+        // Nothing at all within the timeout: the client's words for it.
+        let (fast, _) = first(&client, b"", false).await;
+        assert_eq!(fast, Some(through_client(&client, b"", false).await));
+        assert_eq!(
+            fast,
+            Some(Probe::Unreachable("timed out after 300 ms".into()))
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn what_it_does_not_read_cleanly_is_left_to_the_client() {
+        let client = HealthClient::new(Duration::from_secs(2));
+        for (response, close) in [
+            (
+                &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"[..],
+                false,
+            ),
+            (b"SSH-2.0-OpenSSH_9.2\r\n", true),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+                false,
+            ),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", true),
+            (b"", true),
+            // Framings this path leaves to the client (which may read them otherwise).
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}", false),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n2\r\n{}\r\n0\r\n\r\n", true),
+            (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", true),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n{}", false),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 2\xc2\xa0\r\n\r\n{}", false),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n{}", true),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", true),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", true),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n{}\r\n0\r\n\r\n", true),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\n{}\r\n0\r\n\r\n", true),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nx-trailer: 1\r\n\r\n", true),
+        ] {
+            let (fast, _) = first(&client, response, close).await;
+            assert_eq!(fast, None, "{}", String::from_utf8_lossy(response));
+        }
+        // A chunk-size line that never ends is not read on and on.
+        let mut endless = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1".to_vec();
+        endless.extend(std::iter::repeat_n(b' ', 64 * 1024));
+        let started = std::time::Instant::now();
+        assert_eq!(first(&client, &endless, false).await.0, None);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        let stream = || {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let stream = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+            (listener, stream)
+        };
+        let (_held, tls) = stream();
+        assert!(
+            client
+                .send_on(tls, "https://127.0.0.1:1/health", "dev-1")
+                .is_none()
+        );
+        let (_held, injected) = stream();
+        assert!(
+            client
+                .send_on(injected, "http://127.0.0.1:1/health", "dev-1\r\nx: y")
+                .is_none()
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_one_off_probe_is_the_clients_probe() {
+        let client = HealthClient::new(Duration::from_secs(2));
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let closed = format!("http://{}/health", free.local_addr().expect("addr"));
+        drop(free);
+        let refused = client.probe_once(&closed, "dev-1").await;
+        assert_eq!(refused, client.probe(&closed, "dev-1").await);
+        assert!(
+            matches!(&refused, Probe::Unreachable(why) if why.starts_with("connection failed: ")),
+            "{refused:?}"
+        );
+        let answer =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        let mut probes = Vec::new();
+        for once in [true, false] {
+            let (port, server, request) = serve(answer.to_vec(), false).await;
+            let url = format!("http://127.0.0.1:{port}/health");
+            probes.push(if once {
+                client.probe_once(&url, "dev-2").await
+            } else {
+                client.probe(&url, "dev-2").await
+            });
+            let request = request.await.unwrap_or_default().to_ascii_lowercase();
+            assert!(request.contains("x-correlation-id: dev-2\r\n"), "{request}");
+            server.abort();
+        }
+        assert_eq!(probes[0], probes[1]);
+        assert!(matches!(&probes[0], Probe::Answered(answer) if answer.code == 200));
+        // And it was asked on the plain connection, not left to the client.
+        let (port, server, _) = serve(answer.to_vec(), false).await;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let url = format!("http://{addr}/health");
+        let asking = client.clone();
+        let once = tokio::task::spawn_blocking(move || asking.ask_once(addr, &url, "dev-3"));
+        assert_eq!(once.await.expect("no panic").as_ref(), Some(&probes[0]));
+        server.abort();
+        // Only a loopback address is asked this way.
+        for url in [
+            "http://localhost:1/h",
+            "https://127.0.0.1:1/h",
+            "http://10.0.0.1:1/h",
+        ] {
+            assert_eq!(loopback(url), None, "{url}");
+        }
+        assert_eq!(
+            loopback("http://[::1]:8000/h"),
+            Some("[::1]:8000".parse().expect("addr"))
+        );
+    }
+}

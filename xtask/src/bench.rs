@@ -126,6 +126,8 @@ struct Measured {
     ready_baseline: Option<(PathBuf, Samples)>,
     ready_peer: Samples,
     ready_poll: Samples,
+    /// A client that checks nothing: the machine's floor for the ready row.
+    ready_floor: Samples,
     frontend_dev: Samples,
     frontend_peer: Samples,
     /// A `[process.NAME]`'s port opens -> the process after it starts.
@@ -227,6 +229,7 @@ fn measure_all(
         .map(|exe| (exe, ready.next().unwrap_or_default()));
     let ready_peer = measure::ready_latency(setup, Waiter::ConcurrentlyWaitOn);
     let ready_poll = measure::ready_latency(setup, Waiter::PollOneSecond);
+    let ready_floor = measure::ready_latency(setup, Waiter::Floor);
     progress("frontend readiness: dev, wait-on tcp:");
     let frontend_dev = measure::frontend_ready(setup, false);
     let frontend_peer = measure::frontend_ready(setup, true);
@@ -272,6 +275,7 @@ fn measure_all(
         ready_baseline,
         ready_peer,
         ready_poll,
+        ready_floor,
         frontend_dev,
         frontend_peer,
         process_dev,
@@ -367,11 +371,12 @@ fn latency_rows(m: &Measured) -> Vec<String> {
     });
     let mut rows = vec![
         format!(
-            "| backend ready -> `dev` starts the frontend (p50 / p90 / max, {} runs, backend ready after 300 ms + U[0, 1000) ms) | {READY_P50} / {READY_P90} ms | {} | `concurrently` + `wait-on`: {}; a 1 s poll: {}{peer_note} | {both} |\n",
+            "| backend ready -> `dev` starts the frontend (p50 / p90 / max, {} runs, backend ready after 300 ms + U[0, 1000) ms) | {READY_P50} / {READY_P90} ms | {} | `concurrently` + `wait-on`: {}; a 1 s poll: {}{peer_note}; the floor, a client that checks nothing: {} | {both} |\n",
             m.runs,
             m.ready_dev.summary(),
             m.ready_peer.summary(),
             m.ready_poll.summary(),
+            m.ready_floor.summary(),
         ),
         format!(
             "| frontend's port opens -> `dev` prints the frontend-ready line (p50 / p90 / max, frontend listening after 300 ms + U[0, 1000) ms) | 20 ms (p50) | {} | `wait-on tcp:` starts the next command: {}{peer_note} | {} |\n",
@@ -526,7 +531,7 @@ fn guardian_memory_row(memory: Option<measure::GuardianMemory>) -> String {
 }
 
 const HOW: &str = "\nHow each row is measured:\n\n\
-- Ready detection: the fake backend (`tests/fixtures/fake_backend.py`) writes the instant it can first answer `/health`; `dev -- sh -c 'date +%s%N > mark'` writes the instant it starts the frontend; the latency is the difference (it includes about 1 ms to fork `date`). The peers wait for the same backend, started by the bench, and run the same mark command.\n\
+- Ready detection: the fake backend (`tests/fixtures/fake_backend.py`) writes the instant it can first answer `/health`; `dev -- sh -c 'date +%s%N > mark'` writes the instant it starts the frontend; the latency is the difference (it includes about 1 ms to fork `date`). The peers wait for the same backend, started by the bench, and run the same mark command. The floor is the least a waiter can do, in the bench's own process: a connect every 0.5 ms, one `GET` on the connection that connected, then the mark's `sh` spawned with `posix_spawn` (no ownership check, no parent-death signal, no log).\n\
 - Frontend ready: a frontend (a few lines of Python) opens `FRONTEND_PORT` after a random delay and writes the instant it listens; `dev` (fake backend, this frontend) is timed to the moment the bench reads its `frontend ready:` line from the pipe, `wait-on tcp:127.0.0.1:PORT && date +%s%N > mark` to its mark.\n\
 - Process ready: `[process.svc]` (a few lines of Python) opens its port after a random delay and writes the instant it listens; `[process.mark]` (`after = [\"svc\"]`) is `sh -c 'date +%s%N > mark'`, under `dev --no-frontend`; the latency is the difference, as for the backend's row (which also waits for an HTTP answer; this one for the port only).\n\
 - Reuse: a fake backend of this checkout is already running; from spawning `dev` (or `wait-on`) to the mark.\n\

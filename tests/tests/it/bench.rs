@@ -31,6 +31,20 @@ fn bench_quick_measures_every_row() {
         let dev_cell = line.split('|').nth(3).unwrap();
         assert!(!dev_cell.contains("n/a"), "{row} was not measured:\n{line}");
     }
+    // The floor, a client that checks nothing, is measured in the same run as `dev`.
+    let ready = output
+        .lines()
+        .find(|l| l.starts_with("| backend ready -> `dev` starts the frontend ("))
+        .unwrap_or_default();
+    let floor = ready
+        .split("the floor, a client that checks nothing: ")
+        .nth(1)
+        .unwrap_or_default();
+    let p50 = floor
+        .split(' ')
+        .next()
+        .and_then(|p50| p50.parse::<f64>().ok());
+    assert!(p50.is_some(), "the floor was not measured:\n{ready}");
     // Measured when the reference backend's venv exists (another test syncs it).
     assert!(
         output.contains("| save `backend/main.py` -> reference backend healthy again"),

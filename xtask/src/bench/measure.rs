@@ -160,6 +160,8 @@ pub enum Waiter {
     Dev,
     ConcurrentlyWaitOn,
     PollOneSecond,
+    /// A client that checks nothing (see [`floor`]): the floor of this machine.
+    Floor,
 }
 
 /// Backend ready -> the waiter starts the next command, per run.
@@ -185,7 +187,7 @@ pub fn ready_latency(setup: &Setup, waiter: Waiter) -> Samples {
                 command.arg(mark(&marked));
                 Some(command)
             }
-            Waiter::ConcurrentlyWaitOn | Waiter::PollOneSecond => {
+            Waiter::ConcurrentlyWaitOn | Waiter::PollOneSecond | Waiter::Floor => {
                 let mut fake = Command::new(&setup.python);
                 fake.arg(&setup.fake_backend)
                     .args(&fake_args)
@@ -193,7 +195,12 @@ pub fn ready_latency(setup: &Setup, waiter: Waiter) -> Samples {
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
                 backend = Group::spawn(fake).ok();
+                if waiter == Waiter::Floor {
+                    // In this process: the waiter's own start is not timed by any row.
+                    floor(port, &marked);
+                }
                 let script = match waiter {
+                    Waiter::Floor => Some("true".to_owned()),
                     // concurrently re-splits its command string: no quotes inside it.
                     Waiter::ConcurrentlyWaitOn => setup.peers.as_ref().map(|bin| {
                         format!(
@@ -236,6 +243,51 @@ pub fn ready_latency(setup: &Setup, waiter: Waiter) -> Samples {
         }
     }
     Samples(samples)
+}
+
+/// The floor of the ready row on this machine: a client that checks nothing and does
+/// the least a waiter can: a connect every 0.5 ms, one `GET` on the connection that
+/// connected (the fake answers 200 as soon as it serves), then the mark's `sh`, spawned
+/// as std spawns without a `pre_exec` (`posix_spawn`). No ownership, no parent-death
+/// signal, no log.
+fn floor(port: u16, marked: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut stream = loop {
+        if let Ok(stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
+            break stream;
+        }
+        if Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    let request = format!("GET /health HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return;
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        if length.is_some_and(|length| body.len() >= length) {
+            if head.starts_with("http/1.1 200") {
+                let _ = Command::new("sh")
+                    .args(["-c", &mark(marked)])
+                    .spawn()
+                    .map(|mut sh| sh.wait());
+            }
+            return;
+        }
+    }
 }
 
 /// wait-on sends HEAD for `http://`, which FastAPI (and the fake backend, like it)

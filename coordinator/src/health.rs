@@ -453,26 +453,7 @@ mod tests {
         }
     }
 
-    /// Serves one connection: reads the request, writes `response`, then holds the
-    /// connection open (so a body shorter than declared never completes). Returns the
-    /// request it read.
-    async fn serve_once(response: Vec<u8>) -> (u16, tokio::task::JoinHandle<String>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.expect("accept");
-            let mut buf = vec![0u8; 4096];
-            let n = socket.read(&mut buf).await.expect("read");
-            socket.write_all(&response).await.expect("write");
-            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let _ = socket.read(&mut buf).await;
-            request
-        });
-        (port, server)
-    }
+    use first::tests::serve;
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_real_exchange_on_loopback_carries_the_correlation_id() {
@@ -483,7 +464,7 @@ mod tests {
         )
         .into_bytes();
         response.extend_from_slice(body);
-        let (port, server) = serve_once(response).await;
+        let (port, server, _) = serve(response, false).await;
         let client = HealthClient::new(Duration::from_secs(2));
         let probe = client
             .probe(&format!("http://127.0.0.1:{port}/health"), "dev-1-x")
@@ -498,14 +479,17 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn the_request_names_the_correlation_id_and_asks_for_json() {
-        let (port, server) =
-            serve_once(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_vec()).await;
+        let (port, _server, request) = serve(
+            b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_vec(),
+            false,
+        )
+        .await;
         let client = HealthClient::new(Duration::from_secs(2));
         let code = client
             .status(&format!("http://127.0.0.1:{port}/h?x=1"), "dev-2-y")
             .await;
         assert_eq!(code, Ok(204));
-        let request = tokio::time::timeout(Duration::from_secs(2), server)
+        let request = tokio::time::timeout(Duration::from_secs(2), request)
             .await
             .expect("server done")
             .expect("server ok");
@@ -518,14 +502,15 @@ mod tests {
             "{request}"
         );
         // The request was read before the answer was written.
-        let (port, server) = serve_once(
+        let (port, _server, request) = serve(
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(),
+            false,
         )
         .await;
         let _ = client
             .probe(&format!("http://127.0.0.1:{port}/health"), "dev-3-z")
             .await;
-        let request = tokio::time::timeout(Duration::from_secs(2), server)
+        let request = tokio::time::timeout(Duration::from_secs(2), request)
             .await
             .expect("server done")
             .expect("server ok");
@@ -537,9 +522,10 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_redirect_is_reported_not_followed() {
-        let (port, server) = serve_once(
+        let (port, server, _) = serve(
             b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /health/\r\nContent-Length: 0\r\n\r\n"
                 .to_vec(),
+            false,
         )
         .await;
         let probe = HealthClient::new(Duration::from_secs(2))
@@ -560,7 +546,7 @@ mod tests {
         response.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
         response.extend_from_slice(&body);
         response.extend_from_slice(b"\r\n0\r\n\r\n");
-        let (port, server) = serve_once(response).await;
+        let (port, server, _) = serve(response, false).await;
         let probe = HealthClient::new(Duration::from_secs(2))
             .probe(&format!("http://127.0.0.1:{port}/health"), "dev-1-x")
             .await;
@@ -574,8 +560,11 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_body_that_never_comes_is_told_from_no_answer() {
-        let (port, server) =
-            serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{".to_vec()).await;
+        let (port, server, _) = serve(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{".to_vec(),
+            false,
+        )
+        .await;
         let probe = HealthClient::new(Duration::from_millis(300))
             .probe(&format!("http://127.0.0.1:{port}/health"), "dev-1-x")
             .await;

@@ -117,14 +117,14 @@ fn timed_out(err: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::health::BODY_CAP;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Serves one connection: reads the request, writes `response`, then closes (with
     /// `close`) or holds the connection open. Returns the request it read.
-    async fn serve(
+    pub(in crate::health) async fn serve(
         response: Vec<u8>,
         close: bool,
     ) -> (

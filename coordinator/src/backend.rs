@@ -583,15 +583,15 @@ async fn wait_ready(
         state.listening_after().unwrap_or_default().as_millis()
     ));
     let health_started = started + state.listening_after().unwrap_or_default();
-    let (mut listener, port, child, dev_pid) =
-        (Some(opened.listener), plan.port, pid, std::process::id());
+    let (mut listener, ids) = (Some(opened.listener), (plan.port, pid, std::process::id()));
+    // Only the answer read on the opening connection is judged by the lookup as it was
+    // (see `Listener::at_answer`).
+    let mut fresh = opened.answer.is_some();
     let judge = async |_: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
         let mut readiness = readiness;
+        let first = std::mem::take(&mut fresh);
         if readiness == Readiness::Ready {
-            let known = listener
-                .take()
-                .unwrap_or_else(|| Listener::look(port, child, dev_pid));
-            let current = known.again(port, child, dev_pid);
+            let current = Listener::at_answer(listener.take(), first, ids);
             readiness = identity(plan, report, log, &current);
             listener = Some(current);
         }

@@ -60,9 +60,27 @@ impl Listener {
         }
     }
 
+    /// Who listens when an answer reads ready. `fresh`: the answer came on the opening
+    /// connection, asked before `known` was looked up ([`Ask::on`]); that lookup names
+    /// who could have accepted it, and a re-check could only add a listener that came
+    /// later (and did not answer), so it is taken as it is. A later answer comes on a
+    /// connection of its own: the listening sockets are checked again ([`Listener::again`]).
+    pub(super) fn at_answer(
+        known: Option<Listener>,
+        fresh: bool,
+        (port, child, dev_pid): (u16, u32, u32),
+    ) -> Listener {
+        let known = known.unwrap_or_else(|| Listener::look(port, child, dev_pid));
+        if fresh {
+            known
+        } else {
+            known.again(port, child, dev_pid)
+        }
+    }
+
     /// Still the same listening sockets (one netlink dump, a fraction of a
     /// millisecond): this; else looked up again.
-    pub(super) fn again(self, port: u16, child: u32, dev_pid: u32) -> Listener {
+    fn again(self, port: u16, child: u32, dev_pid: u32) -> Listener {
         let sockets = crate::holder::sockets(port);
         if sorted(sockets.inodes()) == self.inodes {
             self

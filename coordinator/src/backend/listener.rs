@@ -166,10 +166,13 @@ impl Ask {
         };
         let sent = self.client.send_on(stream, url, &self.correlation_id);
         let (port, child, dev_pid) = self.ids;
+        // In this order: asked, looked up, read (`Listener::at_answer` relies on it).
+        let listener = Listener::look(port, child, dev_pid);
+        let answer = sent.and_then(Sent::answer);
         Opened {
             at,
-            listener: Listener::look(port, child, dev_pid),
-            answer: sent.and_then(Sent::answer),
+            listener,
+            answer,
         }
     }
 

@@ -90,10 +90,11 @@ pub enum NotHealthy<E> {
 
 /// Phase two of the one ready wait, for the local backend and the remote one alike:
 /// asks `url` (the first answer may have come already, on the connection that found
-/// the port open: `first`) until `judge` calls an answer ready (its report is returned), fast at
-/// first, then slower; an answer that can never become ready ends it after
-/// [`health::Streak::LIMIT`] in a row, and `judge` may end it too. `judge` is the
-/// readiness rule (who answered, what to log). Runs until then: the caller bounds it.
+/// the port open: `first`) until `judge` calls an answer ready (its report is
+/// returned), fast at first, then slower; an answer that can never become ready ends
+/// it after [`health::Streak::LIMIT`] in a row, and `judge` may end it too. `judge` is
+/// the readiness rule (who answered, what to log). Runs until then: the caller bounds
+/// it.
 pub async fn until_healthy<E>(
     client: &HealthClient,
     (url, mut first): (&str, Option<Probe>),

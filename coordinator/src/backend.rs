@@ -586,10 +586,10 @@ async fn wait_ready(
     let (mut listener, ids) = (Some(opened.listener), (plan.port, pid, std::process::id()));
     // Only the answer read on the opening connection is judged by the lookup as it was
     // (see `Listener::at_answer`).
-    let mut fresh = opened.answer.is_some();
+    let mut fresh = opened.answer.is_some().then_some(opened.answered_by);
     let judge = async |_: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
         let mut readiness = readiness;
-        let first = std::mem::take(&mut fresh);
+        let first = fresh.take();
         if readiness == Readiness::Ready {
             let current = Listener::at_answer(listener.take(), first, ids);
             readiness = identity(plan, report, log, &current);
@@ -649,7 +649,7 @@ fn identity(
     log: &RunLog,
     listener: &Listener,
 ) -> Readiness {
-    if let Some(uid) = listener.other_user {
+    if let Some(uid) = listener.other_user.or(listener.answered_by) {
         return Readiness::NotReady(format!(
             "port {} is answered by a process dev did not start: {}",
             plan.port,

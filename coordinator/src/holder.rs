@@ -296,6 +296,22 @@ impl Sockets {
     }
 }
 
+/// The owner (uid) of the other end of this process's connection `ours` -> `theirs`:
+/// who answers what `dev` asks on it, whether or not it still listens (a process may
+/// accept a connection and close its listening socket; the table of listeners then no
+/// longer shows it). `None` when the kernel does not say (another platform, or a
+/// connection already gone).
+#[cfg(target_os = "linux")]
+pub fn answering_uid(ours: SocketAddr, theirs: SocketAddr) -> Option<u32> {
+    linux::socket_of(theirs, ours).map(|end| end.uid)
+}
+
+/// [`answering_uid`] where the platform does not tell.
+#[cfg(not(target_os = "linux"))]
+pub fn answering_uid(_ours: SocketAddr, _theirs: SocketAddr) -> Option<u32> {
+    None
+}
+
 /// The listening sockets on `port` (their owners; the pids only when asked).
 #[cfg(target_os = "linux")]
 pub fn sockets(port: u16) -> Sockets {

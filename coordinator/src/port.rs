@@ -153,7 +153,16 @@ pub async fn classify(
         .any(|run| run.owns_backend_on(port) && run.is_live())
         .then(|| runs.backend_owner(port, sockets.pids()))
         .flatten();
-    let probe = client.probe_once(url, correlation_id).await;
+    // Who holds the other end of the connection that was answered: a process that
+    // accepts it and closes its listener is gone from `sockets`, not from there.
+    let (probe, answering) = client
+        .probe_once(url, correlation_id, |ends| {
+            ends.and_then(|(ours, theirs)| holder::answering_uid(ours, theirs))
+        })
+        .await;
+    if let Some(uid) = answering.filter(|uid| *uid != me.uid && *uid != 0) {
+        return foreign(ownership::other_user(uid), port);
+    }
     if let Some(run) = live_run {
         return of_live_run(run, &probe, format, port);
     }

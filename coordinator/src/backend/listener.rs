@@ -21,6 +21,11 @@ pub(super) struct Listener {
     pub(super) other_user: Option<u32>,
     /// The holders, when none is this `dev`'s child or descends from this `dev`.
     pub(super) outsiders: Option<Vec<u32>>,
+    /// The owner of the other end of the connection the answer being judged came on,
+    /// when it is neither this user nor root: set anew for each answer
+    /// ([`Listener::at_answer`]), since a process may accept a connection and close its
+    /// listening socket.
+    pub(super) answered_by: Option<u32>,
 }
 
 impl Listener {
@@ -57,25 +62,30 @@ impl Listener {
             inodes: sorted(sockets.inodes()),
             other_user,
             outsiders,
+            answered_by: None,
         }
     }
 
-    /// Who listens when an answer reads ready. `fresh`: the answer came on the opening
-    /// connection, asked before `known` was looked up ([`Ask::on`]); that lookup names
-    /// who could have accepted it, and a re-check could only add a listener that came
-    /// later (and did not answer), so it is taken as it is. A later answer comes on a
-    /// connection of its own: the listening sockets are checked again ([`Listener::again`]).
+    /// Who listens when an answer reads ready, and who holds the other end of the
+    /// connection it came on. `fresh`: the answer came on the opening connection, asked
+    /// before `known` was looked up ([`Ask::on`]), with the owner of that connection's
+    /// other end; that lookup names who could have accepted it, and a re-check could
+    /// only add a listener that came later (and did not answer), so it is taken as it
+    /// is. A later answer comes on the client's connection, whose other end is not
+    /// known here: the listening sockets are checked again ([`Listener::again`]).
     pub(super) fn at_answer(
         known: Option<Listener>,
-        fresh: bool,
+        fresh: Option<Option<u32>>,
         (port, child, dev_pid): (u16, u32, u32),
     ) -> Listener {
         let known = known.unwrap_or_else(|| Listener::look(port, child, dev_pid));
-        if fresh {
-            known
-        } else {
-            known.again(port, child, dev_pid)
-        }
+        let (mut current, answering) = match fresh {
+            Some(answering) => (known, answering),
+            None => (known.again(port, child, dev_pid), None),
+        };
+        let me = crate::process::effective_uid();
+        current.answered_by = answering.filter(|uid| *uid != me && *uid != 0);
+        current
     }
 
     /// Still the same listening sockets (one netlink dump, a fraction of a
@@ -103,6 +113,8 @@ pub(super) struct Opened {
     pub(super) at: SocketAddr,
     pub(super) listener: Listener,
     pub(super) answer: Option<Probe>,
+    /// The owner of the other end of the connection the answer came on.
+    pub(super) answered_by: Option<u32>,
 }
 
 impl Opened {
@@ -113,6 +125,7 @@ impl Opened {
             at,
             listener: Listener::look(port, child, std::process::id()),
             answer: None,
+            answered_by: None,
         }
     }
 }
@@ -164,15 +177,26 @@ impl Ask {
         } else {
             &self.urls.0
         };
-        let sent = self.client.send_on(stream, url, &self.correlation_id);
+        let mut sent = self.client.send_on(stream, url, &self.correlation_id);
         let (port, child, dev_pid) = self.ids;
         // In this order: asked, looked up, read (`Listener::at_answer` relies on it).
+        // Who holds the connection's other end is asked while the backend prepares its
+        // answer (the handshake is done: the kernel has that end), and once more after
+        // it only if it was not found then.
         let listener = Listener::look(port, child, dev_pid);
-        let answer = sent.and_then(Sent::answer);
+        let ends = sent.as_ref().and_then(Sent::ends);
+        let other_end =
+            || ends.and_then(|(ours, theirs)| crate::holder::answering_uid(ours, theirs));
+        let mut answered_by = other_end();
+        let answer = sent.as_mut().and_then(Sent::answer);
+        if answer.is_some() && answered_by.is_none() {
+            answered_by = other_end();
+        }
         Opened {
             at,
             listener,
             answer,
+            answered_by,
         }
     }
 
@@ -183,5 +207,40 @@ impl Ask {
         } else {
             &self.urls.0
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The other end of the answered connection decides as a listener of another user
+    /// would: another user's is never the child's (root's is the exception, as for
+    /// listeners), and it is judged anew for every answer.
+    #[test]
+    fn the_answers_other_end_is_judged_for_each_answer() {
+        let me = crate::process::effective_uid();
+        let other = if me == 65534 { 65533 } else { 65534 };
+        let ids = (1, 0, std::process::id());
+        let known = || Listener {
+            inodes: Vec::new(),
+            other_user: None,
+            outsiders: None,
+            answered_by: None,
+        };
+        let judged = |answering: Option<u32>| {
+            Listener::at_answer(Some(known()), Some(answering), ids).answered_by
+        };
+        assert_eq!(judged(Some(other)), Some(other));
+        assert_eq!(judged(Some(me)), None);
+        assert_eq!(judged(Some(0)), None);
+        assert_eq!(judged(None), None);
+        let mut stale = known();
+        stale.answered_by = Some(other);
+        let again = Listener::at_answer(Some(stale), Some(Some(me)), ids);
+        assert_eq!(
+            again.answered_by, None,
+            "a verdict is not carried to the next answer"
+        );
     }
 }

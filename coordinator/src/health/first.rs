@@ -30,6 +30,17 @@ pub struct Sent {
     timed_out: String,
 }
 
+impl Sent {
+    /// The connection's two addresses, ours and theirs (to ask the kernel who holds
+    /// its other end).
+    pub fn ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+        Some((
+            self.stream.local_addr().ok()?,
+            self.stream.peer_addr().ok()?,
+        ))
+    }
+}
+
 impl HealthClient {
     /// Writes `GET url` on `stream` with the headers [`HealthClient::probe`] sends;
     /// `None` for a URL that is not plain `http://`, without a working client, or when
@@ -51,27 +62,62 @@ impl HealthClient {
     /// `http://` to a loopback address: the one-off question of a classification,
     /// which a client's first request on a new connection makes about half a
     /// millisecond slower (ARCHITECTURE, Decisions). The same probe either way.
-    pub async fn probe_once(&self, url: &str, correlation_id: &str) -> Probe {
-        if let (Some(addr), Ok(_)) = (loopback(url), &self.http) {
+    /// `while_open` runs once the answer is read, while its connection is still open,
+    /// with the connection's two addresses (`None` when the client asked instead):
+    /// what the caller asks the kernel of the connection's other end.
+    pub async fn probe_once<T: Default + Send + 'static>(
+        &self,
+        url: &str,
+        correlation_id: &str,
+        while_open: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
+    ) -> (Probe, T) {
+        let mut left = Some(while_open);
+        if let (Some(addr), Ok(_), Some(then)) = (loopback(url), &self.http, left.take()) {
             let (client, asked, id) = (self.clone(), url.to_owned(), correlation_id.to_owned());
-            let once = tokio::task::spawn_blocking(move || client.ask_once(addr, &asked, &id));
-            if let Ok(Some(probe)) = once.await {
-                return probe;
+            let once =
+                tokio::task::spawn_blocking(move || client.ask_once(addr, &asked, &id, then));
+            match once.await {
+                Ok(Ok(asked)) => return asked,
+                Ok(Err(then)) => left = Some(then),
+                // Only a panic takes `while_open` away: then nothing is known of it.
+                Err(_) => {}
             }
         }
-        self.probe(url, correlation_id).await
+        let probe = self.probe(url, correlation_id).await;
+        let asked = left.map(|then| then(None)).unwrap_or_default();
+        (probe, asked)
     }
 
-    /// [`HealthClient::probe_once`]'s blocking part: `None` leaves it to the client.
-    fn ask_once(&self, addr: SocketAddr, url: &str, correlation_id: &str) -> Option<Probe> {
+    /// [`HealthClient::probe_once`]'s blocking part: `Err` gives `then` back and leaves
+    /// the question to the client.
+    fn ask_once<T, F: FnOnce(Option<(SocketAddr, SocketAddr)>) -> T>(
+        &self,
+        addr: SocketAddr,
+        url: &str,
+        correlation_id: &str,
+        then: F,
+    ) -> Result<(Probe, T), F> {
         let within = self.timeout.min(Duration::from_secs(1));
         match TcpStream::connect_timeout(&addr, within) {
             // A connection to itself (see `connect`) is the client's to tell.
-            Ok(stream) if stream.local_addr().ok() == Some(addr) => None,
-            Ok(stream) => self.send_on(stream, url, correlation_id)?.answer(),
+            Ok(stream) if stream.local_addr().ok() == Some(addr) => Err(then),
+            Ok(stream) => {
+                let Some(mut sent) = self.send_on(stream, url, correlation_id) else {
+                    return Err(then);
+                };
+                let Some(probe) = sent.answer() else {
+                    return Err(then);
+                };
+                // While the connection is open.
+                let asked = then(sent.ends());
+                Ok((probe, asked))
+            }
             // As the client words them (`HealthClient::describe`).
-            Err(err) if timed_out(&err) => Some(Probe::Unreachable(self.timed_out())),
-            Err(err) => Some(Probe::Unreachable(format!("connection failed: {err}"))),
+            Err(err) if timed_out(&err) => Ok((Probe::Unreachable(self.timed_out()), then(None))),
+            Err(err) => Ok((
+                Probe::Unreachable(format!("connection failed: {err}")),
+                then(None),
+            )),
         }
     }
 }
@@ -170,7 +216,7 @@ pub(super) mod tests {
                     &format!("http://127.0.0.1:{port}/health?x=1"),
                     "dev-7-q",
                 )
-                .and_then(Sent::answer)
+                .and_then(|mut sent| sent.answer())
         })
         .await
         .expect("no panic");
@@ -359,7 +405,8 @@ pub(super) mod tests {
         let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let closed = format!("http://{}/health", free.local_addr().expect("addr"));
         drop(free);
-        let refused = client.probe_once(&closed, "dev-1").await;
+        let (refused, local) = client.probe_once(&closed, "dev-1", |local| local).await;
+        assert_eq!(local, None, "no connection");
         assert_eq!(refused, client.probe(&closed, "dev-1").await);
         assert!(
             matches!(&refused, Probe::Unreachable(why) if why.starts_with("connection failed: ")),
@@ -372,7 +419,13 @@ pub(super) mod tests {
             let (port, server, request) = serve(answer.to_vec(), false).await;
             let url = format!("http://127.0.0.1:{port}/health");
             probes.push(if once {
-                client.probe_once(&url, "dev-2").await
+                let (probe, local) = client.probe_once(&url, "dev-2", |local| local).await;
+                // Asked on a connection of its own, still open when `while_open` ran.
+                assert!(
+                    local.is_some_and(|(_, theirs)| theirs.port() == port),
+                    "{local:?}"
+                );
+                probe
             } else {
                 client.probe(&url, "dev-2").await
             });
@@ -387,8 +440,13 @@ pub(super) mod tests {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let url = format!("http://{addr}/health");
         let asking = client.clone();
-        let once = tokio::task::spawn_blocking(move || asking.ask_once(addr, &url, "dev-3"));
-        assert_eq!(once.await.expect("no panic").as_ref(), Some(&probes[0]));
+        let once = tokio::task::spawn_blocking(move || {
+            asking
+                .ask_once(addr, &url, "dev-3", |local| local)
+                .map_err(|_| "left to the client")
+        });
+        let (probe, local) = once.await.expect("no panic").expect("asked on its own");
+        assert_eq!((&probe, local.is_some()), (&probes[0], true));
         server.abort();
         // Only a loopback address is asked this way.
         for url in [

@@ -32,23 +32,38 @@ pub struct Listening {
 
 /// Every TCP socket listening on `port`, IPv4 and IPv6.
 pub fn listening(port: u16) -> std::io::Result<Vec<Listening>> {
-    let mut found = Vec::new();
-    for family in [libc_af_inet(), libc_af_inet6()] {
-        found.extend(
-            dump(family)?
-                .into_iter()
-                .filter(|(p, _)| *p == port)
-                .map(|(_, l)| l),
-        );
-    }
-    Ok(found)
+    Ok(listening_all()?
+        .into_iter()
+        .filter(|(p, _)| *p == port)
+        .map(|(_, l)| l)
+        .collect())
 }
 
 /// Every listening TCP socket of either family: `(port, socket)`.
 pub fn listening_all() -> std::io::Result<Vec<(u16, Listening)>> {
-    let mut found = dump(libc_af_inet())?;
-    found.extend(dump(libc_af_inet6())?);
+    let mut found = Vec::new();
+    for family in [libc_af_inet(), libc_af_inet6()] {
+        found.extend(dump(family, 1 << TCP_LISTEN)?.into_iter().map(|end| {
+            let listening = Listening {
+                inode: end.inode,
+                uid: end.uid,
+                ip: end.local.ip(),
+            };
+            (end.local.port(), listening)
+        }));
+    }
     Ok(found)
+}
+
+/// One end of a TCP connection, as the kernel lists it: its addresses (an IPv4-mapped
+/// IPv6 address as the IPv4 one), its owner's uid, and its inode (0 before it is
+/// accepted and once its process closed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct End {
+    pub local: std::net::SocketAddr,
+    pub remote: std::net::SocketAddr,
+    pub uid: u32,
+    pub inode: u64,
 }
 
 /// The socket inodes `pid` holds open (none when it cannot be inspected).
@@ -76,8 +91,51 @@ fn libc_af_inet6() -> u8 {
     AddressFamily::Inet6 as i32 as u8
 }
 
-/// One `SOCK_DIAG_BY_FAMILY` dump of listening TCP sockets: `(port, socket)`.
-fn dump(family: u8) -> std::io::Result<Vec<(u16, Listening)>> {
+/// One `SOCK_DIAG_BY_FAMILY` dump of the TCP sockets of `family` in `states` (a bit
+/// per state).
+fn dump(family: u8, states: u32) -> std::io::Result<Vec<End>> {
+    // The socket id (ports, addresses) is left zero: no filter but the state.
+    ask(family, states, NLM_F_REQUEST | NLM_F_DUMP, [0u8; 48])
+}
+
+/// The one TCP socket whose own address is `local` and whose peer is `remote`, if the
+/// kernel has it: a lookup in its hash table, not a walk of every connection (which is
+/// what a dump of connected sockets costs: about a millisecond per family). An IPv4
+/// pair is also looked for as IPv4-mapped IPv6 (a dual-stack socket's).
+pub fn socket_of(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> Option<End> {
+    use std::net::IpAddr;
+    let mapped = |ip: IpAddr| match ip {
+        IpAddr::V4(ip) => ip.to_ipv6_mapped().octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    let plain = |ip: IpAddr| match ip {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    let mut tries = Vec::new();
+    if local.is_ipv4() && remote.is_ipv4() {
+        tries.push((libc_af_inet(), plain(local.ip()), plain(remote.ip())));
+    }
+    tries.push((libc_af_inet6(), mapped(local.ip()), mapped(remote.ip())));
+    tries.into_iter().find_map(|(family, ours, theirs)| {
+        // inet_diag_sockid: the ports (network order), the two addresses (16 bytes
+        // each), the interface, and the cookie INET_DIAG_NOCOOKIE (whichever socket).
+        let mut id = [0u8; 48];
+        id[0..2].copy_from_slice(&local.port().to_be_bytes());
+        id[2..4].copy_from_slice(&remote.port().to_be_bytes());
+        id[4..4 + ours.len()].copy_from_slice(&ours);
+        id[20..20 + theirs.len()].copy_from_slice(&theirs);
+        id[40..48].copy_from_slice(&[0xff; 8]);
+        ask(family, u32::MAX, NLM_F_REQUEST, id)
+            .ok()?
+            .into_iter()
+            .next()
+    })
+}
+
+/// One `SOCK_DIAG_BY_FAMILY` request: a dump (`NLM_F_DUMP` in `flags`) or the one
+/// socket `id` names.
+fn ask(family: u8, states: u32, flags: u16, id: [u8; 48]) -> std::io::Result<Vec<End>> {
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Raw,
@@ -85,16 +143,16 @@ fn dump(family: u8) -> std::io::Result<Vec<(u16, Listening)>> {
         SockProtocol::NetlinkSockDiag,
     )?;
     // nlmsghdr (16 bytes) + inet_diag_req_v2 (56 bytes), native endian as the kernel
-    // expects; the socket id (ports, addresses) is left zero: no filter but the state.
+    // expects.
     let mut request = Vec::with_capacity(72);
     request.extend_from_slice(&72u32.to_ne_bytes());
     request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    request.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    request.extend_from_slice(&flags.to_ne_bytes());
     request.extend_from_slice(&1u32.to_ne_bytes()); // sequence
     request.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
     request.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
-    request.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
-    request.extend_from_slice(&[0u8; 48]);
+    request.extend_from_slice(&states.to_ne_bytes());
+    request.extend_from_slice(&id);
     use std::os::fd::AsRawFd;
     sendto(
         fd.as_raw_fd(),
@@ -128,25 +186,33 @@ fn dump(family: u8) -> std::io::Result<Vec<(u16, Listening)>> {
                     // uid at +64, inode at +68.
                     let body = offset + NLMSG_HDR;
                     if msg_len >= NLMSG_HDR + 72 {
-                        let port = u16::from_be_bytes([buffer[body + 4], buffer[body + 5]]);
-                        let uid = u32_at(&buffer, body + 64);
-                        let inode = u64::from(u32_at(&buffer, body + 68));
-                        // The source address follows the two ports: 4 bytes for IPv4,
-                        // 16 for IPv6, in network order.
-                        let src = body + 8;
-                        let ip = if family == libc_af_inet6() {
-                            let mut octets = [0u8; 16];
-                            octets.copy_from_slice(&buffer[src..src + 16]);
-                            std::net::IpAddr::from(octets)
-                        } else {
-                            std::net::IpAddr::from(four(&buffer, src))
+                        let port = |at: usize| u16::from_be_bytes([buffer[at], buffer[at + 1]]);
+                        // The addresses follow the two ports: source, then destination,
+                        // 16 bytes each (4 used for IPv4), in network order.
+                        let ip = |at: usize| {
+                            if family == libc_af_inet6() {
+                                let mut octets = [0u8; 16];
+                                octets.copy_from_slice(&buffer[at..at + 16]);
+                                std::net::IpAddr::from(octets).to_canonical()
+                            } else {
+                                std::net::IpAddr::from(four(&buffer, at))
+                            }
                         };
-                        found.push((port, Listening { inode, uid, ip }));
+                        found.push(End {
+                            local: (ip(body + 8), port(body + 4)).into(),
+                            remote: (ip(body + 24), port(body + 6)).into(),
+                            uid: u32_at(&buffer, body + 64),
+                            inode: u64::from(u32_at(&buffer, body + 68)),
+                        });
                     }
                 }
             }
             // Messages are aligned to 4 bytes.
             offset += (msg_len + 3) & !3;
+        }
+        // The answer to a request for one socket has no end marker.
+        if flags & NLM_F_DUMP == 0 {
+            return Ok(found);
         }
     }
 }

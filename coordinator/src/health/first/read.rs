@@ -47,14 +47,18 @@ impl From<io::Error> for Cut {
 
 impl Sent {
     /// Reads the answer within the client's timeout: the probe the client would have
-    /// made of it, or `None` when the client should ask instead (see the module).
-    pub fn answer(mut self) -> Option<Probe> {
+    /// made of it, or `None` when the client should ask instead (see the module). The
+    /// connection stays open until `self` is dropped (who holds its other end can still
+    /// be asked of the kernel).
+    pub fn answer(&mut self) -> Option<Probe> {
         let mut buf = Vec::with_capacity(1024);
         let (head, used) = loop {
             match self.fill(&mut buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
-                Err(err) if timed_out(&err) => return Some(Probe::Unreachable(self.timed_out)),
+                Err(err) if timed_out(&err) => {
+                    return Some(Probe::Unreachable(self.timed_out.clone()));
+                }
                 Err(_) => return None,
             }
             match parse_head(&buf) {

@@ -583,15 +583,16 @@ async fn wait_ready(
         state.listening_after().unwrap_or_default().as_millis()
     ));
     let health_started = started + state.listening_after().unwrap_or_default();
+    let (asked, mut first) = (std::cell::Cell::new(opened.asked()), opened.answer);
     let (mut listener, ids) = (Some(opened.listener), (plan.port, pid, std::process::id()));
-    // Only the answer read on the opening connection is judged by the lookup as it was
-    // (see `Listener::at_answer`).
-    let mut fresh = opened.answer.is_some().then_some(opened.answered_by);
+    let ask_health = async || match first.take() {
+        Some(probe) => probe,
+        None => ask.again(opened.at, &asked).await,
+    };
     let judge = async |_: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
         let mut readiness = readiness;
-        let first = fresh.take();
         if readiness == Readiness::Ready {
-            let current = Listener::at_answer(listener.take(), first, ids);
+            let current = Listener::at_answer(listener.take(), asked.get(), ids);
             readiness = identity(plan, report, log, &current);
             listener = Some(current);
         }
@@ -616,8 +617,7 @@ async fn wait_ready(
         }
     };
     let format = (plan.health_format, plan.accept_degraded);
-    let asked = (ask.url(opened.at), opened.answer);
-    match ready::until_healthy(client, asked, format, log, &mut state.last, judge).await {
+    match ready::until_healthy(ask_health, format, &mut state.last, judge).await {
         Ok(report) => Ok(report),
         Err(ready::NotHealthy::Never(mismatch)) => Err(NotReady::Never(mismatch)),
         Err(ready::NotHealthy::Rule(never)) => match never {},

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep, sleep_until};
 
-use crate::health::{self, HealthClient, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
+use crate::health::{self, HealthFormat, HealthReport, Mismatch, Probe, Readiness};
 use crate::process::Running;
-use crate::runlog::RunLog;
 use crate::signals::{Shutdown, ShutdownRequest};
 
 /// How often phase two asks for health at first, and later.
@@ -89,27 +88,22 @@ pub enum NotHealthy<E> {
 }
 
 /// Phase two of the one ready wait, for the local backend and the remote one alike:
-/// asks `url` (the first answer may have come already, on the connection that found
-/// the port open: `first`) until `judge` calls an answer ready (its report is
-/// returned), fast at first, then slower; an answer that can never become ready ends
-/// it after [`health::Streak::LIMIT`] in a row, and `judge` may end it too. `judge` is
-/// the readiness rule (who answered, what to log). Runs until then: the caller bounds
-/// it.
+/// asks (`ask`: one health request; the local wait's first answer may have come
+/// already, on the connection that found the port open) until `judge` calls an answer
+/// ready (its report is returned), fast at first, then slower; an answer that can
+/// never become ready ends it after [`health::Streak::LIMIT`] in a row, and `judge` may
+/// end it too. `judge` is the readiness rule (who answered, what to log). Runs until
+/// then: the caller bounds it.
 pub async fn until_healthy<E>(
-    client: &HealthClient,
-    (url, mut first): (&str, Option<Probe>),
+    mut ask: impl AsyncFnMut() -> Probe,
     (format, accept_degraded): (HealthFormat, bool),
-    log: &RunLog,
     last: &mut LastAnswer,
     mut judge: impl AsyncFnMut(&Probe, Option<&HealthReport>, Readiness) -> Judged<E>,
 ) -> Result<Option<HealthReport>, NotHealthy<E>> {
     let started = Instant::now();
     let mut streak = health::Streak::default();
     loop {
-        let probe = match first.take() {
-            Some(probe) => probe,
-            None => client.probe(url, log.correlation_id()).await,
-        };
+        let probe = ask().await;
         let report = probe.report(format);
         let readiness = health::readiness(&probe, format, accept_degraded);
         let judged = judge(&probe, report.as_ref(), readiness).await;

@@ -2,6 +2,7 @@
 //! this `dev`'s own backend (another user's listener never is; an outsider's is not).
 //! And what the port's opening brings: the first answer and the listener ([`Ask`]).
 
+use std::cell::Cell;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -67,24 +68,25 @@ impl Listener {
     }
 
     /// Who listens when an answer reads ready, and who holds the other end of the
-    /// connection it came on. `fresh`: the answer came on the opening connection, asked
-    /// before `known` was looked up ([`Ask::on`]), with the owner of that connection's
-    /// other end; that lookup names who could have accepted it, and a re-check could
-    /// only add a listener that came later (and did not answer), so it is taken as it
-    /// is. A later answer comes on the client's connection, whose other end is not
-    /// known here: the listening sockets are checked again ([`Listener::again`]).
+    /// connection it came on (`asked.by`). `asked.fresh`: the answer came on the
+    /// opening connection, asked before `known` was looked up ([`Ask::on`]); that
+    /// lookup names who could have accepted it, and a re-check could only add a
+    /// listener that came later (and did not answer), so it is taken as it is. A later
+    /// answer came on a connection of its own, asked later: the listening sockets are
+    /// checked again ([`Listener::again`]).
     pub(super) fn at_answer(
         known: Option<Listener>,
-        fresh: Option<Option<u32>>,
+        asked: Asked,
         (port, child, dev_pid): (u16, u32, u32),
     ) -> Listener {
         let known = known.unwrap_or_else(|| Listener::look(port, child, dev_pid));
-        let (mut current, answering) = match fresh {
-            Some(answering) => (known, answering),
-            None => (known.again(port, child, dev_pid), None),
+        let mut current = if asked.fresh {
+            known
+        } else {
+            known.again(port, child, dev_pid)
         };
         let me = crate::process::effective_uid();
-        current.answered_by = answering.filter(|uid| *uid != me && *uid != 0);
+        current.answered_by = asked.by.filter(|uid| *uid != me && *uid != 0);
         current
     }
 
@@ -106,6 +108,15 @@ fn sorted(inodes: &[u64]) -> Vec<u64> {
     inodes
 }
 
+/// What the wait knows of the answer being judged: whether it came on the opening
+/// connection, and the owner (uid) of the other end of the connection it came on, when
+/// the kernel said.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked {
+    pub(super) fresh: bool,
+    pub(super) by: Option<u32>,
+}
+
 /// What the port's opening brought: where it opened, who listens, and the first answer
 /// when it was read there (`None`: the wait asks through the client).
 #[derive(Debug)]
@@ -118,6 +129,14 @@ pub(super) struct Opened {
 }
 
 impl Opened {
+    /// What is known of its answer (see [`Asked`]).
+    pub(super) fn asked(&self) -> Asked {
+        Asked {
+            fresh: self.answer.is_some(),
+            by: self.answered_by,
+        }
+    }
+
     /// The port opened at `at`, nothing asked yet (the asking thread panicked): the
     /// listener looked up here.
     pub(super) fn unasked(at: SocketAddr, port: u16, child: u32) -> Opened {
@@ -200,8 +219,24 @@ impl Ask {
         }
     }
 
+    /// A health request after the first, at `at`: on a connection of its own
+    /// (`HealthClient::probe_once`); `asked` then says who holds that connection's
+    /// other end.
+    pub(super) async fn again(&self, at: SocketAddr, asked: &Cell<Asked>) -> Probe {
+        let other_end = |ends: Option<(SocketAddr, SocketAddr)>| {
+            ends.and_then(|(ours, theirs)| crate::holder::answering_uid(ours, theirs))
+        };
+        let url = self.url(at);
+        let (probe, by) = self
+            .client
+            .probe_once(url, &self.correlation_id, other_end)
+            .await;
+        asked.set(Asked { fresh: false, by });
+        probe
+    }
+
     /// The health URL to ask at `at` from now on.
-    pub(super) fn url(&self, at: SocketAddr) -> &str {
+    fn url(&self, at: SocketAddr) -> &str {
         if at == self.v6 {
             &self.urls.1
         } else {
@@ -228,16 +263,16 @@ mod tests {
             outsiders: None,
             answered_by: None,
         };
-        let judged = |answering: Option<u32>| {
-            Listener::at_answer(Some(known()), Some(answering), ids).answered_by
-        };
+        let asked = |by: Option<u32>| Asked { fresh: true, by };
+        let judged =
+            |by: Option<u32>| Listener::at_answer(Some(known()), asked(by), ids).answered_by;
         assert_eq!(judged(Some(other)), Some(other));
         assert_eq!(judged(Some(me)), None);
         assert_eq!(judged(Some(0)), None);
         assert_eq!(judged(None), None);
         let mut stale = known();
         stale.answered_by = Some(other);
-        let again = Listener::at_answer(Some(stale), Some(Some(me)), ids);
+        let again = Listener::at_answer(Some(stale), asked(Some(me)), ids);
         assert_eq!(
             again.answered_by, None,
             "a verdict is not carried to the next answer"

@@ -321,16 +321,8 @@ async fn wait_ready(
         }
     };
     let format = (backend.health_format, backend.accept_degraded);
-    match until_healthy(
-        client,
-        (health_url, None),
-        format,
-        log,
-        &mut seen.last,
-        judge,
-    )
-    .await
-    {
+    let ask = async || client.probe(health_url, log.correlation_id()).await;
+    match until_healthy(ask, format, &mut seen.last, judge).await {
         Ok(report) => Ok(report),
         Err(NotHealthy::Never(mismatch)) => Err(Cause {
             cause: mismatch.evidence(),

@@ -58,66 +58,61 @@ impl HealthClient {
         })
     }
 
-    /// [`HealthClient::probe`], asked on a plain connection when `url` is plain
-    /// `http://` to a loopback address: the one-off question of a classification,
-    /// which a client's first request on a new connection makes about half a
-    /// millisecond slower (ARCHITECTURE, Decisions). The same probe either way.
-    /// `while_open` runs once the answer is read, while its connection is still open,
-    /// with the connection's two addresses (`None` when the client asked instead):
-    /// what the caller asks the kernel of the connection's other end.
+    /// [`HealthClient::probe`], asked on a connection of its own when `url` is plain
+    /// `http://` to a loopback address, which a client's first request on a new
+    /// connection makes about half a millisecond slower (ARCHITECTURE, Decisions). The
+    /// same probe either way. `while_open` runs once the answer is read (or found not
+    /// readable here), while that connection is still open, with its two addresses
+    /// (`None` without a connection of its own): what the caller asks the kernel of the
+    /// connection's other end. An answer this path does not read is asked again through
+    /// the client, right after, at the same address.
     pub async fn probe_once<T: Default + Send + 'static>(
         &self,
         url: &str,
         correlation_id: &str,
         while_open: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
     ) -> (Probe, T) {
-        let mut left = Some(while_open);
-        if let (Some(addr), Ok(_), Some(then)) = (loopback(url), &self.http, left.take()) {
-            let (client, asked, id) = (self.clone(), url.to_owned(), correlation_id.to_owned());
-            let once =
-                tokio::task::spawn_blocking(move || client.ask_once(addr, &asked, &id, then));
-            match once.await {
-                Ok(Ok(asked)) => return asked,
-                Ok(Err(then)) => left = Some(then),
-                // Only a panic takes `while_open` away: then nothing is known of it.
-                Err(_) => {}
-            }
+        let (Some(addr), Ok(_)) = (loopback(url), &self.http) else {
+            return (self.probe(url, correlation_id).await, while_open(None));
+        };
+        let (client, asked, id) = (self.clone(), url.to_owned(), correlation_id.to_owned());
+        let once =
+            tokio::task::spawn_blocking(move || client.ask_once(addr, &asked, &id, while_open));
+        match once.await {
+            Ok((Some(probe), asked)) => (probe, asked),
+            Ok((None, asked)) => (self.probe(url, correlation_id).await, asked),
+            // Only a panic: then nothing is known of the other end.
+            Err(_) => (self.probe(url, correlation_id).await, T::default()),
         }
-        let probe = self.probe(url, correlation_id).await;
-        let asked = left.map(|then| then(None)).unwrap_or_default();
-        (probe, asked)
     }
 
-    /// [`HealthClient::probe_once`]'s blocking part: `Err` gives `then` back and leaves
-    /// the question to the client.
-    fn ask_once<T, F: FnOnce(Option<(SocketAddr, SocketAddr)>) -> T>(
+    /// [`HealthClient::probe_once`]'s blocking part: `None` leaves the question to the
+    /// client; `then` runs in every case, on the open connection when there is one.
+    fn ask_once<T>(
         &self,
         addr: SocketAddr,
         url: &str,
         correlation_id: &str,
-        then: F,
-    ) -> Result<(Probe, T), F> {
+        then: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T,
+    ) -> (Option<Probe>, T) {
         let within = self.timeout.min(Duration::from_secs(1));
         match TcpStream::connect_timeout(&addr, within) {
             // A connection to itself (see `connect`) is the client's to tell.
-            Ok(stream) if stream.local_addr().ok() == Some(addr) => Err(then),
-            Ok(stream) => {
-                let Some(mut sent) = self.send_on(stream, url, correlation_id) else {
-                    return Err(then);
-                };
-                let Some(probe) = sent.answer() else {
-                    return Err(then);
-                };
-                // While the connection is open.
-                let asked = then(sent.ends());
-                Ok((probe, asked))
-            }
+            Ok(stream) if stream.local_addr().ok() == Some(addr) => (None, then(None)),
+            Ok(stream) => match self.send_on(stream, url, correlation_id) {
+                Some(mut sent) => {
+                    let probe = sent.answer();
+                    // While the connection is open.
+                    (probe, then(sent.ends()))
+                }
+                None => (None, then(None)),
+            },
             // As the client words them (`HealthClient::describe`).
-            Err(err) if timed_out(&err) => Ok((Probe::Unreachable(self.timed_out()), then(None))),
-            Err(err) => Ok((
-                Probe::Unreachable(format!("connection failed: {err}")),
+            Err(err) if timed_out(&err) => (Some(Probe::Unreachable(self.timed_out())), then(None)),
+            Err(err) => (
+                Some(Probe::Unreachable(format!("connection failed: {err}"))),
                 then(None),
-            )),
+            ),
         }
     }
 }
@@ -440,13 +435,10 @@ pub(super) mod tests {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let url = format!("http://{addr}/health");
         let asking = client.clone();
-        let once = tokio::task::spawn_blocking(move || {
-            asking
-                .ask_once(addr, &url, "dev-3", |local| local)
-                .map_err(|_| "left to the client")
-        });
-        let (probe, local) = once.await.expect("no panic").expect("asked on its own");
-        assert_eq!((&probe, local.is_some()), (&probes[0], true));
+        let once =
+            tokio::task::spawn_blocking(move || asking.ask_once(addr, &url, "dev-3", |ends| ends));
+        let (probe, ends) = once.await.expect("no panic");
+        assert_eq!((probe.as_ref(), ends.is_some()), (Some(&probes[0]), true));
         server.abort();
         // Only a loopback address is asked this way.
         for url in [

@@ -8,6 +8,7 @@
 //! identical answers instead, and is not retried. Every failed attempt's process group
 //! is gone before the next one starts.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -576,18 +577,17 @@ async fn wait_ready(
             "the backend listens on {v6} (backend.host = \"localhost\"): asking health there"
         ));
     }
-    let _ = state.opened.set(started.elapsed());
     log.file_only(&format!(
         "port {} open after {} ms",
         plan.port,
         state.listening_after().unwrap_or_default().as_millis()
     ));
     let health_started = started + state.listening_after().unwrap_or_default();
-    let (asked, mut first) = (std::cell::Cell::new(opened.asked()), opened.answer);
+    let (asked, mut first, mut kept) = (Cell::new(opened.asked()), opened.answer, opened.kept);
     let (mut listener, ids) = (Some(opened.listener), (plan.port, pid, std::process::id()));
     let ask_health = async || match first.take() {
         Some(probe) => probe,
-        None => ask.again(opened.at, &asked).await,
+        None => ask.again(opened.at, &asked, &mut kept).await,
     };
     let judge = async |_: &Probe, report: Option<&HealthReport>, readiness: Readiness| {
         let mut readiness = readiness;

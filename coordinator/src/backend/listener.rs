@@ -126,6 +126,8 @@ pub(super) struct Opened {
     pub(super) answer: Option<Probe>,
     /// The owner of the other end of the connection the answer came on.
     pub(super) answered_by: Option<u32>,
+    /// That connection, kept for the next request when it can carry one.
+    pub(super) kept: Option<TcpStream>,
 }
 
 impl Opened {
@@ -145,6 +147,7 @@ impl Opened {
             listener: Listener::look(port, child, std::process::id()),
             answer: None,
             answered_by: None,
+            kept: None,
         }
     }
 }
@@ -216,21 +219,28 @@ impl Ask {
             listener,
             answer,
             answered_by,
+            kept: sent.and_then(Sent::into_kept),
         }
     }
 
-    /// A health request after the first, at `at`: on a connection of its own
-    /// (`HealthClient::probe_once`); `asked` then says who holds that connection's
-    /// other end.
-    pub(super) async fn again(&self, at: SocketAddr, asked: &Cell<Asked>) -> Probe {
+    /// A health request after the first, at `at`: on the connection kept from the
+    /// answer before, else on a new one of its own (`HealthClient::probe_kept`);
+    /// `asked` then says who holds that connection's other end.
+    pub(super) async fn again(
+        &self,
+        at: SocketAddr,
+        asked: &Cell<Asked>,
+        kept: &mut Option<TcpStream>,
+    ) -> Probe {
         let other_end = |ends: Option<(SocketAddr, SocketAddr)>| {
             ends.and_then(|(ours, theirs)| crate::holder::answering_uid(ours, theirs))
         };
         let url = self.url(at);
-        let (probe, by) = self
+        let (probe, by, next) = self
             .client
-            .probe_once(url, &self.correlation_id, other_end)
+            .probe_kept(url, &self.correlation_id, kept.take(), other_end)
             .await;
+        *kept = next;
         asked.set(Asked { fresh: false, by });
         probe
     }

@@ -28,6 +28,8 @@ pub struct Sent {
     stream: TcpStream,
     deadline: Instant,
     timed_out: String,
+    /// The answer was read to its exact end, and may be followed by another.
+    reusable: bool,
 }
 
 impl Sent {
@@ -38,6 +40,12 @@ impl Sent {
             self.stream.local_addr().ok()?,
             self.stream.peer_addr().ok()?,
         ))
+    }
+
+    /// The connection, to carry the next request (HTTP/1.1 keep-alive), when its
+    /// answer was read to its exact end and the server did not say it closes.
+    pub fn into_kept(self) -> Option<TcpStream> {
+        self.reusable.then_some(self.stream)
     }
 }
 
@@ -55,6 +63,7 @@ impl HealthClient {
             stream,
             deadline,
             timed_out: self.timed_out(),
+            reusable: false,
         })
     }
 
@@ -72,46 +81,80 @@ impl HealthClient {
         correlation_id: &str,
         while_open: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
     ) -> (Probe, T) {
+        let (probe, asked, _) = self.probe_kept(url, correlation_id, None, while_open).await;
+        (probe, asked)
+    }
+
+    /// [`HealthClient::probe_once`] on `kept` when it is given (the connection of the
+    /// answer before, kept between polls), else on a new connection; the connection
+    /// comes back when it can carry the next request. A kept connection the server has
+    /// closed meanwhile is replaced by a new one.
+    pub async fn probe_kept<T: Default + Send + 'static>(
+        &self,
+        url: &str,
+        correlation_id: &str,
+        kept: Option<TcpStream>,
+        while_open: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
+    ) -> (Probe, T, Option<TcpStream>) {
         let (Some(addr), Ok(_)) = (loopback(url), &self.http) else {
-            return (self.probe(url, correlation_id).await, while_open(None));
+            return (
+                self.probe(url, correlation_id).await,
+                while_open(None),
+                None,
+            );
         };
         let (client, asked, id) = (self.clone(), url.to_owned(), correlation_id.to_owned());
-        let once =
-            tokio::task::spawn_blocking(move || client.ask_once(addr, &asked, &id, while_open));
+        let once = tokio::task::spawn_blocking(move || {
+            client.ask_once(addr, &asked, &id, kept, while_open)
+        });
         match once.await {
-            Ok((Some(probe), asked)) => (probe, asked),
-            Ok((None, asked)) => (self.probe(url, correlation_id).await, asked),
+            Ok((Some(probe), asked, kept)) => (probe, asked, kept),
+            Ok((None, asked, _)) => (self.probe(url, correlation_id).await, asked, None),
             // Only a panic: then nothing is known of the other end.
-            Err(_) => (self.probe(url, correlation_id).await, T::default()),
+            Err(_) => (self.probe(url, correlation_id).await, T::default(), None),
         }
     }
 
-    /// [`HealthClient::probe_once`]'s blocking part: `None` leaves the question to the
+    /// [`HealthClient::probe_kept`]'s blocking part: `None` leaves the question to the
     /// client; `then` runs in every case, on the open connection when there is one.
     fn ask_once<T>(
         &self,
         addr: SocketAddr,
         url: &str,
         correlation_id: &str,
+        kept: Option<TcpStream>,
         then: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T,
-    ) -> (Option<Probe>, T) {
+    ) -> (Option<Probe>, T, Option<TcpStream>) {
+        // A kept connection that no longer answers (closed by the server while idle)
+        // is dropped for a new one.
+        if let Some(mut sent) = kept.and_then(|kept| self.send_on(kept, url, correlation_id))
+            && let Some(probe) = sent.answer()
+        {
+            let asked = then(sent.ends());
+            return (Some(probe), asked, sent.into_kept());
+        }
         let within = self.timeout.min(Duration::from_secs(1));
         match TcpStream::connect_timeout(&addr, within) {
             // A connection to itself (see `connect`) is the client's to tell.
-            Ok(stream) if stream.local_addr().ok() == Some(addr) => (None, then(None)),
+            Ok(stream) if stream.local_addr().ok() == Some(addr) => (None, then(None), None),
             Ok(stream) => match self.send_on(stream, url, correlation_id) {
                 Some(mut sent) => {
                     let probe = sent.answer();
                     // While the connection is open.
-                    (probe, then(sent.ends()))
+                    let asked = then(sent.ends());
+                    let kept = probe.as_ref().and(sent.into_kept());
+                    (probe, asked, kept)
                 }
-                None => (None, then(None)),
+                None => (None, then(None), None),
             },
             // As the client words them (`HealthClient::describe`).
-            Err(err) if timed_out(&err) => (Some(Probe::Unreachable(self.timed_out())), then(None)),
+            Err(err) if timed_out(&err) => {
+                (Some(Probe::Unreachable(self.timed_out())), then(None), None)
+            }
             Err(err) => (
                 Some(Probe::Unreachable(format!("connection failed: {err}"))),
                 then(None),
+                None,
             ),
         }
     }
@@ -435,9 +478,10 @@ pub(super) mod tests {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let url = format!("http://{addr}/health");
         let asking = client.clone();
-        let once =
-            tokio::task::spawn_blocking(move || asking.ask_once(addr, &url, "dev-3", |ends| ends));
-        let (probe, ends) = once.await.expect("no panic");
+        let once = tokio::task::spawn_blocking(move || {
+            asking.ask_once(addr, &url, "dev-3", None, |ends| ends)
+        });
+        let (probe, ends, _) = once.await.expect("no panic");
         assert_eq!((probe.as_ref(), ends.is_some()), (Some(&probes[0]), true));
         server.abort();
         // Only a loopback address is asked this way.
@@ -452,5 +496,59 @@ pub(super) mod tests {
             loopback("http://[::1]:8000/h"),
             Some("[::1]:8000".parse().expect("addr"))
         );
+    }
+
+    /// Serves one connection only, answering each request on it with `response`.
+    async fn serve_one_connection(response: &'static [u8]) -> (u16, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            drop(listener);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let Ok(n @ 1..) = socket.read(&mut buf).await else {
+                    return;
+                };
+                request.extend_from_slice(&buf[..n]);
+                while let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    request.drain(..end + 4);
+                    let _ = socket.write_all(response).await;
+                }
+            }
+        });
+        (port, server)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_is_kept_between_polls_unless_the_answer_says_close() {
+        let client = HealthClient::new(Duration::from_secs(2));
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        let (port, server) = serve_one_connection(ok).await;
+        let url = format!("http://127.0.0.1:{port}/health");
+        let (first, _, kept) = client.probe_kept(&url, "dev-1", None, |ends| ends).await;
+        assert!(
+            matches!(first, Probe::Answered(ref a) if a.code == 200),
+            "{first:?}"
+        );
+        let kept = kept.expect("kept for the next poll");
+        let local = kept.local_addr().ok();
+        // The server serves no other connection: the second answer came on the kept one.
+        let (second, ends, again) = client
+            .probe_kept(&url, "dev-1", Some(kept), |ends| ends)
+            .await;
+        assert_eq!(second, first);
+        assert_eq!(ends.map(|(ours, _)| ours), local);
+        assert!(again.is_some());
+        server.abort();
+        let closing = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+        let (port, server) = serve_one_connection(closing).await;
+        let url = format!("http://127.0.0.1:{port}/health");
+        let (_, _, kept) = client.probe_kept(&url, "dev-1", None, |ends| ends).await;
+        assert!(kept.is_none(), "an answer that says close is not kept");
+        server.abort();
     }
 }

@@ -19,6 +19,8 @@ struct Head {
     location: Option<String>,
     content_type: Option<String>,
     framing: Framing,
+    /// HTTP/1.1 without `Connection: close`: the connection may carry the next request.
+    keep: bool,
 }
 
 enum Framing {
@@ -70,13 +72,16 @@ impl Sent {
         buf.drain(..used);
         let code = head.code;
         match self.body(buf, &head.framing) {
-            Ok((body, truncated)) => Some(Probe::Answered(Answer {
-                code,
-                location: head.location,
-                content_type: head.content_type,
-                body,
-                truncated,
-            })),
+            Ok((body, truncated, whole)) => {
+                self.reusable = head.keep && whole;
+                Some(Probe::Answered(Answer {
+                    code,
+                    location: head.location,
+                    content_type: head.content_type,
+                    body,
+                    truncated,
+                }))
+            }
             // The head came, the body did not: a hung handler, not "no answer".
             Err(Cut::Late) => Some(Probe::Stalled { code }),
             Err(Cut::Other) => None,
@@ -107,16 +112,19 @@ impl Sent {
         Ok(())
     }
 
-    /// The body as the client keeps it: at most [`BODY_CAP`] bytes, and whether more
-    /// was declared or sent.
-    fn body(&mut self, mut buf: Vec<u8>, framing: &Framing) -> Result<(Vec<u8>, bool), Cut> {
+    /// The body as the client keeps it: at most [`BODY_CAP`] bytes, whether more was
+    /// declared or sent, and whether the answer was read to its exact end (nothing cut
+    /// short, nothing after it: the connection can carry the next request).
+    fn body(&mut self, mut buf: Vec<u8>, framing: &Framing) -> Result<(Vec<u8>, bool, bool), Cut> {
         let mut truncated = matches!(framing, Framing::Length(len) if *len > BODY_CAP as u64);
         let mut body = Vec::new();
+        let mut whole = false;
         match framing {
-            Framing::Empty => {}
+            Framing::Empty => whole = buf.is_empty(),
             Framing::Length(len) => {
                 let len = usize::try_from(*len).unwrap_or(usize::MAX);
                 self.fill_to(&mut buf, len.min(BODY_CAP + 1))?;
+                whole = buf.len() == len;
                 buf.truncate(len);
                 body = buf;
             }
@@ -133,6 +141,7 @@ impl Sent {
                     if buf[used..used + 2] != *b"\r\n" {
                         return Err(Cut::Other);
                     }
+                    whole = buf.len() == used + 2;
                     break;
                 }
                 // As much of the chunk as the cap needs (one byte over says "over").
@@ -153,7 +162,7 @@ impl Sent {
             truncated = true;
             body.truncate(BODY_CAP);
         }
-        Ok((body, truncated))
+        Ok((body, truncated, whole && !truncated))
     }
 
     /// The chunk-size line at the start of `buf`: its length and the size. Only hex
@@ -230,11 +239,17 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, ()> {
         ([], [length]) => Framing::Length(digits(length).ok_or(())?),
         _ => return Err(()),
     };
+    let closes = named("connection").iter().any(|value| {
+        String::from_utf8_lossy(value)
+            .split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case("close"))
+    });
     let head = Head {
         code,
         location: value("location"),
         content_type: value("content-type"),
         framing,
+        keep: response.version == Some(1) && !closes,
     };
     Ok(Some((head, used)))
 }

@@ -206,8 +206,9 @@ pub(super) mod tests {
     use crate::health::BODY_CAP;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// Serves one connection: reads the request, writes `response`, then closes (with
-    /// `close`) or holds the connection open. Returns the request it read.
+    /// Serves one connection: answers each request on it with `response` (the first
+    /// request is sent back through the receiver), and closes after the first answer
+    /// with `close`; never accepts another connection.
     pub(in crate::health) async fn serve(
         response: Vec<u8>,
         close: bool,
@@ -223,19 +224,26 @@ pub(super) mod tests {
         let port = listener.local_addr().expect("addr").port();
         let server = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.expect("accept");
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !request.ends_with(b"\r\n\r\n") {
-                let n = socket.read(&mut buf).await.expect("read");
-                if n == 0 {
-                    break;
+            drop(listener);
+            let (mut read, mut request, mut buf) = (Some(read), Vec::new(), [0u8; 4096]);
+            loop {
+                let end = loop {
+                    if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break end + 4;
+                    }
+                    let Ok(n @ 1..) = socket.read(&mut buf).await else {
+                        return;
+                    };
+                    request.extend_from_slice(&buf[..n]);
+                };
+                let asked: Vec<u8> = request.drain(..end).collect();
+                if let Some(read) = read.take() {
+                    let _ = read.send(String::from_utf8_lossy(&asked).into_owned());
                 }
-                request.extend_from_slice(&buf[..n]);
-            }
-            let _ = read.send(String::from_utf8_lossy(&request).into_owned());
-            let _ = socket.write_all(&response).await;
-            if !close {
-                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(&response).await;
+                if close {
+                    return;
+                }
             }
         });
         (port, server, request_read)
@@ -498,36 +506,11 @@ pub(super) mod tests {
         );
     }
 
-    /// Serves one connection only, answering each request on it with `response`.
-    async fn serve_one_connection(response: &'static [u8]) -> (u16, tokio::task::JoinHandle<()>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.expect("accept");
-            drop(listener);
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                let Ok(n @ 1..) = socket.read(&mut buf).await else {
-                    return;
-                };
-                request.extend_from_slice(&buf[..n]);
-                while let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                    request.drain(..end + 4);
-                    let _ = socket.write_all(response).await;
-                }
-            }
-        });
-        (port, server)
-    }
-
     #[tokio::test(flavor = "current_thread")]
     async fn a_connection_is_kept_between_polls_unless_the_answer_says_close() {
         let client = HealthClient::new(Duration::from_secs(2));
         let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-        let (port, server) = serve_one_connection(ok).await;
+        let (port, server, _) = serve(ok.to_vec(), false).await;
         let url = format!("http://127.0.0.1:{port}/health");
         let (first, _, kept) = client.probe_kept(&url, "dev-1", None, |ends| ends).await;
         assert!(
@@ -545,7 +528,7 @@ pub(super) mod tests {
         assert!(again.is_some());
         server.abort();
         let closing = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
-        let (port, server) = serve_one_connection(closing).await;
+        let (port, server, _) = serve(closing.to_vec(), false).await;
         let url = format!("http://127.0.0.1:{port}/health");
         let (_, _, kept) = client.probe_kept(&url, "dev-1", None, |ends| ends).await;
         assert!(kept.is_none(), "an answer that says close is not kept");

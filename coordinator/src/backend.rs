@@ -649,12 +649,8 @@ fn identity(
     log: &RunLog,
     listener: &Listener,
 ) -> Readiness {
-    if let Some(uid) = listener.other_user.or(listener.answered_by) {
-        return Readiness::NotReady(format!(
-            "port {} is answered by a process dev did not start: {}",
-            plan.port,
-            ownership::other_user(uid)
-        ));
+    if let Some(why) = listener.refused(plan.port) {
+        return Readiness::NotReady(why);
     }
     let checkout = plan
         .checkout

@@ -296,20 +296,37 @@ impl Sockets {
     }
 }
 
-/// The owner (uid) of the other end of this process's connection `ours` -> `theirs`:
-/// who answers what `dev` asks on it, whether or not it still listens (a process may
-/// accept a connection and close its listening socket; the table of listeners then no
-/// longer shows it). `None` when the kernel does not say (another platform, or a
-/// connection already gone).
-#[cfg(target_os = "linux")]
-pub fn answering_uid(ours: SocketAddr, theirs: SocketAddr) -> Option<u32> {
-    linux::socket_of(theirs, ours).map(|end| end.uid)
+/// Who holds the other end of one of `dev`'s connections, as the kernel says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtherEnd {
+    /// Held by a socket of this uid (the uid of the listener that accepted it).
+    Held(u32),
+    /// Nobody holds it any more (closed, or only a handshake half done): whatever came
+    /// on it cannot be attributed.
+    Gone,
+    /// The kernel was not asked or did not say (another platform, no `sock_diag`).
+    #[default]
+    Unknown,
 }
 
-/// [`answering_uid`] where the platform does not tell.
+/// Who holds the other end of this process's connection `ours` -> `theirs`: who
+/// answers what `dev` asks on it, whether or not it still listens (a process may accept
+/// a connection and close its listening socket; the table of listeners then no longer
+/// shows it). Asked before the request is written, when a real server cannot have
+/// answered or closed yet.
+#[cfg(target_os = "linux")]
+pub fn other_end(ours: SocketAddr, theirs: SocketAddr) -> OtherEnd {
+    match linux::socket_of(theirs, ours) {
+        Ok(Some(end)) if linux::OWNED.contains(&end.state) => OtherEnd::Held(end.uid),
+        Ok(_) => OtherEnd::Gone,
+        Err(_) => OtherEnd::Unknown,
+    }
+}
+
+/// [`other_end`] where the platform does not tell.
 #[cfg(not(target_os = "linux"))]
-pub fn answering_uid(_ours: SocketAddr, _theirs: SocketAddr) -> Option<u32> {
-    None
+pub fn other_end(_ours: SocketAddr, _theirs: SocketAddr) -> OtherEnd {
+    OtherEnd::Unknown
 }
 
 /// The listening sockets on `port` (their owners; the pids only when asked).

@@ -155,12 +155,16 @@ pub async fn classify(
         .flatten();
     // Who holds the other end of the connection that was answered: a process that
     // accepts it and closes its listener is gone from `sockets`, not from there.
-    let (probe, answering) = client
-        .probe_once(url, correlation_id, |ends| {
-            ends.and_then(|(ours, theirs)| holder::answering_uid(ours, theirs))
+    let look = |ends: Option<(std::net::SocketAddr, std::net::SocketAddr)>| {
+        ends.map_or(holder::OtherEnd::Unknown, |(ours, theirs)| {
+            holder::other_end(ours, theirs)
         })
-        .await;
-    if let Some(uid) = answering.filter(|uid| *uid != me.uid && *uid != 0) {
+    };
+    let (probe, answering) = client.probe_once(url, correlation_id, look).await;
+    if let holder::OtherEnd::Held(uid) = answering
+        && uid != me.uid
+        && uid != 0
+    {
         return foreign(ownership::other_user(uid), port);
     }
     if let Some(run) = live_run {

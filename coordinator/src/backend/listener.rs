@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::health::first::Sent;
+use crate::health::first::{self, Sent};
 use crate::health::{HealthClient, Probe};
+use crate::holder::OtherEnd;
 
 /// Who listens on the backend's port, as the socket table and the process table say:
 /// looked up when the port opens, and again only when the listening sockets change.
@@ -27,6 +28,8 @@ pub(super) struct Listener {
     /// ([`Listener::at_answer`]), since a process may accept a connection and close its
     /// listening socket.
     pub(super) answered_by: Option<u32>,
+    /// Nobody held that other end when it was asked: the answer cannot be attributed.
+    pub(super) gone: bool,
 }
 
 impl Listener {
@@ -64,6 +67,7 @@ impl Listener {
             other_user,
             outsiders,
             answered_by: None,
+            gone: false,
         }
     }
 
@@ -86,8 +90,28 @@ impl Listener {
             known.again(port, child, dev_pid)
         };
         let me = crate::process::effective_uid();
-        current.answered_by = asked.by.filter(|uid| *uid != me && *uid != 0);
+        current.answered_by = match asked.by {
+            OtherEnd::Held(uid) if uid != me && uid != 0 => Some(uid),
+            _ => None,
+        };
+        current.gone = asked.by == OtherEnd::Gone;
         current
+    }
+
+    /// Why an answer on `port` cannot be this `dev`'s child's, from the sockets alone:
+    /// another user's listener, another user's end of the connection it came on, or an
+    /// end nobody held any more.
+    pub(super) fn refused(&self, port: u16) -> Option<String> {
+        if self.gone {
+            return Some(format!(
+                "port {port} answered on a connection nobody held any more when dev asked who did: asking again"
+            ));
+        }
+        let uid = self.other_user.or(self.answered_by)?;
+        Some(format!(
+            "port {port} is answered by a process dev did not start: {}",
+            crate::ownership::other_user(uid)
+        ))
     }
 
     /// Still the same listening sockets (one netlink dump, a fraction of a
@@ -114,7 +138,7 @@ fn sorted(inodes: &[u64]) -> Vec<u64> {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Asked {
     pub(super) fresh: bool,
-    pub(super) by: Option<u32>,
+    pub(super) by: OtherEnd,
 }
 
 /// What the port's opening brought: where it opened, who listens, and the first answer
@@ -124,8 +148,8 @@ pub(super) struct Opened {
     pub(super) at: SocketAddr,
     pub(super) listener: Listener,
     pub(super) answer: Option<Probe>,
-    /// The owner of the other end of the connection the answer came on.
-    pub(super) answered_by: Option<u32>,
+    /// Who holds the other end of the connection the answer came on.
+    pub(super) answered_by: OtherEnd,
     /// That connection, kept for the next request when it can carry one.
     pub(super) kept: Option<TcpStream>,
 }
@@ -146,7 +170,7 @@ impl Opened {
             at,
             listener: Listener::look(port, child, std::process::id()),
             answer: None,
-            answered_by: None,
+            answered_by: OtherEnd::Unknown,
             kept: None,
         }
     }
@@ -199,21 +223,14 @@ impl Ask {
         } else {
             &self.urls.0
         };
-        let mut sent = self.client.send_on(stream, url, &self.correlation_id);
         let (port, child, dev_pid) = self.ids;
-        // In this order: asked, looked up, read (`Listener::at_answer` relies on it).
-        // Who holds the connection's other end is asked while the backend prepares its
-        // answer (the handshake is done: the kernel has that end), and once more after
-        // it only if it was not found then.
+        // Who holds the connection's other end, before the request is written (a real
+        // server cannot have answered or closed it yet); then asked, looked up, read
+        // (`Listener::at_answer` relies on that order).
+        let answered_by = other_end(first::ends(&stream));
+        let mut sent = self.client.send_on(stream, url, &self.correlation_id);
         let listener = Listener::look(port, child, dev_pid);
-        let ends = sent.as_ref().and_then(Sent::ends);
-        let other_end =
-            || ends.and_then(|(ours, theirs)| crate::holder::answering_uid(ours, theirs));
-        let mut answered_by = other_end();
         let answer = sent.as_mut().and_then(Sent::answer);
-        if answer.is_some() && answered_by.is_none() {
-            answered_by = other_end();
-        }
         Opened {
             at,
             listener,
@@ -232,9 +249,6 @@ impl Ask {
         asked: &Cell<Asked>,
         kept: &mut Option<TcpStream>,
     ) -> Probe {
-        let other_end = |ends: Option<(SocketAddr, SocketAddr)>| {
-            ends.and_then(|(ours, theirs)| crate::holder::answering_uid(ours, theirs))
-        };
         let url = self.url(at);
         let (probe, by, next) = self
             .client
@@ -255,6 +269,13 @@ impl Ask {
     }
 }
 
+/// [`crate::holder::other_end`] of a connection, when its addresses are known.
+fn other_end(ends: Option<(SocketAddr, SocketAddr)>) -> OtherEnd {
+    ends.map_or(OtherEnd::Unknown, |(ours, theirs)| {
+        crate::holder::other_end(ours, theirs)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,17 +293,23 @@ mod tests {
             other_user: None,
             outsiders: None,
             answered_by: None,
+            gone: false,
         };
-        let asked = |by: Option<u32>| Asked { fresh: true, by };
-        let judged =
-            |by: Option<u32>| Listener::at_answer(Some(known()), asked(by), ids).answered_by;
-        assert_eq!(judged(Some(other)), Some(other));
-        assert_eq!(judged(Some(me)), None);
-        assert_eq!(judged(Some(0)), None);
-        assert_eq!(judged(None), None);
+        let asked = |by: OtherEnd| Asked { fresh: true, by };
+        let judged = |by: OtherEnd| {
+            let current = Listener::at_answer(Some(known()), asked(by), ids);
+            (current.answered_by, current.gone)
+        };
+        assert_eq!(judged(OtherEnd::Held(other)), (Some(other), false));
+        assert_eq!(judged(OtherEnd::Held(me)), (None, false));
+        assert_eq!(judged(OtherEnd::Held(0)), (None, false));
+        assert_eq!(judged(OtherEnd::Unknown), (None, false));
+        // Closed before it was asked: nobody can be named, and it is not taken as ours.
+        assert_eq!(judged(OtherEnd::Gone), (None, true));
         let mut stale = known();
-        stale.answered_by = Some(other);
-        let again = Listener::at_answer(Some(stale), asked(Some(me)), ids);
+        (stale.answered_by, stale.gone) = (Some(other), true);
+        let again = Listener::at_answer(Some(stale), asked(OtherEnd::Held(me)), ids);
+        assert!(!again.gone);
         assert_eq!(
             again.answered_by, None,
             "a verdict is not carried to the next answer"

@@ -33,15 +33,6 @@ pub struct Sent {
 }
 
 impl Sent {
-    /// The connection's two addresses, ours and theirs (to ask the kernel who holds
-    /// its other end).
-    pub fn ends(&self) -> Option<(SocketAddr, SocketAddr)> {
-        Some((
-            self.stream.local_addr().ok()?,
-            self.stream.peer_addr().ok()?,
-        ))
-    }
-
     /// The connection, to carry the next request (HTTP/1.1 keep-alive), when its
     /// answer was read to its exact end and the server did not say it closes.
     pub fn into_kept(self) -> Option<TcpStream> {
@@ -70,94 +61,109 @@ impl HealthClient {
     /// [`HealthClient::probe`], asked on a connection of its own when `url` is plain
     /// `http://` to a loopback address, which a client's first request on a new
     /// connection makes about half a millisecond slower (ARCHITECTURE, Decisions). The
-    /// same probe either way. `while_open` runs once the answer is read (or found not
-    /// readable here), while that connection is still open, with its two addresses
-    /// (`None` without a connection of its own): what the caller asks the kernel of the
-    /// connection's other end. An answer this path does not read is asked again through
-    /// the client, right after, at the same address.
+    /// same probe either way. `look` runs on that connection before the request is
+    /// written, with its two addresses (`None` without a connection of its own): what
+    /// the caller asks the kernel of the connection's other end while a real server
+    /// cannot have answered or closed it yet. An answer this path does not read is
+    /// asked again through the client, right after, at the same address.
     pub async fn probe_once<T: Default + Send + 'static>(
         &self,
         url: &str,
         correlation_id: &str,
-        while_open: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
+        look: impl Fn(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
     ) -> (Probe, T) {
-        let (probe, asked, _) = self.probe_kept(url, correlation_id, None, while_open).await;
-        (probe, asked)
+        let (probe, seen, _) = self.probe_kept(url, correlation_id, None, look).await;
+        (probe, seen)
     }
 
-    /// [`HealthClient::probe_once`] on `kept` when it is given (the connection of the
-    /// answer before, kept between polls), else on a new connection; the connection
-    /// comes back when it can carry the next request. A kept connection the server has
-    /// closed meanwhile is replaced by a new one.
+    /// [`HealthClient::probe_once`] on `kept` when it is given and still idle (the
+    /// connection of the answer before, kept between polls), else on a new connection;
+    /// the connection comes back when it can carry the next request.
     pub async fn probe_kept<T: Default + Send + 'static>(
         &self,
         url: &str,
         correlation_id: &str,
         kept: Option<TcpStream>,
-        while_open: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
+        look: impl Fn(Option<(SocketAddr, SocketAddr)>) -> T + Send + 'static,
     ) -> (Probe, T, Option<TcpStream>) {
         let (Some(addr), Ok(_)) = (loopback(url), &self.http) else {
-            return (
-                self.probe(url, correlation_id).await,
-                while_open(None),
-                None,
-            );
+            return (self.probe(url, correlation_id).await, look(None), None);
         };
         let (client, asked, id) = (self.clone(), url.to_owned(), correlation_id.to_owned());
-        let once = tokio::task::spawn_blocking(move || {
-            client.ask_once(addr, &asked, &id, kept, while_open)
-        });
+        let once =
+            tokio::task::spawn_blocking(move || client.ask_once(addr, &asked, &id, kept, look));
         match once.await {
-            Ok((Some(probe), asked, kept)) => (probe, asked, kept),
-            Ok((None, asked, _)) => (self.probe(url, correlation_id).await, asked, None),
+            Ok((Some(probe), seen, kept)) => (probe, seen, kept),
+            Ok((None, seen, _)) => (self.probe(url, correlation_id).await, seen, None),
             // Only a panic: then nothing is known of the other end.
             Err(_) => (self.probe(url, correlation_id).await, T::default(), None),
         }
     }
 
     /// [`HealthClient::probe_kept`]'s blocking part: `None` leaves the question to the
-    /// client; `then` runs in every case, on the open connection when there is one.
+    /// client; `look` runs on the connection the answer comes on, before its request.
     fn ask_once<T>(
         &self,
         addr: SocketAddr,
         url: &str,
         correlation_id: &str,
         kept: Option<TcpStream>,
-        then: impl FnOnce(Option<(SocketAddr, SocketAddr)>) -> T,
+        look: impl Fn(Option<(SocketAddr, SocketAddr)>) -> T,
     ) -> (Option<Probe>, T, Option<TcpStream>) {
-        // A kept connection that no longer answers (closed by the server while idle)
-        // is dropped for a new one.
-        if let Some(mut sent) = kept.and_then(|kept| self.send_on(kept, url, correlation_id))
-            && let Some(probe) = sent.answer()
-        {
-            let asked = then(sent.ends());
-            return (Some(probe), asked, sent.into_kept());
+        // A kept connection carries the next request only while idle: nothing left to
+        // read and not closed (else it is dropped for a new one).
+        if let Some(kept) = kept.filter(idle) {
+            let seen = look(ends(&kept));
+            if let Some(mut sent) = self.send_on(kept, url, correlation_id)
+                && let Some(probe) = sent.answer()
+            {
+                return (Some(probe), seen, sent.into_kept());
+            }
         }
         let within = self.timeout.min(Duration::from_secs(1));
         match TcpStream::connect_timeout(&addr, within) {
             // A connection to itself (see `connect`) is the client's to tell.
-            Ok(stream) if stream.local_addr().ok() == Some(addr) => (None, then(None), None),
-            Ok(stream) => match self.send_on(stream, url, correlation_id) {
-                Some(mut sent) => {
-                    let probe = sent.answer();
-                    // While the connection is open.
-                    let asked = then(sent.ends());
-                    let kept = probe.as_ref().and(sent.into_kept());
-                    (probe, asked, kept)
+            Ok(stream) if stream.local_addr().ok() == Some(addr) => (None, look(None), None),
+            Ok(stream) => {
+                let seen = look(ends(&stream));
+                match self.send_on(stream, url, correlation_id) {
+                    Some(mut sent) => {
+                        let probe = sent.answer();
+                        let kept = probe.as_ref().and(sent.into_kept());
+                        (probe, seen, kept)
+                    }
+                    None => (None, seen, None),
                 }
-                None => (None, then(None), None),
-            },
+            }
             // As the client words them (`HealthClient::describe`).
             Err(err) if timed_out(&err) => {
-                (Some(Probe::Unreachable(self.timed_out())), then(None), None)
+                (Some(Probe::Unreachable(self.timed_out())), look(None), None)
             }
             Err(err) => (
                 Some(Probe::Unreachable(format!("connection failed: {err}"))),
-                then(None),
+                look(None),
                 None,
             ),
         }
     }
+}
+
+/// A connection's two addresses, ours and theirs (to ask the kernel who holds its
+/// other end).
+pub fn ends(stream: &TcpStream) -> Option<(SocketAddr, SocketAddr)> {
+    Some((stream.local_addr().ok()?, stream.peer_addr().ok()?))
+}
+
+/// Whether a kept connection is idle: nothing to read and not closed by the server.
+fn idle(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let quiet = matches!(
+        stream.peek(&mut [0u8; 1]),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock
+    );
+    stream.set_nonblocking(false).is_ok() && quiet
 }
 
 /// The address of a plain `http://` URL whose host is a loopback address.

@@ -64,7 +64,15 @@ pub struct End {
     pub remote: std::net::SocketAddr,
     pub uid: u32,
     pub inode: u64,
+    /// The TCP state (`TCP_ESTABLISHED` is 1).
+    pub state: u8,
 }
+
+/// The states in which a connected socket still has its owner: established, and the
+/// closing states of a socket its process has not let go of. A socket in `TIME_WAIT`
+/// (also what an orphaned `FIN_WAIT2` becomes) or a handshake half done has none: the
+/// kernel reports uid 0 for it.
+pub const OWNED: [u8; 6] = [1, 4, 5, 8, 9, 11];
 
 /// The socket inodes `pid` holds open (none when it cannot be inspected).
 pub fn socket_inodes(pid: u32) -> Vec<u64> {
@@ -98,12 +106,17 @@ fn dump(family: u8, states: u32) -> std::io::Result<Vec<End>> {
     ask(family, states, NLM_F_REQUEST | NLM_F_DUMP, [0u8; 48])
 }
 
-/// The one TCP socket whose own address is `local` and whose peer is `remote`, if the
-/// kernel has it: a lookup in its hash table, not a walk of every connection (which is
-/// what a dump of connected sockets costs: about a millisecond per family). An IPv4
-/// pair is also looked for as IPv4-mapped IPv6 (a dual-stack socket's).
-pub fn socket_of(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> Option<End> {
-    use std::net::IpAddr;
+/// The one TCP socket whose own address is `local` and whose peer is `remote`:
+/// `Ok(None)` when the kernel has none. A lookup in its hash table, not a walk of every
+/// connection (which is what a dump of connected sockets costs: about a millisecond per
+/// family). An IPv4 pair is also looked for as IPv4-mapped IPv6 (a dual-stack socket's).
+pub fn socket_of(
+    local: std::net::SocketAddr,
+    remote: std::net::SocketAddr,
+) -> std::io::Result<Option<End>> {
+    use std::net::{IpAddr, SocketAddr};
+    let canonical = |addr: SocketAddr| SocketAddr::new(addr.ip().to_canonical(), addr.port());
+    let (local, remote) = (canonical(local), canonical(remote));
     let mapped = |ip: IpAddr| match ip {
         IpAddr::V4(ip) => ip.to_ipv6_mapped().octets().to_vec(),
         IpAddr::V6(ip) => ip.octets().to_vec(),
@@ -117,7 +130,7 @@ pub fn socket_of(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> O
         tries.push((libc_af_inet(), plain(local.ip()), plain(remote.ip())));
     }
     tries.push((libc_af_inet6(), mapped(local.ip()), mapped(remote.ip())));
-    tries.into_iter().find_map(|(family, ours, theirs)| {
+    for (family, ours, theirs) in tries {
         // inet_diag_sockid: the ports (network order), the two addresses (16 bytes
         // each), the interface, and the cookie INET_DIAG_NOCOOKIE (whichever socket).
         let mut id = [0u8; 48];
@@ -126,11 +139,21 @@ pub fn socket_of(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> O
         id[4..4 + ours.len()].copy_from_slice(&ours);
         id[20..20 + theirs.len()].copy_from_slice(&theirs);
         id[40..48].copy_from_slice(&[0xff; 8]);
-        ask(family, u32::MAX, NLM_F_REQUEST, id)
-            .ok()?
-            .into_iter()
-            .next()
-    })
+        match ask(family, u32::MAX, NLM_F_REQUEST, id) {
+            // Only the socket asked for (the kernel may fall back to a listener).
+            Ok(found) => {
+                let exact = found
+                    .into_iter()
+                    .find(|end| end.local == local && end.remote == remote);
+                if exact.is_some() {
+                    return Ok(exact);
+                }
+            }
+            Err(err) if err.raw_os_error() == Some(nix::libc::ENOENT) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(None)
 }
 
 /// One `SOCK_DIAG_BY_FAMILY` request: a dump (`NLM_F_DUMP` in `flags`) or the one
@@ -189,8 +212,11 @@ fn ask(family: u8, states: u32, flags: u16, id: [u8; 48]) -> std::io::Result<Vec
                         let port = |at: usize| u16::from_be_bytes([buffer[at], buffer[at + 1]]);
                         // The addresses follow the two ports: source, then destination,
                         // 16 bytes each (4 used for IPv4), in network order.
+                        // The reply's own family: a request for IPv4 may find a
+                        // dual-stack IPv6 socket.
+                        let v6 = buffer[body] == libc_af_inet6();
                         let ip = |at: usize| {
-                            if family == libc_af_inet6() {
+                            if v6 {
                                 let mut octets = [0u8; 16];
                                 octets.copy_from_slice(&buffer[at..at + 16]);
                                 std::net::IpAddr::from(octets).to_canonical()
@@ -203,6 +229,7 @@ fn ask(family: u8, states: u32, flags: u16, id: [u8; 48]) -> std::io::Result<Vec
                             remote: (ip(body + 24), port(body + 6)).into(),
                             uid: u32_at(&buffer, body + 64),
                             inode: u64::from(u32_at(&buffer, body + 68)),
+                            state: buffer[body + 1],
                         });
                     }
                 }

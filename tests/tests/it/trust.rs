@@ -375,17 +375,20 @@ fn another_users_listener_is_never_taken_for_the_backend_dev_started() {
 }
 
 /// A process of another user that accepts a connection and closes its listening socket
-/// is gone from the listeners, and still named as who answers on it: the kernel tells
-/// who holds the other end of `dev`'s own connection (`holder::answering_uid`, which
-/// the backend's first answer and the classification are judged by).
+/// is gone from the listeners, and still named as who holds the other end of `dev`'s
+/// connection (`holder::other_end`, which every answer of the backend's wait and the
+/// classification are judged by); once it has answered and closed that end too, it is
+/// gone, never root's or ours (the kernel reports uid 0 for a closed socket's remains).
 #[test]
 fn who_answers_is_named_after_its_listener_closed() {
+    use coordinator::holder::{OtherEnd, other_end};
     use std::io::{Read, Write};
     let script = "import socket, time\n\
         s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n\
         print('port', s.getsockname()[1], flush=True)\n\
         c, _ = s.accept(); s.close(); print('closed', flush=True)\n\
-        c.recv(100); c.sendall(b'x'); time.sleep(30)\n";
+        c.recv(100); c.sendall(b'x'); c.close(); print('done', flush=True)\n\
+        time.sleep(30)\n";
     let mut python = Command::new("/usr/bin/python3");
     python.args(["-c", script]).current_dir("/");
     let server = Running::spawn(setpriv(NOBODY, &python));
@@ -398,20 +401,23 @@ fn who_answers_is_named_after_its_listener_closed() {
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
     server.expect_line("closed", LONG);
-    stream.write_all(b"?").expect("asks");
-    let mut answer = [0u8; 1];
-    stream.read_exact(&mut answer).expect("answered");
     let (ours, theirs) = (stream.local_addr().unwrap(), stream.peer_addr().unwrap());
     assert!(
         coordinator::holder::sockets(port).inodes().is_empty(),
         "the listener is closed"
     );
-    assert_eq!(
-        coordinator::holder::answering_uid(ours, theirs),
-        Some(NOBODY)
-    );
-    // Our own end is ours; a connection that does not exist has no owner.
-    assert_eq!(coordinator::holder::answering_uid(theirs, ours), Some(0));
+    assert_eq!(other_end(ours, theirs), OtherEnd::Held(NOBODY));
+    // Our own end is ours; a connection that does not exist is gone.
+    assert_eq!(other_end(theirs, ours), OtherEnd::Held(0));
     let elsewhere: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
-    assert_eq!(coordinator::holder::answering_uid(ours, elsewhere), None);
+    assert_eq!(other_end(ours, elsewhere), OtherEnd::Gone);
+    stream.write_all(b"?").expect("asks");
+    let mut answer = [0u8; 1];
+    stream.read_exact(&mut answer).expect("answered");
+    server.expect_line("done", LONG);
+    let after = other_end(ours, theirs);
+    assert!(
+        matches!(after, OtherEnd::Gone | OtherEnd::Held(NOBODY)),
+        "an end closed after answering is nobody's, or still its owner's: {after:?}"
+    );
 }

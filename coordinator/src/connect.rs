@@ -28,6 +28,11 @@ pub async fn attempt(addr: impl ToSocketAddrs, within: Duration) -> io::Result<(
     }
 }
 
+/// Whether `stream` is connected to itself (see [`to_itself`]): not a listener.
+pub fn is_itself(stream: &std::net::TcpStream) -> bool {
+    to_itself(stream.local_addr(), stream.peer_addr())
+}
+
 /// A connection to itself: a try whose source port the kernel picked equal to the port
 /// it tried (a port of the ephemeral range that nobody listens on) "succeeds" by TCP's
 /// simultaneous open, with no listener at all. Seen once in a full test run, when the
@@ -90,7 +95,7 @@ pub async fn first_open_then<T: Send + 'static>(
             let open = addrs.iter().find_map(|addr| {
                 std::net::TcpStream::connect_timeout(addr, stretch.min(LOOPBACK))
                     .ok()
-                    .filter(|stream| !to_itself(stream.local_addr(), stream.peer_addr()))
+                    .filter(|stream| !is_itself(stream))
                     .map(|stream| (*addr, stream))
             });
             if let Some((addr, stream)) = open {

@@ -309,13 +309,16 @@ pub enum OtherEnd {
     Unknown,
 }
 
-/// Who holds the other end of this process's connection `ours` -> `theirs`: who
-/// answers what `dev` asks on it, whether or not it still listens (a process may accept
-/// a connection and close its listening socket; the table of listeners then no longer
-/// shows it). Asked before the request is written, when a real server cannot have
-/// answered or closed yet.
+/// Who holds the other end of this process's connection `ours` -> `theirs` (`None`:
+/// its addresses are not known): who answers what `dev` asks on it, whether or not it
+/// still listens (a process may accept a connection and close its listening socket;
+/// the table of listeners then no longer shows it). Asked before the request is
+/// written, when a real server cannot have answered or closed yet.
 #[cfg(target_os = "linux")]
-pub fn other_end(ours: SocketAddr, theirs: SocketAddr) -> OtherEnd {
+pub fn other_end(ends: Option<(SocketAddr, SocketAddr)>) -> OtherEnd {
+    let Some((ours, theirs)) = ends else {
+        return OtherEnd::Unknown;
+    };
     match linux::socket_of(theirs, ours) {
         Ok(Some(end)) if linux::OWNED.contains(&end.state) => OtherEnd::Held(end.uid),
         Ok(_) => OtherEnd::Gone,
@@ -325,7 +328,7 @@ pub fn other_end(ours: SocketAddr, theirs: SocketAddr) -> OtherEnd {
 
 /// [`other_end`] where the platform does not tell.
 #[cfg(not(target_os = "linux"))]
-pub fn other_end(_ours: SocketAddr, _theirs: SocketAddr) -> OtherEnd {
+pub fn other_end(_ends: Option<(SocketAddr, SocketAddr)>) -> OtherEnd {
     OtherEnd::Unknown
 }
 

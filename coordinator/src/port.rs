@@ -155,12 +155,9 @@ pub async fn classify(
         .flatten();
     // Who holds the other end of the connection that was answered: a process that
     // accepts it and closes its listener is gone from `sockets`, not from there.
-    let look = |ends: Option<(std::net::SocketAddr, std::net::SocketAddr)>| {
-        ends.map_or(holder::OtherEnd::Unknown, |(ours, theirs)| {
-            holder::other_end(ours, theirs)
-        })
-    };
-    let (probe, answering) = client.probe_once(url, correlation_id, look).await;
+    let (probe, answering) = client
+        .probe_once(url, correlation_id, holder::other_end)
+        .await;
     if let holder::OtherEnd::Held(uid) = answering
         && uid != me.uid
         && uid != 0

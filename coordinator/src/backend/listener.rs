@@ -218,16 +218,12 @@ impl Ask {
     /// Asks on `stream`, which found the port open at `at` (blocking).
     pub(super) fn on(self, at: SocketAddr, stream: TcpStream) -> Opened {
         let _ = self.opened.0.set(self.opened.1.elapsed());
-        let url = if at == self.v6 {
-            &self.urls.1
-        } else {
-            &self.urls.0
-        };
+        let url = self.url(at);
         let (port, child, dev_pid) = self.ids;
         // Who holds the connection's other end, before the request is written (a real
         // server cannot have answered or closed it yet); then asked, looked up, read
         // (`Listener::at_answer` relies on that order).
-        let answered_by = other_end(first::ends(&stream));
+        let answered_by = crate::holder::other_end(first::ends(&stream));
         let mut sent = self.client.send_on(stream, url, &self.correlation_id);
         let listener = Listener::look(port, child, dev_pid);
         let answer = sent.as_mut().and_then(Sent::answer);
@@ -252,7 +248,12 @@ impl Ask {
         let url = self.url(at);
         let (probe, by, next) = self
             .client
-            .probe_kept(url, &self.correlation_id, kept.take(), other_end)
+            .probe_kept(
+                url,
+                &self.correlation_id,
+                kept.take(),
+                crate::holder::other_end,
+            )
             .await;
         *kept = next;
         asked.set(Asked { fresh: false, by });
@@ -267,13 +268,6 @@ impl Ask {
             &self.urls.0
         }
     }
-}
-
-/// [`crate::holder::other_end`] of a connection, when its addresses are known.
-fn other_end(ends: Option<(SocketAddr, SocketAddr)>) -> OtherEnd {
-    ends.map_or(OtherEnd::Unknown, |(ours, theirs)| {
-        crate::holder::other_end(ours, theirs)
-    })
 }
 
 #[cfg(test)]

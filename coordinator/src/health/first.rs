@@ -123,7 +123,7 @@ impl HealthClient {
         let within = self.timeout.min(Duration::from_secs(1));
         match TcpStream::connect_timeout(&addr, within) {
             // A connection to itself (see `connect`) is the client's to tell.
-            Ok(stream) if stream.local_addr().ok() == Some(addr) => (None, look(None), None),
+            Ok(stream) if crate::connect::is_itself(&stream) => (None, look(None), None),
             Ok(stream) => {
                 let seen = look(ends(&stream));
                 match self.send_on(stream, url, correlation_id) {

@@ -406,16 +406,16 @@ fn who_answers_is_named_after_its_listener_closed() {
         coordinator::holder::sockets(port).inodes().is_empty(),
         "the listener is closed"
     );
-    assert_eq!(other_end(ours, theirs), OtherEnd::Held(NOBODY));
+    assert_eq!(other_end(Some((ours, theirs))), OtherEnd::Held(NOBODY));
     // Our own end is ours; a connection that does not exist is gone.
-    assert_eq!(other_end(theirs, ours), OtherEnd::Held(0));
+    assert_eq!(other_end(Some((theirs, ours))), OtherEnd::Held(0));
     let elsewhere: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
-    assert_eq!(other_end(ours, elsewhere), OtherEnd::Gone);
+    assert_eq!(other_end(Some((ours, elsewhere))), OtherEnd::Gone);
     stream.write_all(b"?").expect("asks");
     let mut answer = [0u8; 1];
     stream.read_exact(&mut answer).expect("answered");
     server.expect_line("done", LONG);
-    let after = other_end(ours, theirs);
+    let after = other_end(Some((ours, theirs)));
     assert!(
         matches!(after, OtherEnd::Gone | OtherEnd::Held(NOBODY)),
         "an end closed after answering is nobody's, or still its owner's: {after:?}"
